@@ -1,0 +1,53 @@
+"""GroupSync: mirror CRM contact lists into a dedicated Google Contacts group per user."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import Settings
+
+
+def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
+    """Assemble the web application; no business logic lives here.
+
+    ``config`` is a ready :class:`Settings`, a mapping of environment variables (tests), or
+    ``None`` to read the process environment.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(config, instance_path=Path(app.instance_path))
+    app.config.from_mapping(settings.flask_config())
+    app.instance_path = str(settings.instance_path)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    from app import logs, web_security
+    from app.extensions import csrf, db, migrate
+
+    logs.init_app(app, settings)
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    web_security.init_app(app, settings)
+
+    from app import models  # noqa: F401  (registers every table on the metadata)
+    from app.accounts.views import bp as accounts_bp
+    from app.auth.views import bp as auth_bp
+    from app.crm.views import bp as crm_bp
+    from app.google.views import bp as google_bp
+    from app.ledger.views import bp as ledger_bp
+    from app.privacy.views import bp as privacy_bp
+    from app.sync.views import bp as sync_bp
+    from app.web.views import bp as web_bp
+
+    for blueprint in (web_bp, auth_bp, accounts_bp, google_bp, crm_bp, sync_bp, ledger_bp, privacy_bp):
+        app.register_blueprint(blueprint)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

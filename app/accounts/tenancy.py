@@ -1,0 +1,131 @@
+"""Who is signed in, in which account, with which role — and the one place tenant scoping happens.
+
+Views never filter by account themselves: they call :func:`scoped` or :func:`get_scoped_or_404`,
+which add ``account_id = <signed-in account>`` to the query. A row of another tenant is
+therefore indistinguishable from a missing one (404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from flask import abort, g, redirect, request, session, url_for
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import InstrumentedAttribute
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Account, LoginSession, Membership, Role, User
+from app.db import utcnow
+from app.extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+_SESSION_KEY = "login"
+
+
+class TenantOwned(Protocol):
+    account_id: InstrumentedAttribute[int] | int
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(membership: Membership) -> None:
+    """Start a fresh session for ``membership``; the old cookie contents (and CSRF token) are dropped."""
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
+    db.session.commit()
+    session[_SESSION_KEY] = token
+    g.pop("membership", None)
+
+
+def sign_out() -> None:
+    token = session.get(_SESSION_KEY)
+    if isinstance(token, str):
+        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
+        db.session.commit()
+    session.clear()
+    g.pop("membership", None)
+
+
+def end_sessions_of(membership_id: int) -> None:
+    """Invalidate every session of a membership (call in the transaction that removes it)."""
+    db.session.execute(delete(LoginSession).where(LoginSession.membership_id == membership_id))
+
+
+def current_membership() -> Membership | None:
+    if "membership" in g:
+        cached: Membership | None = g.membership
+        return cached
+    membership: Membership | None = None
+    token = session.get(_SESSION_KEY)
+    if isinstance(token, str):
+        login = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+        if login is not None:
+            membership = login.membership
+            login.last_seen_at = utcnow()
+            db.session.commit()
+        else:
+            session.pop(_SESSION_KEY, None)
+    g.membership = membership
+    return membership
+
+
+def current_user() -> User | None:
+    membership = current_membership()
+    return membership.user if membership is not None else None
+
+
+def current_account() -> Account:
+    membership = current_membership()
+    if membership is None:
+        abort(401)
+    return membership.account
+
+
+def require_role(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """Allow the view only to signed-in members holding one of ``roles``.
+
+    Anonymous browsers are sent to sign-in (JSON clients get 401); other roles get 403.
+    """
+    allowed = frozenset(roles)
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            membership = current_membership()
+            if membership is None:
+                if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+                    abort(401)
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            if membership.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = allowed  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+ANY_ROLE = (Role.ADMIN, Role.MEMBER, Role.REVIEWER)
+
+
+def scoped(stmt: Select[Any], model: Any) -> Select[Any]:
+    """Restrict ``stmt`` to the signed-in account's rows of ``model`` (which has ``account_id``)."""
+    return stmt.where(model.account_id == current_account().id)
+
+
+def get_scoped_or_404(model: type[T], ident: object) -> T:
+    row = db.session.get(model, ident)
+    if row is None or getattr(row, "account_id", None) != current_account().id:
+        abort(404)
+    return row

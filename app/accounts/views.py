@@ -1,0 +1,5 @@
+"""HTTP views of the accounts domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)

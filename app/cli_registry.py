@@ -1,0 +1,15 @@
+"""Which CLI commands each domain contributes (kept apart from ``app.cli`` to avoid import cycles)."""
+
+from __future__ import annotations
+
+import click
+
+
+def app_commands() -> list[click.Command]:
+    """Commands that run inside the configured application."""
+    return []
+
+
+def standalone_commands() -> list[click.Command]:
+    """Commands that must work with no GroupSync configuration at all."""
+    return []

@@ -1,0 +1,295 @@
+"""The one place GroupSync reads its configuration.
+
+Every setting comes from the environment (``GROUPSYNC_*``, ``DATABASE_URL`` and
+``GOOGLE_EMULATOR_HOST``). :meth:`Settings.from_env` validates all of them at once and
+raises :class:`ConfigError` naming each bad or missing variable, so a misconfigured
+deployment fails at start instead of on the first request that needs the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class Mode(StrEnum):
+    """How the installation runs; only ``production`` enforces every safety check."""
+
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    DEMO = "demo"
+    TEST = "test"
+
+    @property
+    def relaxed(self) -> bool:
+        """Demo and test mode may invent throw-away secrets and use plain HTTP."""
+        return self is not Mode.PRODUCTION
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or malformed; ``problems`` names each variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode
+    secret_key: str
+    database_url: str
+    public_url: str
+    google_client_id: str
+    google_client_secret: str
+    google_emulator_host: str | None
+    token_keys: str
+    """Keyring spec ``kid:base64key[,kid:base64key...]``; the first key is primary."""
+    ledger_signing_key_file: Path | None
+    instance_path: Path
+    log_level: str = "INFO"
+    log_json: bool = True
+    session_cookie_secure: bool = True
+    sync_interval_seconds: int = 900
+    sync_change_delay_seconds: int = 30
+    embedded_worker: bool = True
+    celery_broker_url: str | None = None
+    http_timeout_seconds: float = 30.0
+    google_requests_per_minute: int = 60
+    mass_delete_share: float = 0.2
+    mass_delete_minimum: int = 50
+    retention_connection_days: int = 180
+    retention_ledger_days: int = 400
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Plain Flask settings passed through verbatim (tests use this)."""
+
+    @property
+    def uses_emulator(self) -> bool:
+        return self.google_emulator_host is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, instance_path: Path | None = None
+    ) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        reader = _Reader(env)
+        mode = reader.choice("GROUPSYNC_ENV", Mode, Mode.PRODUCTION)
+        relaxed = mode.relaxed if mode is not None else False
+        instance = Path(env.get("GROUPSYNC_INSTANCE_PATH") or instance_path or Path.cwd() / "instance")
+
+        secret_key = reader.secret("GROUPSYNC_SECRET_KEY", relaxed, min_length=32)
+        default_db = f"sqlite:///{instance / 'groupsync.sqlite3'}"
+        database_url = reader.database_url("DATABASE_URL", default_db)
+        emulator = reader.host_port("GOOGLE_EMULATOR_HOST")
+        public_url = reader.url("GROUPSYNC_PUBLIC_URL", "http://127.0.0.1:5000")
+        client_id = reader.text(
+            "GROUPSYNC_GOOGLE_CLIENT_ID",
+            "groupsync-demo.apps.googleusercontent.com" if relaxed or emulator else None,
+        )
+        client_secret = reader.secret(
+            "GROUPSYNC_GOOGLE_CLIENT_SECRET", relaxed or emulator is not None, min_length=8
+        )
+        token_keys = reader.keyring("GROUPSYNC_TOKEN_KEYS", relaxed)
+        signing_key = env.get("GROUPSYNC_LEDGER_SIGNING_KEY_FILE")
+        settings = cls(
+            mode=mode or Mode.PRODUCTION,
+            secret_key=secret_key,
+            database_url=database_url,
+            public_url=public_url,
+            google_client_id=client_id,
+            google_client_secret=client_secret,
+            google_emulator_host=emulator,
+            token_keys=token_keys,
+            ledger_signing_key_file=Path(signing_key) if signing_key else None,
+            instance_path=instance,
+            log_level=reader.choice_str("GROUPSYNC_LOG_LEVEL", {"DEBUG", "INFO", "WARNING", "ERROR"}, "INFO"),
+            log_json=reader.boolean("GROUPSYNC_LOG_JSON", default=not relaxed),
+            session_cookie_secure=reader.boolean("GROUPSYNC_SECURE_COOKIES", default=not relaxed),
+            sync_interval_seconds=reader.integer("GROUPSYNC_SYNC_INTERVAL_SECONDS", 900, minimum=10),
+            sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
+            embedded_worker=reader.boolean("GROUPSYNC_EMBEDDED_WORKER", default=True),
+            celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
+            http_timeout_seconds=reader.number("GROUPSYNC_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+            google_requests_per_minute=reader.integer("GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE", 60, minimum=1),
+            mass_delete_share=reader.number("GROUPSYNC_MASS_DELETE_SHARE", 0.2, minimum=0.0, maximum=1.0),
+            mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
+            retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
+            retention_ledger_days=reader.integer("GROUPSYNC_RETENTION_LEDGER_DAYS", 400, minimum=1),
+        )
+        if reader.problems:
+            raise ConfigError(reader.problems)
+        return settings
+
+    def flask_config(self) -> dict[str, Any]:
+        """The subset Flask and its extensions read from ``app.config``."""
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            # The embedded worker thread and the web threads share one SQLite file.
+            engine_options = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.session_cookie_secure,
+            "SESSION_COOKIE_NAME": "groupsync_session",
+            "WTF_CSRF_TIME_LIMIT": None,
+            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+            "TESTING": self.mode is Mode.TEST,
+            "GROUPSYNC": self,
+            **self.extra,
+        }
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first, so one start shows them all."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str | None) -> str:
+        value = self._raw(name) or default
+        if value is None:
+            self.problems.append(f"{name} is required (not set)")
+            return ""
+        return value
+
+    def secret(self, name: str, relaxed: bool, min_length: int) -> str:
+        value = self._raw(name)
+        if value is None:
+            if relaxed:
+                # Demo/test only: a throw-away value that never leaves this process.
+                return secrets.token_urlsafe(48)
+            self.problems.append(f"{name} is required (not set)")
+            return ""
+        if len(value) < min_length:
+            self.problems.append(f"{name} must be at least {min_length} characters long")
+        return value
+
+    def keyring(self, name: str, relaxed: bool) -> str:
+        value = self._raw(name)
+        key_file = self._raw(name + "_FILE")
+        if value is None and key_file is not None:
+            try:
+                value = Path(key_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                self.problems.append(f"{name}_FILE cannot be read: {exc.strerror}")
+                return ""
+        if value is None:
+            if relaxed:
+                return ""
+            self.problems.append(f"{name} (or {name}_FILE) is required: the key that encrypts OAuth tokens")
+            return ""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/=_-]+(,[A-Za-z0-9_.-]+:[A-Za-z0-9+/=_-]+)*", value):
+            self.problems.append(f"{name} must look like 'keyid:base64key[,keyid:base64key...]'")
+        return value
+
+    def database_url(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        scheme = value.split(":", 1)[0]
+        if scheme == "postgres":
+            value, scheme = "postgresql" + value[len("postgres") :], "postgresql"
+        if scheme not in {"sqlite", "postgresql", "postgresql+psycopg"}:
+            self.problems.append(
+                f"{name} must be an sqlite:/// or postgresql+psycopg:// URL (got scheme '{scheme}')"
+            )
+        if scheme == "postgresql":
+            # psycopg 3 is the driver we ship; SQLAlchemy's bare name means psycopg2.
+            value = "postgresql+psycopg" + value[len("postgresql") :]
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
+        return value.rstrip("/")
+
+    def host_port(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
+            self.problems.append(f"{name} must be host:port (got '{value}')")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        self.problems.append(f"{name} must be true or false (got '{value}')")
+        return default
+
+    def integer(self, name: str, default: int, minimum: int) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.problems.append(f"{name} must be a whole number (got '{value}')")
+            return default
+        if number < minimum:
+            self.problems.append(f"{name} must be at least {minimum} (got {number})")
+        return number
+
+    def number(self, name: str, default: float, minimum: float, maximum: float | None = None) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self.problems.append(f"{name} must be a number (got '{value}')")
+            return default
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            self.problems.append(f"{name} must be {bound} (got {value})")
+        return number
+
+    def choice(self, name: str, kind: type[Mode], default: Mode) -> Mode | None:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            return kind(value.lower())
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            self.problems.append(f"{name} must be one of {allowed} (got '{value}')")
+            return None
+
+    def choice_str(self, name: str, allowed: set[str], default: str) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.upper() not in allowed:
+            self.problems.append(f"{name} must be one of {', '.join(sorted(allowed))} (got '{value}')")
+            return default
+        return value.upper()

@@ -1,0 +1,5 @@
+"""HTTP views of the sync domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("sync", __name__)

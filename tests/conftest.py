@@ -1,0 +1,135 @@
+"""Shared fixtures: a real app on a real database (SQLite and PostgreSQL), real rows, signed-in clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.accounts.models import Account, Membership, Role, User
+from app.config import Settings
+from app.extensions import db
+
+PG_ADMIN_URL = os.environ.get("GROUPSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_database_url(worker: str) -> str:
+    """Create a fresh database for this test worker on the local PostgreSQL server."""
+    name = f"groupsync_test_{worker}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'groupsync.sqlite3'}"
+    return _pg_database_url(worker)
+
+
+def make_settings(database_url: str, instance: Path, **overrides: object) -> Settings:
+    env = {
+        "GROUPSYNC_ENV": "test",
+        "DATABASE_URL": database_url,
+        "GROUPSYNC_INSTANCE_PATH": str(instance),
+        "GROUPSYNC_LOG_JSON": "false",
+        "GROUPSYNC_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+    }
+    return Settings.from_env(env).with_overrides(**overrides)
+
+
+@pytest.fixture(scope="session")
+def base_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = create_app(make_settings(database_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(base_app: Flask) -> Iterator[Flask]:
+    """The session's app with empty tables for each test."""
+    with base_app.app_context():
+        yield base_app
+        db.session.rollback()
+        db.session.remove()
+        _empty_all_tables()
+
+
+def _empty_all_tables() -> None:
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Factory:
+    """Builds real rows in the test database."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def account(self, name: str | None = None) -> Account:
+        account = Account(name=name or f"Account {self._next()}")
+        db.session.add(account)
+        db.session.commit()
+        return account
+
+    def member(self, account: Account, role: Role = Role.MEMBER, email: str | None = None) -> Membership:
+        n = self._next()
+        user = User(google_sub=f"sub-{n}", email=email or f"user{n}@example.test", name=f"User {n}")
+        membership = Membership(account=account, user=user, role=role)
+        db.session.add_all([user, membership])
+        db.session.commit()
+        return membership
+
+
+@pytest.fixture
+def factory(app: Flask) -> Factory:
+    return Factory()
+
+
+def sign_in_client(app: Flask, membership: Membership) -> FlaskClient:
+    """A test client holding a real server-side session for ``membership``."""
+    from app.accounts.tenancy import sign_in
+
+    client = app.test_client()
+    with app.test_request_context("/"):
+        from flask import session
+
+        sign_in(membership)
+        token = session["login"]
+    with client.session_transaction() as sess:
+        sess["login"] = token
+    return client
+
+
+@pytest.fixture
+def signed_in(app: Flask) -> object:
+    return lambda membership: sign_in_client(app, membership)

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, Mode, Settings
+
+
+def test_production_requires_every_secret_and_names_each() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"GROUPSYNC_ENV": "production"}, instance_path=Path("/tmp/x"))
+    text = str(info.value)
+    for name in (
+        "GROUPSYNC_SECRET_KEY",
+        "GROUPSYNC_GOOGLE_CLIENT_ID",
+        "GROUPSYNC_GOOGLE_CLIENT_SECRET",
+        "GROUPSYNC_TOKEN_KEYS",
+    ):
+        assert name in text
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be an sqlite"),
+        ("GROUPSYNC_SYNC_INTERVAL_SECONDS", "soon", "must be a whole number"),
+        ("GROUPSYNC_SYNC_INTERVAL_SECONDS", "1", "must be at least 10"),
+        ("GROUPSYNC_PUBLIC_URL", "ftp://x", "absolute http(s) URL"),
+        ("GOOGLE_EMULATOR_HOST", "no-port", "host:port"),
+        ("GROUPSYNC_LOG_JSON", "maybe", "true or false"),
+        ("GROUPSYNC_ENV", "staging", "GROUPSYNC_ENV must be one of"),
+        ("GROUPSYNC_TOKEN_KEYS", "not a key", "keyid:base64key"),
+        ("GROUPSYNC_MASS_DELETE_SHARE", "2", "between 0.0 and 1.0"),
+    ],
+)
+def test_malformed_setting_is_named(name: str, value: str, fragment: str) -> None:
+    env = {"GROUPSYNC_ENV": "test", name: value}
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert any(name in p and fragment in p for p in info.value.problems), info.value.problems
+
+
+def test_test_mode_invents_throwaway_secrets_and_defaults_to_sqlite(tmp_path: Path) -> None:
+    settings = Settings.from_env({"GROUPSYNC_ENV": "test", "GROUPSYNC_INSTANCE_PATH": str(tmp_path)})
+    assert settings.mode is Mode.TEST
+    assert len(settings.secret_key) >= 32
+    assert settings.database_url == f"sqlite:///{tmp_path / 'groupsync.sqlite3'}"
+    assert not settings.session_cookie_secure
+
+
+def test_postgres_urls_select_psycopg3() -> None:
+    settings = Settings.from_env({"GROUPSYNC_ENV": "test", "DATABASE_URL": "postgres://u@h/db"})
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
