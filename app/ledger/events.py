@@ -105,7 +105,8 @@ class Flow:
     """
 
     tag: EventTag
-    account_id: int
+    account_id: int | None
+    """``None`` only before a tenant is known (a failed first sign-in): the installation-wide chain."""
     kind: FlowKind
     purpose: Purpose
     trigger: Trigger
