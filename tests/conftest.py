@@ -74,6 +74,8 @@ def _empty_all_tables() -> None:
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            # The ledger's insert-only trigger lets TRUNCATE through only in maintenance mode.
+            conn.execute(sa.text("SET LOCAL groupsync.ledger_maintenance = 'on'"))
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in reversed(db.metadata.sorted_tables):

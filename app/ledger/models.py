@@ -1,1 +1,122 @@
-"""ledger models."""
+"""The Limited Use ledger: append-only entries in per-account hash chains, chain heads, signed checkpoints.
+
+Entries carry no foreign keys on purpose: the ledger outlives the tenants and people it
+mentions (a deleted user stays as a bare, pseudonymous id).
+
+Insert-only on PostgreSQL: :data:`LEDGER_GUARD_DDL` installs triggers that refuse every
+UPDATE of an entry, and every DELETE or TRUNCATE unless the transaction has set
+``groupsync.ledger_maintenance = 'on'`` (``SET LOCAL``). Only the retention purge (and the
+test fixture that empties tables) sets it. The setting stops application code from changing
+history by mistake; it is not a barrier against someone who owns the table — in production
+the web role should hold only SELECT and INSERT on ``ledger_entry`` (see
+:data:`LEDGER_GRANTS_SQL`), and the hash chain with checkpoints signed by a key outside the
+database is what exposes tampering by anyone else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DDL, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+LEDGER_MAINTENANCE_SETTING = "groupsync.ledger_maintenance"
+
+LEDGER_GUARD_DDL = f"""
+CREATE OR REPLACE FUNCTION ledger_entry_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND coalesce(current_setting('{LEDGER_MAINTENANCE_SETTING}', true), '') = 'on' THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION USING
+        MESSAGE = 'ledger_entry is insert-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
+END;
+$$;
+CREATE TRIGGER ledger_entry_insert_only_rows
+    BEFORE UPDATE OR DELETE ON ledger_entry
+    FOR EACH ROW EXECUTE FUNCTION ledger_entry_guard();
+CREATE TRIGGER ledger_entry_insert_only_truncate
+    BEFORE TRUNCATE ON ledger_entry
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_guard();
+"""
+"""PostgreSQL DDL for the insert-only guard; the Alembic migration runs it after creating ``ledger_entry``."""
+
+LEDGER_GRANTS_SQL = """
+REVOKE UPDATE, DELETE, TRUNCATE ON ledger_entry FROM {web_role};
+GRANT SELECT, INSERT ON ledger_entry TO {web_role};
+"""
+"""For operators who run the web app under its own database role (format with the role name)."""
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_ledger_entry_recorded_at", "recorded_at"),
+        Index("ix_ledger_entry_account_id_recorded_at", "account_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tag: Mapped[str] = mapped_column(String(60))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    google_account: Mapped[str | None] = mapped_column(String(64))
+    """HMAC-SHA256 of Google's ``sub``; never the ``sub`` or an e-mail address."""
+    kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(40))
+    trigger: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(60))
+    destination: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str | None] = mapped_column(String(120))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    categories: Mapped[str] = mapped_column(Text, default="[]")
+    """Canonical JSON list, sorted."""
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    """Canonical JSON object of small non-sensitive extras."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerHead(Base):
+    """The last sequence and hash of each chain; writers lock this row to append (see ``services.record``)."""
+
+    __tablename__ = "ledger_head"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerCheckpoint(Base):
+    """A signed statement "chain C had head hash H at seq N at time T"."""
+
+    __tablename__ = "ledger_checkpoint"
+    __table_args__ = (UniqueConstraint("chain", "seq", "key_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the raw public key, so a verifier knows which key signed."""
+    signature: Mapped[str] = mapped_column(String(128))
+    """Base64 Ed25519 signature over the checkpoint's canonical JSON."""
+
+
+event.listen(
+    LedgerEntry.__table__,
+    "after_create",
+    DDL(LEDGER_GUARD_DDL).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+)
