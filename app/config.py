@@ -67,6 +67,8 @@ class Settings:
     mass_delete_minimum: int = 50
     retention_connection_days: int = 180
     retention_ledger_days: int = 400
+    vault_key_provider: str = "KEYRING"
+    """``KEYRING`` encrypts with the token keys directly; ``ENVELOPE`` wraps a fresh data key with them."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -129,6 +131,9 @@ class Settings:
             mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
             retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
             retention_ledger_days=reader.integer("GROUPSYNC_RETENTION_LEDGER_DAYS", 400, minimum=1),
+            vault_key_provider=reader.choice_str(
+                "GROUPSYNC_VAULT_KEY_PROVIDER", {"KEYRING", "ENVELOPE"}, "KEYRING"
+            ),
         )
         if reader.problems:
             raise ConfigError(reader.problems)

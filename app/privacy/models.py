@@ -1,1 +1,22 @@
-"""privacy models."""
+"""Records of users accepting GroupSync's in-app disclosure about Google data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class DisclosureAcceptance(Base):
+    """One affirmative click on the disclosure page; rows are never updated, a new version adds a row."""
+
+    __tablename__ = "disclosure_acceptance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(40))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
