@@ -1,1 +1,171 @@
-"""sync models."""
+"""Sync state: which CRM list mirrors into which Google group, the contact mapping, run history, leases.
+
+GroupSync stores nothing of Google's contact content here: resource names, etags, a hash
+of the fields it wrote, and its own tag.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, utcnow
+from app.sync.planner import RowState
+
+
+def _enum(kind: type[StrEnum], length: int) -> Enum:
+    return Enum(kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class SyncStatus(StrEnum):
+    NEW = "new"
+    OK = "ok"
+    FAILED = "failed"
+    """A transient failure (Google 5xx after retries, network); the next run tries again."""
+    NEEDS_RECONNECT = "needs_reconnect"
+    GROUP_DELETED_BY_USER = "group_deleted_by_user"
+    QUOTA = "quota"
+    GOOGLE_CONTACT_LIMIT = "google_contact_limit"
+    AWAITING_MASS_DELETE_CONFIRMATION = "awaiting_mass_delete_confirmation"
+
+    @property
+    def halts(self) -> bool:
+        """States a scheduled run must not leave on its own: a person has to act first."""
+        return self in {
+            SyncStatus.NEEDS_RECONNECT,
+            SyncStatus.GROUP_DELETED_BY_USER,
+            SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION,
+        }
+
+
+class RunOutcome(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """The process died or lost its lease; a later run picked the sync up."""
+
+
+def _new_tag() -> str:
+    return uuid.uuid4().hex
+
+
+class ContactSync(Base):
+    """One member's CRM list mirrored into one group of their Google account."""
+
+    __tablename__ = "contact_sync"
+    __table_args__ = (UniqueConstraint("membership_id", "list_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("crm_list.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connection.id", ondelete="CASCADE"), index=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[SyncStatus] = mapped_column(_enum(SyncStatus, 40), default=SyncStatus.NEW)
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    tag: Mapped[str] = mapped_column(String(32), unique=True, default=_new_tag)
+    """GroupSync's clientData marker value on this sync's group and contacts."""
+
+    group_resource_name: Mapped[str | None] = mapped_column(String(255))
+    group_etag: Mapped[str | None] = mapped_column(String(255))
+    group_name: Mapped[str] = mapped_column(String(255), default="")
+    group_create_sent: Mapped[bool] = mapped_column(default=False)
+    """A group create was sent and its answer not recorded: look for the tagged group first."""
+
+    sync_token: Mapped[str | None] = mapped_column(Text)
+    """``connections.list`` sync token, stored only after the run it started has been applied."""
+    last_full_sync_at: Mapped[datetime | None] = mapped_column()
+    account_contacts: Mapped[int | None] = mapped_column()
+    """How many contacts the Google account held at the last full listing, kept current by writes."""
+
+    mass_delete_confirmed: Mapped[bool] = mapped_column(default=False)
+    """An admin confirmed the pending mass delete; the next run applies it and clears this."""
+
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncedContact(Base):
+    """The mapping of one CRM contact to its Google contact within one sync."""
+
+    __tablename__ = "synced_contact"
+    __table_args__ = (
+        UniqueConstraint("sync_id", "crm_id"),
+        Index("ix_synced_contact_sync_id_resource_name", "sync_id", "resource_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("contact_sync.id", ondelete="CASCADE"))
+    crm_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[RowState] = mapped_column(_enum(RowState, 20))
+    resource_name: Mapped[str | None] = mapped_column(String(255))
+    etag: Mapped[str | None] = mapped_column(String(255))
+    field_hash: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the owned fields Google holds (:func:`app.sync.mapping.field_hash`)."""
+    not_carried: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    deleted_in_google_at: Mapped[datetime | None] = mapped_column()
+    """The user deleted GroupSync's copy in Google (it was re-created unless ``stop_syncing``)."""
+    stop_syncing: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    sync: Mapped[ContactSync] = relationship()
+
+
+class SyncRun(Base):
+    """One run of a sync, with what it did; the sync-health page shows these."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_sync_run_sync_id_started_at", "sync_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("contact_sync.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[RunOutcome] = mapped_column(_enum(RunOutcome, 20), default=RunOutcome.RUNNING)
+    message: Mapped[str] = mapped_column(Text, default="")
+    full_resync: Mapped[bool] = mapped_column(default=False)
+    in_sync: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    recreated: Mapped[int] = mapped_column(default=0)
+    adopted: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    deleted: Mapped[int] = mapped_column(default=0)
+    released: Mapped[int] = mapped_column(default=0)
+    """Left the list but kept by the user in an own group: only taken out of GroupSync's group."""
+    readded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    not_carried: Mapped[int] = mapped_column(default=0)
+    """Contacts with at least one value Google could not take (details on their mapping rows)."""
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int] = mapped_column(default=0)
+    google_requests: Mapped[int] = mapped_column(default=0)
+
+
+class SyncLease(Base):
+    """At most one running sync per Google account, across processes and machines.
+
+    A row exists while a run holds the account; it is taken by inserting it (the primary key
+    makes concurrent takers fail) or by replacing an expired one, and renewed as batches land.
+    """
+
+    __tablename__ = "sync_lease"
+
+    google_account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    sync_id: Mapped[int | None] = mapped_column(ForeignKey("contact_sync.id", ondelete="SET NULL"))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,330 @@
+"""CRM contact → Google ``Person``, for exactly the fields GroupSync owns. Pure: no I/O, no clock.
+
+GroupSync owns nine Person fields (:data:`OWNED_FIELDS`). Updates replace those and nothing
+else, so what the user adds in Google outside them (photos, labels, custom fields) survives.
+``clientData`` is written once, at creation: it carries the tag that lets GroupSync recognise
+its own contacts (and adopt them after an ambiguous create) and is never rewritten.
+
+Whatever Google cannot hold is reported as :class:`NotCarried`, never dropped silently.
+Google publishes no per-field length limits; :data:`MAX_TEXT` and :data:`MAX_NOTES` match the
+conservative limits the CRM side validates against (``app.crm.validation``), so they only
+bite for data that reached GroupSync some other way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
+
+OWNED_FIELDS: tuple[str, ...] = (
+    "names",
+    "organizations",
+    "emailAddresses",
+    "phoneNumbers",
+    "birthdays",
+    "biographies",
+    "addresses",
+    "imClients",
+    "urls",
+)
+UPDATE_MASK = ",".join(OWNED_FIELDS)
+
+MARKER_KEY = "groupsync"
+"""clientData key whose value names the sync a contact belongs to (``sync:<id>``)."""
+CRM_ID_KEY = "groupsync.crm_id"
+"""clientData key holding the CRM's id of the contact."""
+
+MAX_TEXT = 2048
+MAX_NOTES = 2048
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+# Protocols Google lists for imClients; anything else goes as a custom protocol string.
+_GOOGLE_IM_PROTOCOLS = {
+    "aim": "aim",
+    "msn": "msn",
+    "yahoo": "yahoo",
+    "skype": "skype",
+    "qq": "qq",
+    "googletalk": "googleTalk",
+    "hangouts": "googleTalk",
+    "icq": "icq",
+    "jabber": "jabber",
+    "xmpp": "jabber",
+    "netmeeting": "netMeeting",
+}
+
+# The keys GroupSync writes inside each owned field: the hash looks at these only, so Google's
+# output-only additions (formattedType, canonicalForm, displayName, metadata) never matter.
+_WRITTEN_KEYS: Mapping[str, tuple[str, ...]] = {
+    "names": ("honorificPrefix", "givenName", "middleName", "familyName", "honorificSuffix"),
+    "organizations": ("name", "title"),
+    "emailAddresses": ("value", "type"),
+    "phoneNumbers": ("value", "type"),
+    "birthdays": ("date",),
+    # contentType is left out: Google reports TEXT_PLAIN whether or not it was sent.
+    "biographies": ("value",),
+    "addresses": (
+        "type",
+        "streetAddress",
+        "extendedAddress",
+        "poBox",
+        "city",
+        "region",
+        "postalCode",
+        "country",
+        "countryCode",
+    ),
+    "imClients": ("username", "protocol"),
+    "urls": ("value", "type"),
+}
+# Values Google may re-case on its side without changing their meaning.
+_CASE_INSENSITIVE = {"type", "protocol", "countryCode"}
+
+
+@dataclass(frozen=True, slots=True)
+class NotCarried:
+    """One CRM value that Google will not receive, and why (shown on the sync-health page)."""
+
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class MappedContact:
+    crm_id: str
+    fields: Mapping[str, list[dict[str, Any]]]
+    """The owned fields with at least one value, in Person shape."""
+    field_hash: str
+    not_carried: tuple[NotCarried, ...]
+
+    def create_body(self, group_resource_name: str, sync_tag: str) -> dict[str, Any]:
+        """The ``contactPerson`` of a create: owned fields, GroupSync's tag, and its group only."""
+        return {
+            **self.fields,
+            "clientData": tag_client_data(sync_tag, self.crm_id),
+            "memberships": [{"contactGroupMembership": {"contactGroupResourceName": group_resource_name}}],
+        }
+
+    def update_body(self) -> dict[str, Any]:
+        """Owned fields only; with :data:`UPDATE_MASK`, an owned field absent here is cleared."""
+        return dict(self.fields)
+
+
+def tag_client_data(sync_tag: str, crm_id: str) -> list[dict[str, str]]:
+    return [{"key": MARKER_KEY, "value": sync_tag}, {"key": CRM_ID_KEY, "value": crm_id}]
+
+
+def read_tag(person: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(sync_tag, crm_id)`` if the person carries GroupSync's tag, else ``None``."""
+    values = {
+        entry.get("key"): entry.get("value")
+        for entry in person.get("clientData", ())
+        if isinstance(entry, Mapping)
+    }
+    sync_tag, crm_id = values.get(MARKER_KEY), values.get(CRM_ID_KEY)
+    if isinstance(sync_tag, str) and isinstance(crm_id, str) and sync_tag and crm_id:
+        return sync_tag, crm_id
+    return None
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.not_carried: list[NotCarried] = []
+
+    def text(self, field: str, value: str, limit: int = MAX_TEXT) -> str | None:
+        """The value cleaned for Google, or ``None`` (reported) when Google cannot take it."""
+        cleaned = _clean(value)
+        if not cleaned:
+            return ""
+        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in cleaned):
+            self.not_carried.append(NotCarried(field, "contains control characters"))
+            return None
+        if len(cleaned) > limit:
+            self.not_carried.append(NotCarried(field, f"longer than {limit} characters ({len(cleaned)})"))
+            return None
+        return cleaned
+
+    def entry(self, field: str, values: Mapping[str, str]) -> dict[str, str] | None:
+        """Several text parts of one value; any part Google cannot take drops the whole value."""
+        out: dict[str, str] = {}
+        for key, raw in values.items():
+            cleaned = self.text(f"{field}.{key}", raw)
+            if cleaned is None:
+                return None
+            if cleaned:
+                out[key] = cleaned
+        return out
+
+
+def map_contact(contact: ContactData) -> MappedContact:
+    """The Person fields GroupSync writes for ``contact``, their hash, and what is not carried."""
+    collect = _Collector()
+    fields: dict[str, list[dict[str, Any]]] = {}
+
+    name = collect.entry(
+        "name",
+        {
+            "honorificPrefix": contact.prefix,
+            "givenName": contact.given_name,
+            "middleName": contact.middle_name,
+            "familyName": contact.family_name,
+            "honorificSuffix": contact.suffix,
+        },
+    )
+    if name:
+        fields["names"] = [name]
+
+    organization = collect.entry("organization", {"name": contact.company, "title": contact.job_title})
+    if organization:
+        fields["organizations"] = [organization]
+
+    _typed_values(collect, fields, "emailAddresses", "emails", contact.emails)
+    _typed_values(collect, fields, "phoneNumbers", "phones", contact.phones)
+
+    if contact.birthday is not None:
+        birthday = _birthday(contact.birthday)
+        if birthday is None:
+            collect.not_carried.append(NotCarried("birthday", "not a valid calendar date"))
+        else:
+            fields["birthdays"] = [{"date": birthday}]
+
+    notes = _clean(contact.notes)
+    if notes:
+        if len(notes) > MAX_NOTES:
+            collect.not_carried.append(
+                NotCarried("notes", f"only the first {MAX_NOTES} of {len(notes)} characters are carried")
+            )
+            notes = notes[:MAX_NOTES]
+        carried = collect.text("notes", notes, limit=MAX_NOTES)
+        if carried:
+            fields["biographies"] = [{"value": carried, "contentType": "TEXT_PLAIN"}]
+
+    addresses = [a for a in (_address(collect, i, a) for i, a in enumerate(contact.addresses)) if a]
+    if addresses:
+        fields["addresses"] = addresses
+
+    messengers = [m for m in (_messenger(collect, i, m) for i, m in enumerate(contact.messengers)) if m]
+    if messengers:
+        fields["imClients"] = messengers
+
+    _typed_values(collect, fields, "urls", "urls", contact.urls)
+
+    return MappedContact(
+        crm_id=contact.crm_id,
+        fields=fields,
+        field_hash=field_hash(fields),
+        not_carried=tuple(collect.not_carried),
+    )
+
+
+def _typed_values(
+    collect: _Collector,
+    fields: dict[str, list[dict[str, Any]]],
+    google_field: str,
+    crm_field: str,
+    values: Sequence[TypedValue],
+) -> None:
+    entries = [
+        entry
+        for index, typed in enumerate(values)
+        if (entry := collect.entry(f"{crm_field}[{index}]", {"value": typed.value, "type": typed.type}))
+        and entry.get("value")
+    ]
+    if entries:
+        fields[google_field] = entries
+
+
+def _birthday(birthday: Birthday) -> dict[str, int] | None:
+    # 2000 is a leap year, so 29 February without a year stays valid.
+    try:
+        date(birthday.year or 2000, birthday.month, birthday.day)
+    except ValueError:
+        return None
+    value = {"month": birthday.month, "day": birthday.day}
+    if birthday.year:
+        value["year"] = birthday.year
+    return value
+
+
+def _address(collect: _Collector, index: int, address: PostalAddress) -> dict[str, str] | None:
+    entry = collect.entry(
+        f"addresses[{index}]",
+        {
+            "type": address.type,
+            "streetAddress": address.street,
+            "extendedAddress": address.extended,
+            "poBox": address.po_box,
+            "city": address.city,
+            "region": address.region,
+            "postalCode": address.postal_code,
+            "country": address.country,
+            "countryCode": address.country_code.upper(),
+        },
+    )
+    if entry is None or set(entry) <= {"type"}:
+        return None
+    return entry
+
+
+def _messenger(collect: _Collector, index: int, messenger: Messenger) -> dict[str, str] | None:
+    protocol = _clean(messenger.protocol).lower()
+    if not protocol:
+        collect.not_carried.append(NotCarried(f"messengers[{index}]", "no messenger name"))
+        return None
+    entry = collect.entry(
+        f"messengers[{index}]",
+        {"username": messenger.username, "protocol": _GOOGLE_IM_PROTOCOLS.get(protocol, protocol)},
+    )
+    if entry is None or not entry.get("username"):
+        return None
+    return entry
+
+
+def _clean(value: str) -> str:
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def owned_projection(person: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The owned fields of a Person (ours or as Google returns it) reduced to what GroupSync writes."""
+    projection: dict[str, list[dict[str, Any]]] = {}
+    for field in OWNED_FIELDS:
+        entries = [
+            _project_entry(field, entry) for entry in person.get(field, ()) if isinstance(entry, Mapping)
+        ]
+        kept = [entry for entry in entries if entry]
+        if kept:
+            projection[field] = kept
+    return projection
+
+
+def _project_entry(field: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in _WRITTEN_KEYS[field]:
+        value = entry.get(key)
+        if key == "date" and isinstance(value, Mapping):
+            day = {k: int(v) for k, v in value.items() if k in {"year", "month", "day"} and v}
+            if day:
+                out[key] = day
+        elif isinstance(value, str):
+            cleaned = _clean(value)
+            if cleaned:
+                out[key] = cleaned.lower() if key in _CASE_INSENSITIVE else cleaned
+    return out
+
+
+def field_hash(person: Mapping[str, Any]) -> str:
+    """A stable hash of the owned fields: equal exactly when Google holds what GroupSync would write."""
+    canonical = json.dumps(
+        owned_projection(person), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
