@@ -1,0 +1,181 @@
+"""Everything the emulator remembers, behind one lock, reachable from any view through :func:`current_state`.
+
+The werkzeug server is threaded, so every read or write of :class:`EmulatorState` happens
+under ``state.lock``. The clock is the emulator's own (real time plus an offset the tests
+can advance), so expiry of codes, tokens and sync tokens is testable without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+
+from app.emulator.people_state import PeopleSettings, PeopleState
+
+if TYPE_CHECKING:
+    from app.emulator.keys import SigningKey
+    from app.emulator.oauth import OAuthState
+
+EXTENSION_KEY = "groupsync_emulator"
+
+
+class EmulatorMode(StrEnum):
+    TEST = "test"
+    DEMO = "demo"
+    STANDALONE = "standalone"
+
+    @property
+    def hooks_enabled(self) -> bool:
+        """Test hooks can forge any user's state, so a standalone emulator never serves them."""
+        return self is not EmulatorMode.STANDALONE
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """An OAuth client registered at start (standalone mode has no hooks to register one)."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    name: str = "GroupSync"
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    mode: EmulatorMode = EmulatorMode.TEST
+    token_lifetime: int = 3600
+    """Seconds an access token lives (Google: 3600)."""
+    issuer: str | None = None
+    """The ``iss`` of ID tokens; ``None`` means the base URL the request arrived on."""
+    state_file: Path | None = None
+    """SQLite file the state is saved to after each change and loaded from at start."""
+    people: PeopleSettings = field(default_factory=PeopleSettings)
+    clients: tuple[ClientSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.token_lifetime < 1:
+            raise ValueError(f"token_lifetime must be at least 1 second (got {self.token_lifetime})")
+
+
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """The pre-set answer of the next consent, so headless tests skip the page."""
+
+    sub: str
+    scopes: frozenset[str] | None
+    """Scopes the user leaves ticked; ``None`` grants everything requested."""
+    deny: bool = False
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    index: int
+    time: float
+    sub: str | None
+    client_id: str | None
+    method: str
+    http_method: str
+    path: str
+    status: int
+    contacts_touched: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat(),
+            "sub": self.sub,
+            "client_id": self.client_id,
+            "method": self.method,
+            "http_method": self.http_method,
+            "path": self.path,
+            "status": self.status,
+            "contacts_touched": list(self.contacts_touched),
+        }
+
+
+class Clock:
+    """Wall-clock seconds plus an offset that tests advance instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.offset += seconds
+
+
+class EmulatorState:
+    def __init__(self, settings: EmulatorSettings, signing_key: SigningKey) -> None:
+        from app.emulator.oauth import OAuthState
+
+        self.settings = settings
+        self.lock = threading.RLock()
+        self.signing_key = signing_key
+        self.clock = Clock()
+        self.oauth: OAuthState = OAuthState(self.clock, settings.token_lifetime)
+        self.people = PeopleState(settings.people)
+        self.log: list[LogEntry] = []
+        self.next_consent: ConsentAnswer | None = None
+        self._register_configured_clients()
+
+    def _register_configured_clients(self) -> None:
+        for spec in self.settings.clients:
+            self.oauth.register_client(spec.client_id, spec.client_secret, spec.redirect_uris, spec.name)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def reset(self) -> None:
+        """Forget every client, grant, token, contact and log entry; the signing key stays."""
+        from app.emulator.oauth import OAuthState
+
+        with self.lock:
+            self.clock = Clock()
+            self.oauth = OAuthState(self.clock, self.settings.token_lifetime)
+            self.people = PeopleState(self.settings.people)
+            self.log = []
+            self.next_consent = None
+            self._register_configured_clients()
+
+    def record(
+        self,
+        *,
+        sub: str | None,
+        client_id: str | None,
+        method: str,
+        http_method: str,
+        path: str,
+        status: int,
+        contacts_touched: tuple[str, ...],
+    ) -> None:
+        with self.lock:
+            self.log.append(
+                LogEntry(
+                    index=len(self.log),
+                    time=self.now(),
+                    sub=sub,
+                    client_id=client_id,
+                    method=method,
+                    http_method=http_method,
+                    path=path,
+                    status=status,
+                    contacts_touched=contacts_touched,
+                )
+            )
+
+
+def current_state() -> EmulatorState:
+    state = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(state, EmulatorState)
+    return state
