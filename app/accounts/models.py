@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -43,6 +43,10 @@ class User(Base):
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
 
+def _role_column() -> Enum:
+    return Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
 class Membership(Base):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("account_id", "user_id"),)
@@ -50,9 +54,7 @@ class Membership(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(_role_column())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="memberships")
@@ -75,3 +77,41 @@ class LoginSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     membership: Mapped[Membership] = relationship()
+
+
+class Invitation(Base):
+    """An admin's invitation of an e-mail address into an account with a role.
+
+    It is consumed by the first sign-in whose ID token carries this address *verified*;
+    the address is stored lower-cased so matching does not depend on how it was typed.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[Role] = mapped_column(_role_column())
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship()
+
+
+class SignInRequest(Base):
+    """A sign-in sent to Google and not yet returned: single use, bound to one browser.
+
+    Only hashes are kept. ``state`` and ``nonce`` are compared by hash; the PKCE verifier is
+    derived from the server's secret key and the state (see :mod:`app.auth.services`), so no
+    value that could complete the exchange is at rest.
+    """
+
+    __tablename__ = "sign_in_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce_hash: Mapped[str] = mapped_column(String(64))
+    next_url: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,5 +1,89 @@
-"""HTTP views of the accounts domain."""
+"""Admin pages for the account's people: members and roles, invitations, removal."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("accounts", __name__)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.accounts import services
+from app.accounts.models import Invitation, Membership, Role
+from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
+from app.extensions import db
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+
+def _back(error: services.MembershipError | None = None, success: str = "") -> Response:
+    if error is not None:
+        flash(str(error), "error")
+    elif success:
+        flash(success, "success")
+    return redirect(url_for("accounts.members"))
+
+
+@bp.get("/members")
+@require_role(Role.ADMIN)
+def members() -> str:
+    account = current_account()
+    return render_template(
+        "accounts/members.html",
+        account=account,
+        members=services.members_of(db.session(), account),
+        invitations=services.invitations_of(db.session(), account),
+        me=current_membership(),
+        roles=list(Role),
+    )
+
+
+@bp.post("/invitations")
+@require_role(Role.ADMIN)
+def invite() -> Response:
+    me = current_membership()
+    assert me is not None
+    try:
+        role = services.parse_role(request.form.get("role", ""))
+        invitation = services.invite(
+            db.session(),
+            current_account(),
+            email=request.form.get("email", ""),
+            role=role,
+            invited_by=me.user,
+        )
+    except services.MembershipError as exc:
+        return _back(exc)
+    return _back(success=f"Invited {invitation.email} as {invitation.role.value}.")
+
+
+@bp.post("/invitations/<int:invitation_id>/withdraw")
+@require_role(Role.ADMIN)
+def withdraw_invitation(invitation_id: int) -> Response:
+    invitation = get_scoped_or_404(Invitation, invitation_id)
+    services.withdraw_invitation(db.session(), invitation)
+    return _back(success="Invitation withdrawn.")
+
+
+@bp.post("/members/<int:membership_id>/role")
+@require_role(Role.ADMIN)
+def change_role(membership_id: int) -> Response:
+    membership = get_scoped_or_404(Membership, membership_id)
+    try:
+        services.change_role(db.session(), membership, services.parse_role(request.form.get("role", "")))
+    except services.MembershipError as exc:
+        return _back(exc)
+    return _back(success=f"{membership.user.email} is now {membership.role.value}.")
+
+
+@bp.post("/members/<int:membership_id>/remove")
+@require_role(Role.ADMIN)
+def remove_member(membership_id: int) -> Response:
+    membership = get_scoped_or_404(Membership, membership_id)
+    me = current_membership()
+    removing_self = me is not None and me.id == membership.id
+    email = membership.user.email
+    try:
+        services.remove_member(db.session(), membership)
+    except services.MembershipError as exc:
+        return _back(exc)
+    if removing_self:
+        return redirect(url_for("web.index"))
+    return _back(success=f"{email} was removed from the account and signed out.")

@@ -1,0 +1,239 @@
+"""Sign-in with Google: starting it, completing it, and deciding which account the person enters.
+
+A sign-in request is single use and bound to the browser that started it: the row keeps a
+hash of ``state`` and of a random value held in that browser's session cookie, and is
+deleted by the first callback that presents it. ``nonce`` and the PKCE verifier are derived
+from the server's secret key and ``state`` (HMAC), so they never leave the server and nothing
+at rest could complete an exchange.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, Invitation, Membership, Role, SignInRequest, User
+from app.config import Settings
+from app.db import utcnow
+from app.google import oauth
+from app.google.endpoints import SIGN_IN_SCOPES
+from app.ledger import services as ledger
+from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+
+REQUEST_LIFETIME = timedelta(minutes=10)
+REQUIRED_SCOPES = frozenset({"openid", "email"})
+"""``profile`` is asked for but optional: without it the name falls back to the e-mail address."""
+
+Exchange = Callable[..., oauth.TokenGrant]
+Record = Callable[[Session, Flow], object]
+
+
+class SignInError(Exception):
+    """Sign-in cannot complete; the message is safe to show to the person."""
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """A completed sign-in: the memberships the person may enter (at least one)."""
+
+    user_id: int
+    memberships: tuple[Membership, ...]
+    next_url: str
+    notices: tuple[str, ...] = field(default=())
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _derive(settings: Settings, label: str, state: str) -> str:
+    mac = hmac.new(
+        settings.secret_key.encode(), f"groupsync/sign-in/{label}\0{state}".encode(), hashlib.sha256
+    )
+    return mac.hexdigest()
+
+
+def redirect_uri(settings: Settings) -> str:
+    return f"{settings.public_url}/auth/callback"
+
+
+def start_sign_in(
+    session: Session, settings: Settings, *, browser_secret: str, next_url: str, now: datetime | None = None
+) -> str:
+    """Store a fresh single-use sign-in request and return Google's authorization URL for it."""
+    moment = now or utcnow()
+    session.execute(delete(SignInRequest).where(SignInRequest.created_at < moment - REQUEST_LIFETIME))
+    state = oauth.new_secret()
+    session.add(
+        SignInRequest(
+            state_hash=_hash(state), browser_hash=_hash(browser_secret), next_url=next_url, created_at=moment
+        )
+    )
+    session.commit()
+    return oauth.sign_in_url(
+        settings,
+        redirect_uri=redirect_uri(settings),
+        state=state,
+        nonce=_derive(settings, "nonce", state),
+        code_verifier=_derive(settings, "pkce", state),
+    )
+
+
+def _claim(session: Session, *, state: str, browser_secret: str, now: datetime) -> SignInRequest:
+    """Consume the request named by ``state``; any mismatch leaves nothing to retry with."""
+    pending = session.scalar(select(SignInRequest).where(SignInRequest.state_hash == _hash(state)))
+    if pending is None:
+        raise SignInError("This sign-in link was already used or is unknown. Please sign in again.")
+    claimed = session.execute(delete(SignInRequest).where(SignInRequest.id == pending.id))
+    session.commit()
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise SignInError("This sign-in link was already used. Please sign in again.")
+    if not hmac.compare_digest(pending.browser_hash, _hash(browser_secret)):
+        raise SignInError("This sign-in was started in another browser. Please sign in again here.")
+    if pending.created_at < now - REQUEST_LIFETIME:
+        raise SignInError("This sign-in took too long and expired. Please sign in again.")
+    return pending
+
+
+def _token_flow(
+    outcome: str, *, account_id: int | None, user_id: int | None, google_account: str | None, status: int
+) -> Flow:
+    return Flow(
+        tag=EventTag.GOOGLE_REQUEST,
+        account_id=account_id,
+        user_id=user_id,
+        kind=FlowKind.TOKEN,
+        purpose=Purpose.SIGN_IN,
+        trigger=Trigger.USER_ACTION,
+        actor=f"user:{user_id}" if user_id is not None else "system",
+        outcome=outcome,
+        destination=Destination.GOOGLE,
+        google_account=google_account,
+        method="oauth2.token.authorization_code",
+        categories=frozenset({DataCategory.IDENTITY}),
+        detail={"http_status": status} if status else {},
+    )
+
+
+def complete_sign_in(
+    session: Session,
+    settings: Settings,
+    *,
+    state: str,
+    code: str,
+    browser_secret: str,
+    exchange: Exchange = oauth.exchange_code,
+    record: Record = ledger.record,
+    now: datetime | None = None,
+) -> SignInOutcome:
+    """Redeem Google's answer, find or create the person, apply invitations, and record the request."""
+    moment = now or utcnow()
+    pending = _claim(session, state=state, browser_secret=browser_secret, now=moment)
+    try:
+        grant = exchange(
+            settings,
+            code=code,
+            redirect_uri=redirect_uri(settings),
+            code_verifier=_derive(settings, "pkce", state),
+            nonce=_derive(settings, "nonce", state),
+            scopes=SIGN_IN_SCOPES,
+            required_scopes=REQUIRED_SCOPES,
+        )
+    except oauth.OAuthError as exc:
+        # The person is not known yet, so the request goes to the installation-wide chain.
+        record(
+            session,
+            _token_flow(
+                exc.outcome, account_id=None, user_id=None, google_account=None, status=exc.http_status
+            ),
+        )
+        session.commit()
+        raise SignInError(_failure_message(exc)) from None
+    user, memberships, notices = _enter(session, grant.identity)
+    account_id = memberships[0].account_id if len(memberships) == 1 else None
+    record(
+        session,
+        _token_flow(
+            "ok",
+            account_id=account_id,
+            user_id=user.id,
+            google_account=grant.identity.sub,
+            status=grant.http_status,
+        ),
+    )
+    session.commit()
+    return SignInOutcome(
+        user_id=user.id, memberships=tuple(memberships), next_url=pending.next_url, notices=tuple(notices)
+    )
+
+
+def _failure_message(exc: oauth.OAuthError) -> str:
+    if isinstance(exc, oauth.ScopesNotGrantedError):
+        return (
+            "Google did not share your e-mail address with GroupSync, which sign-in needs. Please try again."
+        )
+    if isinstance(exc, oauth.TokenEndpointError) and exc.outcome in {"timeout", "unreachable"}:
+        return "Google could not be reached to finish signing in. Please try again in a moment."
+    return "Google did not confirm this sign-in. Please sign in again."
+
+
+def _enter(session: Session, identity: oauth.Identity) -> tuple[User, list[Membership], list[str]]:
+    """Find the person by ``sub``, join the accounts that invited their verified address, or give them one."""
+    user = session.scalar(select(User).where(User.google_sub == identity.sub))
+    if user is None:
+        user = User(google_sub=identity.sub, email=identity.email, name=identity.name)
+        session.add(user)
+    else:
+        user.email = identity.email
+        user.name = identity.name or user.name
+    session.flush()
+    notices: list[str] = []
+    invitations = session.scalars(
+        select(Invitation).where(Invitation.email == identity.email.lower()).order_by(Invitation.id)
+    ).all()
+    joined = {m.account_id for m in session.scalars(select(Membership).where(Membership.user_id == user.id))}
+    if invitations and not identity.email_verified:
+        notices.append(
+            "An invitation for your e-mail address is waiting, but Google has not verified that address, "
+            "so it was not used."
+        )
+    elif invitations:
+        for invitation in invitations:
+            if invitation.account_id not in joined:
+                session.add(
+                    Membership(account_id=invitation.account_id, user_id=user.id, role=invitation.role)
+                )
+                joined.add(invitation.account_id)
+                notices.append(f"You joined {invitation.account.name} as {invitation.role.value}.")
+            session.delete(invitation)
+        session.flush()
+    memberships = list(
+        session.scalars(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id))
+    )
+    if not memberships:
+        account = Account(name=f"{identity.name or identity.email.split('@')[0]}'s account")
+        membership = Membership(account=account, user=user, role=Role.ADMIN)
+        session.add_all([account, membership])
+        session.flush()
+        memberships = [membership]
+        notices.append(f"Welcome! {account.name} was created and you are its admin.")
+    return user, memberships, notices
+
+
+def membership_of(session: Session, *, user_id: int, membership_id: int) -> Membership | None:
+    """The person's own membership ``membership_id`` (``None`` for anyone else's)."""
+    return session.scalar(
+        select(Membership).where(Membership.id == membership_id, Membership.user_id == user_id)
+    )
+
+
+def memberships_of(session: Session, user_id: int) -> list[Membership]:
+    return list(
+        session.scalars(select(Membership).where(Membership.user_id == user_id).order_by(Membership.id))
+    )

@@ -1,0 +1,333 @@
+"""The only module that talks to Google's OAuth 2.0 / OpenID Connect endpoints.
+
+It builds authorization URLs, exchanges authorization codes and verifies ID tokens, for
+both consents GroupSync asks for: sign-in (``openid email profile``, nothing stored but the
+identity) and the contacts connection (incremental, offline, always re-prompted so Google
+returns a refresh token). It keeps no state: callers generate and keep ``state``, ``nonce``
+and the PKCE verifier, and record each token request in the ledger (the exceptions carry a
+short ``outcome`` for that). Nothing here logs a code, a token or the client secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import google.auth.exceptions
+import google.auth.transport.requests
+import requests
+from google.oauth2 import id_token as google_id_token
+from google_auth_oauthlib.flow import Flow
+from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+
+from app.config import Settings
+from app.db import utcnow
+from app.google.endpoints import CONTACTS_SCOPE, SIGN_IN_SCOPES, GoogleEndpoints
+
+CONTACTS_CONSENT_SCOPES = ("openid", "email", CONTACTS_SCOPE)
+"""The connect flow asks again for ``openid email`` (already granted at sign-in, so no new
+consent) only to learn from the ID token which Google account granted contacts access."""
+
+# Google reports the short sign-in scopes as these URLs in token responses.
+_SCOPE_ALIASES = {
+    "https://www.googleapis.com/auth/userinfo.email": "email",
+    "https://www.googleapis.com/auth/userinfo.profile": "profile",
+}
+
+
+class OAuthError(Exception):
+    """A token request or ID token that GroupSync cannot accept.
+
+    ``outcome`` is short and free of secrets: it goes into the ledger and the user's message.
+    """
+
+    def __init__(self, outcome: str, message: str, http_status: int = 0) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.http_status = http_status
+
+
+class TokenEndpointError(OAuthError):
+    """Google's token endpoint refused the code (``outcome`` is its error code) or was unreachable."""
+
+
+class IdTokenError(OAuthError):
+    """The ID token failed a check: signature, audience, issuer, expiry or nonce."""
+
+
+class ScopesNotGrantedError(OAuthError):
+    """The person did not grant a scope the flow cannot work without."""
+
+    def __init__(self, missing: frozenset[str]) -> None:
+        super().__init__("scopes_missing", "not granted: " + " ".join(sorted(missing)))
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed in, from a verified ID token; ``sub`` is the stable key."""
+
+    sub: str
+    email: str
+    email_verified: bool
+    name: str
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """A successful code exchange. Token fields are kept out of ``repr`` so they cannot reach a log."""
+
+    identity: Identity
+    scopes: frozenset[str]
+    """Granted scopes as Google reported them, with the sign-in URLs folded to ``email``/``profile``."""
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: datetime | None
+    http_status: int
+
+
+def new_secret() -> str:
+    """A fresh value for ``state``, ``nonce`` or a PKCE verifier (43 URL-safe characters, 256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def code_challenge(code_verifier: str) -> str:
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def sign_in_url(settings: Settings, *, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:
+    """Where to send the browser to sign in: identity scopes only, no offline access."""
+    return _authorization_url(
+        settings,
+        SIGN_IN_SCOPES,
+        redirect_uri=redirect_uri,
+        state=state,
+        nonce=nonce,
+        code_verifier=code_verifier,
+        access_type="online",
+        prompt="select_account",
+    )
+
+
+def contacts_consent_url(
+    settings: Settings,
+    *,
+    redirect_uri: str,
+    state: str,
+    nonce: str,
+    code_verifier: str,
+    login_hint: str | None = None,
+) -> str:
+    """Where to send the browser to grant the contacts scope on top of what sign-in granted.
+
+    ``prompt=consent`` makes Google issue a refresh token even when the person granted
+    contacts access before (it only sends one on a fresh consent).
+    """
+    extra = {"login_hint": login_hint} if login_hint else {}
+    return _authorization_url(
+        settings,
+        CONTACTS_CONSENT_SCOPES,
+        redirect_uri=redirect_uri,
+        state=state,
+        nonce=nonce,
+        code_verifier=code_verifier,
+        access_type="offline",
+        prompt="consent",
+        include_granted_scopes="true",
+        **extra,
+    )
+
+
+def exchange_code(
+    settings: Settings,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    nonce: str,
+    scopes: tuple[str, ...],
+    required_scopes: frozenset[str],
+) -> TokenGrant:
+    """Redeem an authorization code and verify the ID token that comes with it.
+
+    ``scopes`` must be what the authorization URL asked for; ``required_scopes`` (short
+    names) is what the caller cannot work without. Raises :class:`OAuthError` subclasses,
+    whose ``http_status`` is the token endpoint's answer (0 when none arrived).
+    """
+    token, status = _request_token(
+        settings, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, scopes=scopes
+    )
+    try:
+        granted = _granted_scopes(token.get("scope", ""))
+        missing = required_scopes - granted
+        if missing:
+            raise ScopesNotGrantedError(missing)
+        raw_id_token = token.get("id_token")
+        if not isinstance(raw_id_token, str):
+            raise IdTokenError("id_token_missing", "the token response carries no ID token")
+        identity = verify_id_token(settings, raw_id_token, nonce=nonce)
+    except OAuthError as exc:
+        exc.http_status = status
+        raise
+    expires_in = token.get("expires_in")
+    refresh = token.get("refresh_token")
+    return TokenGrant(
+        identity=identity,
+        scopes=granted,
+        access_token=str(token.get("access_token", "")),
+        refresh_token=refresh if isinstance(refresh, str) else None,
+        expires_at=utcnow() + timedelta(seconds=int(expires_in)) if expires_in is not None else None,
+        http_status=status,
+    )
+
+
+def _request_token(
+    settings: Settings, *, code: str, redirect_uri: str, code_verifier: str, scopes: tuple[str, ...]
+) -> tuple[Mapping[str, Any], int]:
+    flow = _flow(settings, scopes, redirect_uri)
+    statuses: list[int] = []
+
+    def remember_status(response: requests.Response) -> requests.Response:
+        statuses.append(response.status_code)
+        return response
+
+    flow.oauth2session.register_compliance_hook("access_token_response", remember_status)
+    try:
+        token: Mapping[str, Any] = flow.fetch_token(
+            code=code, code_verifier=code_verifier, timeout=settings.http_timeout_seconds
+        )
+    except OAuth2Error as exc:
+        status = statuses[0] if statuses else 0
+        raise TokenEndpointError(
+            exc.error or f"http_{status}", f"the token endpoint refused the code (HTTP {status})", status
+        ) from None
+    except requests.Timeout:
+        raise TokenEndpointError("timeout", "the token endpoint did not answer in time") from None
+    except requests.RequestException:
+        raise TokenEndpointError("unreachable", "the token endpoint could not be reached") from None
+    except Warning as changed:
+        # oauthlib raises "Scope has changed" whenever the granted set differs from the
+        # requested one, which is normal (Google writes email/profile as URLs; a person
+        # may untick a scope). The parsed token rides on the warning; callers check the
+        # granted set themselves.
+        parsed = getattr(changed, "token", None)
+        if parsed is None:
+            raise
+        token = parsed
+    return token, statuses[0] if statuses else 0
+
+
+def verify_id_token(settings: Settings, raw: str, *, nonce: str) -> Identity:
+    """Check signature, audience and expiry (google-auth), then issuer and nonce.
+
+    Fetching the signing certificates is a request to Google that carries no user data, so
+    it is not a ledger flow.
+    """
+    endpoints = GoogleEndpoints.for_settings(settings)
+    try:
+        claims: Mapping[str, Any] = google_id_token.verify_token(
+            raw,
+            _TimedRequest(settings.http_timeout_seconds),
+            audience=settings.google_client_id,
+            certs_url=endpoints.certs_uri,
+        )
+    except google.auth.exceptions.TransportError:
+        raise IdTokenError("certs_unreachable", "Google's signing keys could not be fetched") from None
+    except (ValueError, google.auth.exceptions.GoogleAuthError):
+        raise IdTokenError(
+            "id_token_invalid", "the ID token's signature, audience or times are wrong"
+        ) from None
+    if claims.get("iss") not in endpoints.issuers:
+        raise IdTokenError("id_token_issuer", "the ID token was not issued by Google")
+    expires = claims.get("exp")
+    if not isinstance(expires, int) or expires <= utcnow().timestamp():
+        raise IdTokenError("id_token_expired", "the ID token has expired")
+    if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
+        raise IdTokenError("id_token_nonce", "the ID token belongs to another sign-in")
+    sub = claims.get("sub")
+    email = claims.get("email")
+    if not isinstance(sub, str) or not sub or not isinstance(email, str) or not email:
+        raise IdTokenError("id_token_identity", "the ID token names no account or e-mail address")
+    return Identity(
+        sub=sub,
+        email=email,
+        email_verified=claims.get("email_verified") is True,
+        name=str(claims.get("name") or ""),
+    )
+
+
+class _TimedRequest(google.auth.transport.requests.Request):
+    """google-auth's transport with GroupSync's timeout instead of its 120-second default."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def __call__(
+        self,
+        url: Any,
+        method: Any = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        return super().__call__(url, method, body, headers, self._timeout, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def _granted_scopes(scope: object) -> frozenset[str]:
+    names = (
+        scope.split()
+        if isinstance(scope, str)
+        else [str(s) for s in scope]
+        if isinstance(scope, list)
+        else []
+    )
+    return frozenset(_SCOPE_ALIASES.get(name, name) for name in names)
+
+
+def _flow(settings: Settings, scopes: tuple[str, ...], redirect_uri: str) -> Any:
+    endpoints = GoogleEndpoints.for_settings(settings)
+    if settings.uses_emulator:
+        # The emulator speaks plain HTTP on loopback; oauthlib refuses that unless told.
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    config = {
+        "web": {
+            "client_id": settings.google_client_id,
+            "client_secret": settings.google_client_secret,
+            "auth_uri": endpoints.auth_uri,
+            "token_uri": endpoints.token_uri,
+        }
+    }
+    return Flow.from_client_config(
+        config, scopes=list(scopes), redirect_uri=redirect_uri, autogenerate_code_verifier=False
+    )
+
+
+def _authorization_url(
+    settings: Settings,
+    scopes: tuple[str, ...],
+    *,
+    redirect_uri: str,
+    state: str,
+    nonce: str,
+    code_verifier: str,
+    **params: str,
+) -> str:
+    flow = _flow(settings, scopes, redirect_uri)
+    url: str
+    url, _ = flow.authorization_url(
+        state=state,
+        nonce=nonce,
+        code_challenge=code_challenge(code_verifier),
+        code_challenge_method="S256",
+        **params,
+    )
+    return url
