@@ -2,4 +2,7 @@
 
 from flask import Blueprint
 
+from app.crm.api import api_bp
+
 bp = Blueprint("crm", __name__)
+bp.register_blueprint(api_bp)

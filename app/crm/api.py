@@ -1,0 +1,294 @@
+"""The CRM-facing REST API under ``/api/v1``, authenticated by per-account API keys.
+
+The CRM is a server, not a browser, so the blueprint is exempt from CSRF: a request carries
+``Authorization: Bearer gsk_...`` and no cookie is consulted. Every answer is JSON, errors
+as ``{"error": {"code", "message", "field"}}``. The document at ``/api/v1/openapi.json``
+(:mod:`app.crm.openapi`) describes exactly these routes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.crm import services
+from app.crm.models import ContactList, CrmContact
+from app.crm.openapi import MAX_PAGE, openapi_document
+from app.crm.services import ConflictError, ItemResult, NotFoundError, Outcome
+from app.crm.validation import MAX_BATCH, FieldError, InputError, check_id
+from app.extensions import csrf, db
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(api_bp)
+
+_PUBLIC_ENDPOINTS = {"crm.api.openapi"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        self.status, self.code, self.message, self.field = status, code, message, field
+        super().__init__(message)
+
+
+def _error(status: int, code: str, message: str, field: str | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify({"error": body, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="groupsync"'
+    return response
+
+
+@api_bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return _error(exc.status, exc.code, exc.message, exc.field)
+
+
+@api_bp.errorhandler(InputError)
+def _invalid(exc: InputError) -> Response:
+    first = exc.errors[0]
+    details = [{"field": e.field, "message": e.message} for e in exc.errors]
+    return _error(422, "invalid", f"{first.field} {first.message}", first.field, details=details)
+
+
+@api_bp.errorhandler(NotFoundError)
+def _not_found(exc: NotFoundError) -> Response:
+    return _error(404, "not_found", exc.message, exc.field)
+
+
+@api_bp.errorhandler(ConflictError)
+def _conflict(exc: ConflictError) -> Response:
+    return _error(409, "conflict", str(exc))
+
+
+@api_bp.errorhandler(HTTPException)
+def _http(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    field = "body" if status == 413 else None
+    message = (
+        f"the body is larger than {request.max_content_length} bytes" if status == 413 else exc.description
+    )
+    return _error(status, (exc.name or "error").lower().replace(" ", "_"), message or "", field)
+
+
+@api_bp.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return _error(
+            401, "unauthorized", "send an API key as 'Authorization: Bearer gsk_...'", "Authorization"
+        )
+    key = services.authenticate_api_key(db.session, secret.strip())
+    if key is None:
+        return _error(401, "unauthorized", "the API key is unknown or revoked", "Authorization")
+    g.api_account_id = key.account_id
+    g.api_actor = f"api_key:{key.id}"
+    return None
+
+
+def _account() -> int:
+    account_id: int = g.api_account_id
+    return account_id
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _body() -> object:
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json", "Content-Type")
+    raw = request.get_data(cache=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, "invalid_encoding", f"the body is not UTF-8 (bad byte at offset {exc.start})", "body"
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400, "invalid_json", f"the body is not JSON: {exc.msg} (line {exc.lineno})", "body"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not acceptable JSON: {exc}", "body") from None
+
+
+def _object_field(body: object, name: str) -> list[object]:
+    if not isinstance(body, dict):
+        raise InputError([FieldError("body", f"must be a JSON object with '{name}'")])
+    unknown = [key for key in body if key != name]
+    if unknown:
+        raise InputError([FieldError(str(unknown[0]), "is not a known field")])
+    items = body.get(name)
+    if not isinstance(items, list):
+        raise InputError([FieldError(name, "must be an array")])
+    if not items:
+        raise InputError([FieldError(name, "must not be empty")])
+    if len(items) > MAX_BATCH:
+        raise InputError([FieldError(name, f"has {len(items)} items; at most {MAX_BATCH} are allowed")])
+    return items
+
+
+def _page_args() -> tuple[int | None, int]:
+    raw_limit = request.args.get("limit", "100")
+    if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise ApiError(400, "invalid", f"must be a whole number from 1 to {MAX_PAGE}", "limit")
+    raw_cursor = request.args.get("cursor")
+    if raw_cursor is None:
+        return None, int(raw_limit)
+    if not raw_cursor.isascii() or not raw_cursor.isdigit() or len(raw_cursor) > 18:
+        raise ApiError(400, "invalid", "is not a cursor this API returned", "cursor")
+    return int(raw_cursor), int(raw_limit)
+
+
+def _path_id(value: str, field: str) -> str:
+    return check_id(value, field)
+
+
+def _contact_json(row: CrmContact) -> dict[str, Any]:
+    return {
+        **services.contact_payload(services.to_contact_data(row)),
+        "updated_at": row.updated_at.isoformat(),
+        "deleted": row.deleted,
+        "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None,
+    }
+
+
+def _list_json(row: ContactList, size: int) -> dict[str, Any]:
+    return {
+        "id": row.crm_id,
+        "name": row.name,
+        "size": size,
+        "updated_at": row.updated_at.isoformat(),
+        "content_changed_at": row.content_changed_at.isoformat(),
+    }
+
+
+def _results(results: Sequence[ItemResult]) -> Response:
+    """200 when every item succeeded, 207 when some did, 422 when none did."""
+    items = []
+    for result in results:
+        item: dict[str, Any] = {"index": result.index, "id": result.id, "status": result.status.value}
+        if result.error is not None:
+            item["error"] = {"code": "invalid", "message": result.error.message, "field": result.error.field}
+        items.append(item)
+    failed = [r for r in results if r.error is not None]
+    if not failed:
+        return jsonify({"results": items})
+    if len(failed) == len(results):
+        first = failed[0].error
+        assert first is not None
+        return _error(422, "invalid", f"{first.field} {first.message}", first.field, results=items)
+    response = jsonify({"results": items})
+    response.status_code = 207
+    return response
+
+
+def _status(outcome: Outcome) -> int:
+    return 201 if outcome is Outcome.CREATED else 200
+
+
+@api_bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@api_bp.get("/contacts")
+def list_contacts() -> Response:
+    cursor, limit = _page_args()
+    page = services.page_contacts(db.session, _account(), cursor, limit)
+    return jsonify({"contacts": [_contact_json(r) for r in page.rows], "next_cursor": page.next_cursor})
+
+
+@api_bp.get("/contacts/<crm_id>")
+def get_contact(crm_id: str) -> Response:
+    row = services.get_contact(db.session, _account(), _path_id(crm_id, "id"))
+    return jsonify(_contact_json(row))
+
+
+@api_bp.put("/contacts/<crm_id>")
+def put_contact(crm_id: str) -> tuple[Response, int]:
+    ident = _path_id(crm_id, "id")
+    outcome = services.upsert_contact(db.session, _account(), ident, _body())
+    row = services.get_contact(db.session, _account(), ident)
+    return jsonify({"status": outcome.value, "contact": _contact_json(row)}), _status(outcome)
+
+
+@api_bp.delete("/contacts/<crm_id>")
+def delete_contact(crm_id: str) -> Response:
+    outcome = services.delete_contact(db.session, _account(), _path_id(crm_id, "id"), g.api_actor)
+    return jsonify({"id": crm_id, "status": outcome.value})
+
+
+@api_bp.post("/contacts:batchUpsert")
+def batch_upsert() -> Response:
+    items = _object_field(_body(), "contacts")
+    return _results(services.upsert_contacts(db.session, _account(), items))
+
+
+@api_bp.post("/contacts:batchDelete")
+def batch_delete() -> Response:
+    ids = _object_field(_body(), "ids")
+    return _results(services.delete_contacts(db.session, _account(), ids, g.api_actor))
+
+
+@api_bp.get("/lists")
+def list_lists() -> Response:
+    cursor, limit = _page_args()
+    page = services.page_lists(db.session, _account(), cursor, limit)
+    sizes = services.list_sizes(db.session, [r.id for r in page.rows])
+    return jsonify(
+        {"lists": [_list_json(r, sizes[r.id]) for r in page.rows], "next_cursor": page.next_cursor}
+    )
+
+
+@api_bp.get("/lists/<list_id>")
+def get_list(list_id: str) -> Response:
+    row = services.get_list(db.session, _account(), _path_id(list_id, "list_id"))
+    return jsonify(_list_json(row, services.list_sizes(db.session, [row.id])[row.id]))
+
+
+@api_bp.put("/lists/<list_id>")
+def put_list(list_id: str) -> tuple[Response, int]:
+    row, outcome = services.put_list(db.session, _account(), _path_id(list_id, "list_id"), _body())
+    size = services.list_sizes(db.session, [row.id])[row.id]
+    return jsonify({"status": outcome.value, "list": _list_json(row, size)}), _status(outcome)
+
+
+@api_bp.delete("/lists/<list_id>")
+def delete_list(list_id: str) -> Response:
+    services.delete_list(db.session, _account(), _path_id(list_id, "list_id"))
+    return jsonify({"id": list_id, "status": Outcome.DELETED.value})
+
+
+@api_bp.get("/lists/<list_id>/members")
+def list_members(list_id: str) -> Response:
+    cursor, limit = _page_args()
+    page = services.page_members(db.session, _account(), _path_id(list_id, "list_id"), cursor, limit)
+    members = [{"id": r.crm_id, "deleted": r.deleted} for r in page.rows]
+    return jsonify({"members": members, "next_cursor": page.next_cursor})
+
+
+def _members_view(add: bool) -> Callable[[str], Response]:
+    def view(list_id: str) -> Response:
+        ident = _path_id(list_id, "list_id")
+        return _results(services.change_members(db.session, _account(), ident, _body(), add=add))
+
+    return view
+
+
+api_bp.add_url_rule("/lists/<list_id>/members:add", "add_members", _members_view(True), methods=["POST"])
+api_bp.add_url_rule(
+    "/lists/<list_id>/members:remove", "remove_members", _members_view(False), methods=["POST"]
+)

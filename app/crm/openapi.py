@@ -1,0 +1,446 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, built from the validation rules it describes.
+
+Request bodies come from :func:`app.crm.validation.contact_input_schema` and the constants
+the API enforces, so the published contract and the checks cannot disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from app.crm.validation import ID_PATTERN, MAX_BATCH, contact_input_schema
+
+MAX_PAGE = 500
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    descriptions = {
+        400: "Malformed request (body not UTF-8 or not JSON, bad query parameter)",
+        401: "Missing, unknown or revoked API key",
+        404: "No such contact or list in this account",
+        409: "A concurrent request wrote the same ids; retry",
+        413: "Body larger than the server accepts",
+        415: "Body is not application/json",
+        422: "Invalid input; `error.field` names the offending field",
+    }
+    return {str(s): _json(_ref("Error"), descriptions[s]) for s in statuses}
+
+
+def _id_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": ID_PATTERN},
+    }
+
+
+_PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "`next_cursor` of the previous page",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    },
+]
+
+
+def _schemas() -> dict[str, Any]:
+    contact_in = contact_input_schema()
+    contact_out = copy.deepcopy(contact_in)
+    contact_out["description"] = "A contact as GroupSync holds it"
+    contact_out["properties"].update(
+        {
+            "updated_at": {"type": "string", "format": "date-time"},
+            "deleted": {
+                "type": "boolean",
+                "description": "Deleted by an admin; removed from every Google group",
+            },
+            "deleted_at": {"type": ["string", "null"], "format": "date-time"},
+        }
+    )
+    contact_out["required"] = sorted(contact_out["properties"])
+    field_error = {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+    }
+    item_error = {
+        "type": "object",
+        "required": ["code", "message", "field"],
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "field": {"type": "string"},
+        },
+    }
+    result = {
+        "type": "object",
+        "required": ["index", "id", "status"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "id": {"type": ["string", "null"]},
+            "status": {
+                "type": "string",
+                "enum": ["created", "updated", "unchanged", "deleted", "added", "removed", "error"],
+            },
+            "error": item_error,
+        },
+    }
+    contact_list = {
+        "type": "object",
+        "required": ["id", "name", "size", "updated_at", "content_changed_at"],
+        "properties": {
+            "id": {"type": "string", "pattern": ID_PATTERN},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "size": {"type": "integer", "minimum": 0, "description": "Members not deleted"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "content_changed_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Last accepted change to the members or their fields",
+            },
+        },
+    }
+    return {
+        "ContactInput": contact_in,
+        "Contact": contact_out,
+        "ContactList": contact_list,
+        "ListInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+        },
+        "BatchUpsert": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["contacts"],
+            "properties": {
+                "contacts": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": {"allOf": [_ref("ContactInput"), {"required": ["id"]}]},
+                }
+            },
+        },
+        "IdBatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["ids"],
+            "properties": {
+                "ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": {"type": "string", "pattern": ID_PATTERN},
+                }
+            },
+        },
+        "MemberBatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["contact_ids"],
+            "properties": {
+                "contact_ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": {"type": "string", "pattern": ID_PATTERN},
+                }
+            },
+        },
+        "Results": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {"results": {"type": "array", "items": result}},
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "field": {
+                            "type": "string",
+                            "description": "The offending field, e.g. emails[2].value",
+                        },
+                    },
+                },
+                "details": {"type": "array", "items": field_error},
+                "results": {"type": "array", "items": result},
+            },
+        },
+    }
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _batch_responses() -> dict[str, Any]:
+    return {
+        "200": _json(_ref("Results"), "Every item succeeded"),
+        "207": _json(_ref("Results"), "Some items failed (see each result); the others were stored"),
+        **_errors(400, 401, 404, 409, 413, 415, 422),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    contact_id = _id_param("crm_id", "The CRM's id of the contact")
+    list_id = _id_param("list_id", "The CRM's id of the list")
+    status = {"type": "string"}
+    return {
+        "/contacts": {
+            "get": {
+                "operationId": "listContacts",
+                "summary": "Contacts held for this account, deleted ones included",
+                "parameters": _PAGE_PARAMS,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["contacts", "next_cursor"],
+                            "properties": {
+                                "contacts": {"type": "array", "items": _ref("Contact")},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "One page of contacts",
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
+        "/contacts/{crm_id}": {
+            "parameters": [contact_id],
+            "get": {
+                "operationId": "getContact",
+                "responses": {"200": _json(_ref("Contact"), "The contact"), **_errors(401, 404, 422)},
+            },
+            "put": {
+                "operationId": "upsertContact",
+                "summary": "Create or replace a contact (idempotent)",
+                "requestBody": _body("ContactInput"),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["status", "contact"],
+                            "properties": {"status": status, "contact": _ref("Contact")},
+                        },
+                        "Updated or unchanged",
+                    ),
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "required": ["status", "contact"],
+                            "properties": {"status": status, "contact": _ref("Contact")},
+                        },
+                        "Created",
+                    ),
+                    **_errors(400, 401, 409, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "operationId": "deleteContact",
+                "summary": "Delete a contact: it is removed from every user's Google group at the next sync",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["id", "status"],
+                            "properties": {"id": status, "status": status},
+                        },
+                        "Deleted (or already deleted)",
+                    ),
+                    **_errors(401, 404, 409, 422),
+                },
+            },
+        },
+        "/contacts:batchUpsert": {
+            "post": {
+                "operationId": "batchUpsertContacts",
+                "summary": f"Create or replace up to {MAX_BATCH} contacts; answered item by item",
+                "requestBody": _body("BatchUpsert"),
+                "responses": _batch_responses(),
+            }
+        },
+        "/contacts:batchDelete": {
+            "post": {
+                "operationId": "batchDeleteContacts",
+                "summary": f"Delete up to {MAX_BATCH} contacts; answered item by item",
+                "requestBody": _body("IdBatch"),
+                "responses": _batch_responses(),
+            }
+        },
+        "/lists": {
+            "get": {
+                "operationId": "listLists",
+                "parameters": _PAGE_PARAMS,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["lists", "next_cursor"],
+                            "properties": {
+                                "lists": {"type": "array", "items": _ref("ContactList")},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "One page of lists",
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
+        "/lists/{list_id}": {
+            "parameters": [list_id],
+            "get": {
+                "operationId": "getList",
+                "responses": {"200": _json(_ref("ContactList"), "The list"), **_errors(401, 404, 422)},
+            },
+            "put": {
+                "operationId": "putList",
+                "summary": "Create or rename a list (idempotent)",
+                "requestBody": _body("ListInput"),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["status", "list"],
+                            "properties": {"status": status, "list": _ref("ContactList")},
+                        },
+                        "Renamed or unchanged",
+                    ),
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "required": ["status", "list"],
+                            "properties": {"status": status, "list": _ref("ContactList")},
+                        },
+                        "Created",
+                    ),
+                    **_errors(400, 401, 409, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "operationId": "deleteList",
+                "summary": "Delete a list: its contacts leave the Google groups that mirror it",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["id", "status"],
+                            "properties": {"id": status, "status": status},
+                        },
+                        "Deleted",
+                    ),
+                    **_errors(401, 404, 409, 422),
+                },
+            },
+        },
+        "/lists/{list_id}/members": {
+            "parameters": [list_id],
+            "get": {
+                "operationId": "listMembers",
+                "parameters": _PAGE_PARAMS,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["members", "next_cursor"],
+                            "properties": {
+                                "members": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "deleted"],
+                                        "properties": {"id": status, "deleted": {"type": "boolean"}},
+                                    },
+                                },
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "One page of members",
+                    ),
+                    **_errors(400, 401, 404, 422),
+                },
+            },
+        },
+        "/lists/{list_id}/members:add": {
+            "parameters": [list_id],
+            "post": {
+                "operationId": "addMembers",
+                "summary": f"Add up to {MAX_BATCH} contacts to a list",
+                "requestBody": _body("MemberBatch"),
+                "responses": _batch_responses(),
+            },
+        },
+        "/lists/{list_id}/members:remove": {
+            "parameters": [list_id],
+            "post": {
+                "operationId": "removeMembers",
+                "summary": f"Remove up to {MAX_BATCH} contacts from a list",
+                "requestBody": _body("MemberBatch"),
+                "responses": _batch_responses(),
+            },
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "GroupSync CRM API",
+            "version": "1.0.0",
+            "description": (
+                "How a CRM shares its contacts and lists with GroupSync. Ids are the CRM's own; every "
+                "write is idempotent by them. Accepted changes reach the Google groups that mirror "
+                "the affected lists after the configured delay."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"apiKey": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (gsk_...) an admin created in GroupSync",
+                }
+            },
+            "schemas": _schemas(),
+        },
+    }

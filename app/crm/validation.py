@@ -1,0 +1,482 @@
+"""Validation of CRM input: one set of rules that both checks payloads and describes them.
+
+The same tables (:data:`CONTACT_TEXT`, :data:`COLLECTIONS`...) drive :func:`validate_contact`
+and :func:`contact_input_schema`, the JSON Schema published in the OpenAPI document, so the
+document cannot drift from what the API accepts.
+
+Length limits. Google does not publish per-field maxima for the People API, so GroupSync
+chooses conservative ones that Google Contacts is known to hold: 200 characters for name
+parts, job title, company, address parts and messenger handles; 254 for an e-mail address
+(the SMTP path limit, RFC 5321); 40 for a phone number; 2,048 for a URL and for notes; 50 for
+a type label; 128 for a CRM id; at most 20 values in each multi-valued field.
+
+Text rules. Control characters (Unicode category Cc) are rejected everywhere, except line
+breaks and tabs in multi-line fields (notes, street); unpaired surrogates are rejected (they
+cannot be stored as UTF-8). Everything else, including Cyrillic, right-to-left scripts,
+emoji and their joiners, is kept exactly as given apart from trimming surrounding spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~-]{0,127}$"
+"""CRM ids travel in URL paths, so they are limited to characters that need no escaping."""
+_ID_RE = re.compile(ID_PATTERN)
+MAX_ITEMS = 20
+MAX_BATCH = 1000
+TYPE_LENGTH = 50
+_PROTOCOL_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+_PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ()./-]+((ext\.?|x|#)\s*[0-9]+)?$", re.IGNORECASE)
+KNOWN_MESSENGERS = ("telegram", "whatsapp", "viber", "signal", "skype")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InputError(Exception):
+    """Raised with every problem found; ``errors[0]`` is the one reported first."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+@dataclass(frozen=True)
+class TextRule:
+    max_length: int
+    multiline: bool = False
+    description: str = ""
+
+
+CONTACT_TEXT: dict[str, TextRule] = {
+    "prefix": TextRule(200, description="Honorific prefix, e.g. Dr."),
+    "given_name": TextRule(200),
+    "middle_name": TextRule(200),
+    "family_name": TextRule(200),
+    "suffix": TextRule(200, description="Honorific suffix, e.g. Jr."),
+    "job_title": TextRule(200),
+    "company": TextRule(200),
+    "notes": TextRule(2048, multiline=True),
+}
+
+ADDRESS_TEXT: dict[str, TextRule] = {
+    "type": TextRule(TYPE_LENGTH, description="home, work, other or a custom label"),
+    "street": TextRule(200, multiline=True),
+    "extended": TextRule(200, description="Apartment, suite..."),
+    "po_box": TextRule(200),
+    "city": TextRule(200),
+    "region": TextRule(200),
+    "postal_code": TextRule(200),
+    "country": TextRule(200),
+}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A multi-valued field whose items are ``{value, type}`` objects."""
+
+    value_max: int
+    value_description: str
+    type_description: str
+
+
+COLLECTIONS: dict[str, Collection] = {
+    "emails": Collection(254, "An e-mail address (syntax checked, no DNS lookup)", "home, work, other..."),
+    "phones": Collection(
+        40,
+        "A phone number; normalised to E.164 when it starts with + or the account has a default region",
+        "mobile, home, work, main, other...",
+    ),
+    "urls": Collection(2048, "An http or https URL", "homePage, profile, blog, linkedin..."),
+}
+
+
+class _Checker:
+    def __init__(self, default_region: str | None) -> None:
+        self.default_region = default_region
+        self.errors: list[FieldError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def text(self, value: object, field: str, rule: TextRule) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.fail(field, f"must be a string, not {_json_type(value)}")
+            return ""
+        value = value.strip()
+        problem = text_problem(value, rule.multiline)
+        if problem:
+            self.fail(field, problem)
+            return ""
+        if len(value) > rule.max_length:
+            self.fail(field, f"is {len(value)} characters long; at most {rule.max_length} are allowed")
+            return ""
+        return value
+
+    def obj(self, value: object, field: str, allowed: set[str]) -> Mapping[str, Any] | None:
+        if not isinstance(value, dict):
+            self.fail(field, f"must be an object, not {_json_type(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                self.fail(f"{field}.{key}" if field else str(key), "is not a known field")
+        return value
+
+    def items(self, value: object, field: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(field, f"must be an array, not {_json_type(value)}")
+            return []
+        if len(value) > MAX_ITEMS:
+            self.fail(field, f"has {len(value)} values; at most {MAX_ITEMS} are allowed")
+            return []
+        return value
+
+    def typed_values(self, value: object, field: str, name: str) -> tuple[TypedValue, ...]:
+        spec = COLLECTIONS[name]
+        result: list[TypedValue] = []
+        for index, item in enumerate(self.items(value, field)):
+            where = f"{field}[{index}]"
+            body = self.obj(item, where, {"value", "type"})
+            if body is None:
+                continue
+            raw = body.get("value")
+            if raw is None or raw == "":
+                self.fail(f"{where}.value", "is required")
+                continue
+            text = self.text(raw, f"{where}.value", TextRule(spec.value_max))
+            kind = self.text(body.get("type"), f"{where}.type", TextRule(TYPE_LENGTH))
+            if not text:
+                continue
+            normalised = self._value(name, text, f"{where}.value")
+            if normalised is not None:
+                result.append(TypedValue(value=normalised, type=kind))
+        return tuple(result)
+
+    def _value(self, name: str, text: str, field: str) -> str | None:
+        if name == "emails":
+            try:
+                return validate_email(text, check_deliverability=False).normalized
+            except EmailNotValidError as exc:
+                self.fail(field, f"is not a valid e-mail address: {exc}")
+                return None
+        if name == "phones":
+            return self._phone(text, field)
+        parts = urlsplit(text)
+        if (
+            parts.scheme.lower() not in {"http", "https"}
+            or not parts.netloc
+            or any(c.isspace() for c in text)
+        ):
+            self.fail(field, "must be an absolute http:// or https:// URL without spaces")
+            return None
+        return text
+
+    def _phone(self, text: str, field: str) -> str | None:
+        region = None if text.startswith("+") else self.default_region
+        if not text.startswith("+") and region is None:
+            # No region known: keep the number as the CRM wrote it, if it looks like one.
+            if not _PHONE_CHARS_RE.match(text) or not any(c.isdigit() for c in text):
+                self.fail(field, "is not a phone number (digits, spaces and + ( ) - . / only)")
+                return None
+            return text
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException as exc:
+            self.fail(field, f"is not a phone number: {exc}")
+            return None
+        if not phonenumbers.is_possible_number(number):
+            where = "international" if region is None else f"{region}"
+            self.fail(field, f"is not a possible {where} phone number")
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def birthday(self, value: object, field: str) -> Birthday | None:
+        if value is None:
+            return None
+        body = self.obj(value, field, {"year", "month", "day"})
+        if body is None:
+            return None
+        numbers: dict[str, int | None] = {}
+        for key, low, high in (("year", 1, 9999), ("month", 1, 12), ("day", 1, 31)):
+            raw = body.get(key)
+            if raw is None:
+                if key != "year":
+                    self.fail(f"{field}.{key}", "is required")
+                numbers[key] = None
+            elif isinstance(raw, bool) or not isinstance(raw, int):
+                self.fail(f"{field}.{key}", f"must be a whole number, not {_json_type(raw)}")
+                numbers[key] = None
+            elif not low <= raw <= high:
+                self.fail(f"{field}.{key}", f"must be between {low} and {high}")
+                numbers[key] = None
+            else:
+                numbers[key] = raw
+        month, day, year = numbers["month"], numbers["day"], numbers["year"]
+        if month is None or day is None or (body.get("year") is not None and year is None):
+            return None
+        try:
+            # A leap year stands in when the year is unknown, so 29 February is accepted.
+            date(year if year is not None else 2000, month, day)
+        except ValueError:
+            self.fail(field, f"{year or '----'}-{month:02d}-{day:02d} is not a date")
+            return None
+        return Birthday(month=month, day=day, year=year)
+
+    def addresses(self, value: object, field: str) -> tuple[PostalAddress, ...]:
+        result = []
+        for index, item in enumerate(self.items(value, field)):
+            where = f"{field}[{index}]"
+            body = self.obj(item, where, {*ADDRESS_TEXT, "country_code"})
+            if body is None:
+                continue
+            parts = {
+                key: self.text(body.get(key), f"{where}.{key}", rule) for key, rule in ADDRESS_TEXT.items()
+            }
+            code = self.text(body.get("country_code"), f"{where}.country_code", TextRule(2))
+            if code and not re.fullmatch(r"[A-Za-z]{2}", code):
+                self.fail(f"{where}.country_code", "must be a two-letter ISO 3166-1 code")
+                code = ""
+            if not any(value for key, value in parts.items() if key != "type") and not code:
+                self.fail(where, "is empty: give at least one address part")
+                continue
+            result.append(PostalAddress(**parts, country_code=code.upper()))
+        return tuple(result)
+
+    def messengers(self, value: object, field: str) -> tuple[Messenger, ...]:
+        result = []
+        for index, item in enumerate(self.items(value, field)):
+            where = f"{field}[{index}]"
+            body = self.obj(item, where, {"protocol", "username"})
+            if body is None:
+                continue
+            protocol = self.text(body.get("protocol"), f"{where}.protocol", TextRule(40)).lower()
+            username = self.text(body.get("username"), f"{where}.username", TextRule(200))
+            if not protocol and body.get("protocol") in (None, ""):
+                self.fail(f"{where}.protocol", "is required")
+            elif protocol and not _PROTOCOL_RE.match(protocol):
+                self.fail(
+                    f"{where}.protocol", "must be a name such as telegram, whatsapp, viber, signal or skype"
+                )
+                protocol = ""
+            if not username and body.get("username") in (None, ""):
+                self.fail(f"{where}.username", "is required")
+            if protocol and username:
+                result.append(Messenger(protocol=protocol, username=username))
+        return tuple(result)
+
+
+CONTACT_FIELDS = frozenset({"id", *CONTACT_TEXT, *COLLECTIONS, "birthday", "addresses", "messengers"})
+
+
+def text_problem(value: str, multiline: bool = False) -> str | None:
+    """Why ``value`` cannot be stored as text, or ``None`` when it can."""
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"contains an invalid character (unpaired surrogate) at position {position}"
+        if category == "Cc" and not (multiline and char in "\n\r\t"):
+            return f"contains a control character (U+{ord(char):04X}) at position {position}"
+    return None
+
+
+def check_id(value: object, field: str) -> str:
+    """A CRM id, or :class:`InputError` naming ``field``."""
+    if not isinstance(value, str):
+        raise InputError([FieldError(field, f"must be a string, not {_json_type(value)}")])
+    if not _ID_RE.match(value):
+        raise InputError(
+            [FieldError(field, "must be 1-128 characters: letters, digits and . _ : @ ~ - (not first)")]
+        )
+    return value
+
+
+def check_list_name(value: object, field: str = "name") -> str:
+    checker = _Checker(None)
+    if value is None or value == "":
+        raise InputError([FieldError(field, "is required")])
+    name = checker.text(value, field, TextRule(200))
+    if checker.errors:
+        raise InputError(checker.errors)
+    if not name:
+        raise InputError([FieldError(field, "is required")])
+    return name
+
+
+def check_region(value: str) -> str:
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InputError([FieldError("default_phone_region", "is not a known ISO 3166-1 region code")])
+    return region
+
+
+def validate_contact(
+    payload: object, *, default_region: str | None, prefix: str = "", crm_id: str | None = None
+) -> ContactData:
+    """Check a contact payload and return its normalised form, or raise :class:`InputError`.
+
+    ``crm_id`` is the id from the URL when there is one; the body may then omit ``id``.
+    ``prefix`` is prepended to every field path (``contacts[3].`` in a bulk request).
+    """
+    checker = _Checker(default_region)
+    body = checker.obj(payload, prefix.rstrip("."), set(CONTACT_FIELDS))
+    if body is None:
+        raise InputError(checker.errors)
+    raw_id = body.get("id", crm_id)
+    if raw_id is None:
+        checker.fail(f"{prefix}id", "is required")
+        identifier = ""
+    else:
+        try:
+            identifier = check_id(raw_id, f"{prefix}id")
+        except InputError as exc:
+            checker.errors.extend(exc.errors)
+            identifier = ""
+        if crm_id is not None and identifier and identifier != crm_id:
+            checker.fail(f"{prefix}id", f"'{identifier}' differs from the id in the URL")
+    text = {key: checker.text(body.get(key), prefix + key, rule) for key, rule in CONTACT_TEXT.items()}
+    data = ContactData(
+        crm_id=identifier,
+        prefix=text["prefix"],
+        given_name=text["given_name"],
+        middle_name=text["middle_name"],
+        family_name=text["family_name"],
+        suffix=text["suffix"],
+        job_title=text["job_title"],
+        company=text["company"],
+        notes=text["notes"],
+        emails=checker.typed_values(body.get("emails"), f"{prefix}emails", "emails"),
+        phones=checker.typed_values(body.get("phones"), f"{prefix}phones", "phones"),
+        urls=checker.typed_values(body.get("urls"), f"{prefix}urls", "urls"),
+        birthday=checker.birthday(body.get("birthday"), f"{prefix}birthday"),
+        addresses=checker.addresses(body.get("addresses"), f"{prefix}addresses"),
+        messengers=checker.messengers(body.get("messengers"), f"{prefix}messengers"),
+    )
+    if checker.errors:
+        raise InputError(checker.errors)
+    return data
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+# ----------------------------------------------------------------------------- JSON Schema
+
+
+def _text_schema(rule: TextRule) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": rule.max_length}
+    if rule.description:
+        schema["description"] = rule.description
+    return schema
+
+
+def contact_input_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12, as OpenAPI 3.1 uses) of a contact the API accepts."""
+    typed = {
+        name: {
+            "type": "array",
+            "maxItems": MAX_ITEMS,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["value"],
+                "properties": {
+                    "value": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": spec.value_max,
+                        "description": spec.value_description,
+                    },
+                    "type": {
+                        "type": "string",
+                        "maxLength": TYPE_LENGTH,
+                        "description": spec.type_description,
+                    },
+                },
+            },
+        }
+        for name, spec in COLLECTIONS.items()
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": (
+            "A CRM contact. Omitted fields are stored empty (PUT semantics). Strings may not contain "
+            "control characters (line breaks are allowed in notes and street)."
+        ),
+        "properties": {
+            "id": {"type": "string", "pattern": ID_PATTERN, "description": "The CRM's own id"},
+            **{key: _text_schema(rule) for key, rule in CONTACT_TEXT.items()},
+            **typed,
+            "birthday": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "required": ["month", "day"],
+                "properties": {
+                    "year": {"type": ["integer", "null"], "minimum": 1, "maximum": 9999},
+                    "month": {"type": "integer", "minimum": 1, "maximum": 12},
+                    "day": {"type": "integer", "minimum": 1, "maximum": 31},
+                },
+            },
+            "addresses": {
+                "type": "array",
+                "maxItems": MAX_ITEMS,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        **{key: _text_schema(rule) for key, rule in ADDRESS_TEXT.items()},
+                        "country_code": {"type": "string", "pattern": "^([A-Za-z]{2})?$"},
+                    },
+                },
+            },
+            "messengers": {
+                "type": "array",
+                "maxItems": MAX_ITEMS,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["protocol", "username"],
+                    "properties": {
+                        "protocol": {
+                            "type": "string",
+                            "pattern": _PROTOCOL_RE.pattern,
+                            "description": ", ".join(KNOWN_MESSENGERS) + " or another lower-case name",
+                        },
+                        "username": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
+                },
+            },
+        },
+    }
