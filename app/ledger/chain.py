@@ -99,8 +99,12 @@ class ChainReport:
     problem: Problem | None
 
 
-def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]]) -> ChainReport:
-    """Check one chain's entries, given in storage order (by ``seq``), and stop at the first fault."""
+def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]], *, partial: bool = False) -> ChainReport:
+    """Check one chain's entries, given in storage order (by ``seq``), and stop at the first fault.
+
+    ``partial`` is for a slice (an evidence pack): its first entry may start anywhere, and
+    its ``prev_hash`` is taken as given; checkpoints are what anchor it.
+    """
 
     def report(problem: Problem | None, head_seq: int, head_hash: str) -> ChainReport:
         first = int(entries[0]["seq"]) if entries else None
@@ -109,27 +113,22 @@ def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]]) -> ChainRepor
     if not entries:
         return report(None, 0, GENESIS)
     first_seq = int(entries[0]["seq"])
-    expected_prev = GENESIS if first_seq == 1 else _purge_anchor(entries, first_seq - 1)
+    if first_seq == 1:
+        expected_prev: str | None = GENESIS
+    elif partial:
+        expected_prev = str(entries[0]["prev_hash"])
+    else:
+        expected_prev = _purge_anchor(entries, first_seq - 1)
     if expected_prev is None:
-        return report(
-            Problem(
-                chain,
-                first_seq,
-                f"chain starts at seq {first_seq} but no purge entry covers 1..{first_seq - 1}",
-            ),
-            0,
-            GENESIS,
-        )
+        what = f"chain starts at seq {first_seq} but no purge entry covers seq 1..{first_seq - 1}"
+        return report(Problem(chain, first_seq, what), 0, GENESIS)
     expected_seq = first_seq
     previous_hash = expected_prev
     for entry in entries:
         seq = int(entry["seq"])
         if entry.get("chain") != chain:
-            return report(
-                Problem(chain, seq, f"entry claims chain {entry.get('chain')!r}"),
-                expected_seq - 1,
-                previous_hash,
-            )
+            what = f"entry claims chain {entry.get('chain')!r}"
+            return report(Problem(chain, seq, what), expected_seq - 1, previous_hash)
         if seq != expected_seq:
             what = f"sequence gap: expected seq {expected_seq}, found {seq}"
             return report(Problem(chain, expected_seq, what), expected_seq - 1, previous_hash)
@@ -141,9 +140,8 @@ def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]]) -> ChainRepor
         except ValueError as exc:
             return report(Problem(chain, seq, str(exc)), seq - 1, previous_hash)
         if recomputed != entry["hash"]:
-            return report(
-                Problem(chain, seq, "content does not match its hash (entry edited)"), seq - 1, previous_hash
-            )
+            what = "content does not match its hash (entry edited)"
+            return report(Problem(chain, seq, what), seq - 1, previous_hash)
         previous_hash = recomputed
         expected_seq += 1
     return report(None, expected_seq - 1, previous_hash)
@@ -160,29 +158,26 @@ def _purge_anchor(entries: Sequence[Mapping[str, Any]], through_seq: int) -> str
 
 
 def check_checkpoint(
-    checkpoint: Mapping[str, Any],
-    reports: Mapping[str, ChainReport],
-    entries: Mapping[str, Sequence[Mapping[str, Any]]],
+    checkpoint: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *, partial: bool = False
 ) -> Problem | None:
-    """A checkpoint's head must still be in the chain: same hash at the same seq (or the purge anchor)."""
+    """A checkpoint's head must still be in its (verified, gapless) chain: same hash at the same seq.
+
+    Checkpoints older than the chain's first entry were purged by retention (or, for a slice,
+    lie before it); for a slice, later ones lie after it.
+    """
     chain = str(checkpoint["chain"])
     seq = int(checkpoint["seq"])
-    rows = entries.get(chain, ())
     if not rows:
         return Problem(chain, seq, "checkpoint names a chain with no entries (chain deleted)")
     first_seq = int(rows[0]["seq"])
-    if seq < first_seq - 1:
-        return None  # Purged by retention; the purge entry carries the newer anchor.
-    if seq == first_seq - 1:
-        actual = str(rows[0]["prev_hash"])
-    elif seq - first_seq < len(rows):
-        actual = str(rows[seq - first_seq]["hash"])
-    else:
-        report = reports.get(chain)
-        head = report.head_seq if report else 0
+    last_seq = int(rows[-1]["seq"])
+    if seq < first_seq - 1 or (partial and seq > last_seq):
+        return None
+    if seq > last_seq:
         return Problem(
-            chain, seq, f"checkpoint at seq {seq} but the chain ends at seq {head} (entries removed)"
+            chain, seq, f"checkpoint at seq {seq} but the chain ends at seq {last_seq} (entries removed)"
         )
+    actual = str(rows[0]["prev_hash"]) if seq == first_seq - 1 else str(rows[seq - first_seq]["hash"])
     if actual != checkpoint["head_hash"]:
         return Problem(chain, seq, "checkpointed head hash differs from the stored entry (history rewritten)")
     return None

@@ -115,6 +115,16 @@ class LedgerCheckpoint(Base):
     """Base64 Ed25519 signature over the checkpoint's canonical JSON."""
 
 
+class LedgerSigningKey(Base):
+    """Public keys that have signed checkpoints, so a verifier can name which key it trusts."""
+
+    __tablename__ = "ledger_signing_key"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 event.listen(
     LedgerEntry.__table__,
     "after_create",

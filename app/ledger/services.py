@@ -16,19 +16,40 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.config import Settings
 from app.db import utcnow
 from app.ledger import chain
-from app.ledger.events import Flow
-from app.ledger.models import LedgerEntry, LedgerHead
+from app.ledger.events import (
+    Destination,
+    EventTag,
+    Flow,
+    FlowKind,
+    HumanViewReason,
+    Purpose,
+    Trigger,
+)
+from app.ledger.models import (
+    LEDGER_MAINTENANCE_SETTING,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerHead,
+    LedgerSigningKey,
+)
+from app.ledger.signing import Signer, public_pem
+
+DbSession = Session | scoped_session[Any]
+"""A plain session or Flask-SQLAlchemy's ``db.session``: both work as the caller's transaction."""
 
 _ACTOR = re.compile(r"system|user:\d+")
 _DETAIL_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -52,8 +73,7 @@ class Pseudonymizer:
 
 
 def _default_pseudonymizer() -> Pseudonymizer:
-    settings: Settings = current_app.config["GROUPSYNC"]
-    return Pseudonymizer.from_settings(settings)
+    return Pseudonymizer.from_settings(_settings())
 
 
 def _check_detail(detail: Mapping[str, str | int | bool]) -> dict[str, str | int | bool]:
@@ -83,7 +103,7 @@ def _check_flow(flow: Flow) -> None:
         raise ValueError("ledger method must be at most 120 characters")
 
 
-def _lock_head(session: Session, chain_name: str) -> LedgerHead:
+def _lock_head(session: DbSession, chain_name: str) -> LedgerHead:
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
@@ -125,7 +145,7 @@ def entry_fields(entry: LedgerEntry) -> dict[str, object]:
 
 
 def record(
-    session: Session,
+    session: DbSession,
     flow: Flow,
     *,
     now: datetime | None = None,
@@ -172,3 +192,166 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_human_view(
+    session: DbSession,
+    *,
+    account_id: int,
+    viewer_user_id: int,
+    reason: HumanViewReason,
+    view: str,
+    subject_user_id: int | None = None,
+) -> LedgerEntry:
+    """Record that a person is about to read Google-derived data, and why (caller commits)."""
+    return record(
+        session,
+        Flow(
+            tag=EventTag.HUMAN_VIEW,
+            account_id=account_id,
+            kind=FlowKind.READ,
+            purpose=_VIEW_PURPOSE[reason],
+            trigger=Trigger.USER_ACTION,
+            actor=f"user:{viewer_user_id}",
+            outcome="shown",
+            destination=Destination.GROUPSYNC_STORE,
+            user_id=subject_user_id,
+            detail={"reason": reason.value, "view": view},
+        ),
+    )
+
+
+# Reading a user's data with their consent serves their sync; the other reasons are their own purposes.
+_VIEW_PURPOSE = {
+    HumanViewReason.USER_CONSENT: Purpose.CONTACT_SYNC,
+    HumanViewReason.SECURITY: Purpose.SECURITY,
+    HumanViewReason.LEGAL: Purpose.LEGAL,
+}
+
+
+def checkpoint_payload(checkpoint: LedgerCheckpoint) -> dict[str, object]:
+    """What the signature covers."""
+    return {
+        "chain": checkpoint.chain,
+        "seq": checkpoint.seq,
+        "head_hash": checkpoint.head_hash,
+        "created_at": chain.format_time(checkpoint.created_at),
+        "key_id": checkpoint.key_id,
+    }
+
+
+def checkpoint_fields(checkpoint: LedgerCheckpoint) -> dict[str, object]:
+    return {**checkpoint_payload(checkpoint), "signature": checkpoint.signature}
+
+
+def make_checkpoints(session: Session, signer: Signer, now: datetime | None = None) -> list[LedgerCheckpoint]:
+    """Sign the head of every chain that moved since this key last signed it, and commit.
+
+    Safe to run from several schedulers at once: the unique (chain, seq, key) makes a
+    second run a no-op for heads already signed.
+    """
+    moment = chain.parse_time(chain.format_time(now or utcnow()))
+    if session.get(LedgerSigningKey, signer.key_id) is None:
+        session.add(LedgerSigningKey(key_id=signer.key_id, public_pem=public_pem(signer.public_key)))
+    signed = {
+        (name, seq)
+        for name, seq in session.execute(
+            select(LedgerCheckpoint.chain, func.max(LedgerCheckpoint.seq))
+            .where(LedgerCheckpoint.key_id == signer.key_id)
+            .group_by(LedgerCheckpoint.chain)
+        )
+    }
+    created: list[LedgerCheckpoint] = []
+    for head in session.scalars(select(LedgerHead).where(LedgerHead.seq > 0).order_by(LedgerHead.chain)):
+        if (head.chain, head.seq) in signed:
+            continue
+        checkpoint = LedgerCheckpoint(
+            chain=head.chain, seq=head.seq, head_hash=head.hash, created_at=moment, key_id=signer.key_id
+        )
+        checkpoint.signature = signer.sign(checkpoint_payload(checkpoint))
+        session.add(checkpoint)
+        created.append(checkpoint)
+    session.commit()
+    return created
+
+
+def export_checkpoints(checkpoints: list[LedgerCheckpoint], signer: Signer, directory: Path) -> Path:
+    """Write checkpoints as JSON lines (plus the public key) to storage outside the database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    target = directory / f"ledger-checkpoints-{stamp}.jsonl"
+    lines = [chain.canonical(checkpoint_fields(c)).decode("utf-8") + "\n" for c in checkpoints]
+    target.write_text("".join(lines), encoding="utf-8")
+    (directory / f"ledger-public-key-{signer.key_id[:16]}.pem").write_text(
+        public_pem(signer.public_key), encoding="ascii"
+    )
+    return target
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    chain: str
+    purged: int
+    through_seq: int
+
+
+def purge_ledger(session: Session, now: datetime, *, retention_days: int | None = None) -> list[PurgeResult]:
+    """Delete each chain's entries older than the retention period and record the purge; commits.
+
+    A chain loses a prefix (everything up to its newest expired entry), and a
+    ``retention.purged`` entry records the last purged hash as the chain's new anchor, so
+    the remaining chain still verifies and a gap that no purge explains is still caught.
+    """
+    days = retention_days if retention_days is not None else _settings().retention_ledger_days
+    cutoff = now - timedelta(days=days)
+    expired = session.execute(
+        select(LedgerEntry.chain, func.max(LedgerEntry.seq))
+        .where(LedgerEntry.recorded_at < cutoff)
+        .group_by(LedgerEntry.chain)
+        .order_by(LedgerEntry.chain)
+    ).all()
+    results: list[PurgeResult] = []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL {LEDGER_MAINTENANCE_SETTING} = 'on'"))
+    for chain_name, through_seq in expired:
+        anchor = session.scalars(
+            select(LedgerEntry.hash).where(LedgerEntry.chain == chain_name, LedgerEntry.seq == through_seq)
+        ).one()
+        prefix = (LedgerEntry.chain == chain_name, LedgerEntry.seq <= through_seq)
+        purged = session.scalar(select(func.count()).select_from(LedgerEntry).where(*prefix)) or 0
+        session.execute(delete(LedgerEntry).where(*prefix))
+        record(
+            session,
+            Flow(
+                tag=EventTag.RETENTION_PURGED,
+                account_id=_account_of(chain_name),
+                kind=FlowKind.LIFECYCLE,
+                purpose=Purpose.RETENTION,
+                trigger=Trigger.SCHEDULE,
+                actor="system",
+                outcome="purged",
+                destination=Destination.GROUPSYNC_STORE,
+                records=purged,
+                detail={
+                    "purged_through_seq": through_seq,
+                    "anchor_hash": anchor,
+                    "cutoff": chain.format_time(cutoff),
+                    "retention_days": days,
+                },
+            ),
+            now=now,
+        )
+        results.append(PurgeResult(chain_name, purged, through_seq))
+    session.commit()
+    return results
+
+
+def _account_of(chain_name: str) -> int | None:
+    if chain_name == chain.INSTALLATION_CHAIN:
+        return None
+    return int(chain_name.removeprefix("account:"))
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["GROUPSYNC"]
+    return settings

@@ -1,0 +1,230 @@
+"""Verification of the whole ledger (in the database) and of an evidence pack (offline, no database).
+
+Both paths feed plain dicts to the same checks: every chain recomputed from its anchor,
+gapless sequences, every checkpoint's Ed25519 signature, and every checkpointed head still
+present with the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.ledger import chain
+from app.ledger.chain import ChainReport, Problem
+from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerSigningKey
+from app.ledger.services import checkpoint_fields, entry_fields
+from app.ledger.signing import SigningKeyError, key_id, load_public_key, signature_valid
+
+CHECKPOINT_SIGNED_FIELDS = ("chain", "seq", "head_hash", "created_at", "key_id")
+
+
+@dataclass
+class VerificationReport:
+    chains: list[ChainReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    checkpoints: int = 0
+    key_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": [str(p) for p in self.problems],
+            "warnings": self.warnings,
+            "checkpoints_checked": self.checkpoints,
+            "trusted_key_ids": self.key_ids,
+            "chains": [
+                {
+                    "chain": r.chain,
+                    "entries": r.entries,
+                    "first_seq": r.first_seq,
+                    "head_seq": r.head_seq,
+                    "head_hash": r.head_hash,
+                }
+                for r in self.chains
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        entries = sum(r.entries for r in self.chains)
+        verdict = "OK" if self.ok else "FAILED"
+        lines = [f"ledger verification {verdict}: {len(self.chains)} chains, {entries} entries, "]
+        lines[0] += f"{self.checkpoints} checkpoints; trusted keys: {', '.join(self.key_ids) or 'none'}"
+        lines += [f"PROBLEM {p}" for p in self.problems]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
+
+
+def verify_records(
+    entries: Mapping[str, Sequence[Mapping[str, Any]]],
+    checkpoints: Sequence[Mapping[str, Any]],
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    partial: bool = False,
+) -> VerificationReport:
+    report = VerificationReport(key_ids=sorted(keys), checkpoints=len(checkpoints))
+    by_chain: dict[str, ChainReport] = {}
+    for name in sorted(entries):
+        result = chain.verify_chain(name, entries[name], partial=partial)
+        by_chain[name] = result
+        report.chains.append(result)
+        if result.problem is not None:
+            report.problems.append(result.problem)
+    covered: dict[str, int] = {}
+    for checkpoint in sorted(checkpoints, key=lambda c: (str(c["chain"]), int(c["seq"]))):
+        name, seq = str(checkpoint["chain"]), int(checkpoint["seq"])
+        key = keys.get(str(checkpoint.get("key_id")))
+        if key is None:
+            report.problems.append(Problem(name, seq, "checkpoint signed by a key that is not trusted"))
+            continue
+        payload = {f: checkpoint.get(f) for f in CHECKPOINT_SIGNED_FIELDS}
+        if not signature_valid(key, payload, str(checkpoint.get("signature", ""))):
+            report.problems.append(Problem(name, seq, "checkpoint signature is invalid (checkpoint altered)"))
+            continue
+        own = by_chain.get(name)
+        if own is not None and own.problem is not None:
+            continue  # The chain's own first fault is already named.
+        problem = chain.check_checkpoint(checkpoint, entries.get(name, ()), partial=partial)
+        if problem is not None:
+            report.problems.append(problem)
+        elif own is not None and seq <= own.head_seq:
+            covered[name] = max(covered.get(name, 0), seq)
+    for result in report.chains:
+        if result.problem is None and result.head_seq > covered.get(result.chain, 0):
+            start = max(covered.get(result.chain, 0) + 1, result.first_seq or 1)
+            report.warnings.append(
+                f"chain {result.chain} seq {start}..{result.head_seq} has no signed checkpoint yet"
+            )
+    return report
+
+
+def verify_database(session: Session, pinned: Ed25519PublicKey | None = None) -> VerificationReport:
+    """Verify every chain in the database; ``pinned`` limits trust to one known public key."""
+    # Rows already in the session may be stale; verification must read what is stored now.
+    fresh = {"populate_existing": True}
+    entries: dict[str, list[Mapping[str, Any]]] = {}
+    ordered = select(LedgerEntry).order_by(LedgerEntry.chain, LedgerEntry.seq).execution_options(**fresh)
+    for entry in session.scalars(ordered):
+        entries.setdefault(entry.chain, []).append(entry_fields(entry))
+    checkpoints = [
+        checkpoint_fields(c) for c in session.scalars(select(LedgerCheckpoint).execution_options(**fresh))
+    ]
+    if pinned is not None:
+        keys = {key_id(pinned): pinned}
+    else:
+        keys = {
+            row.key_id: load_public_key(row.public_pem.encode())
+            for row in session.scalars(select(LedgerSigningKey))
+        }
+    report = verify_records(entries, checkpoints, keys)
+    for head in session.scalars(select(LedgerHead).order_by(LedgerHead.chain).execution_options(**fresh)):
+        rows = entries.get(head.chain, [])
+        last = rows[-1] if rows else None
+        if head.seq > 0 and (last is None or (last["seq"], last["hash"]) != (head.seq, head.hash)):
+            found = f"seq {last['seq']}" if last else "no entries"
+            what = f"chain head says seq {head.seq} but the chain ends at {found} (newest entries removed)"
+            report.problems.append(Problem(head.chain, head.seq, what))
+    return report
+
+
+class PackError(Exception):
+    """The file is not a readable evidence pack."""
+
+
+def verify_pack(path: Path, pinned: Ed25519PublicKey | None = None) -> VerificationReport:
+    """Verify an evidence pack offline: file hashes, manifest signature, chain slice, checkpoints."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PackError(f"{path} is not a readable zip file: {exc}") from exc
+    with archive:
+        names = set(archive.namelist())
+        if "manifest.json" not in names:
+            raise PackError(f"{path} has no manifest.json: not an evidence pack")
+        manifest_bytes = archive.read("manifest.json")
+        manifest = json.loads(manifest_bytes)
+        problems: list[Problem] = []
+        warnings: list[str] = []
+        listed: Mapping[str, str] = manifest.get("files", {})
+        for name, digest in sorted(listed.items()):
+            if name not in names:
+                problems.append(Problem("pack", None, f"{name} is listed in the manifest but missing"))
+            elif hashlib.sha256(archive.read(name)).hexdigest() != digest:
+                problems.append(
+                    Problem("pack", None, f"{name} does not match its hash in the manifest (altered)")
+                )
+        for name in sorted(names - set(listed) - {"manifest.json", "manifest.sig"}):
+            problems.append(Problem("pack", None, f"{name} is not listed in the manifest (added)"))
+        keys = _pack_keys(archive, names, pinned, problems)
+        if "manifest.sig" in names:
+            signed = json.loads(archive.read("manifest.sig"))
+            key = keys.get(str(signed.get("key_id")))
+            manifest_payload = {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest()}
+            if key is None or not signature_valid(key, manifest_payload, str(signed.get("signature", ""))):
+                problems.append(Problem("pack", None, "manifest signature is invalid or by an untrusted key"))
+        else:
+            warnings.append(
+                "manifest is unsigned: files other than the ledger rest on the manifest hashes only"
+            )
+        entries = chain.group_by_chain(_json_lines(archive, "ledger.ndjson", names))
+        checkpoints = _json_lines(archive, "checkpoints.jsonl", names)
+    report = verify_records(entries, checkpoints, keys, partial=True)
+    declared = manifest.get("slice", {})
+    for name, rows in entries.items():
+        expected = declared.get(name)
+        actual = [int(rows[0]["seq"]), int(rows[-1]["seq"])]
+        if expected != actual:
+            report.problems.append(
+                Problem(name, None, f"slice covers seq {actual}, manifest declares {expected}")
+            )
+    for name in sorted(set(declared) - set(entries)):
+        report.problems.append(
+            Problem(name, None, "manifest declares entries that the pack does not contain")
+        )
+    report.problems[:0] = problems
+    report.warnings[:0] = warnings
+    return report
+
+
+def _pack_keys(
+    archive: zipfile.ZipFile, names: set[str], pinned: Ed25519PublicKey | None, problems: list[Problem]
+) -> dict[str, Ed25519PublicKey]:
+    if pinned is not None:
+        return {key_id(pinned): pinned}
+    keys: dict[str, Ed25519PublicKey] = {}
+    for name in sorted(n for n in names if n.startswith("public-keys/")):
+        try:
+            key = load_public_key(archive.read(name))
+        except SigningKeyError as exc:
+            problems.append(Problem("pack", None, f"{name}: {exc}"))
+            continue
+        keys[key_id(key)] = key
+    return keys
+
+
+def _json_lines(archive: zipfile.ZipFile, name: str, names: set[str]) -> list[Mapping[str, Any]]:
+    if name not in names:
+        raise PackError(f"the pack has no {name}")
+    rows: list[Mapping[str, Any]] = []
+    for number, line in enumerate(archive.read(name).decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise PackError(f"{name} line {number}: not JSON ({exc.msg})") from exc
+    return rows

@@ -1,0 +1,55 @@
+"""Building and tampering with real ledger rows in tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ledger.models import LedgerEntry
+from app.ledger.services import record
+
+
+def flow(account_id: int | None = 1, **changes: Any) -> Flow:
+    values: dict[str, Any] = {
+        "tag": EventTag.GOOGLE_REQUEST,
+        "account_id": account_id,
+        "kind": FlowKind.READ,
+        "purpose": Purpose.CONTACT_SYNC,
+        "trigger": Trigger.SCHEDULE,
+        "actor": "system",
+        "outcome": "200",
+        "destination": Destination.GROUPSYNC_STORE,
+        "user_id": 7,
+        "google_account": "google-sub-123",
+        "method": "people.connections.list",
+        "records": 3,
+        "categories": frozenset({DataCategory.NAMES, DataCategory.EMAIL_ADDRESSES}),
+    }
+    values.update(changes)
+    return Flow(**values)
+
+
+def fill(
+    account_id: int | None, count: int, now: datetime | None = None, **changes: Any
+) -> list[LedgerEntry]:
+    entries = [record(db.session, flow(account_id, **changes), now=now) for _ in range(count)]
+    db.session.commit()
+    return entries
+
+
+@contextmanager
+def tampering() -> Iterator[sa.Connection]:
+    """A connection that may rewrite the ledger: on PostgreSQL the insert-only triggers are off inside it."""
+    with db.engine.begin() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(sa.text("ALTER TABLE ledger_entry DISABLE TRIGGER USER"))
+        yield conn
+        if postgres:
+            conn.execute(sa.text("ALTER TABLE ledger_entry ENABLE TRIGGER USER"))
