@@ -12,7 +12,7 @@ Rules the plan follows:
 * A synced contact is updated only when the hash of its owned fields differs from what the
   CRM wants, measured on Google's copy when this run read it and on the last write otherwise.
 * A contact the user deleted in Google is re-created (and flagged), unless the user chose to
-  stop syncing it.
+  stop syncing it: such a mapping row stays as a tombstone and its contact is never touched.
 * A contact that leaves the list is deleted, unless the user also put it into one of their
   own groups: then it only leaves GroupSync's group. A leaving contact this run did not
   inspect is left alone rather than deleted blind.
@@ -244,11 +244,15 @@ def plan(
     for crm_id, row in rows.items():
         if crm_id in seen:
             continue
+        if row.stop_syncing:
+            # Kept as a tombstone: the user told GroupSync to leave this contact alone for good.
+            stopped += 1
+            continue
         for stray in facts.strays.get(crm_id, ()):
             if stray.resource_name != row.resource_name:
                 deletes.append(DeleteOp(stray.resource_name, crm_id, duplicate=True))
         remote = facts.inspected.get(row.resource_name) if row.resource_name else None
-        if row.resource_name is None or row.resource_name in facts.missing or row.stop_syncing:
+        if row.resource_name is None or row.resource_name in facts.missing:
             forget.append(crm_id)
         elif remote is None:
             deferred += 1
