@@ -12,4 +12,6 @@ def app_commands() -> list[click.Command]:
 
 def standalone_commands() -> list[click.Command]:
     """Commands that must work with no GroupSync configuration at all."""
-    return []
+    from app.emulator.cli import emulator_command
+
+    return [emulator_command]

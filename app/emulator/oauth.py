@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from app.emulator.errors import GoogleApiError, OAuthError
@@ -479,7 +479,7 @@ def parse_authorization_request(state: EmulatorState, args: MultiDict[str, str])
 def _redirect_with(redirect_uri: str, params: dict[str, str | None]) -> Response:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     separator = "&" if urlsplit(redirect_uri).query else "?"
-    return redirect(f"{redirect_uri}{separator}{query}", code=302)
+    return Response(status=302, headers={"Location": f"{redirect_uri}{separator}{query}"})
 
 
 def _answer(state: EmulatorState, auth: AuthRequest, sub: str, ticked: Iterable[str], deny: bool) -> Response:
@@ -563,11 +563,11 @@ def _client_credentials() -> tuple[str, str]:
             raise OAuthError("invalid_client", "Malformed HTTP Basic client authentication.", 401)
         if form_secret is not None:
             raise OAuthError("invalid_request", "Client authenticated twice (HTTP Basic and form).")
-        client_id, secret = unquote(user), unquote(password)
+        basic_id = unquote(user)
         form_id = request.form.get("client_id")
-        if form_id is not None and form_id != client_id:
+        if form_id is not None and form_id != basic_id:
             raise OAuthError("invalid_client", "client_id differs from the HTTP Basic user.", 401)
-        return client_id, secret
+        return basic_id, unquote(password)
     client_id = request.form.get("client_id")
     if not client_id:
         raise OAuthError("invalid_request", "Missing required parameter: client_id")

@@ -7,6 +7,9 @@ can advance), so expiry of codes, tokens and sync tokens is testable without sle
 
 from __future__ import annotations
 
+import io
+import pickle
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,9 +130,9 @@ class EmulatorState:
         self.people = PeopleState(settings.people)
         self.log: list[LogEntry] = []
         self.next_consent: ConsentAnswer | None = None
-        self._register_configured_clients()
+        self.register_configured_clients()
 
-    def _register_configured_clients(self) -> None:
+    def register_configured_clients(self) -> None:
         for spec in self.settings.clients:
             self.oauth.register_client(spec.client_id, spec.client_secret, spec.redirect_uris, spec.name)
 
@@ -146,7 +149,7 @@ class EmulatorState:
             self.people = PeopleState(self.settings.people)
             self.log = []
             self.next_consent = None
-            self._register_configured_clients()
+            self.register_configured_clients()
 
     def record(
         self,
@@ -173,6 +176,77 @@ class EmulatorState:
                     contacts_touched=contacts_touched,
                 )
             )
+
+
+class _EmulatorUnpickler(pickle.Unpickler):
+    """Rebuilds only the emulator's own classes, so a tampered state file cannot run code on load."""
+
+    _ALLOWED = {
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("collections", "deque"),
+        ("random", "Random"),
+        ("copyreg", "_reconstructor"),
+        ("builtins", "object"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("app.emulator.") or (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the emulator state file refers to {module}.{name}")
+
+
+class StateFile:
+    """The optional SQLite file that lets a demo emulator survive restarts.
+
+    It holds the signing key and one blob of the whole state; codes and tokens in it are
+    digests only, as in memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path)
+        conn.execute("CREATE TABLE IF NOT EXISTS emulator_state (name TEXT PRIMARY KEY, body BLOB NOT NULL)")
+        return conn
+
+    def _read(self, name: str) -> bytes | None:
+        conn = self._connect()
+        try:
+            row = conn.execute("SELECT body FROM emulator_state WHERE name = ?", (name,)).fetchone()
+        finally:
+            conn.close()
+        return bytes(row[0]) if row is not None else None
+
+    def _write(self, name: str, body: bytes) -> None:
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute("INSERT OR REPLACE INTO emulator_state (name, body) VALUES (?, ?)", (name, body))
+        finally:
+            conn.close()
+
+    def signing_key_pem(self) -> bytes | None:
+        return self._read("signing_key")
+
+    def save_signing_key(self, pem: bytes) -> None:
+        self._write("signing_key", pem)
+
+    def save(self, state: EmulatorState) -> None:
+        with state.lock:
+            blob = pickle.dumps((state.clock, state.oauth, state.people, state.log))
+        self._write("state", blob)
+
+    def restore(self, state: EmulatorState) -> bool:
+        blob = self._read("state")
+        if blob is None:
+            return False
+        with state.lock:
+            state.clock, state.oauth, state.people, state.log = _EmulatorUnpickler(io.BytesIO(blob)).load()
+            state.oauth.token_lifetime = state.settings.token_lifetime
+            state.register_configured_clients()
+        return True
 
 
 def current_state() -> EmulatorState:
