@@ -1,5 +1,143 @@
-"""HTTP views of the google domain."""
+"""The user's Google connection page: disclosure, connect, Google's callback, disconnect."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("google", __name__)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Membership, Role
+from app.accounts.tenancy import current_membership, require_role
+from app.config import Settings
+from app.extensions import db
+from app.google import services
+from app.google.models import ConnectionStatus
+from app.google.vault import TokenVault
+from app.privacy import disclosure
+
+bp = Blueprint("google", __name__, url_prefix="/google")
+
+CONNECTING_ROLES = (Role.ADMIN, Role.MEMBER)
+
+_CONNECT_MESSAGES = {
+    services.ConnectOutcome.CONNECTED: ("success", "Google Contacts connected as {email}."),
+    services.ConnectOutcome.CONTACTS_NOT_GRANTED: (
+        "warning",
+        "Google did not give GroupSync access to your contacts, so contact sync stays off. "
+        "To try again, choose Connect and leave the contacts permission ticked on Google's page.",
+    ),
+    services.ConnectOutcome.DENIED: (
+        "warning",
+        "You declined on Google's page, so contact sync stays off. You can connect again at any time.",
+    ),
+    services.ConnectOutcome.EXPIRED: (
+        "error",
+        "That answer from Google did not match a connection you started in this browser, or it expired. "
+        "Please choose Connect again.",
+    ),
+    services.ConnectOutcome.FAILED: (
+        "error",
+        "Google's answer could not be accepted, so nothing was connected. Please try again in a moment.",
+    ),
+}
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["GROUPSYNC"]
+    return settings
+
+
+def _membership() -> Membership:
+    membership = current_membership()
+    assert membership is not None  # require_role guarantees it
+    return membership
+
+
+def _browser_token() -> str:
+    token = session.get("login")
+    if not isinstance(token, str):
+        abort(401)
+    return token
+
+
+def _redirect_uri() -> str:
+    # Exactly what is registered with Google, independent of the Host header.
+    return _settings().public_url + url_for("google.callback")
+
+
+@bp.get("/")
+@require_role(*CONNECTING_ROLES)
+def connection() -> str:
+    overview = services.overview(db.session(), _membership())
+    return render_template("google/connection.html", overview=overview, Status=ConnectionStatus)
+
+
+@bp.get("/disclosure")
+@require_role(*CONNECTING_ROLES)
+def disclosure_page() -> str:
+    return render_template("google/disclosure.html", disclosure=disclosure.current())
+
+
+@bp.post("/connect")
+@require_role(*CONNECTING_ROLES)
+def connect() -> Response:
+    settings = _settings()
+    try:
+        url = services.start_connect(
+            db.session(),
+            _membership(),
+            _browser_token(),
+            settings=settings,
+            vault=TokenVault.for_settings(settings),
+            redirect_uri=_redirect_uri(),
+            accepted_version=request.form.get("disclosure_version") or None,
+        )
+    except services.DisclosureRequiredError:
+        db.session.rollback()
+        flash("Please read and accept what GroupSync will do with your Google Contacts first.", "warning")
+        return redirect(url_for("google.disclosure_page"))
+    return redirect(url, code=303)
+
+
+@bp.get("/callback")
+@require_role(*CONNECTING_ROLES)
+def callback() -> Response:
+    """Google's redirect target; answers with an immediate redirect so the code never sits in a page."""
+    settings = _settings()
+    result = services.complete_connect(
+        db.session(),
+        _membership(),
+        _browser_token(),
+        state=request.args.get("state", ""),
+        code=request.args.get("code"),
+        error=request.args.get("error"),
+        settings=settings,
+        vault=TokenVault.for_settings(settings),
+        redirect_uri=_redirect_uri(),
+    )
+    category, message = _CONNECT_MESSAGES[result.outcome]
+    flash(message.format(email=result.email), category)
+    return redirect(url_for("google.connection"), code=303)
+
+
+@bp.post("/disconnect")
+@require_role(*CONNECTING_ROLES)
+def disconnect() -> Response:
+    membership = _membership()
+    connection = services.connection_of(db.session(), membership)
+    if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+        flash("No Google account is connected.", "warning")
+        return redirect(url_for("google.connection"), code=303)
+    settings = _settings()
+    services.disconnect(
+        db.session(),
+        connection,
+        f"user:{membership.user_id}",
+        settings=settings,
+        vault=TokenVault.for_settings(settings),
+    )
+    flash(
+        "Google disconnected: GroupSync's access was revoked and its stored credentials deleted. "
+        "Contacts already in your Google Contacts stay there.",
+        "success",
+    )
+    return redirect(url_for("google.connection"), code=303)

@@ -1,0 +1,146 @@
+"""Where the People API client gets its Google credentials from.
+
+Callers (the sync engine, the People client layer) depend only on :class:`CredentialsSource`.
+:class:`UserOAuthCredentialsSource` serves a user's own OAuth connection; a Workspace
+domain-wide delegation source (service account impersonating the user) can implement the
+same protocol later without any caller changing.
+
+The credentials handed out carry the access token only. The refresh token stays sealed in
+the vault: when google-auth needs a new access token it calls back into
+:func:`app.google.tokens.refresh`, so every refresh is made by GroupSync, recorded in the
+ledger, and stored encrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import google.auth.exceptions
+from google.oauth2.credentials import Credentials
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import utcnow
+from app.google.endpoints import GoogleEndpoints
+from app.google.models import GoogleConnection, StatusReason
+from app.google.tokens import (
+    CallContext,
+    RefreshRejectedError,
+    Sleep,
+    TokenEndpointUnavailableError,
+    refresh,
+)
+from app.google.vault import TokenUnreadableError, TokenVault, report_unreadable
+from app.ledger.events import Purpose, Trigger
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionUnusableError(google.auth.exceptions.RefreshError):
+    """The connection cannot be used until the user reconnects; ``reason`` says why.
+
+    A ``RefreshError`` so that code driving google-auth (which calls the refresh hook from
+    inside a request) sees the failure it expects.
+    """
+
+    def __init__(self, connection_id: int, reason: StatusReason) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"Google connection {connection_id} needs reconnecting ({reason.value or 'not connected'})"
+        )
+        self.connection_id = connection_id
+        self.reason = reason
+
+
+class CredentialsSource(Protocol):
+    def credentials_for(self, connection: GoogleConnection) -> Credentials:
+        """Credentials for ``connection``'s Google account.
+
+        Raises :class:`ConnectionUnusableError` when the connection must not be used (the
+        caller stops that sync) and
+        :class:`~app.google.tokens.TokenEndpointUnavailableError` when Google's token
+        endpoint is down (the caller tries later).
+        """
+        ...
+
+
+class UserOAuthCredentialsSource:
+    """Credentials from a user's own OAuth connection, refreshed through GroupSync.
+
+    Token state (a new access token, a "needs reconnect" mark) and the ledger entries for
+    it are committed on ``session`` as they happen, so they survive whatever the caller
+    later rolls back.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        vault: TokenVault,
+        settings: Settings,
+        *,
+        purpose: Purpose = Purpose.CONTACT_SYNC,
+        trigger: Trigger = Trigger.SYSTEM,
+        actor: str = "system",
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._session = session
+        self._vault = vault
+        self._settings = settings
+        self._context = CallContext(purpose, trigger, actor)
+        self._sleep = sleep
+
+    def credentials_for(self, connection: GoogleConnection) -> Credentials:
+        if not connection.is_usable:
+            raise ConnectionUnusableError(connection.id, connection.status_reason)
+        try:
+            access = self._vault.access_token(connection)
+        except TokenUnreadableError as exc:
+            raise self._unusable(connection, exc) from None
+        connection.last_used_at = utcnow()
+        self._session.commit()
+        credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=access.token if access is not None else None,
+            expiry=_naive_utc(access.expires_at) if access is not None and access.expires_at else None,
+            token_uri=GoogleEndpoints.for_settings(self._settings).token_uri,
+            client_id=self._settings.google_client_id,
+            scopes=sorted(connection.scopes),
+        )
+        credentials.refresh_handler = self._refresh_handler(connection)
+        return credentials
+
+    def _refresh_handler(self, connection: GoogleConnection) -> Any:
+        def handler(request: object, scopes: Sequence[str] | None = None) -> tuple[str, datetime]:
+            try:
+                access = refresh(
+                    self._session, connection, self._vault, self._settings, self._context, sleep=self._sleep
+                )
+            except RefreshRejectedError:
+                self._session.commit()
+                raise ConnectionUnusableError(connection.id, StatusReason.ACCESS_REVOKED) from None
+            except TokenUnreadableError as exc:
+                raise self._unusable(connection, exc) from None
+            except TokenEndpointUnavailableError:
+                self._session.commit()
+                raise
+            self._session.commit()
+            if access.expires_at is None:
+                raise google.auth.exceptions.RefreshError(  # type: ignore[no-untyped-call]
+                    "Google's token response carried no expiry"
+                )
+            return access.token, _naive_utc(access.expires_at)
+
+        return handler
+
+    def _unusable(self, connection: GoogleConnection, exc: TokenUnreadableError) -> ConnectionUnusableError:
+        report_unreadable(exc)
+        connection.mark_needs_reconnect(StatusReason.TOKEN_UNREADABLE)
+        self._session.commit()
+        return ConnectionUnusableError(connection.id, StatusReason.TOKEN_UNREADABLE)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    # google-auth compares expiries with naive UTC datetimes.
+    return moment.astimezone(UTC).replace(tzinfo=None)
