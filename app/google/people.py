@@ -489,8 +489,9 @@ def _classify(method: str, exc: HttpError) -> Exception:
 
 
 def _is_contact_limit(body: _ErrorBody) -> bool:
-    text = f"{body.reason or ''} {body.message}".lower()
-    return "contact limit" in text or "max_contacts" in text or "too many contacts" in text
+    # Google documents no reason code for it; the message names the account's contact limit.
+    text = body.message.lower()
+    return body.status == "FAILED_PRECONDITION" and "limit" in text and "contacts" in text
 
 
 class _Sender:
@@ -879,7 +880,7 @@ class GroupContacts:
         method = "people.batchCreateContacts"
         _check_size(method, persons, MAX_BATCH_CREATE)
         contacts = [{"contactPerson": self._create_body(method, i, p)} for i, p in enumerate(persons)]
-        fields = {f for p in persons for f in p} | {"memberships", "clientData"}
+        fields = {f for p in persons for f in p} | set(_SCOPE_FIELDS)
         call = _Call(method, FlowKind.CREATE, _categories(fields), records=len(persons))
         answer = self._send(
             call,
@@ -932,7 +933,7 @@ class GroupContacts:
             name: {**person, "etag": self._seen[name].etag, "metadata": {"sources": self._seen[name].sources}}
             for name, person in persons.items()
         }
-        call = _Call(method, FlowKind.UPDATE, _categories(mask), records=len(persons))
+        call = _Call(method, FlowKind.UPDATE, _categories([*mask, *_SCOPE_FIELDS]), records=len(persons))
         body = {"contacts": contacts, "updateMask": ",".join(mask), "readMask": _SCOPE_MASK}
         answer = self._send(
             call, self._people.batchUpdateContacts(body=body), _Mode.IDEMPOTENT_WRITE, list(persons)
