@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
-from app.crm.values import ContactData
-from app.sync.mapping import MappedContact, NotCarried, map_contact
+from app.sync.mapping import MappedContact, NotCarried
 
 T = TypeVar("T")
 
@@ -182,12 +181,12 @@ class Plan:
 
 
 def plan(
-    desired: Iterable[ContactData],
+    desired: Iterable[MappedContact],
     mapping: Iterable[MappingEntry],
     facts: GoogleFacts,
     limits: Limits = Limits(),
 ) -> Plan:
-    """Decide every change that makes GroupSync's group equal to ``desired``."""
+    """Decide every change that makes GroupSync's group equal to ``desired`` (mapped CRM contacts)."""
     rows = {row.crm_id: row for row in mapping}
     creates: list[CreateOp] = []
     adoptions: list[AdoptOp] = []
@@ -200,43 +199,42 @@ def plan(
     in_sync = stopped = deferred = 0
     seen: set[str] = set()
 
-    for contact in desired:
-        if contact.crm_id in seen:
+    for mapped in desired:
+        if mapped.crm_id in seen:
             continue
-        seen.add(contact.crm_id)
-        row = rows.get(contact.crm_id)
+        seen.add(mapped.crm_id)
+        row = rows.get(mapped.crm_id)
         if row is not None and row.stop_syncing:
             stopped += 1
             continue
-        mapped = map_contact(contact)
         if mapped.not_carried:
-            not_carried[contact.crm_id] = mapped.not_carried
-        strays = tuple(sorted(facts.strays.get(contact.crm_id, ()), key=lambda r: r.resource_name))
+            not_carried[mapped.crm_id] = mapped.not_carried
+        strays = tuple(sorted(facts.strays.get(mapped.crm_id, ()), key=lambda r: r.resource_name))
         current = _current(row, facts)
 
         if current is None:
             if strays:
                 kept, twins = strays[0], strays[1:]
-                adoptions.append(AdoptOp(contact.crm_id, kept))
+                adoptions.append(AdoptOp(mapped.crm_id, kept))
                 if kept.field_hash != mapped.field_hash:
-                    updates.append(UpdateOp(contact.crm_id, kept.resource_name, mapped))
+                    updates.append(UpdateOp(mapped.crm_id, kept.resource_name, mapped))
             else:
                 twins = ()
                 recreate = row is not None and row.resource_name is not None
-                creates.append(CreateOp(contact.crm_id, mapped, recreate=recreate))
-            deletes.extend(DeleteOp(t.resource_name, contact.crm_id, duplicate=True) for t in twins)
+                creates.append(CreateOp(mapped.crm_id, mapped, recreate=recreate))
+            deletes.extend(DeleteOp(t.resource_name, mapped.crm_id, duplicate=True) for t in twins)
             continue
 
         resource_name, known_hash, remote = current
         deletes.extend(
-            DeleteOp(t.resource_name, contact.crm_id, duplicate=True)
+            DeleteOp(t.resource_name, mapped.crm_id, duplicate=True)
             for t in strays
             if t.resource_name != resource_name
         )
         if remote is not None and not remote.in_group:
-            readd.append(MembershipOp(resource_name, contact.crm_id))
+            readd.append(MembershipOp(resource_name, mapped.crm_id))
         if known_hash != mapped.field_hash:
-            updates.append(UpdateOp(contact.crm_id, resource_name, mapped))
+            updates.append(UpdateOp(mapped.crm_id, resource_name, mapped))
         else:
             in_sync += 1
 

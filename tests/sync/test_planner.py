@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.crm.values import ContactData
-from app.sync.mapping import map_contact
+from app.sync.mapping import MappedContact, map_contact
 from app.sync.planner import (
     CREATE_BATCH,
     DELETE_BATCH,
@@ -26,15 +26,15 @@ from app.sync.planner import (
 )
 
 
-def contact(crm_id: str, name: str = "Ann") -> ContactData:
-    return ContactData(crm_id=crm_id, given_name=name)
+def contact(crm_id: str, name: str = "Ann") -> MappedContact:
+    return map_contact(ContactData(crm_id=crm_id, given_name=name))
 
 
 def synced(crm_id: str, name: str = "Ann", rn: str | None = None, **kw: object) -> MappingEntry:
     return MappingEntry(
         crm_id=crm_id,
         resource_name=rn or f"people/{crm_id}",
-        field_hash=map_contact(contact(crm_id, name)).field_hash,
+        field_hash=contact(crm_id, name).field_hash,
         state=RowState.SYNCED,
         **kw,  # type: ignore[arg-type]
     )
@@ -45,7 +45,7 @@ def remote(rn: str, name: str = "Ann", crm_id: str = "", **kw: bool) -> RemoteCo
     return RemoteContact(
         resource_name=rn,
         etag="e1",
-        field_hash=map_contact(contact(crm_id or rn, name)).field_hash,
+        field_hash=contact(crm_id or rn, name).field_hash,
         in_group=values["in_group"],
         in_user_groups=values["in_user_groups"],
     )
@@ -193,14 +193,16 @@ class World:
     def remote(self, rn: str) -> RemoteContact:
         g = self.google[rn]
         return RemoteContact(
-            rn, "e", map_contact(contact(g.crm_id or "p", g.name)).field_hash, g.in_group, g.in_user_groups
+            rn, "e", contact(g.crm_id or "p", g.name).field_hash, g.in_group, g.in_user_groups
         )
 
-    def apply(self, result: Plan, desired: dict[str, ContactData]) -> None:
+    def apply(self, result: Plan, desired: dict[str, MappedContact]) -> None:
         for batch in result.create_batches:
             for op in batch:
                 rn = self.new_rn()
-                self.google[rn] = GContact(op.crm_id, desired[op.crm_id].given_name, True, False)
+                self.google[rn] = GContact(
+                    op.crm_id, desired[op.crm_id].fields["names"][0]["givenName"], True, False
+                )
                 self.rows[op.crm_id] = MappingEntry(op.crm_id, rn, op.contact.field_hash, RowState.SYNCED)
         for adopt in result.adoptions:
             self.rows[adopt.crm_id] = MappingEntry(
@@ -213,7 +215,7 @@ class World:
                 self.google[op.resource_name].in_group = False
         for batch in result.update_batches:
             for up in batch:
-                self.google[up.resource_name].name = desired[up.crm_id].given_name
+                self.google[up.resource_name].name = desired[up.crm_id].fields["names"][0]["givenName"]
                 self.rows[up.crm_id] = replace(self.rows[up.crm_id], field_hash=up.contact.field_hash)
         for batch in result.delete_batches:
             for d in batch:
@@ -226,9 +228,9 @@ NAMES = st.sampled_from(["Ann", "Bob", "Олена"])
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> tuple[World, dict[str, ContactData]]:
+def worlds(draw: st.DrawFn) -> tuple[World, dict[str, MappedContact]]:
     world = World()
-    desired: dict[str, ContactData] = {}
+    desired: dict[str, MappedContact] = {}
     for i in range(draw(st.integers(0, 25))):
         crm_id = f"c{i}"
         if draw(st.booleans()):
@@ -261,7 +263,7 @@ LOOSE = Limits(mass_delete_minimum=10**9)
 
 @settings(max_examples=300, deadline=None)
 @given(worlds())
-def test_one_plan_converges_and_a_second_plan_is_empty(case: tuple[World, dict[str, ContactData]]) -> None:
+def test_one_plan_converges_and_a_second_plan_is_empty(case: tuple[World, dict[str, MappedContact]]) -> None:
     world, desired = case
     personal_before = {rn: g for rn, g in world.google.items() if g.crm_id is None}
 
@@ -276,7 +278,7 @@ def test_one_plan_converges_and_a_second_plan_is_empty(case: tuple[World, dict[s
     for crm_id, data in desired.items():
         if crm_id not in stopped:
             (rn,) = [rn for rn, g in world.google.items() if g.crm_id == crm_id and g.in_group]
-            assert world.google[rn].name == data.given_name
+            assert world.google[rn].name == data.fields["names"][0]["givenName"]
             assert world.rows[crm_id].resource_name == rn
     assert {rn: g for rn, g in world.google.items() if g.crm_id is None} == personal_before
 
@@ -284,7 +286,7 @@ def test_one_plan_converges_and_a_second_plan_is_empty(case: tuple[World, dict[s
 @settings(max_examples=300, deadline=None)
 @given(worlds())
 def test_plan_never_touches_personal_contacts_nor_creates_twice(
-    case: tuple[World, dict[str, ContactData]],
+    case: tuple[World, dict[str, MappedContact]],
 ) -> None:
     world, desired = case
     result = plan(desired.values(), world.rows.values(), world.facts(), LOOSE)
