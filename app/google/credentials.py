@@ -27,6 +27,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
+from app.google.services import ensure_may_call_people
 from app.google.tokens import (
     CallContext,
     RefreshRejectedError,
@@ -59,8 +60,10 @@ class CredentialsSource(Protocol):
     def credentials_for(self, connection: GoogleConnection) -> Credentials:
         """Credentials for ``connection``'s Google account.
 
-        Raises :class:`ConnectionUnusableError` when the connection must not be used (the
-        caller stops that sync) and
+        Raises :class:`~app.google.services.PeopleCallForbiddenError` when no People API
+        call may be made for the user (disclosure not accepted, not connected, needs
+        reconnecting), :class:`ConnectionUnusableError` when the stored credentials turn out
+        to be unusable (the connection is then marked "needs reconnect") and
         :class:`~app.google.tokens.TokenEndpointUnavailableError` when Google's token
         endpoint is down (the caller tries later).
         """
@@ -93,8 +96,8 @@ class UserOAuthCredentialsSource:
         self._sleep = sleep
 
     def credentials_for(self, connection: GoogleConnection) -> Credentials:
-        if not connection.is_usable:
-            raise ConnectionUnusableError(connection.id, connection.status_reason)
+        # The gate is checked here too, so no People API credentials exist without it.
+        ensure_may_call_people(self._session, connection)
         try:
             access = self._vault.access_token(connection)
         except TokenUnreadableError as exc:
