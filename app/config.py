@@ -67,6 +67,8 @@ class Settings:
     mass_delete_minimum: int = 50
     retention_connection_days: int = 180
     retention_ledger_days: int = 400
+    privacy_policy_dir: Path | None = None
+    """The operator's privacy policy versions (``v1.md``, ``v2.md``...); ``None`` serves the shipped text."""
     vault_key_provider: str = "KEYRING"
     """``KEYRING`` encrypts with the token keys directly; ``ENVELOPE`` wraps a fresh data key with them."""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -131,6 +133,7 @@ class Settings:
             mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
             retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
             retention_ledger_days=reader.integer("GROUPSYNC_RETENTION_LEDGER_DAYS", 400, minimum=1),
+            privacy_policy_dir=reader.policy_directory("GROUPSYNC_PRIVACY_POLICY_DIR"),
             vault_key_provider=reader.choice_str(
                 "GROUPSYNC_VAULT_KEY_PROVIDER", {"KEYRING", "ENVELOPE"}, "KEYRING"
             ),
@@ -210,6 +213,17 @@ class _Reader:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/=_-]+(,[A-Za-z0-9_.-]+:[A-Za-z0-9+/=_-]+)*", value):
             self.problems.append(f"{name} must look like 'keyid:base64key[,keyid:base64key...]'")
         return value
+
+    def policy_directory(self, name: str) -> Path | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_dir() or not any(re.fullmatch(r"v\d+\.md", p.name) for p in path.iterdir()):
+            self.problems.append(
+                f"{name} must be a directory holding policy versions v1.md, v2.md... (got '{value}')"
+            )
+        return path
 
     def database_url(self, name: str, default: str) -> str:
         value = self._raw(name) or default
