@@ -7,7 +7,10 @@ import click
 
 def app_commands() -> list[click.Command]:
     """Commands that run inside the configured application."""
-    return []
+    from app.crm.cli import crm_group
+    from app.google.cli import keys_group
+
+    return [crm_group, keys_group]
 
 
 def standalone_commands() -> list[click.Command]:

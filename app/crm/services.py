@@ -191,7 +191,7 @@ def _bump_lists_of(session: DbSession, contact_ids: Sequence[int], now: datetime
     )
 
 
-def _commit(session: DbSession) -> None:
+def commit(session: DbSession) -> None:
     try:
         session.commit()
     except IntegrityError as exc:
@@ -252,7 +252,7 @@ def upsert_contacts(session: DbSession, account_id: int, payloads: Sequence[obje
         except InputError as exc:
             results[index] = ItemResult(index, ids[index], Outcome.ERROR, exc.errors[0])
     outcomes = _store_contacts(session, account_id, list(valid.values()))
-    _commit(session)
+    commit(session)
     for (index, data), outcome in zip(valid.items(), outcomes, strict=True):
         results[index] = ItemResult(index, data.crm_id, outcome)
     return [r for r in results if r is not None]
@@ -263,7 +263,7 @@ def upsert_contact(session: DbSession, account_id: int, crm_id: str, payload: ob
     check_id(crm_id, "id")
     data = validate_contact(payload, default_region=default_region(session, account_id), crm_id=crm_id)
     (outcome,) = _store_contacts(session, account_id, [data])
-    _commit(session)
+    commit(session)
     return outcome
 
 
@@ -354,7 +354,7 @@ def delete_contacts(
             changed.append(row.id)
             results[index] = ItemResult(index, ident, Outcome.DELETED)
     _bump_lists_of(session, changed, now)
-    _commit(session)
+    commit(session)
     return [r for r in results if r is not None]
 
 
@@ -478,7 +478,7 @@ def put_list(
         outcome = Outcome.UPDATED
     else:
         outcome = Outcome.UNCHANGED
-    _commit(session)
+    commit(session)
     return row, outcome
 
 
@@ -489,7 +489,7 @@ def delete_list(session: DbSession, account_id: int, crm_id: str) -> None:
     session.query(ListMember).filter(ListMember.list_id == row.id).delete(synchronize_session=False)
     row.deleted_at, row.updated_at = now, now
     row.bump(now)
-    _commit(session)
+    commit(session)
 
 
 def _contact_ids_payload(payload: object) -> list[object]:
@@ -565,7 +565,7 @@ def change_members(
             changed = True
     if changed:
         contact_list.bump()
-    _commit(session)
+    commit(session)
     return [r for r in results if r is not None]
 
 
@@ -686,7 +686,7 @@ def grant_access(session: DbSession, contact_list: ContactList, membership: Memb
         session.add(access)
     access.granted_at, access.granted_by, access.revoked_at, access.revoked_by = now, actor, None, None
     contact_list.bump(now)
-    _commit(session)
+    commit(session)
     return True
 
 
@@ -704,7 +704,7 @@ def withdraw_access(session: DbSession, contact_list: ContactList, membership_id
     now = utcnow()
     access.revoked_at, access.revoked_by = now, actor
     contact_list.bump(now)
-    _commit(session)
+    commit(session)
     return True
 
 

@@ -1,8 +1,202 @@
-"""HTTP views of the crm domain."""
+"""Admin pages of the CRM domain (lists and who may sync them, contacts, API keys, CSV import).
 
-from flask import Blueprint
+The CRM-facing REST API lives in :mod:`app.crm.api`, nested under this blueprint.
+"""
 
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Membership, Role
+from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
+from app.crm import csv_import, services
 from app.crm.api import api_bp
+from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
+from app.crm.validation import InputError
+from app.extensions import db
 
 bp = Blueprint("crm", __name__)
 bp.register_blueprint(api_bp)
+
+_PAGE = 50
+
+
+def _actor() -> str:
+    user = current_user()
+    assert user is not None
+    return f"user:{user.id}"
+
+
+@bp.get("/admin/crm")
+@require_role(Role.ADMIN)
+def overview() -> str:
+    account = current_account()
+    lists = list(
+        db.session.scalars(
+            scoped(select(ContactList), ContactList)
+            .where(ContactList.deleted_at.is_(None))
+            .order_by(ContactList.name)
+        )
+    )
+    members = list(db.session.scalars(scoped(select(Membership), Membership).order_by(Membership.id)))
+    return render_template(
+        "crm/overview.html",
+        lists=lists,
+        sizes=services.list_sizes(db.session, [r.id for r in lists]),
+        access=services.access_by_list(db.session, account.id),
+        members=[m for m in members if m.role is not Role.REVIEWER],
+        region=services.default_region(db.session, account.id) or "",
+    )
+
+
+@bp.post("/admin/crm/settings")
+@require_role(Role.ADMIN)
+def save_settings() -> Response:
+    try:
+        region = services.set_default_region(db.session, current_account().id, request.form.get("region", ""))
+    except InputError as exc:
+        flash(f"Default phone region {exc.errors[0].message}.", "error")
+    else:
+        flash(f"Default phone region: {region or 'none'}.", "info")
+    return redirect(url_for("crm.overview"))
+
+
+@bp.post("/admin/crm/lists/<int:list_id>/access")
+@require_role(Role.ADMIN)
+def grant(list_id: int) -> Response:
+    contact_list = get_scoped_or_404(ContactList, list_id)
+    membership_id = request.form.get("membership_id", type=int)
+    if membership_id is None:
+        abort(400)
+    membership = get_scoped_or_404(Membership, membership_id)
+    if services.grant_access(db.session, contact_list, membership, _actor()):
+        flash(f"'{contact_list.name}' is now available to {membership.user.email}.", "info")
+    return redirect(url_for("crm.overview"))
+
+
+@bp.post("/admin/crm/lists/<int:list_id>/access/<int:membership_id>/withdraw")
+@require_role(Role.ADMIN)
+def withdraw(list_id: int, membership_id: int) -> Response:
+    contact_list = get_scoped_or_404(ContactList, list_id)
+    if services.withdraw_access(db.session, contact_list, membership_id, _actor()):
+        flash(f"'{contact_list.name}' was withdrawn; its contacts leave that member's Google group.", "info")
+    return redirect(url_for("crm.overview"))
+
+
+@bp.get("/admin/crm/contacts")
+@require_role(Role.ADMIN)
+def contacts() -> str:
+    query = request.args.get("q", "").strip()[:100]
+    cursor = request.args.get("cursor", type=int)
+    page = services.search_contacts(db.session, current_account().id, query, cursor, _PAGE)
+    return render_template("crm/contacts.html", page=page, query=query)
+
+
+@bp.post("/admin/crm/contacts/<int:contact_id>/delete")
+@require_role(Role.ADMIN)
+def delete_contact(contact_id: int) -> Response:
+    contact = get_scoped_or_404(CrmContact, contact_id)
+    services.delete_contact(db.session, contact.account_id, contact.crm_id, _actor())
+    flash(f"Contact {contact.crm_id} deleted; it leaves every Google group at the next sync.", "info")
+    return redirect(url_for("crm.contacts", q=request.form.get("q", "")))
+
+
+@bp.get("/admin/crm/api-keys")
+@require_role(Role.ADMIN)
+def api_keys() -> str:
+    return render_template("crm/api_keys.html", keys=services.api_keys(db.session, current_account().id))
+
+
+@bp.post("/admin/crm/api-keys")
+@require_role(Role.ADMIN)
+def create_api_key() -> str | Response:
+    user = current_user()
+    try:
+        key, secret = services.create_api_key(
+            db.session, current_account().id, request.form.get("name", ""), user.id if user else None
+        )
+    except InputError as exc:
+        flash(f"Key name {exc.errors[0].message}.", "error")
+        return redirect(url_for("crm.api_keys"))
+    # The secret is rendered into this one response and never stored or shown again.
+    keys = services.api_keys(db.session, current_account().id)
+    return render_template("crm/api_keys.html", keys=keys, new_key=key, secret=secret)
+
+
+@bp.post("/admin/crm/api-keys/<int:key_id>/revoke")
+@require_role(Role.ADMIN)
+def revoke_api_key(key_id: int) -> Response:
+    key = get_scoped_or_404(ApiKey, key_id)
+    services.revoke_api_key(db.session, key)
+    flash(f"API key '{key.name}' revoked.", "info")
+    return redirect(url_for("crm.api_keys"))
+
+
+@bp.get("/admin/crm/import")
+@require_role(Role.ADMIN)
+def import_form() -> str:
+    lists = db.session.scalars(
+        scoped(select(ContactList), ContactList)
+        .where(ContactList.deleted_at.is_(None))
+        .order_by(ContactList.name)
+    )
+    return render_template("crm/import.html", lists=list(lists))
+
+
+@bp.post("/admin/crm/import")
+@require_role(Role.ADMIN)
+def upload() -> str | Response:
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        flash("Choose a CSV file to upload.", "error")
+        return redirect(url_for("crm.import_form"))
+    user = current_user()
+    try:
+        staged, parsed = csv_import.stage_upload(
+            db.session,
+            current_account().id,
+            filename=file.filename,
+            content=file.read(),
+            list_name=request.form.get("list_name", ""),
+            user_id=user.id if user else None,
+        )
+    except csv_import.CsvError as exc:
+        flash(f"{file.filename}: {exc}.", "error")
+        return redirect(url_for("crm.import_form"))
+    except InputError as exc:
+        flash(f"List name {exc.errors[0].message}.", "error")
+        return redirect(url_for("crm.import_form"))
+    return render_template(
+        "crm/preview.html",
+        upload=staged,
+        parsed=parsed,
+        preview=parsed.rows[:10],
+        mapping=csv_import.guess_mapping(parsed.headers),
+        targets=csv_import.TARGETS,
+    )
+
+
+@bp.post("/admin/crm/import/<int:upload_id>")
+@require_role(Role.ADMIN)
+def run_import(upload_id: int) -> str | Response:
+    staged = get_scoped_or_404(CsvUpload, upload_id)
+    mapping = request.form.getlist("column")
+    try:
+        report = csv_import.run_upload(db.session, staged, mapping)
+    except csv_import.CsvError as exc:
+        db.session.rollback()
+        flash(f"{exc}.", "error")
+        parsed = csv_import.parse_csv(staged.content)
+        return render_template(
+            "crm/preview.html",
+            upload=staged,
+            parsed=parsed,
+            preview=parsed.rows[:10],
+            mapping=mapping,
+            targets=csv_import.TARGETS,
+        )
+    except services.ConflictError:
+        abort(409)
+    return render_template("crm/report.html", report=report)

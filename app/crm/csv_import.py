@@ -1,0 +1,378 @@
+"""CSV import of contacts into a list: parse, guess a column mapping, import with a per-row report.
+
+Files are UTF-8 with or without a byte-order mark; the delimiter (comma or semicolon) is
+detected from the header line. Each row becomes the same payload the API accepts and passes
+the same validation, so a CSV cannot store anything the API would refuse. An imported row
+replaces only the fields its mapped columns carry: columns that are not in the file leave
+what GroupSync already holds for that contact untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from app.crm import services
+from app.crm.models import CrmContact, CsvUpload
+from app.crm.services import DbSession, Outcome
+from app.crm.validation import InputError, check_id, check_list_name, validate_contact
+from app.db import utcnow
+
+MAX_ROWS = 25_000
+"""A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
+_UPLOAD_LIFETIME = timedelta(days=1)
+_STORE_CHUNK = 500
+
+TEXT_TARGETS = (
+    "prefix",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "suffix",
+    "job_title",
+    "company",
+    "notes",
+)
+TYPED_TARGETS: dict[str, tuple[str, str]] = {
+    "email_work": ("emails", "work"),
+    "email_home": ("emails", "home"),
+    "email_other": ("emails", "other"),
+    "phone_mobile": ("phones", "mobile"),
+    "phone_work": ("phones", "work"),
+    "phone_home": ("phones", "home"),
+    "url_homepage": ("urls", "homePage"),
+    "url_profile": ("urls", "profile"),
+}
+ADDRESS_TARGETS = ("street", "city", "region", "postal_code", "country", "country_code")
+MESSENGER_TARGETS = ("telegram", "whatsapp", "viber", "signal", "skype")
+TARGETS: tuple[str, ...] = (
+    "id",
+    *TEXT_TARGETS,
+    *TYPED_TARGETS,
+    "birthday",
+    *ADDRESS_TARGETS,
+    *MESSENGER_TARGETS,
+)
+"""What a column can be mapped to; the empty string means "ignore this column"."""
+
+_ALIASES: dict[str, str] = {
+    "crm id": "id",
+    "contact id": "id",
+    "external id": "id",
+    "title prefix": "prefix",
+    "first name": "given_name",
+    "given name": "given_name",
+    "ім'я": "given_name",
+    "имя": "given_name",
+    "middle name": "middle_name",
+    "по батькові": "middle_name",
+    "last name": "family_name",
+    "surname": "family_name",
+    "family name": "family_name",
+    "прізвище": "family_name",
+    "job title": "job_title",
+    "title": "job_title",
+    "position": "job_title",
+    "посада": "job_title",
+    "organization": "company",
+    "organisation": "company",
+    "компанія": "company",
+    "note": "notes",
+    "примітки": "notes",
+    "email": "email_work",
+    "e-mail": "email_work",
+    "work email": "email_work",
+    "home email": "email_home",
+    "phone": "phone_mobile",
+    "mobile": "phone_mobile",
+    "mobile phone": "phone_mobile",
+    "телефон": "phone_mobile",
+    "work phone": "phone_work",
+    "home phone": "phone_home",
+    "date of birth": "birthday",
+    "дата народження": "birthday",
+    "website": "url_homepage",
+    "url": "url_homepage",
+    "homepage": "url_homepage",
+    "profile": "url_profile",
+    "linkedin": "url_profile",
+    "address": "street",
+    "street address": "street",
+    "state": "region",
+    "zip": "postal_code",
+    "postcode": "postal_code",
+    "postal code": "postal_code",
+    "місто": "city",
+    "країна": "country",
+}
+
+
+class CsvError(Exception):
+    """The file as a whole cannot be imported (the message says why)."""
+
+
+class CellError(Exception):
+    """A cell that cannot even be turned into a payload (an unreadable date)."""
+
+    def __init__(self, column: str, message: str) -> None:
+        self.column, self.message = column, message
+        super().__init__(f"{column} {message}")
+
+
+@dataclass(frozen=True)
+class ParsedCsv:
+    headers: list[str]
+    rows: list[tuple[int, list[str]]]
+    """(row number as a spreadsheet shows it, cells); the header is row 1."""
+    delimiter: str
+
+
+@dataclass(frozen=True)
+class RowReport:
+    row: int
+    crm_id: str | None
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class ImportReport:
+    list_name: str
+    rows: list[RowReport] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+
+def parse_csv(content: bytes) -> ParsedCsv:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvError(
+            f"the file is not UTF-8: invalid byte at offset {exc.start}; save it as CSV UTF-8"
+        ) from None
+    if "\x00" in text:
+        raise CsvError("the file contains NUL bytes; it is not a text CSV")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = [h.strip() for h in next(reader, [])]
+        rows: list[tuple[int, list[str]]] = []
+        for number, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise CsvError(f"the file has more than {MAX_ROWS} rows, the most a Google account can hold")
+            rows.append((number, cells))
+    except csv.Error as exc:
+        raise CsvError(f"the file is not valid CSV near line {reader.line_num}: {exc}") from None
+    if not any(headers):
+        raise CsvError("the file is empty or has no header row")
+    return ParsedCsv(headers, rows, delimiter)
+
+
+def _normalise_header(header: str) -> str:
+    return re.sub(r"[\s_]+", " ", header.strip().lower())
+
+
+def guess_mapping(headers: Sequence[str]) -> list[str]:
+    """A target per column from its header; each target is guessed for one column at most."""
+    used: set[str] = set()
+    mapping = []
+    for header in headers:
+        name = _normalise_header(header)
+        target = name.replace(" ", "_") if name.replace(" ", "_") in TARGETS else _ALIASES.get(name, "")
+        if target in used:
+            target = ""
+        used.add(target)
+        mapping.append(target)
+    return mapping
+
+
+def check_mapping(parsed: ParsedCsv, mapping: Sequence[str]) -> None:
+    if len(mapping) != len(parsed.headers):
+        raise CsvError(f"the mapping names {len(mapping)} columns but the file has {len(parsed.headers)}")
+    chosen = [m for m in mapping if m]
+    for target in chosen:
+        if target not in TARGETS:
+            raise CsvError(f"'{target}' is not a field a column can be mapped to")
+        if chosen.count(target) > 1:
+            raise CsvError(f"more than one column is mapped to '{target}'")
+    if "id" not in chosen:
+        raise CsvError("map one column to 'id' (the CRM's id of each contact)")
+
+
+_BIRTHDAY_FORMATS = (
+    re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$"),
+    re.compile(r"^--(?P<month>\d{1,2})-(?P<day>\d{1,2})$"),
+    re.compile(r"^(?P<day>\d{1,2})\.(?P<month>\d{1,2})(\.(?P<year>\d{4}))?$"),
+)
+
+
+def _birthday(value: str) -> dict[str, int | None] | None:
+    for pattern in _BIRTHDAY_FORMATS:
+        match = pattern.match(value)
+        if match:
+            year = match.groupdict().get("year")
+            return {
+                "year": int(year) if year else None,
+                "month": int(match["month"]),
+                "day": int(match["day"]),
+            }
+    return None
+
+
+def _row_payload(
+    cells: dict[str, str], base: dict[str, Any], headers: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Overlay the mapped cells on ``base``; also map payload paths back to column names."""
+    payload = dict(base)
+    columns: dict[str, str] = {}
+    for target in TEXT_TARGETS:
+        if target in cells:
+            payload[target] = cells[target]
+            columns[target] = headers[target]
+    for kind in ("emails", "phones", "urls"):
+        mapped = [(t, type_) for t, (k, type_) in TYPED_TARGETS.items() if k == kind and t in cells]
+        if mapped:
+            payload[kind] = []
+            for target, type_ in mapped:
+                if cells[target]:
+                    columns[f"{kind}[{len(payload[kind])}].value"] = headers[target]
+                    payload[kind].append({"value": cells[target], "type": type_})
+    if "birthday" in cells:
+        columns["birthday"] = headers["birthday"]
+        payload["birthday"] = _birthday(cells["birthday"]) if cells["birthday"] else None
+        if cells["birthday"] and payload["birthday"] is None:
+            raise CellError(headers["birthday"], "is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY")
+    address_cells = {t: cells[t] for t in ADDRESS_TARGETS if t in cells}
+    if address_cells:
+        payload["addresses"] = []
+        if any(address_cells.values()):
+            for target in address_cells:
+                columns[f"addresses[0].{target}"] = headers[target]
+            payload["addresses"].append({"type": "home", **address_cells})
+    messenger_cells = {t: cells[t] for t in MESSENGER_TARGETS if t in cells}
+    if messenger_cells:
+        kept = [m for m in payload.get("messengers", []) if m["protocol"] not in messenger_cells]
+        payload["messengers"] = kept
+        for protocol, username in messenger_cells.items():
+            if username:
+                columns[f"messengers[{len(kept)}].username"] = headers[protocol]
+                kept.append({"protocol": protocol, "username": username})
+    return payload, columns
+
+
+def import_rows(
+    session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str], list_name: str
+) -> ImportReport:
+    """Import every row into the list called ``list_name`` (created if missing); one transaction."""
+    check_mapping(parsed, mapping)
+    contact_list = services.find_or_create_list_by_name(session, account_id, list_name)
+    report = ImportReport(contact_list.name)
+    region = services.default_region(session, account_id)
+    headers = {target: parsed.headers[i] for i, target in enumerate(mapping) if target}
+    id_column = mapping.index("id")
+    raw_ids = [cells[id_column].strip() if id_column < len(cells) else "" for _, cells in parsed.rows]
+    existing = {
+        row.crm_id: row
+        for chunk in range(0, len(raw_ids), _STORE_CHUNK)
+        for row in session.scalars(
+            select(CrmContact).where(
+                CrmContact.account_id == account_id,
+                CrmContact.crm_id.in_(raw_ids[chunk : chunk + _STORE_CHUNK]),
+            )
+        )
+    }
+    seen: dict[str, int] = {}
+    accepted: list[tuple[int, Any]] = []
+    for (number, cells), crm_id in zip(parsed.rows, raw_ids, strict=True):
+        problem = _row_problem(cells, parsed, crm_id, seen)
+        if problem:
+            report.rows.append(RowReport(number, crm_id or None, "skipped", problem))
+            continue
+        seen[crm_id] = number
+        values = {
+            t: (cells[i].strip() if i < len(cells) else "") for i, t in enumerate(mapping) if t and t != "id"
+        }
+        base = (
+            services.contact_payload(services.to_contact_data(existing[crm_id])) if crm_id in existing else {}
+        )
+        try:
+            payload, columns = _row_payload(values, base, headers)
+            data = validate_contact(payload, default_region=region, crm_id=crm_id)
+        except CellError as exc:
+            report.rows.append(RowReport(number, crm_id, "skipped", f"column '{exc.column}' {exc.message}"))
+            continue
+        except InputError as exc:
+            first = exc.errors[0]
+            where = f"column '{columns[first.field]}'" if first.field in columns else first.field
+            report.rows.append(RowReport(number, crm_id, "skipped", f"{where} {first.message}"))
+            continue
+        accepted.append((number, data))
+    stored: list[CrmContact] = []
+    for chunk in range(0, len(accepted), _STORE_CHUNK):
+        part = accepted[chunk : chunk + _STORE_CHUNK]
+        outcomes = services.store_contact_data(session, account_id, [data for _, data in part])
+        for (number, data), outcome in zip(part, outcomes, strict=True):
+            status = "unchanged" if outcome is Outcome.UNCHANGED else outcome.value
+            report.rows.append(RowReport(number, data.crm_id, status))
+    ids = [data.crm_id for _, data in accepted]
+    for chunk in range(0, len(ids), _STORE_CHUNK):
+        stored.extend(
+            session.scalars(
+                select(CrmContact).where(
+                    CrmContact.account_id == account_id,
+                    CrmContact.crm_id.in_(ids[chunk : chunk + _STORE_CHUNK]),
+                )
+            )
+        )
+    services.add_contacts_to_list(session, contact_list, stored)
+    services.commit(session)
+    report.rows.sort(key=lambda r: r.row)
+    return report
+
+
+def _row_problem(cells: list[str], parsed: ParsedCsv, crm_id: str, seen: dict[str, int]) -> str | None:
+    if len(cells) > len(parsed.headers):
+        return f"has {len(cells)} cells but the header has {len(parsed.headers)} columns"
+    if not crm_id:
+        return "no CRM id in the id column"
+    try:
+        check_id(crm_id, "id")
+    except InputError as exc:
+        return f"id {exc.errors[0].message}"
+    if crm_id in seen:
+        return f"id '{crm_id}' already appears in row {seen[crm_id]}"
+    return None
+
+
+def stage_upload(
+    session: DbSession, account_id: int, *, filename: str, content: bytes, list_name: str, user_id: int | None
+) -> tuple[CsvUpload, ParsedCsv]:
+    """Keep an uploaded file until its mapping is chosen; a file that cannot be parsed is refused."""
+    parsed = parse_csv(content)
+    name = check_list_name(list_name, "list")
+    session.execute(delete(CsvUpload).where(CsvUpload.created_at < utcnow() - _UPLOAD_LIFETIME))
+    upload = CsvUpload(
+        account_id=account_id, filename=filename[:255], list_name=name, content=content, created_by=user_id
+    )
+    session.add(upload)
+    session.commit()
+    return upload, parsed
+
+
+def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) -> ImportReport:
+    """Import a staged file with the chosen mapping; the staged copy is removed with it."""
+    parsed = parse_csv(upload.content)
+    check_mapping(parsed, mapping)
+    session.delete(upload)
+    return import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
