@@ -1,0 +1,211 @@
+"""Reading the ledger: reviewer filters, per-period summaries, and the incident listing.
+
+Nothing here scopes by tenant: views hand the statements to ``app.accounts.tenancy.scoped``;
+the CLI (an operator's tool) reads every chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, User
+from app.ledger.events import Destination, EventTag, Purpose
+from app.ledger.models import LedgerEntry
+
+E = TypeVar("E", Purpose, EventTag)
+
+DELETION_TAGS = (EventTag.DATA_DELETED.value, EventTag.CONNECTION_REVOKED.value)
+
+
+class FilterError(ValueError):
+    """A filter value is malformed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    user_id: int | None = None
+    purpose: Purpose | None = None
+    tag: EventTag | None = None
+    method: str | None = None
+    outcome: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    """Exclusive."""
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> LedgerFilter:
+        """Read the reviewer's query string; empty fields mean "any"."""
+        values = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
+        user = values.get("user")
+        if user is not None and not user.isdigit():
+            raise FilterError(f"user must be a user id (a whole number), got {user!r}")
+        start = parse_moment(values["from"], "from") if "from" in values else None
+        end = parse_moment(values["to"], "to", end_of_day=True) if "to" in values else None
+        if start and end and end <= start:
+            raise FilterError("to must be later than from")
+        return cls(
+            user_id=int(user) if user is not None else None,
+            purpose=_choice(Purpose, values.get("purpose"), "purpose"),
+            tag=_choice(EventTag, values.get("tag"), "tag"),
+            method=values.get("method"),
+            outcome=values.get("outcome"),
+            start=start,
+            end=end,
+        )
+
+    def statement(self) -> Select[LedgerEntry]:
+        stmt = select(LedgerEntry)
+        if self.user_id is not None:
+            stmt = stmt.where(LedgerEntry.user_id == self.user_id)
+        if self.purpose is not None:
+            stmt = stmt.where(LedgerEntry.purpose == self.purpose.value)
+        if self.tag is not None:
+            stmt = stmt.where(LedgerEntry.tag == self.tag.value)
+        if self.method is not None:
+            stmt = stmt.where(LedgerEntry.method == self.method)
+        if self.outcome is not None:
+            stmt = stmt.where(LedgerEntry.outcome == self.outcome)
+        if self.start is not None:
+            stmt = stmt.where(LedgerEntry.recorded_at >= self.start)
+        if self.end is not None:
+            stmt = stmt.where(LedgerEntry.recorded_at < self.end)
+        return stmt.order_by(LedgerEntry.recorded_at.desc(), LedgerEntry.id.desc())
+
+    def query_args(self) -> dict[str, str]:
+        """The filter as query-string arguments (for export links that keep it)."""
+        args = {
+            "user": str(self.user_id) if self.user_id is not None else "",
+            "purpose": self.purpose.value if self.purpose else "",
+            "tag": self.tag.value if self.tag else "",
+            "method": self.method or "",
+            "outcome": self.outcome or "",
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+def parse_moment(text: str, name: str, *, end_of_day: bool = False) -> datetime:
+    """A date (``2026-11-23``) or an ISO date-time; naive values are UTC.
+
+    A bare date as an upper bound means the end of that day, which is what a person typing
+    ``to=2026-11-30`` expects.
+    """
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end_of_day else moment
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(f"{name} must be a date (YYYY-MM-DD) or an ISO date-time, got {text!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _choice(kind: type[E], value: str | None, name: str) -> E | None:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise FilterError(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+@dataclass
+class PeriodSummary:
+    period: str
+    flows: int = 0
+    records: int = 0
+    by_purpose: Counter[str] = field(default_factory=Counter)
+    by_category: Counter[str] = field(default_factory=Counter)
+    by_destination: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    recorded_at: datetime
+    tag: str
+    user_id: int | None
+    outcome: str
+    records: int
+
+
+@dataclass
+class Summary:
+    periods: list[PeriodSummary]
+    destinations: Counter[str]
+    deletions: list[Deletion]
+
+    @property
+    def third_party_flows(self) -> int:
+        """Flows whose destination is neither Google nor GroupSync's own store: must be zero."""
+        allowed = {d.value for d in Destination}
+        return sum(n for dest, n in self.destinations.items() if dest not in allowed)
+
+
+def summarize(session: Session, stmt: Select[LedgerEntry]) -> Summary:
+    """Monthly flows by purpose, data category and destination, plus every deletion honoured."""
+    periods: dict[str, PeriodSummary] = {}
+    destinations: Counter[str] = Counter()
+    deletions: list[Deletion] = []
+    for entry in session.scalars(stmt.order_by(None).order_by(LedgerEntry.recorded_at)).yield_per(1000):
+        label = entry.recorded_at.strftime("%Y-%m")
+        summary = periods.setdefault(label, PeriodSummary(label))
+        summary.flows += 1
+        summary.records += entry.records
+        summary.by_purpose[entry.purpose] += 1
+        summary.by_destination[entry.destination] += 1
+        for category in json.loads(entry.categories):
+            summary.by_category[category] += 1
+        destinations[entry.destination] += 1
+        if entry.tag in DELETION_TAGS:
+            deletions.append(
+                Deletion(entry.recorded_at, entry.tag, entry.user_id, entry.outcome, entry.records)
+            )
+    return Summary(list(periods.values()), destinations, deletions)
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    account_id: int | None
+    account_name: str | None
+    user_id: int | None
+    user_email: str | None
+    flows: int
+    first: datetime
+    last: datetime
+
+
+def incident(session: Session, start: datetime, end: datetime) -> list[IncidentRow]:
+    """Accounts and users whose Google data flowed in ``[start, end)``, for breach notification.
+
+    Names and addresses come from the live tables; a deleted account or user shows as its
+    bare id, which is all the ledger keeps.
+    """
+    flowed = or_(LedgerEntry.tag == EventTag.GOOGLE_REQUEST.value, LedgerEntry.categories != "[]")
+    rows: Any = session.execute(
+        select(
+            LedgerEntry.account_id,
+            Account.name,
+            LedgerEntry.user_id,
+            User.email,
+            func.count(LedgerEntry.id),
+            func.min(LedgerEntry.recorded_at),
+            func.max(LedgerEntry.recorded_at),
+        )
+        .outerjoin(Account, Account.id == LedgerEntry.account_id)
+        .outerjoin(User, User.id == LedgerEntry.user_id)
+        .where(flowed, LedgerEntry.recorded_at >= start, LedgerEntry.recorded_at < end)
+        .group_by(LedgerEntry.account_id, Account.name, LedgerEntry.user_id, User.email)
+        .order_by(LedgerEntry.account_id, LedgerEntry.user_id)
+    )
+    return [IncidentRow(*row) for row in rows]

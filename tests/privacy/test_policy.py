@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.config import ConfigError, Settings
+from app.privacy.policy import DEFAULT_DIR, PolicyError, current_policy, current_policy_version
+
+LIMITED_USE = (
+    "GroupSync's use and transfer to any other app of information received from Google APIs will adhere "
+    "to the Google API Services User Data Policy, including the Limited Use requirements."
+)
+AI_ML = "Google Workspace API data is not used to develop, improve or train generalized AI/ML models."
+
+
+def _write_versions(directory: Path, *titles: str) -> None:
+    shipped = (DEFAULT_DIR / "v1.md").read_text(encoding="utf-8")
+    for number, title in enumerate(titles, start=1):
+        (directory / f"v{number}.md").write_text(shipped.replace("# GroupSync privacy policy", f"# {title}"))
+
+
+@pytest.fixture
+def operator_policy(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _write_versions(tmp_path, "Acme policy one", "Acme policy two")
+    settings = app.config["GROUPSYNC"].with_overrides(privacy_policy_dir=tmp_path)
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings)
+    return tmp_path
+
+
+def _text(client: FlaskClient, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200
+    return " ".join(response.get_data(as_text=True).replace("&#39;", "'").split())
+
+
+def test_shipped_policy_states_limited_use_and_ai_ml(client: FlaskClient) -> None:
+    page = _text(client, "/privacy")
+    plain = re.sub(r"<[^>]+>", "", page)
+    assert LIMITED_USE in plain
+    assert AI_ML in plain
+    assert 'href="https://developers.google.com/terms/api-services-user-data-policy"' in page
+    assert 'data-version="v1"' in page
+
+
+def test_operator_versions_current_and_archived(client: FlaskClient, operator_policy: Path) -> None:
+    current = _text(client, "/privacy")
+    assert "Acme policy two" in current
+    assert 'href="/privacy/v/1"' in current
+    archived = _text(client, "/privacy/v/1")
+    assert "Acme policy one" in archived
+    assert 'data-testid="policy-archived"' in archived
+    assert client.get("/privacy/v/3").status_code == 404
+    assert current_policy_version() == "v2"
+
+
+def test_new_file_changes_current_version(app: Flask, operator_policy: Path) -> None:
+    assert current_policy_version() == "v2"
+    _write_versions(operator_policy, "one", "two", "three")
+    assert current_policy_version() == "v3"
+    assert current_policy().markdown.startswith("# three")
+
+
+def test_operator_html_is_escaped(client: FlaskClient, operator_policy: Path) -> None:
+    path = operator_policy / "v2.md"
+    path.write_text(path.read_text() + "\n<script>alert(1)</script>\n")
+    assert "<script>alert" not in client.get("/privacy").get_data(as_text=True)
+
+
+def test_version_without_required_statement_is_refused_naming_it(app: Flask, operator_policy: Path) -> None:
+    (operator_policy / "v3.md").write_text("# Short policy\n\nWe follow the Limited Use requirements.\n")
+    with pytest.raises(PolicyError, match=r"v3\.md lacks the required statement\(s\): Google API Services"):
+        current_policy()
+
+
+def test_policy_dir_setting_is_validated(tmp_path: Path) -> None:
+    env = {"GROUPSYNC_ENV": "test", "GROUPSYNC_PRIVACY_POLICY_DIR": str(tmp_path / "nowhere")}
+    with pytest.raises(ConfigError, match="GROUPSYNC_PRIVACY_POLICY_DIR must be a directory"):
+        Settings.from_env(env, instance_path=tmp_path)
+    _write_versions(tmp_path, "ok")
+    env["GROUPSYNC_PRIVACY_POLICY_DIR"] = str(tmp_path)
+    assert Settings.from_env(env, instance_path=tmp_path).privacy_policy_dir == tmp_path
