@@ -36,8 +36,8 @@ class SyncStatus(StrEnum):
     @property
     def halts(self) -> bool:
         """States a scheduled run must not leave on its own: a person has to act first."""
+        # Not NEEDS_RECONNECT: runs resume by themselves once the connection is usable again.
         return self in {
-            SyncStatus.NEEDS_RECONNECT,
             SyncStatus.GROUP_DELETED_BY_USER,
             SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION,
         }

@@ -1,0 +1,413 @@
+"""Sync use cases: turn a sync on or off, run it, and the user's and admin's answers to its failure states.
+
+Each function owns its transaction. :func:`run_sync` takes its collaborators (credentials
+source, People client factory, clock) as arguments so the scheduler, the "sync now" button,
+Celery and the tests all call the same function.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, Membership
+from app.config import Settings
+from app.crm.services import lists_available_to
+from app.db import utcnow
+from app.google.credentials import ConnectionUnusableError, CredentialsSource
+from app.google.errors import (
+    ContactLimitReachedError,
+    GroupDeletedError,
+    NeedsReconnectError,
+    PeopleError,
+    PermissionDeniedError,
+    QuotaExceededError,
+)
+from app.google.models import GoogleConnection, StatusReason
+from app.google.people import LedgerSink, PeopleClient, RequestContext, session_ledger
+from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.tokens import TokenEndpointUnavailableError
+from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ledger.services import record
+from app.sync import executor, loaders
+from app.sync.models import (
+    ContactSync,
+    RunOutcome,
+    SyncedContact,
+    SyncLease,
+    SyncRun,
+    SyncStatus,
+)
+from app.sync.planner import Limits
+
+LEASE_TTL = timedelta(minutes=10)
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+
+PeopleFactory = Callable[[Settings, Any, RequestContext, LedgerSink], PeopleClient]
+"""Builds the run's People client from settings, Google credentials, request context and ledger sink."""
+
+
+class SyncNotAllowedError(Exception):
+    """The member may not turn this sync on; ``reason`` says why (shown to the user)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LeaseLostError(Exception):
+    """Another run took this Google account over (this one stalled past its lease)."""
+
+
+# --------------------------------------------------------------------------- lease
+
+
+def lease_key(connection: GoogleConnection) -> str:
+    """One key per Google account: two connections to the same account share it."""
+    return f"google:{connection.google_sub}" if connection.google_sub else f"connection:{connection.id}"
+
+
+def acquire_lease(session: Session, key: str, sync_id: int, now: datetime) -> str | None:
+    """Take the account's lease for a new run; ``None`` when another live run holds it."""
+    holder = uuid.uuid4().hex
+    session.commit()
+    session.add(SyncLease(google_account=key, holder=holder, sync_id=sync_id, expires_at=now + LEASE_TTL))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        # Only an expired lease may be taken over; the WHERE makes the takeover atomic.
+        taken = session.execute(
+            update(SyncLease)
+            .where(SyncLease.google_account == key, SyncLease.expires_at < now)
+            .values(holder=holder, sync_id=sync_id, acquired_at=now, expires_at=now + LEASE_TTL)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if getattr(taken, "rowcount", 0) != 1:
+            return None
+    return holder
+
+
+def renew_lease(session: Session, key: str, holder: str, now: datetime) -> None:
+    renewed = session.execute(
+        update(SyncLease)
+        .where(SyncLease.google_account == key, SyncLease.holder == holder)
+        .values(expires_at=now + LEASE_TTL)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if getattr(renewed, "rowcount", 0) != 1:
+        raise LeaseLostError(f"the lease on {key} was taken over")
+
+
+def release_lease(session: Session, key: str, holder: str) -> None:
+    session.execute(delete(SyncLease).where(SyncLease.google_account == key, SyncLease.holder == holder))
+    session.commit()
+
+
+# --------------------------------------------------------------------------- turning on and off
+
+
+def _connection_of(session: Session, membership: Membership) -> GoogleConnection | None:
+    return session.scalar(
+        select(GoogleConnection).where(
+            GoogleConnection.account_id == membership.account_id,
+            GoogleConnection.user_id == membership.user_id,
+        )
+    )
+
+
+def _lifecycle(session: Session, sync: ContactSync, tag: EventTag, actor: str, user_id: int | None) -> None:
+    record(
+        session,
+        Flow(
+            tag=tag,
+            account_id=sync.account_id,
+            kind=FlowKind.LIFECYCLE,
+            purpose=Purpose.CONTACT_SYNC,
+            trigger=Trigger.USER_ACTION,
+            actor=actor,
+            outcome="ok",
+            destination=Destination.GROUPSYNC_STORE,
+            user_id=user_id,
+            detail={"sync": sync.id},
+        ),
+    )
+
+
+def enable_sync(
+    session: Session, membership: Membership, list_id: int, now: datetime | None = None
+) -> ContactSync:
+    """Turn on the sync of a list the member may sync; turning it on again resumes the same sync."""
+    if all(available.id != list_id for available in lists_available_to(session, membership)):
+        raise SyncNotAllowedError("this list is not available to you")
+    connection = _connection_of(session, membership)
+    if connection is None or not connection.is_usable:
+        raise SyncNotAllowedError("connect your Google account first")
+    sync = session.scalar(
+        select(ContactSync).where(ContactSync.membership_id == membership.id, ContactSync.list_id == list_id)
+    )
+    if sync is None:
+        sync = ContactSync(
+            account_id=membership.account_id,
+            membership_id=membership.id,
+            list_id=list_id,
+            connection_id=connection.id,
+        )
+        session.add(sync)
+    sync.enabled = True
+    sync.connection_id = connection.id
+    sync.next_due_at = now or utcnow()
+    session.flush()
+    _lifecycle(session, sync, EventTag.SYNC_ENABLED, f"user:{membership.user_id}", membership.user_id)
+    session.commit()
+    return sync
+
+
+def disable_sync(session: Session, sync: ContactSync, actor: str) -> None:
+    """No further Google request for this sync; nothing is deleted in Google."""
+    sync.enabled = False
+    sync.next_due_at = None
+    membership = session.get(Membership, sync.membership_id)
+    _lifecycle(session, sync, EventTag.SYNC_DISABLED, actor, membership.user_id if membership else None)
+    session.commit()
+
+
+def recreate_group(session: Session, sync: ContactSync, now: datetime | None = None) -> None:
+    """The user's one-click answer to "group deleted by you": the next run makes a new group.
+
+    Contacts that survived the deletion still carry GroupSync's tag and are put into the new
+    group; the sync token is dropped so that a full listing finds them.
+    """
+    if sync.status is not SyncStatus.GROUP_DELETED_BY_USER:
+        return
+    sync.group_resource_name = sync.group_etag = None
+    sync.group_create_sent = False
+    sync.sync_token = None
+    sync.status, sync.status_detail = SyncStatus.NEW, ""
+    sync.next_due_at = now or utcnow()
+    session.commit()
+
+
+def confirm_mass_delete(session: Session, sync: ContactSync, now: datetime | None = None) -> None:
+    """An admin's confirmation: the next run applies the deletions the guard held back."""
+    if sync.status is not SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION:
+        return
+    sync.mass_delete_confirmed = True
+    sync.next_due_at = now or utcnow()
+    session.commit()
+
+
+def stop_syncing_contact(session: Session, sync: ContactSync, crm_id: str) -> bool:
+    """The user's answer to "you deleted this contact in Google": GroupSync leaves it alone from now on."""
+    row = session.scalar(
+        select(SyncedContact).where(SyncedContact.sync_id == sync.id, SyncedContact.crm_id == crm_id)
+    )
+    if row is None:
+        return False
+    row.stop_syncing = True
+    session.commit()
+    return True
+
+
+def due_syncs(session: Session, now: datetime, limit: int = 100) -> Sequence[int]:
+    """Enabled syncs whose time has come, oldest first; halted ones wait for a person."""
+    halted = [s for s in SyncStatus if s.halts]
+    stmt = (
+        select(ContactSync.id)
+        .where(
+            ContactSync.enabled.is_(True),
+            ContactSync.next_due_at <= now,
+            ContactSync.status.not_in(halted) | ContactSync.mass_delete_confirmed.is_(True),
+        )
+        .order_by(ContactSync.next_due_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    trigger: Trigger = Trigger.SCHEDULE
+    actor: str = "system"
+    step: executor.Step = executor.no_step
+    now: Callable[[], datetime] = utcnow
+
+
+def _default_people(
+    settings: Settings, credentials: Any, context: RequestContext, ledger: LedgerSink
+) -> PeopleClient:
+    return PeopleClient.for_settings(settings, credentials, context, ledger)
+
+
+def run_sync(
+    session: Session,
+    sync_id: int,
+    *,
+    settings: Settings,
+    credentials: CredentialsSource,
+    people: PeopleFactory = _default_people,
+    options: RunOptions | None = None,
+) -> SyncRun | None:
+    """Run one sync now if it may run; ``None`` when it is off, halted, or its Google account is busy."""
+    opts = options or RunOptions()
+    sync = session.get(ContactSync, sync_id)
+    if sync is None or not sync.enabled:
+        return None
+    if sync.status.halts and not sync.mass_delete_confirmed:
+        return None
+    connection = session.get(GoogleConnection, sync.connection_id)
+    if connection is None:
+        return None
+    try:
+        ensure_may_call_people(session, connection)
+    except PeopleCallForbiddenError as exc:
+        sync.status, sync.status_detail = SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE + f" ({exc.reason})"
+        session.commit()
+        return None
+
+    key = lease_key(connection)
+    holder = acquire_lease(session, key, sync.id, opts.now())
+    if holder is None:
+        return None
+    try:
+        return _run_holding_lease(
+            session,
+            sync,
+            connection=connection,
+            settings=settings,
+            credentials=credentials,
+            people=people,
+            opts=opts,
+            renew=lambda: renew_lease(session, key, holder, opts.now()),
+        )
+    finally:
+        release_lease(session, key, holder)
+
+
+_RECONNECT_MESSAGE = "Google no longer accepts GroupSync's access: reconnect your Google account"
+_MESSAGES: dict[type[Exception], tuple[SyncStatus, str]] = {
+    GroupDeletedError: (
+        SyncStatus.GROUP_DELETED_BY_USER,
+        "You deleted this sync's group in Google Contacts; GroupSync stopped. Recreate it to resume.",
+    ),
+    NeedsReconnectError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
+    PermissionDeniedError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
+    ConnectionUnusableError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
+    QuotaExceededError: (
+        SyncStatus.QUOTA,
+        "Google's request quota for your account is used up for now; GroupSync tries again later.",
+    ),
+    ContactLimitReachedError: (
+        SyncStatus.GOOGLE_CONTACT_LIMIT,
+        "Your Google account holds the maximum of 25,000 contacts; GroupSync cannot add more.",
+    ),
+}
+
+
+def _run_holding_lease(
+    session: Session,
+    sync: ContactSync,
+    *,
+    connection: GoogleConnection,
+    settings: Settings,
+    credentials: CredentialsSource,
+    people: PeopleFactory,
+    opts: RunOptions,
+    renew: Callable[[], None],
+) -> SyncRun:
+    started = opts.now()
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.sync_id == sync.id, SyncRun.outcome == RunOutcome.RUNNING)
+        .values(outcome=RunOutcome.INTERRUPTED, finished_at=started)
+        .execution_options(synchronize_session=False)
+    )
+    sync_run = SyncRun(sync_id=sync.id, trigger=opts.trigger.value, started_at=started)
+    session.add(sync_run)
+    session.commit()
+
+    outcome, status, message = RunOutcome.OK, SyncStatus.OK, ""
+    try:
+        client = people(
+            settings,
+            credentials.credentials_for(connection),
+            RequestContext(
+                account_id=sync.account_id,
+                user_id=connection.user_id,
+                google_sub=connection.google_sub or f"connection:{connection.id}",
+                trigger=opts.trigger,
+                actor=opts.actor,
+            ),
+            session_ledger(session),
+        )
+        with client:
+            executor.run(
+                session,
+                sync,
+                sync_run=sync_run,
+                desired=loaders.desired_contacts(session, sync),
+                base_group_name=_group_name(session, sync),
+                ctx=executor.RunContext(
+                    client=client,
+                    limits=Limits(
+                        mass_delete_share=settings.mass_delete_share,
+                        mass_delete_minimum=settings.mass_delete_minimum,
+                        mass_delete_confirmed=sync.mass_delete_confirmed,
+                    ),
+                    renew_lease=renew,
+                    step=opts.step,
+                    now=opts.now,
+                ),
+            )
+    except executor.RunBlockedError as exc:
+        outcome, status, message = RunOutcome.BLOCKED, exc.status, str(exc)
+    except (
+        GroupDeletedError,
+        NeedsReconnectError,
+        PermissionDeniedError,
+        ConnectionUnusableError,
+        QuotaExceededError,
+        ContactLimitReachedError,
+    ) as exc:
+        outcome, (status, message) = RunOutcome.FAILED, _MESSAGES[type(exc)]
+        if isinstance(exc, NeedsReconnectError | PermissionDeniedError):
+            connection.mark_needs_reconnect(StatusReason.ACCESS_REVOKED)
+    except (TokenEndpointUnavailableError, PeopleError) as exc:
+        # Ambiguous writes, Google unavailable, names all taken...: a later run adopts or retries.
+        outcome, status = RunOutcome.FAILED, SyncStatus.FAILED
+        message = f"This run did not finish and will be retried: {exc}"
+    except LeaseLostError as exc:
+        outcome, status, message = RunOutcome.INTERRUPTED, SyncStatus.FAILED, str(exc)
+
+    # The ledger entries of requests already sent must survive whatever failed afterwards.
+    session.commit()
+    finished = opts.now()
+    sync_run.outcome, sync_run.message, sync_run.finished_at = outcome, message, finished
+    sync.status, sync.status_detail, sync.last_run_at = status, message, finished
+    if outcome is RunOutcome.OK:
+        sync.last_success_at = finished
+        sync.next_due_at = finished + timedelta(seconds=settings.sync_interval_seconds)
+    elif status.halts:
+        sync.next_due_at = None
+    else:
+        sync.next_due_at = finished + RETRY_AFTER_FAILURE
+    session.commit()
+    return sync_run
+
+
+def _group_name(session: Session, sync: ContactSync) -> str:
+    account = session.get(Account, sync.account_id)
+    account_name = account.name if account is not None else "GroupSync"
+    return f"{account_name} · {loaders.list_name(session, sync)}"
