@@ -16,16 +16,19 @@ import json
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerSigningKey
-from app.ledger.services import checkpoint_fields, entry_fields
-from app.ledger.signing import Signer, load_public_key, public_pem
+from app.ledger.services import DbSession, checkpoint_fields, entry_fields
+from app.ledger.signing import Signer, SigningKeyError, load_public_key, public_pem
 from app.ledger.verify import verify_records
+from app.privacy import disclosure
+from app.privacy.policy import current_policy
 
 PACK_FORMAT = "groupsync-evidence-pack/1"
 
@@ -99,7 +102,7 @@ def slice_statement(account_id: int, start: datetime | None, end: datetime | Non
 
 
 def build_evidence_pack(
-    session: Session,
+    session: DbSession,
     *,
     account_id: int,
     start: datetime | None,
@@ -160,3 +163,44 @@ def build_evidence_pack(
 
 def _pretty(value: Mapping[str, Any]) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+SCOPES_FILE = Path(__file__).resolve().parents[2] / "scopes.md"
+
+
+def documents_in_force(settings: Settings) -> dict[str, bytes]:
+    """The texts a reviewer needs beside the ledger: privacy policy, disclosure and scopes.md."""
+    policy = current_policy(settings)
+    shown = disclosure.current()
+    documents = {
+        f"privacy-policy-{policy.version}.md": policy.markdown.encode("utf-8"),
+        f"disclosure-{shown.version}.md": shown.markdown.encode("utf-8"),
+    }
+    if SCOPES_FILE.is_file():
+        documents["scopes.md"] = SCOPES_FILE.read_bytes()
+    return documents
+
+
+def evidence_pack(
+    session: DbSession,
+    settings: Settings,
+    *,
+    account_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> bytes:
+    """An evidence pack for one account; the manifest is signed when this process can reach the key."""
+    try:
+        signer: Signer | None = Signer.for_settings(settings)
+    except SigningKeyError:
+        signer = None
+    return build_evidence_pack(
+        session,
+        account_id=account_id,
+        start=start,
+        end=end,
+        documents=documents_in_force(settings),
+        signer=signer,
+        now=now,
+    )

@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, User
 from app.ledger.events import Destination, EventTag, Purpose
 from app.ledger.models import LedgerEntry
+from app.ledger.services import DbSession
 
 E = TypeVar("E", Purpose, EventTag)
 
@@ -152,7 +152,7 @@ class Summary:
         return sum(n for dest, n in self.destinations.items() if dest not in allowed)
 
 
-def summarize(session: Session, stmt: Select[LedgerEntry]) -> Summary:
+def summarize(session: DbSession, stmt: Select[LedgerEntry]) -> Summary:
     """Monthly flows by purpose, data category and destination, plus every deletion honoured."""
     periods: dict[str, PeriodSummary] = {}
     destinations: Counter[str] = Counter()
@@ -185,7 +185,7 @@ class IncidentRow:
     last: datetime
 
 
-def incident(session: Session, start: datetime, end: datetime) -> list[IncidentRow]:
+def incident(session: DbSession, start: datetime, end: datetime) -> list[IncidentRow]:
     """Accounts and users whose Google data flowed in ``[start, end)``, for breach notification.
 
     Names and addresses come from the live tables; a deleted account or user shows as its

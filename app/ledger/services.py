@@ -244,7 +244,9 @@ def checkpoint_fields(checkpoint: LedgerCheckpoint) -> dict[str, object]:
     return {**checkpoint_payload(checkpoint), "signature": checkpoint.signature}
 
 
-def make_checkpoints(session: Session, signer: Signer, now: datetime | None = None) -> list[LedgerCheckpoint]:
+def make_checkpoints(
+    session: DbSession, signer: Signer, now: datetime | None = None
+) -> list[LedgerCheckpoint]:
     """Sign the head of every chain that moved since this key last signed it, and commit.
 
     Safe to run from several schedulers at once: the unique (chain, seq, key) makes a
@@ -295,7 +297,9 @@ class PurgeResult:
     through_seq: int
 
 
-def purge_ledger(session: Session, now: datetime, *, retention_days: int | None = None) -> list[PurgeResult]:
+def purge_ledger(
+    session: DbSession, now: datetime, *, retention_days: int | None = None
+) -> list[PurgeResult]:
     """Delete each chain's entries older than the retention period and record the purge; commits.
 
     A chain loses a prefix (everything up to its newest expired entry), and a

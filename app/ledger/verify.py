@@ -17,12 +17,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.ledger import chain
 from app.ledger.chain import ChainReport, Problem
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerSigningKey
-from app.ledger.services import checkpoint_fields, entry_fields
+from app.ledger.services import DbSession, checkpoint_fields, entry_fields
 from app.ledger.signing import SigningKeyError, key_id, load_public_key, signature_valid
 
 CHECKPOINT_SIGNED_FIELDS = ("chain", "seq", "head_hash", "created_at", "key_id")
@@ -112,7 +111,7 @@ def verify_records(
     return report
 
 
-def verify_database(session: Session, pinned: Ed25519PublicKey | None = None) -> VerificationReport:
+def verify_database(session: DbSession, pinned: Ed25519PublicKey | None = None) -> VerificationReport:
     """Verify every chain in the database; ``pinned`` limits trust to one known public key."""
     # Rows already in the session may be stale; verification must read what is stored now.
     fresh = {"populate_existing": True}

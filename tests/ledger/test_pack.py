@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app.db import utcnow
+from app.extensions import db
+from app.ledger import chain
+from app.ledger.pack import evidence_pack
+from app.ledger.services import make_checkpoints
+from app.ledger.signing import Signer
+from app.ledger.verify import verify_pack
+from tests.ledger.helpers import fill
+
+Files = dict[str, bytes]
+
+
+def _pack(app: Flask, tmp_path: Path, start: datetime | None = None, end: datetime | None = None) -> Path:
+    now = utcnow()
+    fill(1, 2, now=now - timedelta(days=3))
+    fill(1, 3, now=now - timedelta(days=1))
+    fill(2, 2, now=now - timedelta(days=1))
+    make_checkpoints(db.session, Signer.for_settings(app.config["GROUPSYNC"]))
+    fill(1, 1, now=now)
+    data = evidence_pack(db.session, app.config["GROUPSYNC"], account_id=1, start=start, end=end, now=now)
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    return path
+
+
+def _rewrite(path: Path, change: Callable[[Files], None], *, refresh_manifest: bool = False) -> Path:
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    change(files)
+    if refresh_manifest:
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = {
+            n: hashlib.sha256(c).hexdigest()
+            for n, c in files.items()
+            if n not in {"manifest.json", "manifest.sig"}
+        }
+        files["manifest.json"] = json.dumps(manifest).encode()
+    target = path.with_name("tampered.zip")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+def _lines(files: Files) -> list[dict[str, object]]:
+    return [json.loads(line) for line in files["ledger.ndjson"].decode().splitlines()]
+
+
+def _set_lines(files: Files, lines: list[dict[str, object]]) -> None:
+    files["ledger.ndjson"] = "".join(chain.canonical(line).decode() + "\n" for line in lines).encode()
+
+
+def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: Path) -> None:
+    path = _pack(app, tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        lines = [json.loads(x) for x in archive.read("ledger.ndjson").decode().splitlines()]
+        report = json.loads(archive.read("verification-report.json"))
+    assert {line["chain"] for line in lines} == {"account:1"}
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert {"manifest.json", "manifest.sig", "checkpoints.jsonl", "documents/privacy-policy-v1.md"} <= names
+    assert any(n.startswith("documents/disclosure-v") for n in names)
+    assert any(n.startswith("public-keys/") for n in names)
+    assert report["ok"] is True
+    verified = verify_pack(path)
+    assert verified.ok, verified.lines()
+    assert verified.warnings == ["chain account:1 seq 6..6 has no signed checkpoint yet"]
+
+
+def test_time_window_gives_a_gapless_slice(app: Flask, tmp_path: Path) -> None:
+    path = _pack(app, tmp_path, start=utcnow() - timedelta(days=2), end=utcnow() - timedelta(hours=1))
+    with zipfile.ZipFile(path) as archive:
+        seqs = [json.loads(x)["seq"] for x in archive.read("ledger.ndjson").decode().splitlines()]
+    assert seqs == [3, 4, 5]
+    assert verify_pack(path).ok
+
+
+def _edit_entry(files: Files) -> None:
+    lines = _lines(files)
+    lines[1]["outcome"] = "500"
+    _set_lines(files, lines)
+
+
+def _drop_entry(files: Files) -> None:
+    lines = _lines(files)
+    del lines[2]
+    _set_lines(files, lines)
+
+
+def _rewrite_consistently(files: Files) -> None:
+    lines = _lines(files)
+    previous = lines[0]["hash"]
+    for line in lines[1:]:
+        line["records"] = 0
+        line["prev_hash"] = previous
+        line["hash"] = previous = chain.entry_hash(line)
+    _set_lines(files, lines)
+    del files["manifest.sig"]
+
+
+def _edit_policy(files: Files) -> None:
+    files["documents/privacy-policy-v1.md"] += b"\nWe sell data.\n"
+
+
+def _edit_checkpoint(files: Files) -> None:
+    checkpoint = json.loads(files["checkpoints.jsonl"].decode().splitlines()[0])
+    checkpoint["seq"] = 4
+    files["checkpoints.jsonl"] = chain.canonical(checkpoint) + b"\n"
+
+
+def _add_file(files: Files) -> None:
+    files["documents/extra.md"] = b"not from GroupSync"
+
+
+@pytest.mark.parametrize(
+    ("change", "refresh", "expected"),
+    [
+        (_edit_entry, False, "ledger.ndjson does not match its hash in the manifest"),
+        (_edit_entry, True, "chain account:1 seq 2: content does not match its hash"),
+        (_drop_entry, True, "sequence gap: expected seq 3, found 4"),
+        (_rewrite_consistently, True, "checkpointed head hash differs"),
+        (_edit_policy, False, "documents/privacy-policy-v1.md does not match its hash"),
+        (_edit_policy, True, "manifest signature is invalid"),
+        (_edit_checkpoint, True, "checkpoint signature is invalid"),
+        (_add_file, False, "documents/extra.md is not listed in the manifest"),
+    ],
+)
+def test_any_tampering_fails_the_pack(
+    app: Flask, tmp_path: Path, change: Callable[[Files], None], refresh: bool, expected: str
+) -> None:
+    tampered = _rewrite(_pack(app, tmp_path), change, refresh_manifest=refresh)
+    report = verify_pack(tampered)
+    assert not report.ok
+    assert any(expected in str(p) for p in report.problems), report.lines()
