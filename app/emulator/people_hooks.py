@@ -8,16 +8,20 @@ and the request log: they are the test harness, not a client of Google.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.emulator.errors import GoogleApiError
 from app.emulator.people_state import (
     READ_MASK_FIELDS,
     SYNC_TOKEN_LIFETIME,
     Account,
+    Contact,
     FaultPlan,
+    PeopleState,
     Quotas,
     canonical_json,
     invalid,
@@ -80,23 +84,35 @@ def seed(identity: str) -> tuple[Response, int]:
     with state.lock:
         people, now = state.people, state.now()
         account = _account(state, identity)
-        created_groups = {}
-        for index, group in enumerate(groups):
-            if not isinstance(group, dict):
-                raise invalid(f"groups[{index}] must be an object with a name")
-            created = people.create_group(account, group, now)
-            created_groups[created.name] = created.resource_name
-        persons = []
-        for index, entry in enumerate(contacts):
-            if not isinstance(entry, dict) or not isinstance(entry.get("person"), dict):
-                raise invalid(f"contacts[{index}] must be an object with a person")
-            person = dict(entry["person"])
-            if "groups" in entry:
-                person["memberships"] = _memberships(account, entry["groups"], f"contacts[{index}].groups")
-            persons.append(person)
-        where = [f"contacts[{i}].person" for i in range(len(persons))]
-        created_contacts = people.create_contacts(account, persons, where, now)
+        untouched = copy.deepcopy(account)
+        try:
+            created_groups, created_contacts = _seed(people, account, groups, contacts, now)
+        except GoogleApiError:
+            # A seed is all or nothing, so a typo in one contact cannot leave half an account behind.
+            people.accounts[account.sub] = untouched
+            raise
     return jsonify({"groups": created_groups, "contacts": [c.resource_name for c in created_contacts]}), 201
+
+
+def _seed(
+    people: PeopleState, account: Account, groups: list[Any], contacts: list[Any], now: float
+) -> tuple[dict[str, str], list[Contact]]:
+    created_groups = {}
+    for index, group in enumerate(groups):
+        if not isinstance(group, dict):
+            raise invalid(f"groups[{index}] must be an object with a name")
+        created = people.create_group(account, group, now)
+        created_groups[created.name] = created.resource_name
+    persons = []
+    for index, entry in enumerate(contacts):
+        if not isinstance(entry, dict) or not isinstance(entry.get("person"), dict):
+            raise invalid(f"contacts[{index}] must be an object with a person")
+        person = dict(entry["person"])
+        if "groups" in entry:
+            person["memberships"] = _memberships(account, entry["groups"], f"contacts[{index}].groups")
+        persons.append(person)
+    where = [f"contacts[{i}].person" for i in range(len(persons))]
+    return created_groups, people.create_contacts(account, persons, where, now)
 
 
 @people_hooks_bp.post("/people/accounts/<identity>/contacts/<contact_id>/edit")

@@ -993,10 +993,12 @@ class PeopleState:
     def _check_group_name(self, account: Account, name: Any, exclude: Group | None = None) -> str:
         if not isinstance(name, str) or not name.strip():
             raise invalid("contactGroup.name is required and must not be blank.")
+        # Names compare case-insensitively among the user's own groups (Google's exact rule is unpublished);
+        # the hidden system groups (friends, family...) do not block a label of the same name.
         clash = [
             g
             for g in account.live_groups()
-            if g is not exclude and g.name.casefold() == name.strip().casefold()
+            if g is not exclude and not g.system and g.name.casefold() == name.strip().casefold()
         ]
         if clash:
             raise GoogleApiError(409, "ALREADY_EXISTS", "Contact group name already exists.")
