@@ -14,6 +14,9 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
+from app.emulator.cli import RunningEmulator, serve_in_thread
+from app.emulator.hooks import HooksClient
+from app.emulator.state import EmulatorMode, EmulatorSettings
 from app.extensions import db
 
 PG_ADMIN_URL = os.environ.get("GROUPSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -50,8 +53,40 @@ def make_settings(database_url: str, instance: Path, **overrides: object) -> Set
 
 
 @pytest.fixture(scope="session")
-def base_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = create_app(make_settings(database_url, tmp_path_factory.mktemp("instance")))
+def emulator() -> Iterator[RunningEmulator]:
+    """The local Google emulator (OAuth, OpenID Connect, People API) on a free loopback port."""
+    running = serve_in_thread(EmulatorSettings(mode=EmulatorMode.TEST))
+    yield running
+    running.stop()
+
+
+def register_google_client(hooks: HooksClient, settings: Settings) -> None:
+    """Register ``settings``' OAuth client (id, secret, both callbacks) in the emulator, as in the console."""
+    hooks.register_client(
+        settings.google_client_id,
+        settings.google_client_secret,
+        [f"{settings.public_url}/auth/callback", f"{settings.public_url}/google/callback"],
+    )
+
+
+@pytest.fixture
+def google(emulator: RunningEmulator, base_app: Flask) -> HooksClient:
+    """The emulator emptied for this test, with the app's OAuth client registered; drives its hooks."""
+    hooks = HooksClient(emulator.url)
+    hooks.reset()
+    register_google_client(hooks, base_app.config["GROUPSYNC"])
+    return hooks
+
+
+@pytest.fixture(scope="session")
+def base_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, emulator: RunningEmulator
+) -> Iterator[Flask]:
+    settings = make_settings(
+        database_url, tmp_path_factory.mktemp("instance"), google_emulator_host=emulator.host_port
+    )
+    register_google_client(HooksClient(emulator.url), settings)
+    app = create_app(settings)
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -63,7 +63,7 @@ class SigningKey:
             .subject_name(name)
             .issuer_name(name)
             .public_key(self._private.public_key())
-            .serial_number(int(self.kid, 16))
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=365))
             .sign(self._private, hashes.SHA256())
