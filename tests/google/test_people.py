@@ -1,0 +1,448 @@
+"""The group-scoped People API client layer against the emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import responses
+from flask import Flask
+from google.oauth2.credentials import Credentials
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.config import Settings
+from app.emulator.hooks import HooksClient
+from app.extensions import db
+from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
+from app.google.errors import (
+    AmbiguousWriteError,
+    ContactLimitReachedError,
+    GroupDeletedError,
+    GroupNameTakenError,
+    NeedsReconnectError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ScopeViolationError,
+    StaleEtagError,
+    SyncTokenExpiredError,
+)
+from app.google.pacing import Pacer
+from app.google.people import (
+    ClientDataTag,
+    GroupContacts,
+    GroupScope,
+    PeopleClient,
+    RequestContext,
+    RetryPolicy,
+    session_ledger,
+)
+from app.ledger.events import Trigger
+from app.ledger.models import LedgerEntry
+from tests.conftest import Factory
+from tests.google.helpers import ADA, emulator_credentials
+
+MARKER = ClientDataTag("groupsync", "sync:1")
+GROUP_NAME = "Acme CRM · Customers"
+
+
+def tagged(crm_id: str, given: str) -> dict[str, Any]:
+    return {
+        "names": [{"givenName": given}],
+        "clientData": [MARKER.as_json(), {"key": "crm_id", "value": crm_id}],
+    }
+
+
+class Harness:
+    """A People client for Ada's emulated account, with what the tests observe around it."""
+
+    def __init__(self, app: Flask, google: HooksClient, account: Account, credentials: Credentials) -> None:
+        self.settings: Settings = app.config["GROUPSYNC"]
+        self.google = google
+        self.account = account
+        self.credentials = credentials
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[float], None] = lambda _: None
+        self.log_start = len(google.log())
+
+    def client(self) -> PeopleClient:
+        def sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+            self.on_sleep(seconds)
+
+        context = RequestContext(
+            account_id=self.account.id, user_id=None, google_sub=ADA, trigger=Trigger.SYSTEM, actor="system"
+        )
+        return PeopleClient(
+            self.credentials,
+            GoogleEndpoints.for_settings(self.settings),
+            context,
+            session_ledger(db.session),
+            Pacer(10_000),
+            timeout_seconds=5.0,
+            retry=RetryPolicy(max_attempts=4),
+            sleep=sleep,
+        )
+
+    def seed_personal(self) -> dict[str, Any]:
+        seeded: dict[str, Any] = self.google.call(
+            "POST",
+            f"people/accounts/{ADA}/seed",
+            {
+                "groups": [{"name": "Book club"}],
+                "contacts": [
+                    {"person": {"names": [{"givenName": "Mum"}]}, "groups": ["Book club"]},
+                    {
+                        "person": {
+                            "names": [{"givenName": "Dentist"}],
+                            "clientData": [{"key": "x", "value": "y"}],
+                        }
+                    },
+                ],
+            },
+        )
+        return seeded
+
+    def snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(
+            json.dumps(self.google.call("GET", f"people/accounts/{ADA}/snapshot"))
+        )
+        return data
+
+    def personal_part(self, ours: str) -> str:
+        """Canonical bytes of every contact and group that is not GroupSync's."""
+        snap = self.snapshot()
+        contacts = {
+            name: c
+            for name, c in snap["contacts"].items()
+            if ours not in c["memberships"] and not MARKER.found_in(c["fields"].get("clientData", []))
+        }
+        groups = {name: g for name, g in snap["groups"].items() if name != ours}
+        return json.dumps({"contacts": contacts, "groups": groups}, sort_keys=True)
+
+    def log(self) -> list[tuple[str, int]]:
+        return [(e["method"], e["status"]) for e in self.google.log(self.log_start)]
+
+    def ledger(self) -> list[tuple[str, str]]:
+        db.session.flush()
+        entries = db.session.scalars(
+            select(LedgerEntry).where(LedgerEntry.account_id == self.account.id).order_by(LedgerEntry.seq)
+        )
+        return [(e.method or "", e.outcome) for e in entries]
+
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        gid = group.removeprefix("contactGroups/")
+        members: list[dict[str, Any]] = self.google.call(
+            "GET", f"people/accounts/{ADA}/groups/{gid}/contacts"
+        )["contacts"]
+        return members
+
+    def faults(self, **plan: Any) -> None:
+        self.google.call("POST", "people/faults", {"identity": ADA, "plan": plan})
+
+
+@pytest.fixture
+def harness(app: Flask, google: HooksClient, factory: Factory) -> Iterator[Harness]:
+    account = factory.account()
+    credentials = emulator_credentials(app.config["GROUPSYNC"])
+    yield Harness(app, google, account, credentials)
+    google.call("POST", "people/faults", {"identity": None, "plan": None})
+
+
+def open_group(client: PeopleClient) -> GroupContacts:
+    group = client.create_group(GROUP_NAME, MARKER)
+    return client.contacts(GroupScope(group.resource_name, MARKER))
+
+
+def test_every_method_works_inside_the_group_and_each_request_has_one_ledger_entry(harness: Harness) -> None:
+    personal = harness.seed_personal()
+    client = harness.client()
+    group = client.create_group(GROUP_NAME, MARKER)
+    assert group.tagged
+    with pytest.raises(GroupNameTakenError):
+        client.create_group(GROUP_NAME, MARKER)
+    assert [g.resource_name for g in client.find_tagged_groups(MARKER)] == [group.resource_name]
+
+    contacts = client.contacts(GroupScope(group.resource_name, MARKER))
+    created = contacts.batch_create([tagged("1", "Олена"), tagged("2", "Grace")])
+    assert [r.ok for r in created] == [True, True]
+    names = [r.person.resource_name for r in created if r.person]
+    assert all(r.person is not None and r.person.verified for r in created)
+    # The user also files the second contact under My Contacts, so it may later leave GroupSync's group.
+    harness.google.call("POST", f"people/accounts/{ADA}/groups/myContacts/members", {"add": [names[1]]})
+    personal_before = harness.personal_part(group.resource_name)
+
+    members = contacts.list_members()
+    assert sorted(members.member_resource_names) == sorted(names)
+    read = contacts.batch_get(names, ["names"])
+    assert read.found[names[0]].person["names"][0]["givenName"] == "Олена"
+
+    updated = contacts.batch_update({names[0]: {"names": [{"givenName": "Olena"}]}}, ["names"])
+    assert updated[0].ok
+    assert harness.group_members(group.resource_name)[0]["clientData"][0]["value"] == "sync:1"
+
+    full = contacts.list_connections(["names"])
+    assert sorted(p.resource_name for p in full.people) == sorted(names)
+    assert full.next_sync_token
+    personal_names = set(personal["contacts"])
+    assert not personal_names & {p.resource_name for p in full.people}, "personal contacts are dropped"
+
+    contacts.batch_update({names[1]: {"names": [{"givenName": "Grace H."}]}}, ["names"])
+    changed = contacts.list_connections(["names"], full.next_sync_token)
+    assert [p.resource_name for p in changed.people] == [names[1]]
+    removed = contacts.modify_members(remove=[names[1]])
+    assert removed.not_found == ()
+    assert removed.cannot_remove_last_group == ()
+    assert contacts.modify_members(add=[names[1]]).not_found == ()
+
+    contacts.batch_delete([names[0]])
+    assert [c["resourceName"] for c in harness.group_members(group.resource_name)] == [names[1]]
+    assert harness.personal_part(group.resource_name) == personal_before
+
+    log = harness.log()
+    ledger = harness.ledger()
+    assert len(ledger) == len(log) == 13
+    assert ledger == [(method, str(status)) for method, status in log]
+
+
+def test_contacts_outside_the_scope_are_refused_before_any_request(harness: Harness) -> None:
+    personal = harness.seed_personal()
+    mum, dentist = personal["contacts"]
+    client = harness.client()
+    contacts = open_group(client)
+    group = contacts.scope.group_resource_name
+    [ours] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    # The user drops a personal contact into GroupSync's group: a member, but not GroupSync's.
+    harness.google.call(
+        "POST",
+        f"people/accounts/{ADA}/groups/{group.removeprefix('contactGroups/')}/members",
+        {"add": [dentist]},
+    )
+    contacts.list_members()
+    assert not contacts.batch_get([dentist], ["names"]).found[dentist].verified
+    before = harness.snapshot()
+    sent = len(harness.log())
+
+    attempts: list[Callable[[], object]] = [
+        lambda: contacts.batch_get([mum], ["names"]),
+        lambda: contacts.batch_update({mum: {"names": [{"givenName": "X"}]}}, ["names"]),
+        lambda: contacts.batch_update({dentist: {"names": [{"givenName": "X"}]}}, ["names"]),
+        lambda: contacts.batch_update({ours: {"names": [], "memberships": []}}, ["names", "memberships"]),
+        lambda: contacts.batch_delete([ours, dentist]),
+        lambda: contacts.batch_delete([mum]),
+        lambda: contacts.modify_members(add=[mum]),
+        lambda: contacts.modify_members(remove=[dentist]),
+        lambda: contacts.batch_create([{"names": [{"givenName": "Untagged"}]}]),
+        lambda: contacts.batch_create(
+            [
+                {
+                    **tagged("9", "Elsewhere"),
+                    "memberships": [
+                        {"contactGroupMembership": {"contactGroupResourceName": "contactGroups/myContacts"}}
+                    ],
+                }
+            ]
+        ),
+        lambda: client.contacts(GroupScope("contactGroups/myContacts", MARKER)),
+    ]
+    for attempt in attempts:
+        with pytest.raises((ScopeViolationError, ValueError)):
+            attempt()
+    assert len(harness.log()) == sent, "a refused call sent nothing"
+    assert harness.snapshot() == before
+
+
+def test_reads_are_retried_on_503_with_backoff(harness: Harness) -> None:
+    client = harness.client()
+    contacts = open_group(client)
+    harness.faults(error_rate=1.0, error_code=503, methods=["contactGroups.get"], times=2)
+    info = contacts.list_members()
+    assert info.member_count == 0
+    assert [s for s in harness.log() if s[0] == "contactGroups.get"] == [
+        ("contactGroups.get", 503),
+        ("contactGroups.get", 503),
+        ("contactGroups.get", 200),
+    ]
+    assert len(harness.sleeps) == 2
+    assert all(0 < s <= 32 + 1 for s in harness.sleeps)
+    assert harness.ledger()[-3:] == [
+        ("contactGroups.get", "503"),
+        ("contactGroups.get", "503"),
+        ("contactGroups.get", "200"),
+    ]
+
+
+def test_429_is_retried_after_the_quota_window_and_gives_up_with_a_typed_error(harness: Harness) -> None:
+    client = harness.client()
+    contacts = open_group(client)
+    harness.google.call("POST", f"people/accounts/{ADA}/limits", {"quotas": {"read_requests": 1}})
+    harness.on_sleep = lambda _: harness.google.advance_clock(61)
+    assert contacts.list_members().member_count == 0
+    assert [s for m, s in harness.log() if m == "contactGroups.get"] == [200]
+
+    contacts.list_members()
+    assert [s for m, s in harness.log() if m == "contactGroups.get"] == [200, 429, 200]
+
+    harness.on_sleep = lambda _: None
+    with pytest.raises(QuotaExceededError):
+        contacts.list_members()
+    assert [s for m, s in harness.log() if m == "contactGroups.get"][3:] == [429, 429, 429, 429]
+
+
+def test_creates_are_retried_only_when_quota_proves_nothing_was_applied(harness: Harness) -> None:
+    client = harness.client()
+    contacts = open_group(client)
+    harness.google.call("POST", f"people/accounts/{ADA}/limits", {"quotas": {"critical_write_requests": 6}})
+    harness.on_sleep = lambda _: harness.google.advance_clock(61)
+    contacts.batch_create([tagged("1", "One")])
+    contacts.batch_create([tagged("2", "Two")])
+    assert [s for m, s in harness.log() if m == "people.batchCreateContacts"] == [200, 429, 200]
+    assert len(harness.group_members(contacts.scope.group_resource_name)) == 2
+
+
+@pytest.mark.parametrize("after_apply", ["503", "drop"])
+def test_a_create_failing_after_it_was_applied_is_ambiguous_and_never_resent(
+    harness: Harness, after_apply: str
+) -> None:
+    client = harness.client()
+    contacts = open_group(client)
+    harness.faults(
+        after_apply_rate=1.0, after_apply=after_apply, methods=["people.batchCreateContacts"], times=1
+    )
+    with pytest.raises(AmbiguousWriteError):
+        contacts.batch_create([tagged("1", "Once")])
+    creates = [
+        e for e in harness.google.log(harness.log_start) if e["method"] == "people.batchCreateContacts"
+    ]
+    assert len(creates) == 1, "the create was sent exactly once"
+    members = harness.group_members(contacts.scope.group_resource_name)
+    assert len(members) == 1, "no twin contact"
+    ledger_creates = [o for m, o in harness.ledger() if m == "people.batchCreateContacts"]
+    assert ledger_creates == ["connection_dropped" if after_apply == "drop" else after_apply]
+
+
+def test_a_create_refused_with_503_is_not_retried_either(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    harness.faults(error_rate=1.0, error_code=503, methods=["people.batchCreateContacts"], times=1)
+    with pytest.raises(AmbiguousWriteError):
+        contacts.batch_create([tagged("1", "Never")])
+    assert [s for m, s in harness.log() if m == "people.batchCreateContacts"] == [503]
+    assert harness.sleeps == []
+
+
+def test_an_update_with_a_stale_etag_is_reported(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    contact_id = name.removeprefix("people/")
+    edit = {"urls": [{"value": "https://example.org"}]}
+    harness.google.call("POST", f"people/accounts/{ADA}/contacts/{contact_id}/edit", edit)
+    with pytest.raises(StaleEtagError):
+        contacts.batch_update({name: {"names": [{"givenName": "Ada L."}]}}, ["names"])
+    contacts.batch_get([name], ["names"])
+    assert contacts.batch_update({name: {"names": [{"givenName": "Ada L."}]}}, ["names"])[0].ok
+    [member] = harness.group_members(contacts.scope.group_resource_name)
+    assert member["urls"][0]["value"] == "https://example.org", "the user's own field survives"
+
+
+def test_updates_may_only_send_owned_fields(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    for person, mask in (
+        ({"names": [{"givenName": "A"}]}, ["names", "clientData"]),
+        ({"photos": []}, ["names"]),
+        ({"names": [{"givenName": "A"}]}, []),
+    ):
+        with pytest.raises(ValueError, match="owned fields"):
+            contacts.batch_update({name: person}, mask)
+
+
+def test_a_deleted_group_is_reported(harness: Harness) -> None:
+    client = harness.client()
+    contacts = open_group(client)
+    gid = contacts.scope.group_resource_name.removeprefix("contactGroups/")
+    harness.google.call("POST", f"people/accounts/{ADA}/groups/{gid}/delete", {})
+    assert client.get_group(contacts.scope.group_resource_name, MARKER) is None
+    with pytest.raises(GroupDeletedError):
+        contacts.list_members()
+
+
+def test_an_expired_sync_token_is_typed(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    token = contacts.list_connections(["names"]).next_sync_token
+    harness.google.call("POST", "people/sync-tokens/age", {})
+    with pytest.raises(SyncTokenExpiredError):
+        contacts.list_connections(["names"], token)
+
+
+def test_an_expired_access_token_is_refreshed_and_the_refresh_is_in_the_ledger(harness: Harness) -> None:
+    client = harness.client()
+    harness.google.advance_clock(3601)
+    open_group(client)
+    assert harness.log() == [
+        ("contactGroups.create", 401),
+        ("oauth2.token", 200),
+        ("contactGroups.create", 200),
+    ]
+    assert harness.ledger() == [
+        ("contactGroups.create", "401"),
+        ("oauth2.token.refresh", "200"),
+        ("contactGroups.create", "200"),
+    ]
+
+
+def test_a_revoked_grant_needs_reconnect(harness: Harness) -> None:
+    client = harness.client()
+    harness.google.revoke_grant(ADA, harness.settings.google_client_id)
+    with pytest.raises(NeedsReconnectError):
+        client.find_tagged_groups(MARKER)
+    assert harness.ledger() == [("contactGroups.list", "401"), ("oauth2.token.refresh", "400")]
+    assert harness.log() == [("contactGroups.list", 401), ("oauth2.token", 400)]
+
+
+def test_a_missing_contacts_scope_is_a_permission_error_without_retry(harness: Harness) -> None:
+    harness.credentials = emulator_credentials(harness.settings, scopes=[CONTACTS_SCOPE + ".readonly"])
+    harness.log_start = len(harness.google.log())
+    with pytest.raises(PermissionDeniedError):
+        harness.client().create_group(GROUP_NAME, MARKER)
+    assert harness.log() == [("contactGroups.create", 403)]
+
+
+def test_the_contact_limit_is_typed(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    filler = [{"person": {"names": [{"givenName": f"P{i}"}]}} for i in range(25_000)]
+    harness.google.call("POST", f"people/accounts/{ADA}/seed", {"contacts": filler})
+    with pytest.raises(ContactLimitReachedError):
+        contacts.batch_create([tagged("1", "One too many")])
+    assert len(harness.group_members(contacts.scope.group_resource_name)) == 0
+
+
+def _google_error(status: int, state: str, reason: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": "narrow test",
+            "status": state,
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}],
+        }
+    }
+
+
+def test_a_quota_403_is_retried_but_a_permission_403_is_not(harness: Harness) -> None:
+    """The emulator answers quota with 429 only; Google also uses 403 for quotas, so this one is narrow."""
+    client = harness.client()
+    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups"
+    with responses.RequestsMock() as mocked:
+        mocked.get(url, status=403, json=_google_error(403, "PERMISSION_DENIED", "RATE_LIMIT_EXCEEDED"))
+        mocked.get(url, status=200, json={"contactGroups": []})
+        assert client.find_tagged_groups(MARKER) == []
+        assert len(mocked.calls) == 2
+    with responses.RequestsMock() as mocked:
+        mocked.get(
+            url, status=403, json=_google_error(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+        )
+        with pytest.raises(PermissionDeniedError):
+            client.find_tagged_groups(MARKER)
+        assert len(mocked.calls) == 1
+    assert [o for _, o in harness.ledger()] == ["403", "200", "403"]
