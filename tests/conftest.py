@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from app import create_app
@@ -87,12 +87,20 @@ def base_app(
     )
     register_google_client(HooksClient(emulator.url), settings)
     app = create_app(settings)
+    # The `app` fixture keeps an app context open, and Flask reuses it for every request (and
+    # every client), so `g` would carry the signed-in membership and the CSRF token from one
+    # request into the next. Each request starts with an empty `g`, as it does in production.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
     with app.app_context():
         db.drop_all()
         db.create_all()
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def _fresh_request_globals() -> None:
+    vars(g._get_current_object()).clear()
 
 
 @pytest.fixture

@@ -102,9 +102,10 @@ class Invitation(Base):
 class SignInRequest(Base):
     """A sign-in sent to Google and not yet returned: single use, bound to one browser.
 
-    Only hashes are kept. ``state`` and ``nonce`` are compared by hash; the PKCE verifier is
-    derived from the server's secret key and the state (see :mod:`app.auth.services`), so no
-    value that could complete the exchange is at rest.
+    Only hashes are kept: of ``state`` and of a random value in the starting browser's
+    session. ``nonce`` and the PKCE verifier are derived from the server's secret key and
+    ``state`` (see :mod:`app.auth.services`), so no value that could complete the exchange is
+    at rest.
     """
 
     __tablename__ = "sign_in_request"
@@ -112,6 +113,5 @@ class SignInRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str] = mapped_column(String(64))
-    nonce_hash: Mapped[str] = mapped_column(String(64))
     next_url: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
