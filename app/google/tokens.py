@@ -110,8 +110,7 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
                 url, method=method, body=body, headers=headers, timeout=self._timeout, **kwargs
             )
         except google.auth.exceptions.TransportError as exc:
-            timed_out = isinstance(exc.__cause__, requests.Timeout)
-            self._record("timeout" if timed_out else "unreachable")
+            self._record(_transport_outcome(exc))
             raise
         self._record(str(response.status))
         return response
@@ -123,6 +122,10 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
                 self._connection, self._context, EventTag.GOOGLE_REQUEST, outcome, method=self._method
             ),
         )
+
+
+def _transport_outcome(exc: google.auth.exceptions.TransportError) -> str:
+    return "timeout" if isinstance(exc.__cause__, requests.Timeout) else "unreachable"
 
 
 def token_flow(
@@ -154,7 +157,7 @@ def token_flow(
 def _retrying(sleep: Sleep) -> Retrying:
     return Retrying(
         retry=retry_if_exception(lambda exc: isinstance(exc, _TransientError)),
-        wait=wait_exponential_jitter(initial=0.5, max=8.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=8.0),
         stop=stop_after_attempt(ATTEMPTS),
         sleep=sleep,
         reraise=True,
@@ -205,8 +208,8 @@ def refresh(
             if getattr(exc, "retryable", False):
                 raise _TransientError(_error_code(exc)) from None
             raise
-        except google.auth.exceptions.TransportError:
-            raise _TransientError("unreachable") from None
+        except google.auth.exceptions.TransportError as exc:
+            raise _TransientError(_transport_outcome(exc)) from None
         return token, new_refresh, expiry
 
     try:
@@ -265,8 +268,8 @@ def revoke(
                 body=urlencode({"token": token}).encode(),
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
-        except google.auth.exceptions.TransportError:
-            raise _TransientError("unreachable") from None
+        except google.auth.exceptions.TransportError as exc:
+            raise _TransientError(_transport_outcome(exc)) from None
         if response.status >= 500:
             raise _TransientError(str(response.status))
         return response
