@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from app.accounts.models import Role
+from app.db import utcnow
+from app.extensions import db
+from app.ledger.events import EventTag, FlowKind
+from app.ledger.models import LedgerEntry
+from app.ledger.signing import Signer, load_public_key, public_pem, signature_valid
+from app.ledger.verify import CHECKPOINT_SIGNED_FIELDS
+from tests.conftest import Factory
+from tests.ledger.helpers import fill, tampering
+
+
+def _run(app: Flask, *args: str) -> tuple[int, str]:
+    runner: FlaskCliRunner = app.test_cli_runner()
+    result = runner.invoke(args=["ledger", *args])
+    return result.exit_code, result.output
+
+
+def test_verify_reports_ok_then_names_the_edited_entry(app: Flask) -> None:
+    fill(1, 3)
+    code, output = _run(app, "verify")
+    assert code == 0, output
+    assert "ledger verification OK: 1 chains, 3 entries" in output
+    with tampering() as conn:
+        conn.execute(sa.text("UPDATE ledger_entry SET method = 'people.deleteContact' WHERE seq = 2"))
+    code, output = _run(app, "verify")
+    assert code == 1
+    assert "PROBLEM chain account:1 seq 2: content does not match its hash (entry edited)" in output
+
+
+def test_checkpoint_signs_heads_and_exports_outside_the_database(app: Flask, tmp_path: Path) -> None:
+    fill(1, 2)
+    fill(None, 1, user_id=None)
+    code, output = _run(app, "checkpoint", "--export", str(tmp_path))
+    assert code == 0, output
+    assert "2 checkpoint(s) signed" in output
+    [exported] = tmp_path.glob("ledger-checkpoints-*.jsonl")
+    [key_file] = tmp_path.glob("ledger-public-key-*.pem")
+    key = load_public_key(key_file.read_bytes())
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert {(c["chain"], c["seq"]) for c in lines} == {("account:1", 2), ("installation", 1)}
+    for line in lines:
+        assert signature_valid(key, {f: line[f] for f in CHECKPOINT_SIGNED_FIELDS}, line["signature"])
+    code, output = _run(app, "checkpoint")
+    assert "0 checkpoint(s) signed" in output
+
+
+def test_verify_pins_a_public_key(app: Flask, tmp_path: Path) -> None:
+    fill(1, 1)
+    _run(app, "checkpoint")
+    stranger = Signer.for_settings(app.config["GROUPSYNC"].with_overrides(instance_path=tmp_path))
+    (tmp_path / "other.pem").write_text(public_pem(stranger.public_key))
+    code, output = _run(app, "verify", "--public-key", str(tmp_path / "other.pem"))
+    assert code == 1
+    assert "checkpoint signed by a key that is not trusted" in output
+
+
+def test_pack_then_verify_pack_offline(app: Flask, tmp_path: Path) -> None:
+    fill(1, 3)
+    _run(app, "checkpoint")
+    out = tmp_path / "pack.zip"
+    code, output = _run(app, "pack", "--account", "1", "--out", str(out))
+    assert code == 0, output
+    code, output = _run(app, "verify", "--pack", str(out))
+    assert code == 0, output
+    assert "ledger verification OK: 1 chains, 3 entries, 1 checkpoints" in output
+    out.write_bytes(out.read_bytes().replace(b"manifest", b"manifesto"))
+    code, output = _run(app, "verify", "--pack", str(out))
+    assert code != 0
+
+
+def test_incident_lists_accounts_and_users_in_window(app: Flask, factory: Factory) -> None:
+    account = factory.account("Acme")
+    inside = factory.member(account, Role.MEMBER, email="alice@acme.test")
+    outside = factory.member(account, Role.MEMBER, email="bob@acme.test")
+    now = utcnow()
+    fill(account.id, 2, now=now - timedelta(days=2), user_id=inside.user_id)
+    fill(account.id, 1, now=now - timedelta(days=20), user_id=outside.user_id)
+    fill(
+        account.id,
+        1,
+        now=now - timedelta(days=2),
+        user_id=outside.user_id,
+        tag=EventTag.SYNC_ENABLED,
+        kind=FlowKind.LIFECYCLE,
+        categories=frozenset(),
+        records=0,
+    )
+    start = (now - timedelta(days=5)).date().isoformat()
+    code, output = _run(app, "incident", "--from", start, "--to", now.date().isoformat())
+    assert code == 0, output
+    assert f"{account.id}\tAcme\t{inside.user_id}\talice@acme.test\t2\t" in output
+    assert "bob@acme.test" not in output
+    assert "1 account/user pair(s)" in output
+
+
+def test_incident_rejects_bad_window_naming_the_option(app: Flask) -> None:
+    code, output = _run(app, "incident", "--from", "yesterday", "--to", "2026-01-01")
+    assert code == 2
+    assert "--from" in output
+    assert "date (YYYY-MM-DD)" in output
+
+
+def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
+    days = app.config["GROUPSYNC"].retention_ledger_days
+    fill(1, 2, now=utcnow() - timedelta(days=days + 1))
+    fill(1, 1)
+    code, output = _run(app, "purge")
+    assert code == 0, output
+    assert "account:1\tpurged 2 entries through seq 2" in output
+    tags = db.session.scalars(sa.select(LedgerEntry.tag).order_by(LedgerEntry.seq)).all()
+    assert tags == [EventTag.GOOGLE_REQUEST.value, EventTag.RETENTION_PURGED.value]
+    assert _run(app, "verify")[0] == 0
