@@ -1,4 +1,4 @@
-"""Refreshing through the credentials source: against the emulator, and with `responses` for endpoint faults."""
+"""Refreshing through the credentials source: against the emulator, and `responses` for endpoint faults."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import requests
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app.accounts.models import Membership, Role
 from app.emulator.hooks import HooksClient
@@ -40,6 +41,14 @@ def connected(member: Membership, signed_in: SignedIn, google: HooksClient) -> G
     assert connection is not None
     assert connection.is_usable
     return connection
+
+
+def connected_membership(connection: GoogleConnection) -> Membership:
+    return db.session.scalars(
+        select(Membership).where(
+            Membership.account_id == connection.account_id, Membership.user_id == connection.user_id
+        )
+    ).one()
 
 
 def _source(app: Flask, sleeps: list[float] | None = None) -> UserOAuthCredentialsSource:
@@ -91,14 +100,10 @@ def test_refresh_goes_through_groupsync_and_is_recorded(
 
 @pytest.mark.parametrize("how", ["revoked_by_user", "refresh_token_expired"])
 def test_invalid_grant_needs_reconnect_without_a_retry_storm(
-    app: Flask,
-    connected: GoogleConnection,
-    google: HooksClient,
-    member: Membership,
-    signed_in: SignedIn,
-    how: str,
+    app: Flask, connected: GoogleConnection, google: HooksClient, signed_in: SignedIn, how: str
 ) -> None:
     settings = settings_of(app)
+    member = connected_membership(connected)
     if how == "revoked_by_user":
         google.revoke_grant(ADA, settings.google_client_id)
     else:
@@ -172,7 +177,9 @@ def test_transient_failures_are_retried_with_backoff(
     assert credentials.token == "ya29.fresh-token"
     assert len(sleeps) == 2
     assert all(wait > 0 for wait in sleeps)
-    requests_made = [e for e in ledger(offline_connection.account_id) if e.tag == EventTag.GOOGLE_REQUEST.value]
+    requests_made = [
+        e for e in ledger(offline_connection.account_id) if e.tag == EventTag.GOOGLE_REQUEST.value
+    ]
     assert [e.outcome for e in requests_made] == ["503", "timeout", "200"]
     assert offline_connection.status is ConnectionStatus.CONNECTED
 
