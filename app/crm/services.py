@@ -309,29 +309,37 @@ def _store_contacts(session: DbSession, account_id: int, items: Sequence[Contact
     return outcomes
 
 
+def _unique_ids(raw_ids: Sequence[object], name: str) -> tuple[list[ItemResult | None], dict[str, int]]:
+    """Check each id; an id given twice is refused at every occurrence, like in a bulk upsert.
+
+    Returns the results filled in for refused items and the accepted ids with their index.
+    """
+    results: list[ItemResult | None] = [None] * len(raw_ids)
+    idents: list[str | None] = []
+    for index, raw in enumerate(raw_ids):
+        try:
+            idents.append(check_id(raw, f"{name}[{index}]"))
+        except InputError as exc:
+            idents.append(None)
+            results[index] = ItemResult(index, None, Outcome.ERROR, exc.errors[0])
+    repeated = _duplicates(idents)
+    wanted: dict[str, int] = {}
+    for index, ident in enumerate(idents):
+        if ident is None:
+            continue
+        if index in repeated:
+            message = f"'{ident}' appears more than once (first at {name}[{repeated[index]}])"
+            results[index] = ItemResult(index, ident, Outcome.ERROR, FieldError(f"{name}[{index}]", message))
+        else:
+            wanted[ident] = index
+    return results, wanted
+
+
 def delete_contacts(
     session: DbSession, account_id: int, raw_ids: Sequence[object], actor: str
 ) -> list[ItemResult]:
     """Mark contacts deleted (an admin's decision) and bump every list they are in."""
-    results: list[ItemResult | None] = [None] * len(raw_ids)
-    wanted: dict[str, int] = {}
-    for index, raw in enumerate(raw_ids):
-        try:
-            ident = check_id(raw, f"ids[{index}]")
-        except InputError as exc:
-            results[index] = ItemResult(index, None, Outcome.ERROR, exc.errors[0])
-            continue
-        if ident in wanted:
-            results[index] = ItemResult(
-                index,
-                ident,
-                Outcome.ERROR,
-                FieldError(
-                    f"ids[{index}]", f"'{ident}' appears more than once (first at ids[{wanted[ident]}])"
-                ),
-            )
-            continue
-        wanted[ident] = index
+    results, wanted = _unique_ids(raw_ids, "ids")
     rows = {
         row.crm_id: row
         for row in session.scalars(
@@ -514,20 +522,7 @@ def change_members(
     """Add contacts to a list or remove them from it; each id is answered on its own."""
     contact_list = _list(session, account_id, list_crm_id)
     raw_ids = _contact_ids_payload(payload)
-    results: list[ItemResult | None] = [None] * len(raw_ids)
-    wanted: dict[str, int] = {}
-    for index, raw in enumerate(raw_ids):
-        field = f"contact_ids[{index}]"
-        try:
-            ident = check_id(raw, field)
-        except InputError as exc:
-            results[index] = ItemResult(index, None, Outcome.ERROR, exc.errors[0])
-            continue
-        if ident in wanted:
-            message = f"'{ident}' appears more than once (first at contact_ids[{wanted[ident]}])"
-            results[index] = ItemResult(index, ident, Outcome.ERROR, FieldError(field, message))
-            continue
-        wanted[ident] = index
+    results, wanted = _unique_ids(raw_ids, "contact_ids")
     contacts = {
         row.crm_id: row
         for row in session.scalars(

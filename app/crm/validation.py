@@ -191,12 +191,12 @@ class _Checker:
         return text
 
     def _phone(self, text: str, field: str) -> str | None:
+        if not _PHONE_CHARS_RE.match(text) or not any(c.isdigit() for c in text):
+            self.fail(field, "is not a phone number (one leading +, then digits, spaces and ( ) - . / only)")
+            return None
         region = None if text.startswith("+") else self.default_region
-        if not text.startswith("+") and region is None:
-            # No region known: keep the number as the CRM wrote it, if it looks like one.
-            if not _PHONE_CHARS_RE.match(text) or not any(c.isdigit() for c in text):
-                self.fail(field, "is not a phone number (digits, spaces and + ( ) - . / only)")
-                return None
+        if region is None and not text.startswith("+"):
+            # No region known: keep the number as the CRM wrote it.
             return text
         try:
             number = phonenumbers.parse(text, region)
@@ -337,9 +337,11 @@ def validate_contact(
     ``prefix`` is prepended to every field path (``contacts[3].`` in a bulk request).
     """
     checker = _Checker(default_region)
+    if not isinstance(payload, dict):
+        where = prefix.rstrip(".") or "body"
+        raise InputError([FieldError(where, f"must be a JSON object, not {_json_type(payload)}")])
     body = checker.obj(payload, prefix.rstrip("."), set(CONTACT_FIELDS))
-    if body is None:
-        raise InputError(checker.errors)
+    assert body is not None
     raw_id = body.get("id", crm_id)
     if raw_id is None:
         checker.fail(f"{prefix}id", "is required")

@@ -39,7 +39,9 @@ class Api:
     def post(self, path: str, body: Any) -> TestResponse:
         return self.client.post("/api/v1" + path, json=body, headers=self._headers())
 
-    def raw(self, method: str, path: str, data: bytes, content_type: str = "application/json") -> TestResponse:
+    def raw(
+        self, method: str, path: str, data: bytes, content_type: str = "application/json"
+    ) -> TestResponse:
         return self.client.open(
             "/api/v1" + path, method=method, data=data, headers=self._headers({"Content-Type": content_type})
         )
