@@ -1,0 +1,164 @@
+"""Disconnect: revoke at Google, delete the tokens, stop every sync, keep a receipt, tell the user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import google.auth.exceptions
+import google.auth.transport.requests
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from google.oauth2.credentials import Credentials
+from sqlalchemy import select
+
+from app.accounts.models import Membership, Role
+from app.accounts.services import remove_member
+from app.crm.models import ContactList
+from app.emulator.hooks import HooksClient
+from app.extensions import db
+from app.google.endpoints import GoogleEndpoints
+from app.google.models import ConnectionStatus, DisconnectReceipt, GoogleConnection, StatusReason
+from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.ledger.events import EventTag
+from app.sync.models import ContactSync
+from tests.conftest import Factory
+from tests.google.connecting import ADA, connect, connection_of, csrf_token, ledger, settings_of, vault_of
+
+SignedIn = Callable[[Membership], FlaskClient]
+
+
+def _sync_for(membership: Membership, connection: GoogleConnection) -> ContactSync:
+    contact_list = ContactList(account_id=membership.account_id, crm_id="customers", name="Customers")
+    db.session.add(contact_list)
+    db.session.flush()
+    sync = ContactSync(
+        account_id=membership.account_id,
+        membership_id=membership.id,
+        list_id=contact_list.id,
+        connection_id=connection.id,
+    )
+    db.session.add(sync)
+    db.session.commit()
+    return sync
+
+
+def _connected(member: Membership, client: FlaskClient, google: HooksClient) -> GoogleConnection:
+    connect(client, google)
+    connection = connection_of(member)
+    assert connection is not None
+    assert connection.is_usable
+    return connection
+
+
+def _refresh_fails_at_google(app: Flask, refresh_token: str) -> bool:
+    settings = settings_of(app)
+    credentials = Credentials(
+        None,
+        refresh_token=refresh_token,
+        token_uri=GoogleEndpoints.for_settings(settings).token_uri,
+        client_id=settings.google_client_id,
+        client_secret=settings.google_client_secret,
+    )
+    try:
+        credentials.refresh(google.auth.transport.requests.Request())
+    except google.auth.exceptions.RefreshError:
+        return True
+    return False
+
+
+def test_disconnect_revokes_deletes_stops_syncs_and_leaves_a_receipt(
+    app: Flask, factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    client = signed_in(member)
+    connection = _connected(member, client, google)
+    sync = _sync_for(member, connection)
+    refresh_token = vault_of(app).refresh_token(connection)
+    assert refresh_token is not None
+
+    page = client.get("/google/")
+    answer = client.post("/google/disconnect", data={"csrf_token": csrf_token(page.text)})
+    assert answer.status_code == 303
+
+    connection = connection_of(member)
+    assert connection is not None
+    assert connection.status is ConnectionStatus.DISCONNECTED
+    assert connection.status_reason is StatusReason.DISCONNECTED_BY_USER
+    assert connection.refresh_token_ciphertext is None
+    assert connection.access_token_ciphertext is None
+    db.session.refresh(sync)
+    assert sync.enabled is False
+    with pytest.raises(PeopleCallForbiddenError):
+        ensure_may_call_people(db.session(), connection)
+    assert _refresh_fails_at_google(app, refresh_token)
+
+    receipt = db.session.scalars(select(DisconnectReceipt)).one()
+    assert (receipt.revoke_outcome, receipt.tokens_deleted, receipt.syncs_stopped) == ("revoked", True, 1)
+    assert receipt.actor == f"user:{member.user_id}"
+    entries = ledger(member.account_id)
+    revoke_requests = [e for e in entries if e.method == "oauth2.revoke"]
+    assert [(e.tag, e.outcome, e.destination) for e in revoke_requests] == [
+        (EventTag.GOOGLE_REQUEST.value, "200", "google")
+    ]
+    revoked = [e for e in entries if e.tag == EventTag.CONNECTION_REVOKED.value]
+    assert [e.outcome for e in revoked] == ["revoked"]
+    assert '"syncs_stopped":1' in revoked[0].detail
+
+    shown = client.get("/google/").text
+    assert "Not connected." in shown
+    assert "Contacts GroupSync wrote stay in your Google Contacts" in shown
+    assert "delete the label" in shown
+    assert "Syncs turned off: 1" in shown
+
+
+def test_access_already_revoked_at_google_is_fine(
+    app: Flask, factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    client = signed_in(member)
+    _connected(member, client, google)
+    google.revoke_grant(ADA, settings_of(app).google_client_id)
+    client.post("/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text)})
+    receipt = db.session.scalars(select(DisconnectReceipt)).one()
+    assert receipt.revoke_outcome == "already_revoked"
+    connection = connection_of(member)
+    assert connection is not None
+    assert connection.status is ConnectionStatus.DISCONNECTED
+    assert connection.refresh_token_ciphertext is None
+
+
+def test_reconnecting_after_disconnect_works(
+    factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    client = signed_in(member)
+    _connected(member, client, google)
+    client.post("/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text)})
+    # The disclosure was accepted already: the button goes straight to Google.
+    page = client.get("/google/").text
+    assert 'action="/google/connect"' in page
+    connection = _connected(member, client, google)
+    assert connection.status is ConnectionStatus.CONNECTED
+    assert connection.disconnected_at is None
+
+
+def test_removing_a_member_disconnects_first(
+    app: Flask, factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    account = factory.account()
+    factory.member(account, Role.ADMIN)
+    member = factory.member(account, Role.MEMBER)
+    connection = _connected(member, signed_in(member), google)
+    refresh_token = vault_of(app).refresh_token(connection)
+    assert refresh_token is not None
+    user_id = member.user_id
+    remove_member(db.session(), member)
+    db.session.expire_all()
+    connection = db.session.scalars(select(GoogleConnection).where(GoogleConnection.user_id == user_id)).one()
+    assert connection.status is ConnectionStatus.DISCONNECTED
+    assert connection.status_reason is StatusReason.DISCONNECTED_BY_ADMIN
+    assert connection.refresh_token_ciphertext is None
+    receipt = db.session.scalars(select(DisconnectReceipt)).one()
+    assert receipt.revoke_outcome == "revoked"
+    assert _refresh_fails_at_google(app, refresh_token)
