@@ -321,13 +321,14 @@ class OAuthState:
             if access.refresh_digest == key:
                 access.revoked = True
 
-    def revoke(self, token: str) -> None:
+    def revoke(self, token: str) -> IssuedToken:
         """Google's /revoke: either kind of token ends the user's whole grant to that client."""
         key = digest(token)
         record = self.access_tokens.get(key) or self.refresh_tokens.get(key)
         if record is None or not record.live(self.clock.now()):
             raise OAuthError("invalid_token", "Token expired or revoked")
         self.revoke_grant(record.sub, record.client_id)
+        return record
 
     def revoke_grant(self, sub: str, client_id: str) -> None:
         """As if the user removed the app under "Third-party connections" in their Google Account."""
@@ -645,10 +646,8 @@ def revoke() -> Response:
     if not token:
         raise OAuthError("invalid_request", "Missing required parameter: token")
     with state.lock:
-        record = state.oauth.access_tokens.get(digest(token)) or state.oauth.refresh_tokens.get(digest(token))
-        if record is not None:
-            note_caller(record.sub, record.client_id, "oauth2.revoke")
-        state.oauth.revoke(token)
+        record = state.oauth.revoke(token)
+    note_caller(record.sub, record.client_id, "oauth2.revoke")
     return Response(status=200)
 
 

@@ -63,6 +63,8 @@ class EmulatorSettings:
     clients: tuple[ClientSpec, ...] = ()
 
     def __post_init__(self) -> None:
+        # Accept the plain strings "test", "demo", "standalone" too; a bad one fails here, not per request.
+        object.__setattr__(self, "mode", EmulatorMode(self.mode))
         if self.token_lifetime < 1:
             raise ValueError(f"token_lifetime must be at least 1 second (got {self.token_lifetime})")
 
