@@ -203,8 +203,8 @@ def record_human_view(
     view: str,
     subject_user_id: int | None = None,
 ) -> LedgerEntry:
-    """Record that a person is about to read Google-derived data, and why (caller commits)."""
-    return record(
+    """Record, and commit, that a person is about to read Google-derived data, and why."""
+    entry = record(
         session,
         Flow(
             tag=EventTag.HUMAN_VIEW,
@@ -219,6 +219,8 @@ def record_human_view(
             detail={"reason": reason.value, "view": view},
         ),
     )
+    session.commit()
+    return entry
 
 
 # Reading a user's data with their consent serves their sync; the other reasons are their own purposes.

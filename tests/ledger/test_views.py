@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Blueprint, Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.accounts.models import Account, Membership, Role
+from app.accounts.tenancy import ANY_ROLE, require_role
+from app.extensions import db
+from app.ledger import human_view
+from app.ledger.events import Destination, EventTag, FlowKind, HumanViewReason, Purpose
+from app.ledger.human_view import requires_view_reason
+from app.ledger.models import LedgerEntry
+from app.ledger.verify import verify_pack
+from tests.conftest import Factory, make_settings, sign_in_client
+from tests.ledger.helpers import fill
+
+SignedIn = Callable[[Membership], FlaskClient]
+
+
+@pytest.fixture
+def two_accounts(factory: Factory) -> tuple[Account, Account]:
+    ours, theirs = factory.account("Ours"), factory.account("Theirs")
+    fill(ours.id, 2, method="people.batchCreateContacts", user_id=11)
+    fill(ours.id, 1, method="people.connections.list", user_id=12, purpose=Purpose.SIGN_IN, outcome="401")
+    fill(theirs.id, 1, method="people.secretTheirs")
+    return ours, theirs
+
+
+@pytest.fixture
+def reviewer(factory: Factory, signed_in: SignedIn, two_accounts: tuple[Account, Account]) -> FlaskClient:
+    return signed_in(factory.member(two_accounts[0], Role.REVIEWER))
+
+
+def test_reviewer_browses_only_own_account(reviewer: FlaskClient) -> None:
+    response = reviewer.get("/ledger")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page.count('data-testid="ledger-entry"') == 3
+    assert "people.batchCreateContacts" in page
+    assert "people.secretTheirs" not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("purpose=sign_in", 1),
+        ("user=11", 2),
+        ("method=people.batchCreateContacts", 2),
+        ("outcome=401", 1),
+        ("tag=google.request&purpose=contact_sync", 2),
+        ("from=2000-01-01&to=2000-01-02", 0),
+    ],
+)
+def test_filters(reviewer: FlaskClient, query: str, count: int) -> None:
+    page = reviewer.get(f"/ledger?{query}").get_data(as_text=True)
+    assert page.count('data-testid="ledger-entry"') == count
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("user=bob", "user must be a user id"),
+        ("purpose=ads", "purpose must be one of"),
+        ("from=soon", "from must"),
+    ],
+)
+def test_bad_filter_is_named(reviewer: FlaskClient, query: str, message: str) -> None:
+    response = reviewer.get(f"/ledger?{query}")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert reviewer.get(f"/ledger/export.csv?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER])
+def test_members_cannot_review(factory: Factory, signed_in: SignedIn, role: Role) -> None:
+    client = signed_in(factory.member(factory.account(), role))
+    for path in (
+        "/ledger",
+        "/ledger/summary",
+        "/ledger/export.csv",
+        "/ledger/export.ndjson",
+        "/ledger/evidence-pack",
+    ):
+        assert client.get(path).status_code == 403
+
+
+def test_admin_may_review(
+    factory: Factory, signed_in: SignedIn, two_accounts: tuple[Account, Account]
+) -> None:
+    client = signed_in(factory.member(two_accounts[0], Role.ADMIN))
+    assert client.get("/ledger").status_code == 200
+
+
+def test_summary_proves_destinations_and_lists_deletions(
+    reviewer: FlaskClient, two_accounts: tuple[Account, Account]
+) -> None:
+    fill(
+        two_accounts[0].id,
+        1,
+        tag=EventTag.DATA_DELETED,
+        kind=FlowKind.LIFECYCLE,
+        purpose=Purpose.USER_DATA_RIGHTS,
+        destination=Destination.GROUPSYNC_STORE,
+        outcome="deleted",
+        user_id=12,
+        records=0,
+    )
+    page = reviewer.get("/ledger/summary").get_data(as_text=True)
+    assert 'data-testid="no-third-party"' in page
+    assert "user_data.deleted" in page
+    assert "contact_sync" in page
+    assert "emailAddresses" in page
+    assert "4 flows" in page
+
+
+def test_exports_are_scoped_filtered_and_inert(
+    reviewer: FlaskClient, two_accounts: tuple[Account, Account]
+) -> None:
+    fill(two_accounts[0].id, 1, outcome="=HYPERLINK(1)", method="people.get", user_id=13)
+    response = reviewer.get("/ledger/export.csv?user=13")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["outcome"] for r in rows] == ["'=HYPERLINK(1)"]
+    lines = reviewer.get("/ledger/export.ndjson").get_data(as_text=True).splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert len(entries) == 4
+    assert {e["chain"] for e in entries} == {f"account:{two_accounts[0].id}"}
+
+
+def test_evidence_pack_download_verifies(reviewer: FlaskClient, tmp_path: Path) -> None:
+    response = reviewer.get("/ledger/evidence-pack")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    path = tmp_path / "pack.zip"
+    path.write_bytes(response.data)
+    report = verify_pack(path)
+    assert report.ok, report.lines()
+    assert [c.entries for c in report.chains] == [3]
+
+
+def test_ledger_pages_change_nothing(reviewer: FlaskClient) -> None:
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+    for path in (
+        "/ledger",
+        "/ledger/summary",
+        "/ledger/export.csv",
+        "/ledger/export.ndjson",
+        "/ledger/evidence-pack",
+    ):
+        reviewer.get(path)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == before
+
+
+@pytest.fixture
+def guarded_app(database_url: str, tmp_path: Path, app: Flask) -> Flask:
+    """A second app on the same database with one page guarded by requires_view_reason."""
+    other = create_app(make_settings(database_url, tmp_path))
+    page = Blueprint("guarded", __name__)
+
+    @page.get("/guarded/<int:user_id>")
+    @require_role(*ANY_ROLE)
+    @requires_view_reason("sync_health", subject_arg="user_id")
+    def guarded(user_id: int) -> str:
+        return f"google data of {user_id}"
+
+    other.register_blueprint(page)
+    return other
+
+
+def _token(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+def test_human_view_requires_and_records_a_reason(guarded_app: Flask, factory: Factory) -> None:
+    membership = factory.member(factory.account(), Role.ADMIN)
+    client = sign_in_client(guarded_app, membership)
+    first = client.get("/guarded/42").get_data(as_text=True)
+    assert "google data of 42" not in first
+    assert 'data-testid="human-view-form"' in first
+    form = {"view": "sync_health", "next": "/guarded/42", "subject": "42", "csrf_token": _token(first)}
+    missing = client.post("/ledger/human-view", data=form)
+    assert missing.status_code == 400
+    assert "Choose the reason" in missing.get_data(as_text=True)
+    answered = client.post("/ledger/human-view", data={**form, "reason": HumanViewReason.SECURITY.value})
+    assert answered.status_code == 302
+    assert answered.headers["Location"] == "/guarded/42"
+    assert "google data of 42" in client.get("/guarded/42").get_data(as_text=True)
+    assert "google data of 43" not in client.get("/guarded/43").get_data(as_text=True)
+    entry = db.session.scalars(
+        sa.select(LedgerEntry).where(LedgerEntry.tag == EventTag.HUMAN_VIEW.value)
+    ).one()
+    assert (entry.account_id, entry.user_id, entry.actor) == (
+        membership.account_id,
+        42,
+        f"user:{membership.user_id}",
+    )
+    assert json.loads(entry.detail) == {"reason": "security", "view": "sync_health"}
+    assert entry.purpose == Purpose.SECURITY.value
+
+
+def test_human_view_needs_csrf_token(guarded_app: Flask, factory: Factory) -> None:
+    client = sign_in_client(guarded_app, factory.member(factory.account(), Role.ADMIN))
+    data = {"view": "v", "next": "/guarded/1", "reason": "security"}
+    assert client.post("/ledger/human-view", data=data).status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 0
+
+
+def test_human_view_grant_expires(
+    guarded_app: Flask, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sign_in_client(guarded_app, factory.member(factory.account(), Role.ADMIN))
+    page = client.get("/guarded/7").get_data(as_text=True)
+    form = {"view": "v", "next": "/guarded/7", "reason": "user_consent", "csrf_token": _token(page)}
+    client.post("/ledger/human-view", data=form)
+    assert "google data of 7" in client.get("/guarded/7").get_data(as_text=True)
+    later = time.time() + human_view.GRANT_SECONDS + 1
+    monkeypatch.setattr(human_view.time, "time", lambda: later)
+    assert "google data of 7" not in client.get("/guarded/7").get_data(as_text=True)
