@@ -6,6 +6,7 @@ import pickle
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -30,7 +31,7 @@ from tests.emulator.conftest import (
 ADA_SUB = "110000000000000000001"
 
 
-def _people(url: str, token: str) -> object:
+def _people(url: str, token: str) -> Any:
     return build(
         "people",
         "v1",
@@ -46,7 +47,7 @@ def test_request_log_names_account_client_method_and_status(oauth: OAuthDriver) 
     requests.post(f"{oauth.url}/revoke", data={"token": "ya29.unknown"}, timeout=TIMEOUT)
     requests.get(f"{oauth.url}/no/such/path", timeout=TIMEOUT)
     service = _people(oauth.url, tokens["access_token"])
-    service.contactGroups().list().execute()  # type: ignore[attr-defined]
+    service.contactGroups().list().execute()
 
     entries = oauth.hooks.log(since=start)
     summary = [(e["method"], e["sub"], e["client_id"], e["status"]) for e in entries]
@@ -89,7 +90,7 @@ def test_people_api_answers_an_expired_token_with_401_access_token_expired(oauth
 def test_people_api_refuses_sign_in_only_tokens_even_for_reads(oauth: OAuthDriver) -> None:
     service = _people(oauth.url, oauth.tokens("openid email profile")["access_token"])
     with pytest.raises(HttpError) as info:
-        service.contactGroups().list().execute()  # type: ignore[attr-defined]
+        service.contactGroups().list().execute()
     assert info.value.status_code == 403
     assert info.value.error_details[0]["reason"] == "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
 
@@ -219,3 +220,12 @@ def test_a_state_file_naming_foreign_classes_is_refused(tmp_path: Path) -> None:
 def test_login_hint_by_sub_preselects_too(oauth: OAuthDriver) -> None:
     page = requests.get(oauth.auth_url(login_hint="110000000000000000002"), timeout=TIMEOUT).text
     assert re.search(r'id="identity-110000000000000000002" value="110000000000000000002"\s+checked', page)
+
+
+def test_settings_take_mode_names_and_refuse_bad_values() -> None:
+    assert EmulatorSettings(mode="standalone").mode is EmulatorMode.STANDALONE  # type: ignore[arg-type]
+    assert not EmulatorSettings(mode="standalone").mode.hooks_enabled  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="production"):
+        EmulatorSettings(mode="production")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="token_lifetime"):
+        EmulatorSettings(token_lifetime=0)
