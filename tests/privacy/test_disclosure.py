@@ -1,0 +1,72 @@
+"""The versioned disclosure text and the acceptance gate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.accounts.models import Role
+from app.extensions import db
+from app.privacy import disclosure
+from app.privacy.models import DisclosureAcceptance
+from tests.conftest import Factory
+
+
+@pytest.fixture
+def content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "disclosure"
+    folder.mkdir()
+    monkeypatch.setattr(disclosure, "CONTENT_DIR", folder)
+    disclosure.load.cache_clear()
+    yield folder
+    disclosure.load.cache_clear()
+
+
+def test_shipped_disclosure_covers_what_the_policy_requires() -> None:
+    text = disclosure.current().markdown
+    for needed in (
+        "one contact group",  # what it accesses
+        "only inside that group",  # what it does
+        "job title",  # which CRM fields are copied
+        "never do",
+        "advertising",
+        "AI or machine-learning",
+        "Turn a sync off",
+        "revokes",
+        "stay there",
+        "Limited Use requirements",
+        "(/privacy)",
+    ):
+        assert needed in text, needed
+
+
+def test_the_highest_numbered_version_is_current(content: Path) -> None:
+    for number in (1, 2, 10):
+        (content / f"v{number}.md").write_text(f"Version {number}\n", encoding="utf-8")
+    (content / "notes.txt").write_text("ignored", encoding="utf-8")
+    assert disclosure.versions() == ["v1", "v2", "v10"]
+    assert disclosure.current().version == "v10"
+    with pytest.raises(LookupError):
+        disclosure.load("v3")
+
+
+def test_raw_html_in_the_text_is_escaped(content: Path) -> None:
+    (content / "v1.md").write_text("Hello <script>alert(1)</script> [policy](/privacy)\n", encoding="utf-8")
+    html = str(disclosure.current().html)
+    assert "<script>" not in html
+    assert '<a href="/privacy">policy</a>' in html
+
+
+def test_acceptance_counts_only_for_the_current_version_and_account(content: Path, factory: Factory) -> None:
+    (content / "v1.md").write_text("First\n", encoding="utf-8")
+    account, other = factory.account(), factory.account()
+    member = factory.member(account, Role.MEMBER)
+    assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
+    db.session.add(DisclosureAcceptance(account_id=account.id, user_id=member.user_id, version="v1"))
+    db.session.commit()
+    assert disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
+    assert not disclosure.has_current_acceptance(db.session(), member.user_id, other.id)
+    (content / "v2.md").write_text("Second: a new use of data\n", encoding="utf-8")
+    assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
