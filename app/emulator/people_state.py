@@ -592,7 +592,7 @@ class PeopleState:
             decision.before = str(plan.error_code)
         elif mutation and after < plan.after_apply_rate:
             decision.after_apply = plan.after_apply
-        if decision.before or decision.after_apply:
+        if slow < plan.slow_rate or decision.before or decision.after_apply:
             runtime.fired += 1
         return decision
 

@@ -131,6 +131,12 @@ def test_faults_disarm_after_times_and_respect_methods(people: PeopleState, acco
     ]
 
 
+def test_a_slow_answer_counts_as_a_fault(people: PeopleState, account: Account) -> None:
+    people.configure_faults(SUB, FaultPlan(latency_ms=10, slow_rate=1.0, slow_ms=500, times=1), NOW)
+    delays = [people.draw_faults(SUB, "people.get", mutation=False).delay_seconds for _ in range(2)]
+    assert delays == [0.51, 0.01], "latency stays; the slow fault fires once"
+
+
 def test_fail_after_apply_only_hits_mutations(people: PeopleState, account: Account) -> None:
     people.configure_faults(SUB, FaultPlan(after_apply_rate=1.0, after_apply="drop"), NOW)
     assert people.draw_faults(SUB, "people.get", mutation=False).after_apply is None
