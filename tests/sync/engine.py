@@ -210,3 +210,8 @@ class World:
         assert {k: v[0]["names"][0]["givenName"] for k, v in found.items()} == expected
         assert self.tagged_anywhere() == dict.fromkeys({*expected, *released}, 1)
         assert self.personal_part() == self.personal_before
+
+
+def faults(google: HooksClient, **plan: Any) -> None:
+    """Seeded fault injection for Ada's account (``None`` plan: off)."""
+    google.call("POST", "people/faults", {"identity": ADA, "plan": plan or None})
