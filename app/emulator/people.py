@@ -1,9 +1,10 @@
 """The People API v1 methods GroupSync uses, on Google's paths, in the discovery document's shapes.
 
-Each view parses the request, then :func:`_serve` authenticates it, charges the quota, applies
-the seeded faults and the strict-sequential check, and runs one :class:`PeopleState` call under
-the emulator's lock. google-api-python-client turns long GET URLs into a POST with
-``X-HTTP-Method-Override: GET`` and the query in a form body, so the batch reads accept that too.
+Each view authenticates first (:func:`_caller`), then parses the request; :func:`_serve` charges
+the quota, applies the seeded faults and the strict-sequential check, and runs one
+:class:`PeopleState` call under the emulator's lock. google-api-python-client turns long GET
+URLs into a POST with ``X-HTTP-Method-Override: GET`` and the query in a form body, so the batch
+reads accept that too.
 """
 
 from __future__ import annotations

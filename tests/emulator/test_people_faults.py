@@ -162,14 +162,14 @@ def test_strict_mode_rejects_concurrent_mutations(
     def race() -> list[int]:
         statuses: list[int] = []
 
-        def create(name: str) -> None:
+        def create(api: Resource, name: str) -> None:
             try:
-                new_api().people().createContact(body=person(name)).execute()
+                api.people().createContact(body=person(name)).execute()
                 statuses.append(200)
             except HttpError as error:
                 statuses.append(error.status_code)
 
-        threads = [threading.Thread(target=create, args=(f"R{i}",)) for i in range(2)]
+        threads = [threading.Thread(target=create, args=(new_api(), f"R{i}")) for i in range(2)]
         for thread in threads:
             thread.start()
             time.sleep(0.05)
@@ -177,7 +177,7 @@ def test_strict_mode_rejects_concurrent_mutations(
             thread.join(timeout=10)
         return sorted(statuses)
 
-    faults(hooks, latency_ms=400)
+    faults(hooks, latency_ms=500)
     assert race() == [200, 200]
     hooks.call("POST", f"people/accounts/{ADA}/limits", {"strict_sequential": True})
     assert race() == [200, 409]
