@@ -321,6 +321,9 @@ class _RecordingHttp:
             )
         if isinstance(body, str):
             body = body.encode("utf-8")
+        # The ledger is written after the account's slot is released: a writer holding the slot while
+        # waiting for the ledger chain's row lock could deadlock with a transaction waiting for the slot.
+        failure: _TransportFailureError | None = None
         with self._pacer.slot(self._context.google_sub):
             if method != "GET":
                 # A fresh connection: a failure is then the server's answer, not a stale keep-alive.
@@ -336,8 +339,10 @@ class _RecordingHttp:
                 )
             except requests.RequestException as exc:
                 failure = _transport_failure(exc, to_token)
-                self._record(call, failure.outcome, 0)
-                raise failure from exc
+                cause = exc
+        if failure is not None:
+            self._record(call, failure.outcome, 0)
+            raise failure from cause
         self._record(call, str(response.status_code), _record_count(call, response))
         info: dict[str, str] = {k.lower(): v for k, v in response.headers.items()}
         info["status"] = str(response.status_code)

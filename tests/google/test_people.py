@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,6 +68,7 @@ class Harness:
         self.sleeps: list[float] = []
         self.on_sleep: Callable[[float], None] = lambda _: None
         self.log_start = len(google.log())
+        self.timeout = 5.0
 
     def client(self) -> PeopleClient:
         def sleep(seconds: float) -> None:
@@ -81,7 +84,7 @@ class Harness:
             context,
             session_ledger(db.session),
             Pacer(10_000),
-            timeout_seconds=5.0,
+            timeout_seconds=self.timeout,
             retry=RetryPolicy(max_attempts=4),
             sleep=sleep,
         )
@@ -151,8 +154,8 @@ def harness(app: Flask, google: HooksClient, factory: Factory) -> Iterator[Harne
     google.call("POST", "people/faults", {"identity": None, "plan": None})
 
 
-def open_group(client: PeopleClient) -> GroupContacts:
-    group = client.create_group(GROUP_NAME, MARKER)
+def open_group(client: PeopleClient, name: str = GROUP_NAME) -> GroupContacts:
+    group = client.create_group(name, MARKER)
     return client.contacts(GroupScope(group.resource_name, MARKER))
 
 
@@ -446,3 +449,80 @@ def test_a_quota_403_is_retried_but_a_permission_403_is_not(harness: Harness) ->
             client.find_tagged_groups(MARKER)
         assert len(mocked.calls) == 1
     assert [o for _, o in harness.ledger()] == ["403", "200", "403"]
+
+
+def test_a_dropped_or_timed_out_read_is_retried(harness: Harness) -> None:
+    harness.timeout = 1.0
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    harness.faults(drop_rate=1.0, methods=["people.getBatchGet"], times=1)
+    assert contacts.batch_get([name], ["names"]).found[name].verified
+    harness.faults(slow_rate=1.0, slow_ms=2500, methods=["people.getBatchGet"], times=1)
+    # The emulator answers one request at a time per account: let the slow answer finish first.
+    harness.on_sleep = lambda _: time.sleep(2.0)
+    assert contacts.batch_get([name], ["names"]).found[name].verified
+    reads = [o for m, o in harness.ledger() if m == "people.getBatchGet"]
+    assert reads == ["connection_dropped", "200", "timeout", "200"]
+
+
+def test_an_update_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    harness.faults(after_apply_rate=1.0, after_apply="503", methods=["people.batchUpdateContacts"], times=1)
+    with pytest.raises(AmbiguousWriteError) as raised:
+        contacts.batch_update({name: {"names": [{"givenName": "Ada L."}]}}, ["names"])
+    assert raised.value.resource_names == (name,)
+    assert [s for m, s in harness.log() if m == "people.batchUpdateContacts"] == [503, 400]
+    [member] = harness.group_members(contacts.scope.group_resource_name)
+    assert member["names"][0]["givenName"] == "Ada L.", "applied exactly once"
+
+
+def test_ledger_entries_name_the_kind_records_and_data_categories(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    contacts.batch_create([tagged("1", "Ada"), tagged("2", "Grace")])
+    db.session.flush()
+    entry = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.method == "people.batchCreateContacts")
+    ).one()
+    assert (entry.kind, entry.records, entry.purpose, entry.destination) == (
+        "create",
+        2,
+        "contact_sync",
+        "google",
+    )
+    assert json.loads(entry.categories) == ["clientData", "memberships", "metadata", "names"]
+    assert entry.google_account is not None
+    assert ADA not in entry.google_account, "the Google account is stored pseudonymised"
+
+
+def test_clients_sharing_a_pacer_never_overlap_requests_for_one_account(harness: Harness) -> None:
+    harness.google.call("POST", f"people/accounts/{ADA}/limits", {"strict_sequential": True})
+    harness.faults(latency_ms=30)
+    pacer = Pacer(10_000)
+    flows: list[object] = []
+    context = RequestContext(
+        account_id=harness.account.id, user_id=None, google_sub=ADA, trigger=Trigger.SYSTEM, actor="system"
+    )
+    endpoints = GoogleEndpoints.for_settings(harness.settings)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        client = PeopleClient(
+            harness.credentials, endpoints, context, flows.append, pacer, timeout_seconds=5.0
+        )
+        try:
+            contacts = open_group(client, f"Group {n}")
+            for i in range(3):
+                contacts.batch_create([tagged(f"{n}-{i}", f"P{i}")])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    statuses = [s for m, s in harness.log() if m == "people.batchCreateContacts"]
+    assert statuses == [200] * 9, "strict mode saw no overlapping mutation"
+    assert len(flows) == 12
