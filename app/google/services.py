@@ -38,6 +38,7 @@ from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKin
 from app.ledger.services import record
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 from app.sync.models import ContactSync
 
 CONSENT_LIFETIME = timedelta(minutes=10)
@@ -63,6 +64,17 @@ class ConnectOutcome(StrEnum):
     EXPIRED = "expired"
     """The answer matched no pending request of this browser and user (old, reused or forged)."""
     FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AcceptedTerms:
+    """The versions shown on the disclosure page the user agreed to."""
+
+    disclosure: str
+    policy: str
+
+    def __str__(self) -> str:
+        return f"disclosure {self.disclosure} with privacy policy {self.policy}"
 
 
 @dataclass(frozen=True)
@@ -132,11 +144,16 @@ def ensure_may_call_people(session: Session, connection: GoogleConnection) -> No
         raise PeopleCallForbiddenError(connection.status_reason.value or connection.status.value)
 
 
-def _accept_disclosure(session: Session, membership: Membership, version: str) -> None:
-    if version != disclosure.current().version:
-        raise DisclosureRequiredError(f"disclosure {version!r} is not the current version")
+def _accept_disclosure(session: Session, membership: Membership, accepted: AcceptedTerms) -> None:
+    if accepted.disclosure != disclosure.current().version or accepted.policy != current_policy_version():
+        raise DisclosureRequiredError(f"{accepted} is not what is in force now")
     session.add(
-        DisclosureAcceptance(account_id=membership.account_id, user_id=membership.user_id, version=version)
+        DisclosureAcceptance(
+            account_id=membership.account_id,
+            user_id=membership.user_id,
+            version=accepted.disclosure,
+            policy_version=accepted.policy,
+        )
     )
     record(
         session,
@@ -150,7 +167,7 @@ def _accept_disclosure(session: Session, membership: Membership, version: str) -
             outcome="ok",
             destination=Destination.GROUPSYNC_STORE,
             user_id=membership.user_id,
-            detail={"version": version},
+            detail={"version": accepted.disclosure, "policy_version": accepted.policy},
         ),
     )
     session.flush()
@@ -164,17 +181,17 @@ def start_connect(
     settings: Settings,
     vault: TokenVault,
     redirect_uri: str,
-    accepted_version: str | None = None,
+    accepted: AcceptedTerms | None = None,
 ) -> str:
     """Open a single-use consent request for this browser and user; returns Google's consent URL.
 
-    ``accepted_version`` is the disclosure version the user just accepted with an
+    ``accepted`` is the disclosure and policy versions the user just accepted with an
     affirmative click; the acceptance is stored first. Raises
     :class:`DisclosureRequiredError` when the current disclosure is not (or no longer)
     accepted: nobody is sent to Google before reading it.
     """
-    if accepted_version is not None:
-        _accept_disclosure(session, membership, accepted_version)
+    if accepted is not None:
+        _accept_disclosure(session, membership, accepted)
     if not disclosure.has_current_acceptance(session, membership.user_id, membership.account_id):
         raise DisclosureRequiredError("accept the current disclosure first")
     session.execute(delete(ConsentRequest).where(ConsentRequest.created_at < utcnow() - CONSENT_LIFETIME))

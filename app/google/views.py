@@ -13,6 +13,7 @@ from app.google import services
 from app.google.models import ConnectionStatus
 from app.google.vault import TokenVault
 from app.privacy import disclosure
+from app.privacy.policy import current_policy_version
 
 bp = Blueprint("google", __name__, url_prefix="/google")
 
@@ -59,6 +60,12 @@ def _browser_token() -> str:
     return token
 
 
+def _accepted_terms() -> services.AcceptedTerms | None:
+    """What the disclosure form says the user agreed to; None when the post did not come from it."""
+    shown, policy = request.form.get("disclosure_version"), request.form.get("policy_version")
+    return services.AcceptedTerms(shown, policy) if shown and policy else None
+
+
 def _redirect_uri() -> str:
     # Exactly what is registered with Google, independent of the Host header.
     return _settings().public_url + url_for("google.callback")
@@ -74,7 +81,9 @@ def connection() -> str:
 @bp.get("/disclosure")
 @require_role(*CONNECTING_ROLES)
 def disclosure_page() -> str:
-    return render_template("google/disclosure.html", disclosure=disclosure.current())
+    return render_template(
+        "google/disclosure.html", disclosure=disclosure.current(), policy_version=current_policy_version()
+    )
 
 
 @bp.post("/connect")
@@ -89,7 +98,7 @@ def connect() -> Response:
             settings=settings,
             vault=TokenVault.for_settings(settings),
             redirect_uri=_redirect_uri(),
-            accepted_version=request.form.get("disclosure_version") or None,
+            accepted=_accepted_terms(),
         )
     except services.DisclosureRequiredError:
         db.session.rollback()

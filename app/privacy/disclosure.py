@@ -2,7 +2,8 @@
 
 Each version is a Markdown file ``content/disclosure/v<N>.md``; the highest N is current.
 Published versions are never edited: a change is a new file, and every user must accept
-it before GroupSync makes another People API call for them.
+it before GroupSync makes another People API call for them. The same holds for a new
+version of the privacy policy the disclosure links to.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 
 CONTENT_DIR = Path(__file__).parent / "content" / "disclosure"
 _VERSION_FILE = re.compile(r"v(\d+)\.md")
@@ -54,13 +56,14 @@ def current() -> Disclosure:
 
 
 def has_current_acceptance(session: Session, user_id: int, account_id: int) -> bool:
-    """Whether the user accepted the current disclosure in this account: the gate for People API calls."""
+    """Whether the user accepted the current disclosure and policy in this account: the People API gate."""
     accepted = session.scalar(
         select(DisclosureAcceptance.id)
         .where(
             DisclosureAcceptance.user_id == user_id,
             DisclosureAcceptance.account_id == account_id,
             DisclosureAcceptance.version == current().version,
+            DisclosureAcceptance.policy_version == current_policy_version(),
         )
         .limit(1)
     )

@@ -19,4 +19,6 @@ class DisclosureAcceptance(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     version: Mapped[str] = mapped_column(String(40))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    """The privacy policy version in force when the user accepted; a new policy needs a new acceptance."""
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ from app.google.models import GoogleConnection
 from app.google.vault import TokenVault
 from app.ledger.models import LedgerEntry
 from app.privacy import disclosure
+from app.privacy.policy import current_policy_version
 
 ADA = "110000000000000000001"
 ADA_EMAIL = "ada.lovelace@example.com"
@@ -37,7 +38,11 @@ def start(client: FlaskClient) -> TestResponse:
     assert page.status_code == 200
     return client.post(
         "/google/connect",
-        data={"csrf_token": csrf_token(page.text), "disclosure_version": disclosure.current().version},
+        data={
+            "csrf_token": csrf_token(page.text),
+            "disclosure_version": disclosure.current().version,
+            "policy_version": current_policy_version(),
+        },
     )
 
 

@@ -19,6 +19,7 @@ from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
 from app.ledger.events import EventTag
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
 from tests.google.connecting import (
     ADA,
@@ -72,7 +73,11 @@ def test_accepting_stores_the_version_and_sends_an_incremental_offline_pkce_requ
     assert query["code_challenge_method"] == "S256"
     assert query["redirect_uri"].endswith("/google/callback")
     acceptance = db.session.scalars(select(DisclosureAcceptance)).one()
-    assert (acceptance.user_id, acceptance.version) == (member.user_id, disclosure.current().version)
+    assert (acceptance.user_id, acceptance.version, acceptance.policy_version) == (
+        member.user_id,
+        disclosure.current().version,
+        current_policy_version(),
+    )
     tags = [entry.tag for entry in ledger(member.account_id)]
     assert tags == [EventTag.DISCLOSURE_ACCEPTED.value]
 

@@ -23,6 +23,7 @@ from app.google.tokens import ATTEMPTS, TokenEndpointUnavailableError
 from app.ledger.events import EventTag, Purpose
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
 from tests.google.connecting import ADA, connect, connection_of, ledger, settings_of, vault_of
 
@@ -136,7 +137,10 @@ def offline_connection(member: Membership, app: Flask) -> GoogleConnection:
     """A connected row with tokens sealed by the vault, for token-endpoint faults played by `responses`."""
     db.session.add(
         DisclosureAcceptance(
-            account_id=member.account_id, user_id=member.user_id, version=disclosure.current().version
+            account_id=member.account_id,
+            user_id=member.user_id,
+            version=disclosure.current().version,
+            policy_version=current_policy_version(),
         )
     )
     connection = GoogleConnection(

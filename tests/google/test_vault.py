@@ -29,6 +29,7 @@ from app.google.models import ConnectionStatus, ConsentRequest, GoogleConnection
 from app.google.vault import TokenUnreadableError, TokenVault
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
 from tests.google.connecting import settings_of
 
@@ -168,7 +169,10 @@ def test_an_undecryptable_token_marks_needs_reconnect_and_alerts_without_secrets
     member = members[0]
     db.session.add(
         DisclosureAcceptance(
-            account_id=member.account_id, user_id=member.user_id, version=disclosure.current().version
+            account_id=member.account_id,
+            user_id=member.user_id,
+            version=disclosure.current().version,
+            policy_version=current_policy_version(),
         )
     )
     connection = _connection(member, _vault(OLD))

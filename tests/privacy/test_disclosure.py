@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from app.accounts.models import Role
 from app.extensions import db
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy, current_policy_version
 from tests.conftest import Factory
 
 
@@ -59,14 +62,35 @@ def test_raw_html_in_the_text_is_escaped(content: Path) -> None:
     assert '<a href="/privacy">policy</a>' in html
 
 
-def test_acceptance_counts_only_for_the_current_version_and_account(content: Path, factory: Factory) -> None:
+def test_acceptance_counts_only_for_the_current_texts_and_account(
+    content: Path, factory: Factory, app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (content / "v1.md").write_text("First\n", encoding="utf-8")
     account, other = factory.account(), factory.account()
     member = factory.member(account, Role.MEMBER)
     assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
-    db.session.add(DisclosureAcceptance(account_id=account.id, user_id=member.user_id, version="v1"))
+    policy = current_policy_version()
+    db.session.add(
+        DisclosureAcceptance(
+            account_id=account.id, user_id=member.user_id, version="v1", policy_version=policy
+        )
+    )
     db.session.commit()
     assert disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
     assert not disclosure.has_current_acceptance(db.session(), member.user_id, other.id)
+
+    # A new privacy policy needs a fresh acceptance...
+    policies = tmp_path / "policy"
+    policies.mkdir()
+    for version in ("v1", "v2"):
+        (policies / f"{version}.md").write_text(current_policy().markdown, encoding="utf-8")
+    settings = app.config["GROUPSYNC"]
+    monkeypatch.setitem(app.config, "GROUPSYNC", replace(settings, privacy_policy_dir=policies))
+    assert current_policy_version() == "v2"
+    assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings)
+    assert disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
+
+    # ...and so does a new disclosure text.
     (content / "v2.md").write_text("Second: a new use of data\n", encoding="utf-8")
     assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
