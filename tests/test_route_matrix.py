@@ -1,0 +1,344 @@
+"""Every route, every role, another tenant's ids: who may call what, and nothing crosses tenants.
+
+The routes come from the application's URL map, so a new route joins the matrix by itself.
+URL arguments are filled from :data:`BROWSER_ARGUMENTS` / :data:`API_ARGUMENTS`, which build a
+row of a given account and return the value for the URL; a route with an argument neither
+registry knows fails here until someone teaches the registry how to make one.
+
+Another tenant ("Zeta") gets rows whose every text carries :data:`MARKER`; no response to a
+user or API key of the first tenant may contain it, and no request of theirs may change any
+row outside their own account.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+from app import create_app
+from app.accounts.models import Account, Invitation, Membership, Role, User
+from app.crm import services as crm_services
+from app.crm.models import ContactList, CrmContact, CsvUpload
+from app.extensions import db
+from tests.auth.flows import csrf_token
+from tests.conftest import make_settings, sign_in_client
+
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "web.index",
+        "auth.sign_in",
+        "auth.start",
+        "auth.callback",
+        "auth.choose_account",
+        "auth.enter_account",
+        "auth.sign_out",
+        "privacy.policy",
+        "privacy.archived",
+        "crm.api.openapi",
+    }
+)
+"""The only routes anyone may call without signing in: the place to list a new public page."""
+
+API_ENDPOINT_PREFIX = "crm.api."
+"""The CRM-facing API authenticates with an account's API key instead of a browser session."""
+
+MARKER = "zeta7781"
+ROLES = (Role.ADMIN, Role.MEMBER, Role.REVIEWER)
+_serial = count(1)
+
+Maker = Callable[[Account, str], object]
+"""Builds a row of ``account`` whose texts contain the label, and returns the URL argument."""
+
+
+def _member(account: Account, label: str) -> int:
+    n = next(_serial)
+    user = User(
+        google_sub=f"{label}-sub-{n}", email=f"{label}-{n}@people.example.com", name=f"{label} Person {n}"
+    )
+    membership = Membership(account=account, user=user, role=Role.MEMBER)
+    db.session.add_all([user, membership])
+    db.session.commit()
+    return membership.id
+
+
+def _invitation(account: Account, label: str) -> int:
+    invitation = Invitation(
+        account_id=account.id, email=f"{label}-invited-{next(_serial)}@people.example.com", role=Role.MEMBER
+    )
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation.id
+
+
+def _contact(account: Account, label: str) -> CrmContact:
+    n = next(_serial)
+    contact = CrmContact(
+        account_id=account.id,
+        crm_id=f"contact-{n}",
+        given_name=f"{label} Given",
+        family_name=f"{label} Family",
+        company=f"{label} Company",
+        emails=[{"value": f"{label}.contact{n}@people.example.com", "type": "work"}],
+    )
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+def _list(account: Account, label: str) -> ContactList:
+    contact_list = ContactList(account_id=account.id, crm_id=f"list-{next(_serial)}", name=f"{label} List")
+    db.session.add(contact_list)
+    db.session.commit()
+    return contact_list
+
+
+def _api_key(account: Account, label: str) -> int:
+    key, _ = crm_services.create_api_key(db.session(), account.id, f"{label} key", None)
+    return key.id
+
+
+def _upload(account: Account, label: str) -> int:
+    upload = CsvUpload(
+        account_id=account.id,
+        filename=f"{label}.csv",
+        list_name=f"{label} Imported",
+        content=f"given_name\n{label}\n".encode(),
+    )
+    db.session.add(upload)
+    db.session.commit()
+    return upload.id
+
+
+BROWSER_ARGUMENTS: dict[str, Maker] = {
+    "membership_id": _member,
+    "invitation_id": _invitation,
+    "list_id": lambda account, label: _list(account, label).id,
+    "contact_id": lambda account, label: _contact(account, label).id,
+    "key_id": _api_key,
+    "upload_id": _upload,
+}
+API_ARGUMENTS: dict[str, Maker] = {
+    "crm_id": lambda account, label: _contact(account, label).crm_id,
+    "list_id": lambda account, label: _list(account, label).crm_id,
+}
+
+
+def _matrix_app() -> Flask:
+    instance = Path(tempfile.mkdtemp(prefix="route-matrix-"))
+    return create_app(make_settings(f"sqlite:///{instance / 'routes.sqlite3'}", instance))
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    endpoint: str
+    method: str
+    arguments: tuple[str, ...]
+
+    @property
+    def is_api(self) -> bool:
+        return self.endpoint.startswith(API_ENDPOINT_PREFIX)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+def _routes(rules: Iterable[Rule]) -> list[Route]:
+    routes = []
+    for rule in rules:
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append(Route(rule.rule, rule.endpoint, method, tuple(sorted(rule.arguments))))
+    return routes
+
+
+_URL_MAP_APP = _matrix_app()
+ROUTES = _routes(_URL_MAP_APP.url_map.iter_rules())
+
+
+@dataclass
+class World:
+    own: Account
+    other: Account
+    clients: dict[Role, FlaskClient]
+    api_secret: str
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    own = Account(name="Own Tenant")
+    other = Account(name=f"{MARKER.title()} Holdings")
+    db.session.add_all([own, other])
+    db.session.commit()
+    clients = {}
+    for role in ROLES:
+        membership = Membership(
+            account=own,
+            user=User(
+                google_sub=f"own-{role.value}", email=f"own-{role.value}@own.example.com", name=role.value
+            ),
+            role=role,
+        )
+        db.session.add(membership)
+        db.session.commit()
+        clients[role] = sign_in_client(app, membership)
+    _, api_secret = crm_services.create_api_key(db.session(), own.id, "own key", None)
+    for role in ROLES:
+        other_member = Membership(
+            account=other,
+            user=User(
+                google_sub=f"{MARKER}-{role.value}",
+                email=f"{MARKER}-{role.value}@people.example.com",
+                name=f"{MARKER} {role.value}",
+            ),
+            role=role,
+        )
+        db.session.add(other_member)
+        db.session.commit()
+        sign_in_client(app, other_member)
+    return World(own, other, clients, api_secret)
+
+
+def _fill(route: Route, account: Account, label: str) -> str:
+    registry = API_ARGUMENTS if route.is_api else BROWSER_ARGUMENTS
+    unknown = [name for name in route.arguments if name not in registry]
+    if unknown:
+        pytest.fail(
+            f"{route} has URL argument(s) {unknown} that the route matrix cannot fill: add a maker to "
+            f"{'API_ARGUMENTS' if route.is_api else 'BROWSER_ARGUMENTS'} in tests/test_route_matrix.py"
+        )
+    url = route.rule
+    for name in route.arguments:
+        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(registry[name](account, label)), url)
+    return url
+
+
+def _rows_outside(account: Account) -> list[tuple[str, str]]:
+    """Every row of every table except ``account``'s own rows, in a stable text form.
+
+    ``last_seen_at`` of sign-in sessions changes on every request by design and is left out.
+    """
+    dump = []
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            columns = [
+                c for c in table.columns if not (table.name == "login_session" and c.name == "last_seen_at")
+            ]
+            statement = sa.select(*columns)
+            if "account_id" in table.columns:
+                statement = statement.where(
+                    sa.or_(table.c.account_id.is_(None), table.c.account_id != account.id)
+                )
+            if table.name == "ledger_head":
+                statement = statement.where(table.c.chain != f"account:{account.id}")
+            for row in conn.execute(statement):
+                dump.append((table.name, json.dumps([str(v) for v in row])))
+    return sorted(dump)
+
+
+def _call(client: FlaskClient, route: Route, url: str, *, api_secret: str | None = None) -> TestResponse:
+    if route.is_api:
+        headers = {"Authorization": f"Bearer {api_secret}"} if api_secret else {}
+        body: Any = {"name": "x", "contact_ids": []} if route.method in {"PUT", "POST"} else None
+        return client.open(url, method=route.method, json=body, headers=headers)
+    data: dict[str, str] = {}
+    if route.method != "GET":
+        signed_in = client.get("/dashboard").status_code == 200
+        data["csrf_token"] = csrf_token(client, "/dashboard" if signed_in else "/sign-in")
+    return client.open(url, method=route.method, data=data or None)
+
+
+def _assert_no_leak(response: TestResponse, who: str, route: Route) -> None:
+    parts = [response.get_data()]
+    if response.mimetype == "application/zip":
+        with zipfile.ZipFile(io.BytesIO(parts[0])) as archive:
+            parts = [archive.read(name) for name in archive.namelist()]
+    for part in parts:
+        assert MARKER.encode() not in part.lower(), f"{route} as {who} showed another tenant's data"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_route_is_guarded(route: Route, app: Flask, world: World) -> None:
+    view = app.view_functions[route.endpoint]
+    if not route.is_api:
+        assert hasattr(view, "required_roles"), (
+            f"{route} ({route.endpoint}) is neither in PUBLIC_ENDPOINTS nor wrapped by tenancy.require_role"
+        )
+    own_url = _fill(route, world.own, "own")
+    other_url = _fill(route, world.other, MARKER)
+
+    anonymous = _call(app.test_client(), route, own_url)
+    if route.is_api:
+        assert anonymous.status_code == 401, (
+            f"{route} answered an anonymous caller with {anonymous.status_code}"
+        )
+    else:
+        assert anonymous.status_code in {302, 401}, f"{route} answered anonymous with {anonymous.status_code}"
+        if anonymous.status_code == 302:
+            assert anonymous.headers["Location"].startswith("/sign-in"), anonymous.headers["Location"]
+
+    if route.is_api:
+        _check_api(route, app, world, own_url, other_url)
+        return
+    allowed = view.required_roles
+    for role in ROLES:
+        response = _call(world.clients[role], route, own_url)
+        _assert_no_leak(response, role.value, route)
+        if role in allowed:
+            assert response.status_code < 500, f"{route} as {role.value}: {response.status_code}"
+        else:
+            assert response.status_code == 403, f"{route} let a {role.value} in ({response.status_code})"
+
+    if not route.arguments:
+        return
+    before = _rows_outside(world.own)
+    for role in ROLES:
+        response = _call(world.clients[role], route, other_url)
+        assert response.status_code in {403, 404}, (
+            f"{route} as {role.value} with another tenant's id answered {response.status_code}"
+        )
+        _assert_no_leak(response, role.value, route)
+    assert _rows_outside(world.own) == before, f"{route} changed rows outside the caller's account"
+
+
+def _check_api(route: Route, app: Flask, world: World, own_url: str, other_url: str) -> None:
+    client = app.test_client()
+    _assert_no_leak(_call(client, route, own_url, api_secret=world.api_secret), "API key", route)
+    if not route.arguments:
+        return
+    before = _rows_outside(world.own)
+    response = _call(client, route, other_url, api_secret=world.api_secret)
+    # CRM ids are the CRM's own and per account: a PUT of an id another tenant also uses
+    # creates or updates the caller's row of that id, never the other tenant's.
+    if not (route.method == "PUT" and response.status_code in {200, 201}):
+        assert response.status_code in {400, 403, 404, 422}, (
+            f"{route} with another tenant's id answered {response.status_code}"
+        )
+    _assert_no_leak(response, "API key", route)
+    assert _rows_outside(world.own) == before, f"{route} changed rows outside the caller's account"
+
+
+def test_matrix_covers_the_whole_url_map() -> None:
+    endpoints = {rule.endpoint for rule in _URL_MAP_APP.url_map.iter_rules()}
+    assert endpoints >= PUBLIC_ENDPOINTS, (
+        f"public endpoints that no longer exist: {PUBLIC_ENDPOINTS - endpoints}"
+    )
+    assert {r.endpoint for r in ROUTES} | PUBLIC_ENDPOINTS == endpoints
+    assert any(r.arguments for r in ROUTES)
