@@ -480,6 +480,10 @@ class PeopleState:
         self._in_flight: set[str] = set()
         self._fault_runtime: dict[str | None, _PlanRuntime] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Requests in flight belong to the process that saved the state file, not to the one that loads it.
+        return {**self.__dict__, "_in_flight": set()}
+
     # accounts ------------------------------------------------------------------------------------------
 
     def account(self, sub: str, now: float) -> Account:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -157,6 +158,15 @@ def test_json_checked_against_the_discovery_document(body: dict[str, Any], messa
         check_json("Person", body, "person")
     assert excinfo.value.code == 400
     assert message in excinfo.value.message
+
+
+def test_a_saved_state_forgets_mutations_in_flight(people: PeopleState, account: Account) -> None:
+    people.begin_mutation(SUB)
+    restored = pickle.loads(pickle.dumps(people))  # noqa: S301  (bytes this test just made)
+    restored.begin_mutation(SUB)
+    with pytest.raises(GoogleApiError) as excinfo:
+        people.begin_mutation(SUB)
+    assert excinfo.value.status == "ABORTED"
 
 
 def test_contacts_always_keep_a_membership(people: PeopleState, account: Account) -> None:
