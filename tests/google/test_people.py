@@ -526,3 +526,17 @@ def test_clients_sharing_a_pacer_never_overlap_requests_for_one_account(harness:
     statuses = [s for m, s in harness.log() if m == "people.batchCreateContacts"]
     assert statuses == [200] * 9, "strict mode saw no overlapping mutation"
     assert len(flows) == 12
+
+
+def test_retry_after_is_honoured_and_capped(harness: Harness) -> None:
+    """The emulator, like Google, sends no Retry-After; a proxy in between might, so this one is narrow."""
+    client = harness.client()
+    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups"
+    unavailable = _google_error(503, "UNAVAILABLE", "BACKEND_ERROR")
+    with responses.RequestsMock() as mocked:
+        mocked.get(url, status=503, json=unavailable, headers={"Retry-After": "7"})
+        mocked.get(url, status=429, json=unavailable, headers={"Retry-After": "86400"})
+        mocked.get(url, status=200, json={"contactGroups": []})
+        assert client.find_tagged_groups(MARKER) == []
+    assert harness.sleeps[0] >= 7
+    assert harness.sleeps[1] == RetryPolicy().max_retry_after
