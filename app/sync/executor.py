@@ -21,10 +21,10 @@ maps the layer's typed errors to the sync's status.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.crm.values import ContactData
@@ -125,6 +125,7 @@ def run(
     )
     listing = _list(contacts, None if full else sync.sync_token)
     facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, group_is_new=group_is_new)
+    facts = replace(facts, account_contacts=_contacts_in_account(session, sync))
     sync_run.full_resync = listing.full
 
     the_plan = plan(mapped.values(), (_entry(r) for r in rows.values()), facts, ctx.limits)
@@ -300,6 +301,21 @@ def _remote(contacts: GroupContacts, person: FetchedPerson, *, with_hash: bool) 
     )
 
 
+def _contacts_in_account(session: Session, sync: ContactSync) -> int:
+    """GroupSync's own contacts in the Google account, over every sync using the same connection.
+
+    A lower bound of the account's size (personal contacts are not counted, since GroupSync does
+    not read them): enough to refuse a list that alone would pass Google's limit before writing.
+    Google's own refusal covers the rest (``ContactLimitReachedError``).
+    """
+    count = session.scalar(
+        select(func.count(SyncedContact.id))
+        .join(ContactSync, ContactSync.id == SyncedContact.sync_id)
+        .where(ContactSync.connection_id == sync.connection_id, SyncedContact.resource_name.is_not(None))
+    )
+    return int(count or 0)
+
+
 def _entry(row: SyncedContact) -> MappingEntry:
     return MappingEntry(row.crm_id, row.resource_name, row.field_hash, row.state, row.stop_syncing)
 
@@ -365,6 +381,7 @@ class _Applier:
             self.contacts.batch_delete([op.resource_name for op in delete_batch])
             self.run.deleted += sum(1 for op in delete_batch if not op.duplicate)
             self._batch_done()
+        _record_not_carried(self.rows, the_plan)
         if the_plan.forget:
             self.session.execute(
                 delete(SyncedContact).where(

@@ -84,8 +84,6 @@ class ContactSync(Base):
     sync_token: Mapped[str | None] = mapped_column(Text)
     """``connections.list`` sync token, stored only after the run it started has been applied."""
     last_full_sync_at: Mapped[datetime | None] = mapped_column()
-    account_contacts: Mapped[int | None] = mapped_column()
-    """How many contacts the Google account held at the last full listing, kept current by writes."""
 
     mass_delete_confirmed: Mapped[bool] = mapped_column(default=False)
     """An admin confirmed the pending mass delete; the next run applies it and clears this."""

@@ -82,7 +82,7 @@ class GoogleFacts:
     strays: Mapping[str, Sequence[RemoteContact]] = field(default_factory=dict)
     """Unmapped contacts inside GroupSync's group tagged with this sync, by their CRM id."""
     account_contacts: int | None = None
-    """How many contacts the Google account holds, when known."""
+    """How many contacts the Google account is known to hold (at least GroupSync's own there)."""
 
 
 @dataclass(frozen=True)
@@ -323,8 +323,8 @@ def _blocked(
         after = facts.account_contacts + creates - deletes
         if creates and after > limits.contact_limit:
             return Blocked.CONTACT_LIMIT, (
-                f"the Google account holds {facts.account_contacts} contacts; adding {creates} would pass "
-                f"Google's limit of {limits.contact_limit} by {after - limits.contact_limit}"
+                f"the Google account holds at least {facts.account_contacts} contacts; adding {creates} "
+                f"would pass Google's limit of {limits.contact_limit} by {after - limits.contact_limit}"
             )
     return None, ""
 

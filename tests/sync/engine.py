@@ -88,6 +88,8 @@ class World:
         connection = connection_of(self.member)
         assert connection is not None
         assert connection.is_usable
+        # Google asks for one mutation at a time per user: the emulator rejects overlapping ones.
+        google.call("POST", f"people/accounts/{ADA}/limits", {"strict_sequential": True})
         self.personal = google.call("POST", f"people/accounts/{ADA}/seed", PERSONAL)
         self.list, _ = put_list(db.session, self.account.id, "customers", {"name": "Customers"})
         grant_access(db.session, self.list, self.member, "user:0")

@@ -294,3 +294,16 @@ def test_expired_sync_token_triggers_a_full_listing_without_writes(world: World)
     assert run.full_resync
     assert not any(m.startswith("people.batch") for m in world.requests())
     world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
+
+
+def test_values_google_cannot_take_are_reported_on_the_mapping_and_the_run(world: World) -> None:
+    world.upsert(person("c1", "Ann", birthday=Birthday(month=2, day=30)), person("c2", "Ben"))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert run.not_carried == 1
+    assert world.rows()["c1"].not_carried == [{"field": "birthday", "reason": "not a valid calendar date"}]
+    assert world.rows()["c2"].not_carried == []
+    assert "birthdays" not in world.by_crm_id()["c1"][0]
