@@ -32,8 +32,9 @@ What the layer guarantees, so its callers cannot get it wrong:
 
 Transactions: ledger entries go to the sink the caller passes (normally the caller's
 session, :func:`session_ledger`). The caller commits after it has applied a batch's result,
-and must also commit (not roll back) after catching a :class:`PeopleError`, or the entries
-of the requests that were sent are lost with the transaction.
+and must also commit (not roll back) after catching a
+:class:`~app.google.errors.PeopleError`, or the entries of the requests that were sent are
+lost with the transaction.
 
 A client is not thread-safe; use one per sync run.
 """
@@ -66,7 +67,6 @@ from app.google.errors import (
     GroupDeletedError,
     GroupNameTakenError,
     NeedsReconnectError,
-    PeopleError,
     PermissionDeniedError,
     QuotaExceededError,
     RequestRejectedError,
@@ -532,7 +532,7 @@ class _Sender:
                     )
                 else:
                     error = NeedsReconnectError(
-                        call.method, "refreshing the access token failed: invalid grant"
+                        call.method, "Google refused to refresh the access token; the user must reconnect"
                     )
             except TokenEndpointUnavailableError as exc:
                 # GroupSync's own refresh (app.google.tokens) already retried; the call was not sent.
@@ -584,18 +584,16 @@ class _Sender:
         try:
             return retrying(once)
         except _TransientError as exc:
-            raise _give_up(call.method, exc, mode, attempts, resource_names) from exc
-
-
-def _give_up(
-    method: str, exc: _TransientError, mode: _Mode, attempts: int, resource_names: Sequence[str]
-) -> PeopleError:
-    tried = f"after {attempts} attempt(s), last: {exc.outcome}"
-    if exc.quota:
-        return QuotaExceededError(method, f"Google's quota kept refusing the request {tried}")
-    if mode is not _Mode.READ and exc.may_have_applied:
-        return AmbiguousWriteError(method, f"the outcome is unknown {tried}", resource_names)
-    return GoogleUnavailableError(method, f"Google did not answer usably {tried}")
+            tried = f"after {attempts} attempt(s), last: {exc.outcome}"
+            if mode is not _Mode.READ and uncertain:
+                raise AmbiguousWriteError(
+                    call.method, f"the outcome is unknown {tried}", resource_names
+                ) from exc
+            if exc.quota:
+                raise QuotaExceededError(
+                    call.method, f"Google's quota kept refusing the request {tried}"
+                ) from exc
+            raise GoogleUnavailableError(call.method, f"Google did not answer usably {tried}") from exc
 
 
 # --------------------------------------------------------------------------- the client
