@@ -24,9 +24,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     # OAuth parameters and JSON fields carrying credentials.
     re.compile(
         r"(?i)((?:access_token|refresh_token|id_token|client_secret|code_verifier|code|token|"
-        r"authorization|password|secret|state|nonce)[\"']?\s*[=:]\s*[\"']?)(?:Bearer\s+)?[^\s&\"',;}]+"
+        r"authorization|password|secret|state|nonce)[\"']?\s*[=:]\s*[\"']?)(?:(?:Bearer|Basic)\s+)?[^\s&\"',;}]+"
     ),
-    re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"ya29\.[A-Za-z0-9._-]+"),  # Google access tokens
     re.compile(r"1//[A-Za-z0-9._-]+"),  # Google refresh tokens
     re.compile(r"4/[0-9A-Za-z._-]{10,}"),  # Google authorization codes
