@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
@@ -107,7 +110,25 @@ def connect() -> Response:
     return redirect(url, code=303)
 
 
+def _signed_out_without_the_code(view: Callable[[], Response]) -> Callable[[], Response]:
+    """Send a signed-out browser to sign-in with a clean ``next``.
+
+    ``require_role`` would carry the whole callback URL, authorization code included, into
+    the sign-in request; the code is useless by then (the consent request belongs to the old
+    session), so it is dropped rather than stored or logged.
+    """
+
+    @wraps(view)
+    def wrapper() -> Response:
+        if current_membership() is None:
+            return redirect(url_for("auth.sign_in", next=url_for("google.connection")))
+        return view()
+
+    return wrapper
+
+
 @bp.get("/callback")
+@_signed_out_without_the_code
 @require_role(*CONNECTING_ROLES)
 def callback() -> Response:
     """Google's redirect target; answers with an immediate redirect so the code never sits in a page."""

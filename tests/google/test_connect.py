@@ -225,3 +225,15 @@ def test_reviewers_cannot_connect(factory: Factory, signed_in: SignedIn) -> None
 def test_dashboard_links_to_the_connection_page(member: Membership, signed_in: SignedIn) -> None:
     page = signed_in(member).get("/dashboard").text
     assert 'href="/google/"' in page
+
+
+def test_a_signed_out_callback_drops_the_code(
+    member: Membership, signed_in: SignedIn, google: HooksClient, client: FlaskClient
+) -> None:
+    path = consent(google, start(signed_in(member)).location, identity=ADA)
+    answer = client.get(path)
+    assert answer.status_code == 302
+    target = urlsplit(answer.location)
+    assert target.path == "/sign-in"
+    assert parse_qs(target.query) == {"next": ["/google/"]}
+    assert connection_of(member) is None
