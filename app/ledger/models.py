@@ -48,6 +48,13 @@ CREATE TRIGGER ledger_entry_insert_only_truncate
 """
 """PostgreSQL DDL for the insert-only guard; the Alembic migration runs it after creating ``ledger_entry``."""
 
+LEDGER_GUARD_DROP_DDL = """
+DROP TRIGGER IF EXISTS ledger_entry_insert_only_truncate ON ledger_entry;
+DROP TRIGGER IF EXISTS ledger_entry_insert_only_rows ON ledger_entry;
+DROP FUNCTION IF EXISTS ledger_entry_guard();
+"""
+"""Undoes :data:`LEDGER_GUARD_DDL` (the migration's downgrade, before dropping ``ledger_entry``)."""
+
 LEDGER_GRANTS_SQL = """
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger_entry FROM {web_role};
 GRANT SELECT, INSERT ON ledger_entry TO {web_role};

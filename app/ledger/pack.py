@@ -192,7 +192,8 @@ def evidence_pack(
 ) -> bytes:
     """An evidence pack for one account; the manifest is signed when this process can reach the key."""
     try:
-        signer: Signer | None = Signer.for_settings(settings)
+        # Only signs with a key that already exists: serving a download must not create one.
+        signer: Signer | None = Signer.for_settings(settings, create=False)
     except SigningKeyError:
         signer = None
     return build_evidence_pack(

@@ -71,13 +71,16 @@ class Signer:
         return cls(key)
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Signer:
+    def for_settings(cls, settings: Settings, *, create: bool = True) -> Signer:
+        """The configured key; demo and test mode generate one in the instance folder when ``create``."""
         if settings.ledger_signing_key_file is not None:
             return cls.from_file(settings.ledger_signing_key_file)
         if not settings.mode.relaxed:
             raise SigningKeyError("GROUPSYNC_LEDGER_SIGNING_KEY_FILE is required to sign ledger checkpoints")
         path = settings.instance_path / GENERATED_KEY_NAME
         if not path.exists():
+            if not create:
+                raise SigningKeyError(f"no ledger signing key has been generated at {path} yet")
             _write_new_key(path)
         return cls.from_file(path)
 

@@ -12,7 +12,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.events import EventTag
-from app.ledger.models import LedgerEntry
+from app.ledger.models import LEDGER_GUARD_DDL, LEDGER_GUARD_DROP_DDL, LedgerEntry
 from app.ledger.services import Pseudonymizer, purge_ledger, record
 from app.ledger.verify import verify_database
 from tests.ledger.helpers import fill, flow, tampering
@@ -126,3 +126,14 @@ def test_entry_time_is_stored_exactly_as_hashed(app: Flask) -> None:
     stored = db.session.get(LedgerEntry, entry.id)
     assert stored is not None
     assert chain.format_time(stored.recorded_at) == chain.format_time(entry.recorded_at)
+
+
+def test_guard_ddl_constants_reinstall_cleanly_as_a_migration_would(app: Flask) -> None:
+    _postgres_only(app)
+    fill(1, 1)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(LEDGER_GUARD_DROP_DDL))
+        conn.execute(sa.text("UPDATE ledger_entry SET outcome = outcome"))
+        conn.execute(sa.text(LEDGER_GUARD_DDL))
+    with pytest.raises(sa.exc.ProgrammingError, match="UPDATE refused"), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_entry SET outcome = outcome"))

@@ -147,3 +147,14 @@ def test_any_tampering_fails_the_pack(
     report = verify_pack(tampered)
     assert not report.ok
     assert any(expected in str(p) for p in report.problems), report.lines()
+
+
+def test_pack_without_a_reachable_key_is_unsigned_and_says_so(app: Flask, tmp_path: Path) -> None:
+    fill(1, 2)
+    keyless = app.config["GROUPSYNC"].with_overrides(instance_path=tmp_path / "keyless")
+    path = tmp_path / "pack.zip"
+    path.write_bytes(evidence_pack(db.session, keyless, account_id=1, start=None, end=None, now=utcnow()))
+    assert not (tmp_path / "keyless").exists()
+    report = verify_pack(path)
+    assert report.ok
+    assert report.warnings[0].startswith("manifest is unsigned")
