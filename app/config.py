@@ -107,7 +107,8 @@ class Settings:
         client_secret = reader.secret(
             "GROUPSYNC_GOOGLE_CLIENT_SECRET", relaxed or emulator is not None, min_length=8
         )
-        token_keys = reader.keyring("GROUPSYNC_TOKEN_KEYS", relaxed)
+        # Only demo and test installs may run on a generated token key (kept in the instance folder).
+        token_keys = reader.keyring("GROUPSYNC_TOKEN_KEYS", mode in (Mode.DEMO, Mode.TEST))
         signing_key = env.get("GROUPSYNC_LEDGER_SIGNING_KEY_FILE")
         settings = cls(
             mode=mode or Mode.PRODUCTION,

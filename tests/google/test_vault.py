@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.accounts.models import Membership, Role
+from app.config import ConfigError, Settings
 from app.extensions import db
 from app.google.credentials import ConnectionUnusableError, UserOAuthCredentialsSource
 from app.google.endpoints import CONTACTS_SCOPE
@@ -241,3 +242,10 @@ def test_keys_commands_generate_and_rotate(app: Flask, members: tuple[Membership
     db.session.expire_all()
     assert connection.refresh_token_key_id == "k2"
     assert _vault(spec).refresh_token(connection) == REFRESH
+
+
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_outside_demo_and_test_the_app_refuses_to_start_without_a_key(mode: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"GROUPSYNC_ENV": mode, "GROUPSYNC_SECRET_KEY": "s" * 40})
+    assert any("GROUPSYNC_TOKEN_KEYS" in problem for problem in refused.value.problems)
