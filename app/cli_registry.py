@@ -8,10 +8,10 @@ import click
 def app_commands() -> list[click.Command]:
     """Commands that run inside the configured application."""
     from app.crm.cli import crm_group
-    from app.google.cli import keys_group
+    from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
 
-    return [crm_group, keys_group, ledger_group]
+    return [crm_group, keys_group, connections_group, ledger_group]
 
 
 def standalone_commands() -> list[click.Command]:

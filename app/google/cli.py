@@ -1,4 +1,4 @@
-"""``groupsync keys ...``: the keys that encrypt stored OAuth tokens."""
+"""``groupsync keys ...`` (the keys that encrypt stored OAuth tokens) and ``groupsync connections ...``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import current_app
 from app.config import Settings
 from app.extensions import db
 from app.google.keys import KeyUnavailableError, new_key_spec
+from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 
 
@@ -31,6 +32,21 @@ def generate_command(key_id: str | None) -> None:
     except KeyUnavailableError as exc:
         raise click.BadParameter(str(exc), param_hint="--key-id") from None
     click.echo(spec)
+
+
+@click.group("connections")
+def connections_group() -> None:
+    """Users' Google connections."""
+
+
+@connections_group.command("purge-unused")
+def purge_unused_command() -> None:
+    """Disconnect (revoke and delete) connections unused for GROUPSYNC_RETENTION_CONNECTION_DAYS."""
+    settings: Settings = current_app.config["GROUPSYNC"]
+    purged = purge_unused_connections(
+        db.session(), settings=settings, vault=TokenVault.for_settings(settings)
+    )
+    click.echo(f"{purged} connection(s) unused for {settings.retention_connection_days} days disconnected.")
 
 
 @keys_group.command("rotate")

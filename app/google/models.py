@@ -35,6 +35,8 @@ class StatusReason(StrEnum):
     """A stored token could not be decrypted (key missing or ciphertext damaged)."""
     DISCONNECTED_BY_USER = "disconnected_by_user"
     DISCONNECTED_BY_ADMIN = "disconnected_by_admin"
+    UNUSED_TOO_LONG = "unused_too_long"
+    """Retention: unused for longer than the configured number of days, so disconnected."""
 
 
 def _enum(kind: type[StrEnum], length: int) -> Enum:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
@@ -414,6 +414,41 @@ def disconnect(
     receipt = _disconnect(session, connection, context, reason, settings=settings, vault=vault)
     session.commit()
     return receipt
+
+
+def purge_unused_connections(session: Session, *, settings: Settings, vault: TokenVault) -> int:
+    """Retention: disconnect (revoke, delete tokens, stop syncs) connections unused for too long.
+
+    "Unused" counts from the last time credentials were handed out or refreshed, else from
+    the connection. Each purge is recorded, and each connection committed on its own so a
+    failure half-way keeps what was done. Returns how many connections were purged.
+    """
+    cutoff = utcnow() - timedelta(days=settings.retention_connection_days)
+    last_activity = func.coalesce(
+        GoogleConnection.last_used_at, GoogleConnection.connected_at, GoogleConnection.created_at
+    )
+    stale = session.scalars(
+        select(GoogleConnection).where(
+            GoogleConnection.status != ConnectionStatus.DISCONNECTED, last_activity < cutoff
+        )
+    ).all()
+    context = CallContext(Purpose.RETENTION, Trigger.SYSTEM, "system")
+    for connection in stale:
+        _disconnect(
+            session, connection, context, StatusReason.UNUSED_TOO_LONG, settings=settings, vault=vault
+        )
+        record(
+            session,
+            token_flow(
+                connection,
+                context,
+                EventTag.RETENTION_PURGED,
+                "ok",
+                detail={"retention_days": settings.retention_connection_days},
+            ),
+        )
+        session.commit()
+    return len(stale)
 
 
 def disconnect_before_removal(session: Session, membership: Membership) -> None:

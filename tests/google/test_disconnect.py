@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import google.auth.exceptions
 import google.auth.transport.requests
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from app.accounts.models import Membership, Role
 from app.accounts.services import remove_member
 from app.crm.models import ContactList
+from app.db import utcnow
 from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.endpoints import GoogleEndpoints
@@ -162,3 +164,30 @@ def test_removing_a_member_disconnects_first(
     receipt = db.session.scalars(select(DisconnectReceipt)).one()
     assert receipt.revoke_outcome == "revoked"
     assert _refresh_fails_at_google(app, refresh_token)
+
+
+def test_connections_unused_for_the_retention_period_are_purged(
+    app: Flask, factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    account = factory.account()
+    idle, active = factory.member(account, Role.MEMBER), factory.member(account, Role.MEMBER)
+    idle_connection = _connected(idle, signed_in(idle), google)
+    _connected(active, signed_in(active), google)
+    days = settings_of(app).retention_connection_days
+    idle_connection.last_used_at = utcnow() - timedelta(days=days + 1)
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["connections", "purge-unused"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 connection(s)")
+    idle_after, active_after = connection_of(idle), connection_of(active)
+    assert idle_after is not None
+    assert active_after is not None
+    assert idle_after.status is ConnectionStatus.DISCONNECTED
+    assert idle_after.status_reason is StatusReason.UNUSED_TOO_LONG
+    assert idle_after.refresh_token_ciphertext is None
+    assert active_after.is_usable
+    purged = [e for e in ledger(account.id) if e.tag == EventTag.RETENTION_PURGED.value]
+    assert [(e.user_id, e.purpose) for e in purged] == [(idle.user_id, "retention")]
+    again = app.test_cli_runner().invoke(args=["connections", "purge-unused"])
+    assert again.output.startswith("0 connection(s)")
