@@ -43,6 +43,7 @@ from app.emulator.people_state import (
     check_json,
     invalid,
     parse_mask,
+    query_parameters,
 )
 from app.emulator.state import current_state
 
@@ -57,6 +58,20 @@ _READ_SOURCES = frozenset(
         "READ_SOURCE_TYPE_OTHER_CONTACT",
     }
 )
+# Parameters every Google API accepts; google-api-python-client sends alt=json on each request.
+_SYSTEM_PARAMETERS = frozenset(
+    {
+        "$.xgafv",
+        "alt",
+        "callback",
+        "fields",
+        "key",
+        "prettyPrint",
+        "quotaUser",
+        "uploadType",
+        "upload_protocol",
+    }
+)
 _SORT_ORDERS = frozenset(
     {"LAST_MODIFIED_ASCENDING", "LAST_MODIFIED_DESCENDING", "FIRST_NAME_ASCENDING", "LAST_NAME_ASCENDING"}
 )
@@ -68,7 +83,17 @@ def _caller(method: str, *, write: bool) -> Grant:
     """Authenticate first, as Google does: a bad token is a 401 even when the request is malformed too."""
     g.api_method = method
     g.contacts_touched = ()
-    return require_grant(write)
+    grant = require_grant(write)
+    unknown = sorted(set(_params()) - query_parameters(method) - _SYSTEM_PARAMETERS)
+    if unknown:
+        raise invalid(
+            f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot bind query parameter. '
+            f"Field '{unknown[0]}' could not be found in request message."
+        )
+    if "fields" in _params():
+        # A partial response would be served whole here, so code relying on it is refused outright.
+        raise invalid("The emulator does not implement partial responses: leave out the fields parameter.")
+    return grant
 
 
 def _serve(grant: Grant, *, cost: Cost, mutation: bool, action: Action) -> Response:

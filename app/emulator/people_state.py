@@ -389,12 +389,28 @@ def failed_precondition(message: str, reason: str | None = None) -> GoogleApiErr
 
 
 @cache
-def discovery_schemas() -> Mapping[str, Any]:
+def discovery_document() -> Mapping[str, Any]:
     document = get_static_doc("people", "v1")
     if document is None:
         raise RuntimeError("google-api-python-client no longer ships people.v1.json")
-    schemas: Mapping[str, Any] = json.loads(document)["schemas"]
+    parsed: Mapping[str, Any] = json.loads(document)
+    return parsed
+
+
+def discovery_schemas() -> Mapping[str, Any]:
+    schemas: Mapping[str, Any] = discovery_document()["schemas"]
     return schemas
+
+
+@cache
+def query_parameters(method: str) -> frozenset[str]:
+    """The query parameters the discovery document declares for ``method`` (``people.connections.list``)."""
+    *path, name = method.split(".")
+    resource: Mapping[str, Any] = discovery_document()
+    for part in path:
+        resource = resource["resources"][part]
+    parameters = resource["methods"][name].get("parameters", {})
+    return frozenset(k for k, v in parameters.items() if v["location"] == "query")
 
 
 def check_json(schema_name: str, value: Any, where: str) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httplib2
 import jsonschema
 import pytest
+import requests
 from googleapiclient.discovery import Resource, build
 from googleapiclient.errors import HttpError
 
@@ -1010,3 +1011,27 @@ def test_field_mask_names_match_the_discovery_document() -> None:
         listed(methods["updateContact"]["parameters"]["updatePersonFields"]["description"])
         == UPDATE_MASK_FIELDS
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"personFields": "names", "pageSize": "5", "colour": "red"},
+        {"personFields": "names", "fields": "connections"},
+    ],
+)
+def test_query_parameters_the_method_does_not_declare_are_refused(
+    emulator: RunningEmulator, oauth: OAuthDriver, query: dict[str, str]
+) -> None:
+    token = oauth.tokens(scope=CONTACTS)["access_token"]
+    url = f"{emulator.url}/v1/people/me/connections"
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = requests.get(url, params=query, headers=headers, timeout=TIMEOUT)
+    assert refused.status_code == 400
+    assert (
+        next(k for k in query if k not in ("personFields", "pageSize")) in refused.json()["error"]["message"]
+    )
+    accepted = requests.get(
+        url, params={"personFields": "names", "alt": "json"}, headers=headers, timeout=TIMEOUT
+    )
+    assert accepted.status_code == 200
