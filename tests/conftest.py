@@ -16,7 +16,7 @@ from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
 from app.emulator.cli import RunningEmulator, serve_in_thread
 from app.emulator.hooks import HooksClient
-from app.emulator.state import EmulatorMode, EmulatorSettings
+from app.emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 from app.extensions import db
 
 PG_ADMIN_URL = os.environ.get("GROUPSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -48,33 +48,41 @@ def make_settings(database_url: str, instance: Path, **overrides: object) -> Set
         "GROUPSYNC_INSTANCE_PATH": str(instance),
         "GROUPSYNC_LOG_JSON": "false",
         "GROUPSYNC_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+        # Fixed, so every app in the session matches the client the emulator has registered.
+        "GROUPSYNC_GOOGLE_CLIENT_SECRET": "groupsync-test-client-secret",
     }
     return Settings.from_env(env).with_overrides(**overrides)
 
 
+def google_client(settings: Settings) -> ClientSpec:
+    """``settings``' OAuth client as registered in the Cloud console: id, secret, both callbacks."""
+    callbacks = (f"{settings.public_url}/auth/callback", f"{settings.public_url}/google/callback")
+    return ClientSpec(settings.google_client_id, settings.google_client_secret, callbacks)
+
+
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[RunningEmulator]:
-    """The local Google emulator (OAuth, OpenID Connect, People API) on a free loopback port."""
-    running = serve_in_thread(EmulatorSettings(mode=EmulatorMode.TEST))
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """The local Google emulator (OAuth, OpenID Connect, People API) on a free loopback port.
+
+    The client of ``make_settings``' defaults is configured, so it survives every reset.
+    """
+    defaults = make_settings("sqlite://", tmp_path_factory.mktemp("emulator"))
+    running = serve_in_thread(EmulatorSettings(mode=EmulatorMode.TEST, clients=(google_client(defaults),)))
     yield running
     running.stop()
 
 
 def register_google_client(hooks: HooksClient, settings: Settings) -> None:
-    """Register ``settings``' OAuth client (id, secret, both callbacks) in the emulator, as in the console."""
-    hooks.register_client(
-        settings.google_client_id,
-        settings.google_client_secret,
-        [f"{settings.public_url}/auth/callback", f"{settings.public_url}/google/callback"],
-    )
+    """Register another app's client (e.g. one with its own public URL) for the current test."""
+    client = google_client(settings)
+    hooks.register_client(client.client_id, client.client_secret, list(client.redirect_uris))
 
 
 @pytest.fixture
-def google(emulator: RunningEmulator, base_app: Flask) -> HooksClient:
-    """The emulator emptied for this test, with the app's OAuth client registered; drives its hooks."""
+def google(emulator: RunningEmulator) -> HooksClient:
+    """The emulator emptied for this test (the app's OAuth client stays registered); drives its hooks."""
     hooks = HooksClient(emulator.url)
     hooks.reset()
-    register_google_client(hooks, base_app.config["GROUPSYNC"])
     return hooks
 
 
@@ -85,7 +93,6 @@ def base_app(
     settings = make_settings(
         database_url, tmp_path_factory.mktemp("instance"), google_emulator_host=emulator.host_port
     )
-    register_google_client(HooksClient(emulator.url), settings)
     app = create_app(settings)
     # The `app` fixture keeps an app context open, and Flask reuses it for every request (and
     # every client), so `g` would carry the signed-in membership and the CSRF token from one
