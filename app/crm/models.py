@@ -60,6 +60,8 @@ class CrmContact(Base):
     addresses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     messengers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     urls: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    """Case-folded id, names, company and e-mails: SQLite's lower() folds ASCII only."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted: Mapped[bool] = mapped_column(default=False)

@@ -122,6 +122,8 @@ def _apply(row: CrmContact, data: ContactData) -> None:
         for a in data.addresses
     ]
     row.messengers = [{"protocol": m.protocol, "username": m.username} for m in data.messengers]
+    words = [data.crm_id, data.given_name, data.middle_name, data.family_name, data.company]
+    row.search_text = " ".join([*words, *(e.value for e in data.emails)]).casefold()
 
 
 def contact_payload(data: ContactData) -> dict[str, Any]:
@@ -403,16 +405,11 @@ def page_contacts(session: DbSession, account_id: int, cursor: int | None, limit
 
 
 def search_contacts(session: DbSession, account_id: int, query: str, cursor: int | None, limit: int) -> Page:
-    """Admin UI: live contacts whose id, name, company or e-mails contain ``query``."""
+    """Admin UI: live contacts whose id, names, company or e-mails contain ``query`` (any case)."""
     stmt = select(CrmContact).where(CrmContact.account_id == account_id, CrmContact.deleted.is_(False))
     if query:
-        pattern = f"%{query.lower()}%"
-        stmt = stmt.where(
-            func.lower(CrmContact.crm_id).like(pattern)
-            | func.lower(CrmContact.given_name).like(pattern)
-            | func.lower(CrmContact.family_name).like(pattern)
-            | func.lower(CrmContact.company).like(pattern)
-        )
+        escaped = query.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(CrmContact.search_text.like(f"%{escaped}%", escape="\\"))
     return _page(session, stmt, CrmContact.id, cursor, limit)
 
 

@@ -1,0 +1,162 @@
+"""CSV import: parsing, column mapping, the per-row report, and ``groupsync crm import``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.crm import services
+from app.crm.csv_import import CsvError, guess_mapping, import_rows, parse_csv
+from app.crm.models import ContactList, CrmContact
+from app.extensions import db
+from tests.conftest import Factory
+
+CSV = (
+    "CRM id;First name;Last name;Email;Phone;Birthday;Telegram;Website\n"
+    "c1;Олена;Шевченко;olena@example.com;044 123 4567;1990-02-03;@olena;https://example.com\n"
+    "c2;Emma;Smith;not-an-email;;--12-24;;\n"
+    ";No;Id;x@example.com;;;;\n"
+    "c3;Ahmad;שלום;ahmad@example.com;+44 20 7946 0958;31.12.1985;;\n"
+    "c1;Duplicate;Row;dup@example.com;;;;\n"
+    "c4;Bad;Birthday;;;yesterday;;\n"
+)
+
+
+def contact(account: Account, crm_id: str) -> CrmContact:
+    row = db.session.scalar(
+        select(CrmContact).where(CrmContact.account_id == account.id, CrmContact.crm_id == crm_id)
+    )
+    assert row is not None
+    return row
+
+
+def test_bom_and_semicolons_are_detected() -> None:
+    parsed = parse_csv(("\ufeff" + CSV).encode())
+    assert parsed.delimiter == ";"
+    assert parsed.headers[0] == "CRM id"
+    assert [number for number, _ in parsed.rows] == [2, 3, 4, 5, 6, 7]
+    comma = parse_csv(b'id,given_name,notes\n1,Ann,"multi\nline, with comma"\n')
+    assert comma.delimiter == ","
+    assert comma.rows == [(2, ["1", "Ann", "multi\nline, with comma"])]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("id;name\n1;Ольга".encode("cp1251"), "not UTF-8"),
+        (b"", "empty"),
+        (b"id,name\n1,a\x00b\n", "NUL"),
+    ],
+)
+def test_unreadable_files_are_refused_with_a_reason(content: bytes, fragment: str) -> None:
+    with pytest.raises(CsvError, match=fragment):
+        parse_csv(content)
+
+
+def test_mapping_is_guessed_from_headers_in_english_and_ukrainian() -> None:
+    assert guess_mapping(["CRM id", "First name", "Прізвище", "E-mail", "телефон", "Notes", "Mystery"]) == [
+        "id",
+        "given_name",
+        "family_name",
+        "email_work",
+        "phone_mobile",
+        "notes",
+        "",
+    ]
+    assert guess_mapping(["email", "Email"]) == ["email_work", ""]
+
+
+def test_import_reports_every_row_and_stores_only_good_ones(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    services.set_default_region(db.session, account.id, "UA")
+    parsed = parse_csv(CSV.encode())
+    report = import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "Imported")
+    by_row = {r.row: r for r in report.rows}
+    assert by_row[2].status == "created"
+    assert by_row[3].status == "skipped"
+    assert "column 'Email'" in by_row[3].reason
+    assert by_row[4].status == "skipped"
+    assert "no CRM id" in by_row[4].reason
+    assert by_row[5].status == "created"
+    assert by_row[6].status == "skipped"
+    assert "already appears in row 2" in by_row[6].reason
+    assert by_row[7].status == "skipped"
+    assert "column 'Birthday'" in by_row[7].reason
+    olena = services.to_contact_data(contact(account, "c1"))
+    assert olena.family_name == "Шевченко"
+    assert olena.phones[0].value == "+380441234567"
+    assert olena.birthday is not None
+    assert (olena.birthday.year, olena.birthday.month, olena.birthday.day) == (1990, 2, 3)
+    assert olena.messengers[0].protocol == "telegram"
+    assert olena.urls[0].type == "homePage"
+    contact_list = db.session.scalar(select(ContactList).where(ContactList.name == "Imported"))
+    assert contact_list is not None
+    assert services.list_sizes(db.session, [contact_list.id]) == {contact_list.id: 2}
+    assert (report.count("created"), report.count("skipped")) == (2, 4)
+
+
+def test_reimport_updates_only_mapped_fields_and_reports_unchanged(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    services.upsert_contact(
+        db.session,
+        account.id,
+        "c1",
+        {"given_name": "Old", "job_title": "CTO", "phones": [{"value": "+380441234567", "type": "work"}]},
+    )
+    first = parse_csv(b"id,given_name\nc1,New\n")
+    report = import_rows(db.session, account.id, first, ["id", "given_name"], "L")
+    assert [r.status for r in report.rows] == ["updated"]
+    kept = contact(account, "c1")
+    assert (kept.given_name, kept.job_title, kept.phones[0]["value"]) == ("New", "CTO", "+380441234567")
+    again = import_rows(db.session, account.id, first, ["id", "given_name"], "L")
+    assert [r.status for r in again.rows] == ["unchanged"]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fragment"),
+    [
+        (["given_name", "family_name"], "map one column to 'id'"),
+        (["id", "id"], "more than one column"),
+        (["id", "shoe_size"], "not a field"),
+        (["id"], "the file has 2"),
+    ],
+)
+def test_bad_mappings_are_refused_and_store_nothing(
+    app: Flask, factory: Factory, mapping: list[str], fragment: str
+) -> None:
+    account = factory.account()
+    parsed = parse_csv(b"a,b\nc1,x\n")
+    with pytest.raises(CsvError, match=fragment):
+        import_rows(db.session, account.id, parsed, mapping, "L")
+    db.session.rollback()
+    assert db.session.scalar(select(CrmContact)) is None
+
+
+def test_cli_imports_a_file(app: Flask, factory: Factory, tmp_path: Path) -> None:
+    account = factory.account()
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(("\ufeff" + CSV).encode())
+    result = app.test_cli_runner().invoke(
+        args=["crm", "import", str(path), "--account", str(account.id), "--list", "From CLI"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "row 2 c1 created" in result.output
+    assert "row 3 c2 skipped: column 'Email'" in result.output
+    assert "List 'From CLI': 2 created, 0 updated, 0 unchanged, 4 skipped" in result.output
+
+
+def test_cli_names_the_bad_option_or_file(app: Flask, factory: Factory, tmp_path: Path) -> None:
+    account = factory.account()
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"name\nAnn\n")
+    runner = app.test_cli_runner()
+    no_account = runner.invoke(args=["crm", "import", str(path), "--account", "999999", "--list", "L"])
+    assert no_account.exit_code != 0
+    assert "--account" in no_account.output
+    no_id = runner.invoke(args=["crm", "import", str(path), "--account", str(account.id), "--list", "L"])
+    assert no_id.exit_code != 0
+    assert "map one column to 'id'" in no_id.output

@@ -1,0 +1,223 @@
+"""Admin pages of the CRM: lists and access, contacts, API keys, CSV import with its report."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts.models import Membership, Role
+from app.crm import services
+from app.crm.models import ApiKey, ContactList, CrmContact, ListAccess
+from app.extensions import db
+from tests.conftest import Factory
+
+SignIn = Callable[[Membership], FlaskClient]
+
+
+def csrf(client: FlaskClient, page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture
+def admin(factory: Factory) -> Membership:
+    return factory.member(factory.account("Acme"), Role.ADMIN)
+
+
+def test_only_admins_reach_the_crm_pages(factory: Factory, signed_in: SignIn, admin: Membership) -> None:
+    member = signed_in(factory.member(admin.account, Role.MEMBER))
+    reviewer = signed_in(factory.member(admin.account, Role.REVIEWER))
+    for page in ["/admin/crm", "/admin/crm/contacts", "/admin/crm/api-keys", "/admin/crm/import"]:
+        assert signed_in(admin).get(page).status_code == 200
+        assert member.get(page).status_code == 403
+        assert reviewer.get(page).status_code == 403
+
+
+def test_an_api_key_is_shown_once_works_and_can_be_revoked(
+    app: Flask, signed_in: SignIn, admin: Membership
+) -> None:
+    client = signed_in(admin)
+    created = client.post(
+        "/admin/crm/api-keys", data={"csrf_token": csrf(client, "/admin/crm/api-keys"), "name": "CRM prod"}
+    )
+    match = re.search(r'data-testid="api-key-secret">(gsk_[^<]+)<', created.text)
+    assert match is not None
+    secret = match.group(1)
+    assert secret not in client.get("/admin/crm/api-keys").text
+    api = app.test_client()
+    assert api.get("/api/v1/lists", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    key = db.session.scalar(select(ApiKey))
+    assert key is not None
+    assert key.created_by == admin.user_id
+    client.post(
+        f"/admin/crm/api-keys/{key.id}/revoke", data={"csrf_token": csrf(client, "/admin/crm/api-keys")}
+    )
+    assert api.get("/api/v1/lists", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_state_changes_need_the_csrf_token(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    assert client.post("/admin/crm/api-keys", data={"name": "x"}).status_code == 400
+    assert db.session.scalar(select(ApiKey)) is None
+
+
+def test_granting_and_withdrawing_a_list_bumps_it(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    member = factory.member(admin.account, Role.MEMBER)
+    contact_list, _ = services.put_list(db.session, admin.account_id, "l1", {"name": "Customers"})
+    client = signed_in(admin)
+    before = contact_list.content_changed_at
+    client.post(
+        f"/admin/crm/lists/{contact_list.id}/access",
+        data={"csrf_token": csrf(client, "/admin/crm"), "membership_id": member.id},
+    )
+    assert [row.id for row in services.lists_available_to(db.session, member)] == [contact_list.id]
+    page = client.get("/admin/crm").text
+    assert member.user.email in page
+    db.session.refresh(contact_list)
+    granted_at = contact_list.content_changed_at
+    assert granted_at > before
+    client.post(
+        f"/admin/crm/lists/{contact_list.id}/access/{member.id}/withdraw",
+        data={"csrf_token": csrf(client, "/admin/crm")},
+    )
+    assert services.lists_available_to(db.session, member) == []
+    db.session.refresh(contact_list)
+    assert contact_list.content_changed_at > granted_at
+    access = db.session.scalar(select(ListAccess))
+    assert access is not None
+    assert access.revoked_at is not None
+    assert access.revoked_by == f"user:{admin.user_id}"
+
+
+def test_lists_and_members_of_another_account_are_out_of_reach(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    stranger = factory.member(factory.account("Other"), Role.MEMBER)
+    theirs, _ = services.put_list(db.session, stranger.account_id, "l1", {"name": "Theirs"})
+    mine, _ = services.put_list(db.session, admin.account_id, "l1", {"name": "Mine"})
+    client = signed_in(admin)
+    token = csrf(client, "/admin/crm")
+    grant_theirs = client.post(
+        f"/admin/crm/lists/{theirs.id}/access", data={"csrf_token": token, "membership_id": admin.id}
+    )
+    assert grant_theirs.status_code == 404
+    grant_stranger = client.post(
+        f"/admin/crm/lists/{mine.id}/access", data={"csrf_token": token, "membership_id": stranger.id}
+    )
+    assert grant_stranger.status_code == 404
+    assert db.session.scalar(select(ListAccess)) is None
+    assert "Theirs" not in client.get("/admin/crm").text
+
+
+def test_admin_deletes_a_contact(signed_in: SignIn, admin: Membership) -> None:
+    services.upsert_contact(db.session, admin.account_id, "c1", {"given_name": "Олена"})
+    contact_list, _ = services.put_list(db.session, admin.account_id, "l1", {"name": "L"})
+    services.change_members(db.session, admin.account_id, "l1", {"contact_ids": ["c1"]}, add=True)
+    before = contact_list.content_changed_at
+    client = signed_in(admin)
+    page = client.get("/admin/crm/contacts", query_string={"q": "олена"})
+    assert "Олена" in page.text
+    row = db.session.scalar(select(CrmContact))
+    assert row is not None
+    client.post(
+        f"/admin/crm/contacts/{row.id}/delete", data={"csrf_token": csrf(client, "/admin/crm/contacts")}
+    )
+    db.session.expire_all()
+    assert row.deleted
+    assert row.deleted_by == f"user:{admin.user_id}"
+    assert contact_list.content_changed_at > before
+    assert "Олена" not in client.get("/admin/crm/contacts").text
+
+
+def test_default_phone_region_setting(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    client.post("/admin/crm/settings", data={"csrf_token": csrf(client, "/admin/crm"), "region": "ua"})
+    assert services.default_region(db.session, admin.account_id) == "UA"
+    refused = client.post(
+        "/admin/crm/settings",
+        data={"csrf_token": csrf(client, "/admin/crm"), "region": "ZZ"},
+        follow_redirects=True,
+    )
+    assert "not a known ISO 3166-1 region code" in refused.text
+    assert services.default_region(db.session, admin.account_id) == "UA"
+
+
+def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    content = "\ufeffID;Ім'я;Прізвище;Пошта\nc1;Олена;Коваль;olena@example.com\nc2;Bad;Mail;nope\n".encode()
+    preview = client.post(
+        "/admin/crm/import",
+        data={
+            "csrf_token": csrf(client, "/admin/crm/import"),
+            "list_name": "Клієнти",
+            "file": (io.BytesIO(content), "contacts.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 200
+    assert "Коваль" in preview.text
+    assert '<option value="given_name" selected>' in preview.text
+    action = re.search(r'action="(/admin/crm/import/\d+)"', preview.text)
+    assert action is not None
+    token = re.search(r'name="csrf_token" value="([^"]+)"', preview.text)
+    assert token is not None
+    report = client.post(
+        action.group(1),
+        data={"csrf_token": token.group(1), "column": ["id", "given_name", "family_name", "email_home"]},
+    )
+    assert report.status_code == 200
+    assert "1 created, 0 updated, 0 unchanged, 1 skipped" in report.text
+    assert "column &#39;Пошта&#39;" in report.text
+    contact_list = db.session.scalar(select(ContactList).where(ContactList.name == "Клієнти"))
+    assert contact_list is not None
+    stored = services.list_contents(db.session, contact_list)
+    assert [(c.crm_id, c.emails[0].type) for c in stored] == [("c1", "home")]
+    # The staged file is gone once imported.
+    assert (
+        client.post(action.group(1), data={"csrf_token": token.group(1), "column": ["id"]}).status_code == 404
+    )
+
+
+def test_a_bad_upload_is_explained(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    response = client.post(
+        "/admin/crm/import",
+        data={
+            "csrf_token": csrf(client, "/admin/crm/import"),
+            "list_name": "L",
+            "file": (io.BytesIO("id\nОльга".encode("cp1251")), "latin.csv"),  # noqa: RUF001
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "not UTF-8" in response.text
+
+
+def test_a_mapping_without_id_is_explained_and_the_upload_kept(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    preview = client.post(
+        "/admin/crm/import",
+        data={
+            "csrf_token": csrf(client, "/admin/crm/import"),
+            "list_name": "L",
+            "file": (io.BytesIO(b"id,name\nc1,Ann\n"), "a.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    action = re.search(r'action="(/admin/crm/import/\d+)"', preview.text)
+    assert action is not None
+    token = csrf(client, "/admin/crm/import")
+    again = client.post(action.group(1), data={"csrf_token": token, "column": ["", "given_name"]})
+    assert "map one column to" in again.text
+    assert db.session.scalar(select(CrmContact)) is None
+    done = client.post(action.group(1), data={"csrf_token": token, "column": ["id", "given_name"]})
+    assert "1 created" in done.text
