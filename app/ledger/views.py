@@ -48,6 +48,23 @@ def _filter() -> tuple[LedgerFilter, str | None]:
         return LedgerFilter(), str(exc)
 
 
+def _filter_form(chosen: LedgerFilter, error: str | None) -> dict[str, object]:
+    """What the shared filter form (``ledger/_nav.html``) needs."""
+    return {
+        "chosen": chosen,
+        "error": error,
+        "args": request.args,
+        "purposes": list(Purpose),
+        "tags": list(EventTag),
+        "export_args": chosen.query_args(),
+    }
+
+
+def _bad_filter(error: str) -> Response:
+    # Plain text: the message quotes the caller's input, which must never be rendered as HTML.
+    return Response(error, status=400, mimetype="text/plain")
+
+
 def _page() -> int:
     value = request.args.get("page", "1")
     return int(value) if value.isdigit() and int(value) > 0 else 1
@@ -61,15 +78,7 @@ def browse() -> tuple[str, int]:
         scoped(chosen.statement(), LedgerEntry), page=_page(), per_page=PAGE_SIZE, error_out=False
     )
     return render_template(
-        "ledger/browse.html",
-        page=page,
-        chosen=chosen,
-        error=error,
-        args=request.args,
-        purposes=list(Purpose),
-        tags=list(EventTag),
-        export_args=chosen.query_args(),
-        fmt=chain.format_time,
+        "ledger/browse.html", page=page, fmt=chain.format_time, **_filter_form(chosen, error)
     ), (400 if error else 200)
 
 
@@ -78,15 +87,15 @@ def browse() -> tuple[str, int]:
 def summary() -> tuple[str, int]:
     chosen, error = _filter()
     result = summarize(db.session, scoped(chosen.statement(), LedgerEntry))
-    return render_template(
-        "ledger/summary.html", summary=result, chosen=chosen, error=error, args=request.args
-    ), (400 if error else 200)
+    return render_template("ledger/summary.html", summary=result, **_filter_form(chosen, error)), (
+        400 if error else 200
+    )
 
 
-def _export(lines_of: str) -> Response | tuple[str, int]:
+def _export(lines_of: str) -> Response:
     chosen, error = _filter()
     if error:
-        return error, 400
+        return _bad_filter(error)
     entries = db.session.scalars(scoped(chosen.statement(), LedgerEntry).execution_options(yield_per=500))
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     if lines_of == "csv":
@@ -102,22 +111,22 @@ def _export(lines_of: str) -> Response | tuple[str, int]:
 
 @bp.get("/ledger/export.csv")
 @require_role(*REVIEW_ROLES)
-def export_csv() -> Response | tuple[str, int]:
+def export_csv() -> Response:
     return _export("csv")
 
 
 @bp.get("/ledger/export.ndjson")
 @require_role(*REVIEW_ROLES)
-def export_ndjson() -> Response | tuple[str, int]:
+def export_ndjson() -> Response:
     return _export("ndjson")
 
 
 @bp.get("/ledger/evidence-pack")
 @require_role(*REVIEW_ROLES)
-def pack() -> Response | tuple[str, int]:
+def pack() -> Response:
     chosen, error = _filter()
     if error:
-        return error, 400
+        return _bad_filter(error)
     settings: Settings = current_app.config["GROUPSYNC"]
     now = utcnow()
     data = evidence_pack(

@@ -231,3 +231,9 @@ def test_human_view_grant_expires(
     later = time.time() + human_view.GRANT_SECONDS + 1
     monkeypatch.setattr(human_view.time, "time", lambda: later)
     assert "google data of 7" not in client.get("/guarded/7").get_data(as_text=True)
+
+
+def test_bad_filter_in_export_is_plain_text(reviewer: FlaskClient) -> None:
+    response = reviewer.get("/ledger/export.ndjson?purpose=<script>x</script>")
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
