@@ -563,9 +563,9 @@ class _Sender:
                 return False
             return mode is not _Mode.CREATE or not exc.may_have_applied
 
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self._policy.initial_wait, max=self._policy.max_wait, jitter=self._policy.jitter
-        )
+        backoff = tenacity.wait_exponential(
+            multiplier=self._policy.initial_wait, max=self._policy.max_wait
+        ) + tenacity.wait_random(0, self._policy.jitter)
 
         def wait(state: tenacity.RetryCallState) -> float:
             delay = backoff(state)
