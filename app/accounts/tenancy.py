@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from flask import abort, g, redirect, request, session, url_for
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.wrappers import Response
 
@@ -28,6 +29,13 @@ T = TypeVar("T")
 
 _SESSION_KEY = "login"
 
+SESSION_IDLE_LIMIT = timedelta(hours=12)
+SESSION_LIFETIME = timedelta(days=14)
+"""A session unused for the idle limit, or older than the lifetime, is over: a copied cookie
+does not stay useful for ever, and people sign in through Google again."""
+_LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+"""``last_seen_at`` is written at most this often, so page views do not each cost a write."""
+
 
 class TenantOwned(Protocol):
     account_id: InstrumentedAttribute[int] | int
@@ -37,10 +45,18 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _expired(now: datetime) -> Any:
+    """Sessions past the idle limit or the lifetime (deleted at the next sign-in of anyone)."""
+    return or_(
+        LoginSession.last_seen_at < now - SESSION_IDLE_LIMIT, LoginSession.created_at < now - SESSION_LIFETIME
+    )
+
+
 def sign_in(membership: Membership) -> None:
     """Start a fresh session for ``membership``; the old cookie contents (and CSRF token) are dropped."""
     session.clear()
     token = secrets.token_urlsafe(32)
+    db.session.execute(delete(LoginSession).where(_expired(utcnow())))
     db.session.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
     db.session.commit()
     session[_SESSION_KEY] = token
@@ -68,11 +84,15 @@ def current_membership() -> Membership | None:
     membership: Membership | None = None
     token = session.get(_SESSION_KEY)
     if isinstance(token, str):
-        login = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+        now = utcnow()
+        login = db.session.scalar(
+            select(LoginSession).where(LoginSession.token_hash == _hash(token), ~_expired(now))
+        )
         if login is not None:
             membership = login.membership
-            login.last_seen_at = utcnow()
-            db.session.commit()
+            if login.last_seen_at < now - _LAST_SEEN_GRANULARITY:
+                login.last_seen_at = now
+                db.session.commit()
         else:
             session.pop(_SESSION_KEY, None)
     g.membership = membership

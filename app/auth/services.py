@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from app.google import oauth
 from app.google.endpoints import SIGN_IN_SCOPES
 from app.ledger import services as ledger
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+
+logger = logging.getLogger(__name__)
 
 REQUEST_LIFETIME = timedelta(minutes=10)
 REQUIRED_SCOPES = frozenset({"openid", "email"})
@@ -89,14 +92,18 @@ def _claim(session: Session, *, state: str, browser_secret: str, now: datetime) 
     """Consume the request named by ``state``; any mismatch leaves nothing to retry with."""
     pending = session.scalar(select(SignInRequest).where(SignInRequest.state_hash == _hash(state)))
     if pending is None:
+        logger.warning("sign-in callback refused: unknown or reused state")
         raise SignInError("This sign-in link was already used or is unknown. Please sign in again.")
     claimed = session.execute(delete(SignInRequest).where(SignInRequest.id == pending.id))
     session.commit()
     if getattr(claimed, "rowcount", 0) != 1:
+        logger.warning("sign-in callback refused: state claimed by a concurrent callback")
         raise SignInError("This sign-in link was already used. Please sign in again.")
     if not hmac.compare_digest(pending.browser_hash, _hash(browser_secret)):
+        logger.warning("sign-in callback refused: state belongs to another browser")
         raise SignInError("This sign-in was started in another browser. Please sign in again here.")
     if pending.created_at < now - REQUEST_LIFETIME:
+        logger.info("sign-in callback refused: request expired")
         raise SignInError("This sign-in took too long and expired. Please sign in again.")
     return pending
 
@@ -154,6 +161,7 @@ def complete_sign_in(
             ),
         )
         session.commit()
+        logger.warning("sign-in refused after the token request: %s (HTTP %s)", exc.outcome, exc.http_status)
         raise SignInError(_failure_message(exc)) from None
     user, memberships, notices = _enter(session, grant.identity)
     account_id = memberships[0].account_id if len(memberships) == 1 else None
@@ -168,6 +176,7 @@ def complete_sign_in(
         ),
     )
     session.commit()
+    logger.info("sign-in completed: user %s, %d account(s)", user.id, len(memberships))
     return SignInOutcome(
         user_id=user.id, memberships=tuple(memberships), next_url=pending.next_url, notices=tuple(notices)
     )
