@@ -246,7 +246,7 @@ def create_contact() -> Response:
     def action(people: PeopleState, account: Account, now: float) -> Any:
         (contact,) = people.create_contacts(account, [person], ["person"], now)
         _touch([contact.resource_name])
-        return people.render_person(account, contact, mask, now)
+        return people.render_person(account, contact, mask)
 
     return _serve(grant, cost=COST_CRITICAL_WRITE, mutation=True, action=action)
 
@@ -260,7 +260,7 @@ def get_person(person_id: str) -> Response:
 
     def action(people: PeopleState, account: Account, now: float) -> Any:
         _touch([resource_name])
-        return people.render_person(account, people.get_contact(account, resource_name), mask, now)
+        return people.render_person(account, people.get_contact(account, resource_name), mask)
 
     return _serve(grant, cost=COST_CRITICAL_READ, mutation=False, action=action)
 
@@ -279,7 +279,7 @@ def get_people() -> Response:
         _touch(c.resource_name for c in found if c is not None)
         return {
             "responses": [
-                _person_response(name, None if c is None else people.render_person(account, c, mask, now))
+                _person_response(name, None if c is None else people.render_person(account, c, mask))
                 for name, c in zip(names, found, strict=True)
             ]
         }
@@ -301,7 +301,7 @@ def update_contact(person_id: str) -> Response:
     def action(people: PeopleState, account: Account, now: float) -> Any:
         _touch([resource_name])
         (contact,) = people.update_contacts(account, [(resource_name, person)], update_mask, ["person"], now)
-        return people.render_person(account, contact, mask, now)
+        return people.render_person(account, contact, mask)
 
     return _serve(grant, cost=COST_CRITICAL_WRITE, mutation=True, action=action)
 
@@ -343,7 +343,7 @@ def batch_create_contacts() -> Response:
             return {}
         return {
             "createdPeople": [
-                _person_response(c.resource_name, people.render_person(account, c, read_mask, now))
+                _person_response(c.resource_name, people.render_person(account, c, read_mask))
                 for c in created
             ]
         }
@@ -372,7 +372,7 @@ def batch_update_contacts() -> Response:
             return {}
         return {
             "updateResult": {
-                name: _person_response(name, people.render_person(account, c, read_mask, now))
+                name: _person_response(name, people.render_person(account, c, read_mask))
                 for (name, _), c in zip(updates, updated, strict=True)
             }
         }

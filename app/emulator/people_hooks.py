@@ -123,7 +123,7 @@ def edit_contact(identity: str, contact_id: str) -> Response:
     with state.lock:
         account = _account(state, identity)
         contact = state.people.user_edit_contact(account, f"people/{contact_id}", person, state.now())
-        return jsonify(state.people.render_person(account, contact, READ_MASK_FIELDS, state.now()))
+        return jsonify(state.people.render_person(account, contact, READ_MASK_FIELDS))
 
 
 @people_hooks_bp.post("/people/accounts/<identity>/contacts/<contact_id>/delete")
@@ -194,8 +194,7 @@ def group_contacts(identity: str, group_id: str) -> Response:
         people, account = state.people, _account(state, identity)
         group = people.group(account, f"contactGroups/{group_id}")
         contacts = [
-            people.render_person(account, c, READ_MASK_FIELDS, state.now())
-            for c in people.members(account, group)
+            people.render_person(account, c, READ_MASK_FIELDS) for c in people.members(account, group)
         ]
     return jsonify({"contacts": contacts})
 

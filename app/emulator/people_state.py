@@ -495,10 +495,12 @@ class PeopleState:
         self._usage: dict[tuple[str, Bucket], deque[tuple[float, int]]] = {}
         self._in_flight: set[str] = set()
         self._fault_runtime: dict[str | None, _PlanRuntime] = {}
+        self._rendered: dict[tuple[str, str], tuple[int, frozenset[str], dict[str, Any]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        # Requests in flight belong to the process that saved the state file, not to the one that loads it.
-        return {**self.__dict__, "_in_flight": set()}
+        # Requests in flight belong to the process that saved the state file, not to the one that loads it;
+        # rendered people are a cache, rebuilt on demand.
+        return {**self.__dict__, "_in_flight": set(), "_rendered": {}}
 
     # accounts ------------------------------------------------------------------------------------------
 
@@ -692,16 +694,24 @@ class PeopleState:
 
     # contacts: rendering -----------------------------------------------------------------------------
 
-    def render_person(
-        self, account: Account, contact: Contact, mask: Iterable[str], now: float
-    ) -> dict[str, Any]:
+    def render_person(self, account: Account, contact: Contact, mask: Iterable[str]) -> dict[str, Any]:
+        """The person as Google returns it; the answer is cached per contact version and mask, because
+        full listings of large accounts render every contact on each sync. Callers must not modify it."""
+        wanted = frozenset(mask)
+        cached = self._rendered.get((account.sub, contact.resource_name))
+        if cached is not None and cached[0] == contact.version and cached[1] == wanted:
+            return cached[2]
+        person = self._render(account, contact, wanted)
+        self._rendered[(account.sub, contact.resource_name)] = (contact.version, wanted, person)
+        return person
+
+    def _render(self, account: Account, contact: Contact, wanted: frozenset[str]) -> dict[str, Any]:
         if contact.deleted:
             return {
                 "resourceName": contact.resource_name,
                 "etag": self.person_etag(account, contact),
                 "metadata": {"deleted": True},
             }
-        wanted = frozenset(mask)
         source = {"type": "CONTACT", "id": contact.source_id}
         person: dict[str, Any] = {
             "resourceName": contact.resource_name,
@@ -951,7 +961,7 @@ class PeopleState:
             ordered = [c for c in ordered if (key(c) < after if descending else key(c) > after)]
         page, rest = ordered[:size], ordered[size:]
         response: dict[str, Any] = {
-            "connections": [self.render_person(account, c, mask, now) for c in page],
+            "connections": [self.render_person(account, c, mask) for c in page],
             "totalItems": len(candidates),
             "totalPeople": len(candidates),
         }
