@@ -7,10 +7,10 @@ Insert-only on PostgreSQL: :data:`LEDGER_GUARD_DDL` installs triggers that refus
 UPDATE of an entry, and every DELETE or TRUNCATE unless the transaction has set
 ``groupsync.ledger_maintenance = 'on'`` (``SET LOCAL``). Only the retention purge (and the
 test fixture that empties tables) sets it. The setting stops application code from changing
-history by mistake; it is not a barrier against someone who owns the table — in production
-the web role should hold only SELECT and INSERT on ``ledger_entry`` (see
-:data:`LEDGER_GRANTS_SQL`), and the hash chain with checkpoints signed by a key outside the
-database is what exposes tampering by anyone else.
+history by mistake; it is not a barrier against someone who owns the table. In production
+the web role should hold only SELECT and INSERT on ``ledger_entry`` (``docs/ledger.md``);
+the hash chain with checkpoints signed by a key outside the database is what exposes
+tampering by anyone else.
 """
 
 from __future__ import annotations
@@ -54,12 +54,6 @@ DROP TRIGGER IF EXISTS ledger_entry_insert_only_rows ON ledger_entry;
 DROP FUNCTION IF EXISTS ledger_entry_guard();
 """
 """Undoes :data:`LEDGER_GUARD_DDL` (the migration's downgrade, before dropping ``ledger_entry``)."""
-
-LEDGER_GRANTS_SQL = """
-REVOKE UPDATE, DELETE, TRUNCATE ON ledger_entry FROM {web_role};
-GRANT SELECT, INSERT ON ledger_entry TO {web_role};
-"""
-"""For operators who run the web app under its own database role (format with the role name)."""
 
 
 class LedgerEntry(Base):
