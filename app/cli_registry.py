@@ -10,12 +10,14 @@ def app_commands() -> list[click.Command]:
     from app.crm.cli import crm_group
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
+    from app.worker.cli import worker_command
 
-    return [crm_group, keys_group, connections_group, ledger_group]
+    return [crm_group, keys_group, connections_group, ledger_group, worker_command]
 
 
 def standalone_commands() -> list[click.Command]:
     """Commands that must work with no GroupSync configuration at all."""
+    from app.demo import demo_command
     from app.emulator.cli import emulator_command
 
-    return [emulator_command]
+    return [emulator_command, demo_command]

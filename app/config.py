@@ -61,6 +61,7 @@ class Settings:
     sync_change_delay_seconds: int = 30
     embedded_worker: bool = True
     celery_broker_url: str | None = None
+    celery_visibility_timeout_seconds: int = 3600
     http_timeout_seconds: float = 30.0
     google_requests_per_minute: int = 60
     mass_delete_share: float = 0.2
@@ -128,6 +129,9 @@ class Settings:
             sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
             embedded_worker=reader.boolean("GROUPSYNC_EMBEDDED_WORKER", default=True),
             celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
+            celery_visibility_timeout_seconds=reader.integer(
+                "GROUPSYNC_CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60
+            ),
             http_timeout_seconds=reader.number("GROUPSYNC_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1),
             google_requests_per_minute=reader.integer("GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE", 60, minimum=1),
             mass_delete_share=reader.number("GROUPSYNC_MASS_DELETE_SHARE", 0.2, minimum=0.0, maximum=1.0),

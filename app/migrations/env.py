@@ -15,14 +15,13 @@ logger = logging.getLogger("alembic.env")
 def run_migrations_online() -> None:
     connectable = db.engine
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=db.metadata,
-            compare_type=True,
-            # SQLite cannot ALTER most things in place; batch mode copies the table instead.
-            render_as_batch=connection.dialect.name == "sqlite",
+        options = {
             **current_app.extensions["migrate"].configure_args,
-        )
+            "compare_type": True,
+            # SQLite cannot ALTER most things in place; batch mode copies the table instead.
+            "render_as_batch": connection.dialect.name == "sqlite",
+        }
+        context.configure(connection=connection, target_metadata=db.metadata, **options)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -1,0 +1,93 @@
+"""The jobs GroupSync runs in the background, as plain functions over a session.
+
+The embedded worker (:mod:`app.worker.embedded`) and the Celery worker
+(:mod:`app.worker.celery_app`) call exactly these; neither holds logic of its own.
+Each job re-reads the sync's state when it runs — whatever was true when it was
+enqueued may have changed (sync turned off, connection revoked, member removed).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.crm.models import ContactList
+from app.db import utcnow
+from app.google.credentials import UserOAuthCredentialsSource
+from app.google.vault import TokenVault
+from app.ledger.events import Trigger
+from app.sync import services as sync_services
+from app.sync.models import ContactSync, SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) -> set[int]:
+    """Bring forward the syncs whose CRM list changed since their last run; returns their ids.
+
+    A burst of CRM edits coalesces into one run: the sync is due ``sync_change_delay_seconds``
+    after the latest change it has not seen, and never later than it already was.
+    """
+    delay = timedelta(seconds=settings.sync_change_delay_seconds)
+    rows = session.execute(
+        select(ContactSync, ContactList.content_changed_at)
+        .join(ContactList, ContactList.id == ContactSync.list_id)
+        .where(
+            ContactSync.enabled.is_(True),
+            (ContactSync.last_run_at.is_(None)) | (ContactList.content_changed_at > ContactSync.last_run_at),
+        )
+    ).all()
+    changed: set[int] = set()
+    for sync, changed_at in rows:
+        changed.add(sync.id)
+        due = changed_at + delay
+        if sync.next_due_at is None or sync.next_due_at > due:
+            sync.next_due_at = due
+    session.commit()
+    return changed
+
+
+BUSY_RETRY = timedelta(seconds=30)
+"""When another run holds the Google account, try again this soon rather than at the next period."""
+
+
+def run_one(session: Session, settings: Settings, sync_id: int, trigger: Trigger) -> SyncRun | None:
+    """Run one sync if it may run now; ``None`` when it is off, halted or its Google account is busy."""
+    credentials = UserOAuthCredentialsSource(
+        session, TokenVault.for_settings(settings), settings, trigger=trigger
+    )
+    run = sync_services.run_sync(
+        session,
+        sync_id,
+        settings=settings,
+        credentials=credentials,
+        options=sync_services.RunOptions(trigger=trigger),
+    )
+    if run is None:
+        sync = session.get(ContactSync, sync_id)
+        if sync is not None and sync.enabled:
+            sync.next_due_at = utcnow() + BUSY_RETRY
+            session.commit()
+    return run
+
+
+def claim_due(
+    session: Session, settings: Settings, hold: timedelta, now: datetime | None = None
+) -> list[tuple[int, Trigger]]:
+    """What the scheduler does each tick: fold in CRM changes, then claim the due syncs and say why.
+
+    Claiming moves ``next_due_at`` ``hold`` ahead, so the next tick does not hand out the
+    same sync again while its job waits in a queue; the run sets the real next time when it
+    ends, and a job lost with its worker becomes due again once ``hold`` has passed.
+    """
+    moment = now or utcnow()
+    changed = mark_changed_lists_due(session, settings, moment)
+    due = list(sync_services.due_syncs(session, moment))
+    if due:
+        session.execute(update(ContactSync).where(ContactSync.id.in_(due)).values(next_due_at=moment + hold))
+        session.commit()
+    return [(sync_id, Trigger.CRM_CHANGE if sync_id in changed else Trigger.SCHEDULE) for sync_id in due]
