@@ -59,7 +59,6 @@ class Settings:
     session_cookie_secure: bool = True
     sync_interval_seconds: int = 900
     sync_change_delay_seconds: int = 30
-    embedded_worker: bool = True
     celery_broker_url: str | None = None
     celery_visibility_timeout_seconds: int = 3600
     http_timeout_seconds: float = 30.0
@@ -127,7 +126,6 @@ class Settings:
             session_cookie_secure=reader.boolean("GROUPSYNC_SECURE_COOKIES", default=not relaxed),
             sync_interval_seconds=reader.integer("GROUPSYNC_SYNC_INTERVAL_SECONDS", 900, minimum=10),
             sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
-            embedded_worker=reader.boolean("GROUPSYNC_EMBEDDED_WORKER", default=True),
             celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
             celery_visibility_timeout_seconds=reader.integer(
                 "GROUPSYNC_CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60
