@@ -116,7 +116,7 @@ def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]], *, partial: b
     if first_seq == 1:
         expected_prev: str | None = GENESIS
     elif partial:
-        expected_prev = str(entries[0]["prev_hash"])
+        expected_prev = str(entries[0].get("prev_hash"))
     else:
         expected_prev = _purge_anchor(entries, first_seq - 1)
     if expected_prev is None:
@@ -132,14 +132,14 @@ def verify_chain(chain: str, entries: Sequence[Mapping[str, Any]], *, partial: b
         if seq != expected_seq:
             what = f"sequence gap: expected seq {expected_seq}, found {seq}"
             return report(Problem(chain, expected_seq, what), expected_seq - 1, previous_hash)
-        if entry["prev_hash"] != previous_hash:
+        if entry.get("prev_hash") != previous_hash:
             what = "prev_hash does not match the previous entry's hash (entry removed, inserted or reordered)"
             return report(Problem(chain, seq, what), seq - 1, previous_hash)
         try:
             recomputed = entry_hash(entry)
         except ValueError as exc:
             return report(Problem(chain, seq, str(exc)), seq - 1, previous_hash)
-        if recomputed != entry["hash"]:
+        if recomputed != entry.get("hash"):
             what = "content does not match its hash (entry edited)"
             return report(Problem(chain, seq, what), seq - 1, previous_hash)
         previous_hash = recomputed
@@ -177,8 +177,8 @@ def check_checkpoint(
         return Problem(
             chain, seq, f"checkpoint at seq {seq} but the chain ends at seq {last_seq} (entries removed)"
         )
-    actual = str(rows[0]["prev_hash"]) if seq == first_seq - 1 else str(rows[seq - first_seq]["hash"])
-    if actual != checkpoint["head_hash"]:
+    actual = rows[0].get("prev_hash") if seq == first_seq - 1 else rows[seq - first_seq].get("hash")
+    if actual != checkpoint.get("head_hash"):
         return Problem(chain, seq, "checkpointed head hash differs from the stored entry (history rewritten)")
     return None
 

@@ -155,7 +155,12 @@ def verify_pack(path: Path, pinned: Ed25519PublicKey | None = None) -> Verificat
         if "manifest.json" not in names:
             raise PackError(f"{path} has no manifest.json: not an evidence pack")
         manifest_bytes = archive.read("manifest.json")
-        manifest = json.loads(manifest_bytes)
+        try:
+            manifest = json.loads(manifest_bytes)
+        except json.JSONDecodeError as exc:
+            raise PackError(f"manifest.json is not JSON ({exc.msg})") from exc
+        if not isinstance(manifest, dict):
+            raise PackError("manifest.json is not a JSON object")
         problems: list[Problem] = []
         warnings: list[str] = []
         listed: Mapping[str, str] = manifest.get("files", {})
@@ -218,12 +223,23 @@ def _pack_keys(
 def _json_lines(archive: zipfile.ZipFile, name: str, names: set[str]) -> list[Mapping[str, Any]]:
     if name not in names:
         raise PackError(f"the pack has no {name}")
+    try:
+        text = archive.read(name).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PackError(f"{name} is not UTF-8 text") from exc
     rows: list[Mapping[str, Any]] = []
-    for number, line in enumerate(archive.read(name).decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise PackError(f"{name} line {number}: not JSON ({exc.msg})") from exc
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("chain"), str)
+            or not isinstance(row.get("seq"), int)
+        ):
+            raise PackError(f"{name} line {number}: not an object with a text chain and a whole-number seq")
+        rows.append(row)
     return rows

@@ -17,7 +17,7 @@ from app.ledger import chain
 from app.ledger.pack import evidence_pack
 from app.ledger.services import make_checkpoints
 from app.ledger.signing import Signer
-from app.ledger.verify import verify_pack
+from app.ledger.verify import PackError, verify_pack
 from tests.ledger.helpers import fill
 
 Files = dict[str, bytes]
@@ -158,3 +158,15 @@ def test_pack_without_a_reachable_key_is_unsigned_and_says_so(app: Flask, tmp_pa
     report = verify_pack(path)
     assert report.ok
     assert report.warnings[0].startswith("manifest is unsigned")
+
+
+def test_malformed_pack_is_refused_with_a_clear_error(app: Flask, tmp_path: Path) -> None:
+    def mangle(files: Files) -> None:
+        files["ledger.ndjson"] += b'{"chain": "account:1"}\n'
+
+    tampered = _rewrite(_pack(app, tmp_path), mangle, refresh_manifest=True)
+    with pytest.raises(PackError, match=r"ledger.ndjson line 7: not an object with a text chain"):
+        verify_pack(tampered)
+    (tmp_path / "not.zip").write_bytes(b"plain text")
+    with pytest.raises(PackError, match="not a readable zip file"):
+        verify_pack(tmp_path / "not.zip")
