@@ -15,6 +15,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from app.ledger.services import DbSession, checkpoint_fields, entry_fields
 from app.ledger.signing import Signer, SigningKeyError, load_public_key, public_pem
 from app.ledger.verify import verify_records
 from app.privacy import disclosure
-from app.privacy.policy import current_policy
+from app.privacy.policy import current_policy, policy_dir, version_numbers
+from app.privacy.policy import load as load_policy
 
 PACK_FORMAT = "groupsync-evidence-pack/1"
 
@@ -107,7 +109,7 @@ def build_evidence_pack(
     account_id: int,
     start: datetime | None,
     end: datetime | None,
-    documents: Mapping[str, bytes],
+    documents: Documents,
     signer: Signer | None,
     now: datetime,
 ) -> bytes:
@@ -135,7 +137,7 @@ def build_evidence_pack(
         files[f"public-keys/{row.key_id}.pem"] = row.public_pem.encode("ascii")
     if signer is not None:
         files[f"public-keys/{signer.key_id}.pem"] = public_pem(signer.public_key).encode("ascii")
-    for name, content in documents.items():
+    for name, content in documents.files.items():
         files[f"documents/{name}"] = content
     manifest: dict[str, Any] = {
         "format": PACK_FORMAT,
@@ -145,6 +147,7 @@ def build_evidence_pack(
             "from": chain.format_time(start) if start else None,
             "to": chain.format_time(end) if end else None,
         },
+        "documents_in_force": documents.in_force,
         "slice": {chain_name: [entries[0]["seq"], entries[-1]["seq"]]} if entries else {},
         "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())},
     }
@@ -168,17 +171,30 @@ def _pretty(value: Mapping[str, Any]) -> bytes:
 SCOPES_FILE = Path(__file__).resolve().parents[2] / "scopes.md"
 
 
-def documents_in_force(settings: Settings) -> dict[str, bytes]:
-    """The texts a reviewer needs beside the ledger: privacy policy, disclosure and scopes.md."""
-    policy = current_policy(settings)
-    shown = disclosure.current()
-    documents = {
-        f"privacy-policy-{policy.version}.md": policy.markdown.encode("utf-8"),
-        f"disclosure-{shown.version}.md": shown.markdown.encode("utf-8"),
-    }
+@dataclass(frozen=True)
+class Documents:
+    files: dict[str, bytes]
+    in_force: dict[str, str]
+    """Which version of each text is current as the pack is made."""
+
+
+def evidence_documents(settings: Settings) -> Documents:
+    """Every published version of the privacy policy and the disclosure (a window can span
+    several), and scopes.md; ``in_force`` names the current ones."""
+    directory = policy_dir(settings)
+    files: dict[str, bytes] = {}
+    for number in version_numbers(directory):
+        policy = load_policy(directory, number)
+        files[f"privacy-policy-{policy.version}.md"] = policy.markdown.encode("utf-8")
+    for version in disclosure.versions():
+        files[f"disclosure-{version}.md"] = disclosure.load(version).markdown.encode("utf-8")
     if SCOPES_FILE.is_file():
-        documents["scopes.md"] = SCOPES_FILE.read_bytes()
-    return documents
+        files["scopes.md"] = SCOPES_FILE.read_bytes()
+    in_force = {
+        "privacy_policy": current_policy(settings).version,
+        "disclosure": disclosure.current().version,
+    }
+    return Documents(files, in_force)
 
 
 def evidence_pack(
@@ -201,7 +217,7 @@ def evidence_pack(
         account_id=account_id,
         start=start,
         end=end,
-        documents=documents_in_force(settings),
+        documents=evidence_documents(settings),
         signer=signer,
         now=now,
     )

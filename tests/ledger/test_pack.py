@@ -18,6 +18,7 @@ from app.ledger.pack import evidence_pack
 from app.ledger.services import make_checkpoints
 from app.ledger.signing import Signer
 from app.ledger.verify import PackError, verify_pack
+from app.privacy import disclosure
 from tests.ledger.helpers import fill
 
 Files = dict[str, bytes]
@@ -71,10 +72,15 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
         names = set(archive.namelist())
         lines = [json.loads(x) for x in archive.read("ledger.ndjson").decode().splitlines()]
         report = json.loads(archive.read("verification-report.json"))
+        manifest = json.loads(archive.read("manifest.json"))
     assert {line["chain"] for line in lines} == {"account:1"}
     assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
     assert {"manifest.json", "manifest.sig", "checkpoints.jsonl", "documents/privacy-policy-v1.md"} <= names
-    assert any(n.startswith("documents/disclosure-v") for n in names)
+    assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
+    assert manifest["documents_in_force"] == {
+        "privacy_policy": "v1",
+        "disclosure": disclosure.current().version,
+    }
     assert any(n.startswith("public-keys/") for n in names)
     assert report["ok"] is True
     verified = verify_pack(path)
