@@ -661,6 +661,19 @@ def access_by_list(session: DbSession, account_id: int) -> dict[int, list[Member
     return grouped
 
 
+def syncs_by_list(session: DbSession, account_id: int) -> dict[int, dict[int, str]]:
+    """For the admin overview: per list id, each membership's turned-on sync and its status."""
+    from app.sync.models import ContactSync
+
+    stmt = select(ContactSync.list_id, ContactSync.membership_id, ContactSync.status).where(
+        ContactSync.account_id == account_id, ContactSync.enabled.is_(True)
+    )
+    grouped: dict[int, dict[int, str]] = {}
+    for list_id, membership_id, status in session.execute(stmt).all():
+        grouped.setdefault(list_id, {})[membership_id] = str(status.value)
+    return grouped
+
+
 def grant_access(session: DbSession, contact_list: ContactList, membership: Membership, actor: str) -> bool:
     """Make a list available to a member of the same account; False if it already was."""
     if membership.account_id != contact_list.account_id:

@@ -46,6 +46,7 @@ def overview() -> str:
         lists=lists,
         sizes=services.list_sizes(db.session, [r.id for r in lists]),
         access=services.access_by_list(db.session, account.id),
+        syncs=services.syncs_by_list(db.session, account.id),
         members=[m for m in members if m.role is not Role.REVIEWER],
         region=services.default_region(db.session, account.id) or "",
     )

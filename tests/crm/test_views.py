@@ -15,6 +15,8 @@ from app.accounts.models import Membership, Role
 from app.crm import services
 from app.crm.models import ApiKey, ContactList, CrmContact, ListAccess
 from app.extensions import db
+from app.google.models import GoogleConnection
+from app.sync.models import ContactSync
 from tests.conftest import Factory
 
 SignIn = Callable[[Membership], FlaskClient]
@@ -221,3 +223,32 @@ def test_a_mapping_without_id_is_explained_and_the_upload_kept(signed_in: SignIn
     assert db.session.scalar(select(CrmContact)) is None
     done = client.post(action.group(1), data={"csrf_token": token, "column": ["id", "given_name"]})
     assert "1 created" in done.text
+
+
+def test_the_overview_shows_who_has_access_and_who_syncs(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    syncing = factory.member(admin.account, Role.MEMBER, email="syncing@example.com")
+    idle = factory.member(admin.account, Role.MEMBER, email="idle@example.com")
+    contact_list, _ = services.put_list(db.session, admin.account_id, "l1", {"name": "Customers"})
+    services.upsert_contact(db.session, admin.account_id, "c1", {"given_name": "A"})
+    services.change_members(db.session, admin.account_id, "l1", {"contact_ids": ["c1"]}, add=True)
+    for membership in (syncing, idle):
+        services.grant_access(db.session, contact_list, membership, "user:1")
+    connection = GoogleConnection(account_id=admin.account_id, user_id=syncing.user_id)
+    db.session.add(connection)
+    db.session.flush()
+    db.session.add(
+        ContactSync(
+            account_id=admin.account_id,
+            membership_id=syncing.id,
+            list_id=contact_list.id,
+            connection_id=connection.id,
+        )
+    )
+    db.session.commit()
+    page = signed_in(admin).get("/admin/crm").text
+    row = page[page.index('data-testid="crm-list-l1"') :]
+    assert '<td data-testid="crm-list-size">1</td>' in row
+    assert re.search(r"User \d+\s*<small data-testid=\"sync-state\">syncing \(new\)</small>", row)
+    assert re.search(r"User \d+\s*<small data-testid=\"sync-state\">not syncing</small>", row)
