@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.accounts.models import Role
+from app.accounts.models import Membership, Role
+from app.accounts.services import remove_member
 from app.crm import services
 from app.extensions import db
 from tests.conftest import Factory
@@ -49,3 +50,16 @@ def test_a_member_leaving_withdraws_every_list_and_bumps_them(app: Flask, factor
     for contact_list, stamp in zip(lists, stamps, strict=True):
         db.session.refresh(contact_list)
         assert contact_list.content_changed_at > stamp
+
+
+def test_removing_a_member_from_the_account_bumps_their_lists(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    factory.member(account, Role.ADMIN)
+    member = factory.member(account, Role.MEMBER)
+    contact_list, _ = services.put_list(db.session, account.id, "a", {"name": "A"})
+    services.grant_access(db.session, contact_list, member, "user:1")
+    stamp = contact_list.content_changed_at
+    remove_member(db.session, member)
+    db.session.refresh(contact_list)
+    assert contact_list.content_changed_at > stamp
+    assert db.session.get(Membership, member.id) is None
