@@ -2,9 +2,8 @@
 
 The order the user goes through: the disclosure, accepted with an affirmative click, then
 Google's consent screen (:func:`start_connect` stores the acceptance and builds the
-address), the callback
-(:func:`complete_connect`), and at any time :func:`disconnect`. :func:`ensure_may_call_people`
-is the gate every People API caller passes first.
+address), the callback (:func:`complete_connect`), and at any time :func:`disconnect`.
+:func:`ensure_may_call_people` is the gate every People API caller passes first.
 """
 
 from __future__ import annotations
@@ -320,7 +319,7 @@ def complete_connect(
     record(session, _exchange_flow(membership, str(grant.http_status), grant.identity.sub))
     granted = " ".join(sorted(grant.scopes))
     connection = connection_of(session, membership)
-    if CONTACTS_SCOPE not in grant.scopes or grant.refresh_token is None:
+    if CONTACTS_SCOPE not in grant.scopes:
         record(
             session,
             _consent_flow(membership, EventTag.CONSENT_DENIED, "contacts_not_granted", {"scopes": granted}),
@@ -331,6 +330,10 @@ def complete_connect(
             connection.granted_scopes = granted
         session.commit()
         return ConnectResult(ConnectOutcome.CONTACTS_NOT_GRANTED, grant.identity.email)
+    if grant.refresh_token is None:
+        # prompt=consent with offline access always yields one; without it sync could not last an hour.
+        session.commit()
+        return ConnectResult(ConnectOutcome.FAILED)
     if connection is None:
         connection = GoogleConnection(account_id=membership.account_id, user_id=membership.user_id)
         session.add(connection)
