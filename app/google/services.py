@@ -62,6 +62,8 @@ class ConnectOutcome(StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     """The answer matched no pending request of this browser and user (old, reused or forged)."""
+    OTHER_ACCOUNT = "other_account"
+    """Reconnecting chose a different Google account than the one the syncs write to."""
     FAILED = "failed"
 
 
@@ -319,6 +321,14 @@ def complete_connect(
     record(session, _exchange_flow(membership, str(grant.http_status), grant.identity.sub))
     granted = " ".join(sorted(grant.scopes))
     connection = connection_of(session, membership)
+    if (
+        connection is not None
+        and connection.status is not ConnectionStatus.DISCONNECTED
+        and connection.google_sub not in (None, grant.identity.sub)
+    ):
+        # The syncs' groups live in the connected account; switching accounts goes through a disconnect.
+        session.commit()
+        return ConnectResult(ConnectOutcome.OTHER_ACCOUNT, connection.email)
     if CONTACTS_SCOPE not in grant.scopes:
         record(
             session,

@@ -38,6 +38,11 @@ _CONNECT_MESSAGES = {
         "That answer from Google did not match a connection you started in this browser, or it expired. "
         "Please choose Connect again.",
     ),
+    services.ConnectOutcome.OTHER_ACCOUNT: (
+        "error",
+        "You chose a different Google account than the one GroupSync syncs to ({email}), so nothing changed. "
+        "Reconnect with {email}, or disconnect first to switch accounts.",
+    ),
     services.ConnectOutcome.FAILED: (
         "error",
         "Google's answer could not be accepted, so nothing was connected. Please try again in a moment.",

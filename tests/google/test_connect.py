@@ -34,6 +34,7 @@ from tests.google.connecting import (
 )
 
 SignedIn = Callable[[Membership], FlaskClient]
+GRACE = "110000000000000000003"
 
 
 @pytest.fixture
@@ -237,3 +238,24 @@ def test_a_signed_out_callback_drops_the_code(
     assert target.path == "/sign-in"
     assert parse_qs(target.query) == {"next": ["/google/"]}
     assert connection_of(member) is None
+
+
+def test_reconnecting_must_use_the_connected_google_account(
+    member: Membership, signed_in: SignedIn, google: HooksClient, app: Flask
+) -> None:
+    client = signed_in(member)
+    connect(client, google)
+    google.revoke_grant(ADA, app.config["GROUPSYNC"].google_client_id)
+    connection = connection_of(member)
+    assert connection is not None
+    connection.mark_needs_reconnect(StatusReason.ACCESS_REVOKED)
+    db.session.commit()
+    connect(client, google, identity=GRACE)
+    connection = connection_of(member)
+    assert connection is not None
+    assert (connection.google_sub, connection.status) == (ADA, ConnectionStatus.NEEDS_RECONNECT)
+    assert f"Reconnect with {ADA_EMAIL}" in client.get("/google/").text
+    connect(client, google, identity=ADA)
+    connection = connection_of(member)
+    assert connection is not None
+    assert connection.is_usable
