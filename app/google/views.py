@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
@@ -61,10 +62,15 @@ def _membership() -> Membership:
     return membership
 
 
+_BROWSER_KEY = "google_connect_browser"
+"""A random value in this browser's signed session cookie; the consent request is bound to its hash.
+Signing in again clears the session, so an answer can only come back to the session that asked."""
+
+
 def _browser_token() -> str:
-    token = session.get("login")
+    token = session.get(_BROWSER_KEY)
     if not isinstance(token, str):
-        abort(401)
+        token = session[_BROWSER_KEY] = secrets.token_urlsafe(32)
     return token
 
 
