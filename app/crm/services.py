@@ -307,7 +307,11 @@ def _store_contacts(session: DbSession, account_id: int, items: Sequence[Contact
         row.deleted, row.deleted_at, row.deleted_by = False, None, None
         changed.append(row.id)
         outcomes.append(Outcome.UPDATED)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError("a concurrent request created the same ids; retry the request") from exc
     _bump_lists_of(session, changed, now)
     return outcomes
 

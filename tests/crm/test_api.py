@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.crm import services
 from app.crm.models import ApiKey, ContactList, CrmContact
@@ -248,3 +250,30 @@ def test_the_openapi_document_is_served_without_a_key(app: Flask) -> None:
 def test_no_csrf_token_is_needed_but_a_session_cookie_alone_is_not_enough(app: Flask, api: Api) -> None:
     response = app.test_client().put("/api/v1/contacts/c1", json={"given_name": "x"})
     assert response.status_code == 401
+
+
+def test_a_concurrent_create_of_the_same_id_is_a_retryable_conflict(app: Flask, api: Api) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs two concurrent writers, which SQLite serialises with a file lock")
+    other_writer = db.engine.connect()
+
+    raced: list[bool] = []
+
+    def create_first(session: Session, *_: object) -> None:
+        # Another request commits the same CRM id between our read and our write.
+        if raced or not any(isinstance(row, CrmContact) for row in session.new):
+            return
+        raced.append(True)
+        table = CrmContact.__table__
+        other_writer.execute(table.insert().values(account_id=api.account.id, crm_id="race", search_text=""))
+        other_writer.commit()
+
+    event.listen(Session, "before_flush", create_first)
+    try:
+        response = api.put("/contacts/race", {"given_name": "Mine"})
+    finally:
+        event.remove(Session, "before_flush", create_first)
+        other_writer.close()
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "conflict"
+    assert api.put("/contacts/race", {"given_name": "Mine"}).json["status"] == "updated"
