@@ -131,7 +131,7 @@ class ConsentRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str] = mapped_column(String(64))
-    """Hash of the browser's sign-in session token: the answer must come back to the same session."""
+    """Hash of a random value in the browser's session: the answer must come back to the same session."""
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     verifier_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
