@@ -20,9 +20,10 @@ maps the layer's typed errors to the sync's status.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -95,16 +96,26 @@ class RunContext:
     now: Callable[[], datetime] = utcnow
 
 
+class CrmSource(Protocol):
+    def versions(self) -> Mapping[str, datetime]:
+        """CRM id → version (``updated_at``) of every contact the group must hold."""
+        ...
+
+    def load(self, crm_ids: Collection[str]) -> Iterable[ContactData]:
+        """The full contacts among ``crm_ids`` that the group must hold."""
+        ...
+
+
 def run(
     session: Session,
     sync: ContactSync,
     *,
     sync_run: SyncRun,
-    desired: Iterable[ContactData],
+    crm: CrmSource,
     base_group_name: str,
     ctx: RunContext,
 ) -> None:
-    """Bring ``sync``'s group in line with ``desired``; raises the layer's typed errors unchanged."""
+    """Bring ``sync``'s group in line with the CRM; raises the layer's typed errors unchanged."""
     marker = ClientDataTag(MARKER_KEY, sync.tag)
     group_is_new = _ensure_group(session, sync, base_group_name, marker, ctx)
     assert sync.group_resource_name is not None
@@ -114,25 +125,37 @@ def run(
         row.crm_id: row
         for row in session.scalars(select(SyncedContact).where(SyncedContact.sync_id == sync.id))
     }
-    mapped: dict[str, MappedContact] = {}
-    for contact in desired:
-        mapped.setdefault(contact.crm_id, map_contact(contact))
-
     full = (
         sync.sync_token is None
         or sync.last_full_sync_at is None
         or ctx.now() - sync.last_full_sync_at >= FULL_RESYNC_EVERY
     )
+    versions = crm.versions()
+    # The weekly full resync also re-maps every contact, so a changed mapping reaches Google.
+    fresh = [cid for cid, version in versions.items() if full or _stale(rows.get(cid), version)]
+    mapped = _mapped(crm.load(fresh))
+    stand_ins = versions.keys() - set(fresh)
+    for crm_id in stand_ins:
+        # Unchanged in the CRM since it was last mapped: its hash stands in for the contact.
+        mapped[crm_id] = MappedContact(crm_id, {}, rows[crm_id].crm_hash or "", ())
+
     listing = _list(contacts, None if full else sync.sync_token)
     facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, group_is_new=group_is_new)
     facts = replace(facts, account_contacts=_contacts_in_account(session, sync))
     sync_run.full_resync = listing.full
+    # Whatever the plan may write needs the CRM's full contact, not the stand-in.
+    upgraded = [cid for cid in stand_ins if _may_write(rows[cid], facts)]
+    mapped.update(_mapped(crm.load(upgraded)))
+    full_ids = (set(fresh) | set(upgraded)) & mapped.keys()
 
     the_plan = plan(mapped.values(), (_entry(r) for r in rows.values()), facts, ctx.limits)
     _remember_etags(rows, facts)
-    _record_not_carried(rows, the_plan)
+    for crm_id in full_ids & rows.keys():
+        _note_crm(rows[crm_id], mapped[crm_id], versions[crm_id])
     sync_run.in_sync = the_plan.in_sync
-    sync_run.not_carried = len(the_plan.not_carried)
+    sync_run.not_carried = sum(1 for cid in versions if cid in rows and rows[cid].not_carried) + sum(
+        1 for cid in the_plan.not_carried if cid not in rows
+    )
     sync_run.progress_total = the_plan.write_requests
     session.commit()
     if the_plan.blocked is not None:
@@ -142,7 +165,9 @@ def run(
         }[the_plan.blocked.value]
         raise RunBlockedError(status, the_plan.blocked_detail)
 
-    applier = _Applier(session, sync, sync_run=sync_run, contacts=contacts, rows=rows, ctx=ctx)
+    applier = _Applier(
+        session, sync, sync_run=sync_run, contacts=contacts, rows=rows, crm=(mapped, versions), ctx=ctx
+    )
     applier.apply(the_plan)
 
     if listing.next_sync_token:
@@ -329,11 +354,37 @@ def _remember_etags(rows: Mapping[str, SyncedContact], facts: GoogleFacts) -> No
             row.field_hash = remote.field_hash
 
 
-def _record_not_carried(rows: Mapping[str, SyncedContact], the_plan: Plan) -> None:
-    for crm_id, row in rows.items():
-        reported = [nc.as_dict() for nc in the_plan.not_carried.get(crm_id, ())]
-        if row.not_carried != reported:
-            row.not_carried = reported
+def _mapped(contacts: Iterable[ContactData]) -> dict[str, MappedContact]:
+    mapped: dict[str, MappedContact] = {}
+    for contact in contacts:
+        mapped.setdefault(contact.crm_id, map_contact(contact))
+    return mapped
+
+
+def _stale(row: SyncedContact | None, version: datetime) -> bool:
+    """Whether the CRM contact must be read and mapped again (new, changed, or never confirmed)."""
+    return (
+        row is None or row.state is RowState.INTENDED or row.crm_hash is None or row.crm_updated_at != version
+    )
+
+
+def _may_write(row: SyncedContact, facts: GoogleFacts) -> bool:
+    rn = row.resource_name
+    return (
+        rn is None
+        or rn in facts.missing
+        or rn in facts.inspected
+        or row.crm_id in facts.strays
+        or row.field_hash != row.crm_hash
+    )
+
+
+def _note_crm(row: SyncedContact, contact: MappedContact, version: datetime) -> None:
+    """Remember what the CRM wants for this contact, so an unchanged contact is not re-read next run."""
+    row.crm_hash, row.crm_updated_at = contact.field_hash, version
+    reported = [nc.as_dict() for nc in contact.not_carried]
+    if row.not_carried != reported:
+        row.not_carried = reported
 
 
 class _Applier:
@@ -345,6 +396,7 @@ class _Applier:
         sync_run: SyncRun,
         contacts: GroupContacts,
         rows: dict[str, SyncedContact],
+        crm: tuple[Mapping[str, MappedContact], Mapping[str, datetime]],
         ctx: RunContext,
     ) -> None:
         self.session = session
@@ -352,6 +404,7 @@ class _Applier:
         self.run = sync_run
         self.contacts = contacts
         self.rows = rows
+        self.mapped, self.versions = crm
         self.ctx = ctx
 
     def _batch_done(self) -> None:
@@ -381,7 +434,6 @@ class _Applier:
             self.contacts.batch_delete([op.resource_name for op in delete_batch])
             self.run.deleted += sum(1 for op in delete_batch if not op.duplicate)
             self._batch_done()
-        _record_not_carried(self.rows, the_plan)
         if the_plan.forget:
             self.session.execute(
                 delete(SyncedContact).where(
@@ -394,6 +446,7 @@ class _Applier:
         row = self.rows.get(crm_id)
         if row is None:
             row = SyncedContact(sync_id=self.sync.id, crm_id=crm_id, state=RowState.INTENDED)
+            _note_crm(row, self.mapped[crm_id], self.versions[crm_id])
             self.session.add(row)
             self.rows[crm_id] = row
         return row

@@ -1,31 +1,73 @@
-"""CRM rows → the value objects the planner works on, for one sync."""
+"""CRM rows → the value objects the planner works on, for one sync.
+
+The engine asks for the list's contact ids with their versions first (one light query) and
+then reads in full only the contacts that changed or that a run may write, so an
+incremental run's cost follows the number of changes rather than the size of the list.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
-from app.crm.models import ContactList
-from app.crm.services import list_contents, lists_available_to
+from app.crm.models import ContactList, CrmContact, ListMember
+from app.crm.services import lists_available_to, to_contact_data
 from app.crm.values import ContactData
 from app.sync.models import ContactSync
 
+_CHUNK = 500
 
-def desired_contacts(session: Session, sync: ContactSync) -> list[ContactData]:
-    """What the sync's group must hold: the list's live members while the member may still sync it.
+
+class ListSource:
+    """What one sync's group must hold: the list's live members while the member may still sync it.
 
     A deleted list, a list withdrawn from the member, or a member who left the account all
     mean an empty group: the planner then removes what GroupSync put there.
     """
-    membership = session.get(Membership, sync.membership_id)
-    contact_list = session.get(ContactList, sync.list_id)
-    if membership is None or contact_list is None:
-        return []
-    if all(available.id != contact_list.id for available in lists_available_to(session, membership)):
-        return []
-    return list_contents(session, contact_list)
 
+    def __init__(self, session: Session, sync: ContactSync) -> None:
+        self._session = session
+        self._list = session.get(ContactList, sync.list_id)
+        membership = session.get(Membership, sync.membership_id)
+        self._active = (
+            membership is not None
+            and self._list is not None
+            and any(available.id == self._list.id for available in lists_available_to(session, membership))
+        )
 
-def list_name(session: Session, sync: ContactSync) -> str:
-    contact_list = session.get(ContactList, sync.list_id)
-    return contact_list.name if contact_list is not None else ""
+    @property
+    def name(self) -> str:
+        return self._list.name if self._list is not None else ""
+
+    def _members(self) -> tuple[ColumnElement[bool], ...]:
+        assert self._list is not None
+        return (ListMember.list_id == self._list.id, CrmContact.deleted.is_(False))
+
+    def versions(self) -> Mapping[str, datetime]:
+        """CRM id → ``updated_at`` of every contact the group must hold."""
+        if not self._active:
+            return {}
+        stmt = (
+            select(CrmContact.crm_id, CrmContact.updated_at)
+            .join(ListMember, ListMember.contact_id == CrmContact.id)
+            .where(*self._members())
+        )
+        return dict(self._session.execute(stmt).tuples().all())
+
+    def load(self, crm_ids: Collection[str]) -> Iterator[ContactData]:
+        """The full contacts among ``crm_ids`` that the group must hold."""
+        if not self._active:
+            return
+        wanted = sorted(crm_ids)
+        for start in range(0, len(wanted), _CHUNK):
+            stmt = (
+                select(CrmContact)
+                .join(ListMember, ListMember.contact_id == CrmContact.id)
+                .where(*self._members(), CrmContact.crm_id.in_(wanted[start : start + _CHUNK]))
+            )
+            for row in self._session.scalars(stmt):
+                yield to_contact_data(row)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ CRM_ID_KEY = "groupsync.crm_id"
 
 MAX_TEXT = 2048
 MAX_NOTES = 2048
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; line breaks and tabs are fine.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 # Protocols Google lists for imClients; anything else goes as a custom protocol string.
 _GOOGLE_IM_PROTOCOLS = {
@@ -146,7 +148,7 @@ class _Collector:
         cleaned = _clean(value)
         if not cleaned:
             return ""
-        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in cleaned):
+        if _CONTROL.search(cleaned):
             self.not_carried.append(NotCarried(field, "contains control characters"))
             return None
         if len(cleaned) > limit:

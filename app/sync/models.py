@@ -112,6 +112,10 @@ class SyncedContact(Base):
     etag: Mapped[str | None] = mapped_column(String(255))
     field_hash: Mapped[str | None] = mapped_column(String(64))
     """Hash of the owned fields Google holds (:func:`app.sync.mapping.field_hash`)."""
+    crm_hash: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the owned fields the CRM wants, as of ``crm_updated_at``."""
+    crm_updated_at: Mapped[datetime | None] = mapped_column()
+    """The CRM contact's ``updated_at`` behind ``crm_hash``: an unchanged contact is not re-read."""
     not_carried: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     deleted_in_google_at: Mapped[datetime | None] = mapped_column()
     """The user deleted GroupSync's copy in Google (it was re-created unless ``stop_syncing``)."""

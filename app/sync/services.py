@@ -352,13 +352,14 @@ def _run_holding_lease(
             ),
             session_ledger(session),
         )
+        source = loaders.ListSource(session, sync)
         with client:
             executor.run(
                 session,
                 sync,
                 sync_run=sync_run,
-                desired=loaders.desired_contacts(session, sync),
-                base_group_name=_group_name(session, sync),
+                crm=source,
+                base_group_name=_group_name(session, source.name, sync),
                 ctx=executor.RunContext(
                     client=client,
                     limits=Limits(
@@ -407,7 +408,7 @@ def _run_holding_lease(
     return sync_run
 
 
-def _group_name(session: Session, sync: ContactSync) -> str:
+def _group_name(session: Session, list_name: str, sync: ContactSync) -> str:
     account = session.get(Account, sync.account_id)
     account_name = account.name if account is not None else "GroupSync"
-    return f"{account_name} · {loaders.list_name(session, sync)}"
+    return f"{account_name} · {list_name}"
