@@ -12,6 +12,7 @@ connections are retried a few times with jittered exponential backoff.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -165,9 +166,11 @@ def _retrying(sleep: Sleep) -> Retrying:
 
 
 def _error_code(exc: google.auth.exceptions.RefreshError) -> str:
+    """Google's OAuth error code (``invalid_grant``...), reduced to a safe, short ledger outcome."""
     data = exc.args[1] if len(exc.args) > 1 else None
-    if isinstance(data, Mapping) and isinstance(data.get("error"), str):
-        return str(data["error"])
+    code = data.get("error") if isinstance(data, Mapping) else None
+    if isinstance(code, str) and re.fullmatch(r"[a-z_]{1,40}", code):
+        return code
     return "error"
 
 

@@ -220,3 +220,16 @@ def test_a_refused_client_is_not_retried(
     assert len(mock.calls) == 1
     db.session.expire_all()
     assert offline_connection.status is ConnectionStatus.CONNECTED
+
+
+def test_an_odd_error_answer_is_recorded_without_its_text(
+    app: Flask, offline_connection: GoogleConnection, token_endpoint: tuple[responses.RequestsMock, str]
+) -> None:
+    mock, url = token_endpoint
+    mock.add(responses.POST, url, status=400, json={"error": "Odd <b>answer</b> " + "x" * 200})
+    credentials = _source(app).credentials_for(offline_connection)
+    with pytest.raises(TokenEndpointUnavailableError) as failed:
+        credentials.refresh(_transport())
+    assert failed.value.outcome == "error"
+    entries = ledger(offline_connection.account_id)
+    assert [e.outcome for e in entries if e.tag == EventTag.TOKEN_REFRESH_FAILED.value] == ["error"]
