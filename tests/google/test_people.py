@@ -11,17 +11,20 @@ from typing import Any
 import pytest
 import responses
 from flask import Flask
+from flask.testing import FlaskClient
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Membership
 from app.config import Settings
 from app.emulator.hooks import HooksClient
 from app.extensions import db
+from app.google.credentials import UserOAuthCredentialsSource
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
 from app.google.errors import (
     AmbiguousWriteError,
     ContactLimitReachedError,
+    GoogleUnavailableError,
     GroupDeletedError,
     GroupNameTakenError,
     NeedsReconnectError,
@@ -31,6 +34,7 @@ from app.google.errors import (
     StaleEtagError,
     SyncTokenExpiredError,
 )
+from app.google.models import ConnectionStatus, GoogleConnection
 from app.google.pacing import Pacer
 from app.google.people import (
     ClientDataTag,
@@ -41,9 +45,14 @@ from app.google.people import (
     RetryPolicy,
     session_ledger,
 )
-from app.ledger.events import Trigger
+from app.google.tokens import ATTEMPTS
+from app.ledger.events import EventTag, Trigger
 from app.ledger.models import LedgerEntry
+from app.privacy import disclosure
+from app.privacy.models import DisclosureAcceptance
+from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
+from tests.google.connecting import connect, connection_of, ledger, settings_of, vault_of
 from tests.google.helpers import ADA, emulator_credentials
 
 MARKER = ClientDataTag("groupsync", "sync:1")
@@ -540,3 +549,86 @@ def test_retry_after_is_honoured_and_capped(harness: Harness) -> None:
         assert client.find_tagged_groups(MARKER) == []
     assert harness.sleeps[0] >= 7
     assert harness.sleeps[1] == RetryPolicy().max_retry_after
+
+
+def _groupsync_client(app: Flask, member: Membership, credentials: Credentials) -> PeopleClient:
+    context = RequestContext(
+        account_id=member.account_id,
+        user_id=member.user_id,
+        google_sub=ADA,
+        trigger=Trigger.SYSTEM,
+        actor="system",
+    )
+    return PeopleClient(
+        credentials,
+        GoogleEndpoints.for_settings(settings_of(app)),
+        context,
+        session_ledger(db.session),
+        Pacer(10_000),
+        timeout_seconds=5.0,
+    )
+
+
+def _google_requests(account_id: int) -> list[tuple[str, str]]:
+    return [(e.method or "", e.outcome) for e in ledger(account_id) if e.tag == EventTag.GOOGLE_REQUEST.value]
+
+
+def test_with_groupsync_credentials_each_request_and_refresh_is_recorded_once(
+    app: Flask, google: HooksClient, factory: Factory, signed_in: Callable[[Membership], FlaskClient]
+) -> None:
+    member = factory.member(factory.account())
+    connect(signed_in(member), google)
+    connection = connection_of(member)
+    assert connection is not None
+    source = UserOAuthCredentialsSource(db.session(), vault_of(app), settings_of(app))
+    client = _groupsync_client(app, member, source.credentials_for(connection))
+    recorded_before = len(_google_requests(member.account_id))
+    log_start = len(google.log())
+    google.advance_clock(3601)
+
+    client.create_group(GROUP_NAME, MARKER)
+
+    assert [(e["method"], e["status"]) for e in google.log(log_start)] == [
+        ("contactGroups.create", 401),
+        ("oauth2.token", 200),
+        ("contactGroups.create", 200),
+    ]
+    assert _google_requests(member.account_id)[recorded_before:] == [
+        ("contactGroups.create", "401"),
+        ("oauth2.token.refresh", "200"),
+        ("contactGroups.create", "200"),
+    ]
+
+
+def test_a_token_endpoint_that_stays_down_sends_no_people_request(app: Flask, factory: Factory) -> None:
+    """The token endpoint's faults are played by `responses`: the emulator has no fault plan for OAuth."""
+    member = factory.member(factory.account())
+    db.session.add(
+        DisclosureAcceptance(
+            account_id=member.account_id,
+            user_id=member.user_id,
+            version=disclosure.current().version,
+            policy_version=current_policy_version(),
+        )
+    )
+    connection = GoogleConnection(
+        account_id=member.account_id,
+        user_id=member.user_id,
+        status=ConnectionStatus.CONNECTED,
+        google_sub=ADA,
+        email="ada.lovelace@example.com",
+        granted_scopes=CONTACTS_SCOPE,
+    )
+    db.session.add(connection)
+    db.session.flush()
+    vault_of(app).store_refresh_token(connection, "1//refresh-token-under-test")
+    db.session.commit()
+    source = UserOAuthCredentialsSource(db.session(), vault_of(app), settings_of(app), sleep=lambda _: None)
+    client = _groupsync_client(app, member, source.credentials_for(connection))
+    with responses.RequestsMock() as mocked:
+        for _ in range(ATTEMPTS):
+            mocked.post(GoogleEndpoints.for_settings(settings_of(app)).token_uri, status=503)
+        with pytest.raises(GoogleUnavailableError):
+            client.create_group(GROUP_NAME, MARKER)
+        assert len(mocked.calls) == ATTEMPTS
+    assert _google_requests(member.account_id) == [("oauth2.token.refresh", "503")] * ATTEMPTS
