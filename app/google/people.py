@@ -20,6 +20,10 @@ What the layer guarantees, so its callers cannot get it wrong:
   groups) are retried only when the failure proves nothing was applied (429/quota, or the
   token refresh failing before the create was sent); any other failure of a create raises
   :class:`~app.google.errors.AmbiguousWriteError` and the caller adopts on its next run.
+  A repeated update whose first attempt Google did apply meets a stale etag (400), and a
+  repeated delete meets a missing contact; after an attempt that may have been applied,
+  such a refusal is therefore reported as ``AmbiguousWriteError`` too (the caller re-reads
+  on its next run) rather than as the error it looks like.
 * **No silent resends underneath.** httplib2 (google-api-python-client's default transport)
   resends a request when the connection drops before the answer: ``_conn_request`` retries a
   ``BadStatusLine``/``RemoteDisconnected`` on the first try "regardless of the number of
