@@ -413,18 +413,27 @@ def disconnect(
     connection: GoogleConnection,
     actor: str,
     *,
-    settings: Settings,
-    vault: TokenVault,
+    settings: Settings | None = None,
+    vault: TokenVault | None = None,
     reason: StatusReason = StatusReason.DISCONNECTED_BY_USER,
 ) -> DisconnectReceipt:
     """Revoke at Google (already revoked is fine), delete the tokens, stop every sync, keep a receipt.
 
     ``actor`` is ``user:<id>`` of whoever asked (the user, or an admin removing them) or ``system``.
-    Contacts already written to Google stay there.
+    Contacts already written to Google stay there. ``settings`` and ``vault`` default to the
+    running app's, so other domains (user data deletion, account deletion) can call this as is.
     """
+    settings = settings or _app_settings()
     trigger = Trigger.USER_ACTION if actor == f"user:{connection.user_id}" else Trigger.ADMIN
     context = CallContext(Purpose.ACCOUNT_CONNECTION, trigger, actor)
-    receipt = _disconnect(session, connection, context, reason, settings=settings, vault=vault)
+    receipt = _disconnect(
+        session,
+        connection,
+        context,
+        reason,
+        settings=settings,
+        vault=vault or TokenVault.for_settings(settings),
+    )
     session.commit()
     return receipt
 
@@ -464,12 +473,17 @@ def purge_unused_connections(session: Session, *, settings: Settings, vault: Tok
     return len(stale)
 
 
+def _app_settings() -> Settings:
+    settings: Settings = current_app.config["GROUPSYNC"]
+    return settings
+
+
 def disconnect_before_removal(session: Session, membership: Membership) -> None:
     """Removal step for :func:`app.accounts.services.remove_member`: runs in the removal's transaction."""
     connection = connection_of(session, membership)
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         return
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = _app_settings()
     context = CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.ADMIN, "system")
     _disconnect(
         session,

@@ -21,7 +21,7 @@ from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import ConnectionStatus, DisconnectReceipt, GoogleConnection, StatusReason
-from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.services import PeopleCallForbiddenError, disconnect, ensure_may_call_people
 from app.ledger.events import EventTag
 from app.sync.models import ContactSync
 from tests.conftest import Factory
@@ -191,3 +191,18 @@ def test_connections_unused_for_the_retention_period_are_purged(
     assert [(e.user_id, e.purpose) for e in purged] == [(idle.user_id, "retention")]
     again = app.test_cli_runner().invoke(args=["connections", "purge-unused"])
     assert again.output.startswith("0 connection(s)")
+
+
+def test_an_admin_can_disconnect_a_member_through_the_service(
+    factory: Factory, signed_in: SignedIn, google: HooksClient
+) -> None:
+    account = factory.account()
+    admin = factory.member(account, Role.ADMIN)
+    member = factory.member(account, Role.MEMBER)
+    connection = _connected(member, signed_in(member), google)
+    receipt = disconnect(
+        db.session(), connection, f"user:{admin.user_id}", reason=StatusReason.DISCONNECTED_BY_ADMIN
+    )
+    assert (receipt.actor, receipt.revoke_outcome) == (f"user:{admin.user_id}", "revoked")
+    revoked = [e for e in ledger(account.id) if e.tag == EventTag.CONNECTION_REVOKED.value]
+    assert [(e.trigger, e.actor) for e in revoked] == [("admin", f"user:{admin.user_id}")]
