@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -43,7 +44,14 @@ def run_until_ok(world: World) -> list[SyncRun]:
     pytest.fail(f"no run succeeded in {MAX_RUNS}: {[r.message for r in runs]}")
 
 
-@pytest.mark.parametrize("seed", CI_SEEDS)
+# The longer run: GROUPSYNC_SOAK_SEEDS=200 pytest tests/sync/test_faults.py -m slow
+SOAK_SEEDS = [
+    pytest.param(seed, marks=pytest.mark.slow)
+    for seed in range(1000, 1000 + int(os.environ.get("GROUPSYNC_SOAK_SEEDS", "0")))
+]
+
+
+@pytest.mark.parametrize("seed", CI_SEEDS + SOAK_SEEDS)
 def test_seeded_faults_leave_no_duplicate_and_lose_nothing(world: World, seed: int) -> None:
     world.upsert(*(person(f"c{i}", f"N{i}") for i in range(450)))
     faults(

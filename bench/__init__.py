@@ -1,0 +1,1 @@
+"""Benchmarks of the sync engine against the local Google emulator; ``python -m bench`` prints figures."""
