@@ -632,3 +632,18 @@ def test_a_token_endpoint_that_stays_down_sends_no_people_request(app: Flask, fa
             client.create_group(GROUP_NAME, MARKER)
         assert len(mocked.calls) == ATTEMPTS
     assert _google_requests(member.account_id) == [("oauth2.token.refresh", "503")] * ATTEMPTS
+
+
+def test_a_delete_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    contacts.list_members()
+    harness.faults(after_apply_rate=1.0, after_apply="500", methods=["people.batchDeleteContacts"], times=1)
+    with pytest.raises(AmbiguousWriteError) as raised:
+        contacts.batch_delete([name])
+    assert raised.value.resource_names == (name,)
+    deletes = [s for m, s in harness.log() if m == "people.batchDeleteContacts"]
+    assert deletes[0] == 500
+    assert len(deletes) == 2
+    assert 400 <= deletes[1] < 500
+    assert harness.group_members(contacts.scope.group_resource_name) == []
