@@ -236,9 +236,9 @@ class StateFile:
         self._write("signing_key", pem)
 
     def save(self, state: EmulatorState) -> None:
+        # Written under the lock too: two threads saving out of order would leave the older state behind.
         with state.lock:
-            blob = pickle.dumps((state.clock, state.oauth, state.people, state.log))
-        self._write("state", blob)
+            self._write("state", pickle.dumps((state.clock, state.oauth, state.people, state.log)))
 
     def restore(self, state: EmulatorState) -> bool:
         blob = self._read("state")
