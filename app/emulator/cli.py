@@ -22,6 +22,14 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
+class _PathOnlyHandler(WSGIRequestHandler):
+    """The access log of ``groupsync emulator`` leaves query strings out: ``/revoke?token=...`` carries
+    a token, and authorization requests carry state and nonce."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
+
+
 @dataclass
 class RunningEmulator:
     app: Flask
@@ -121,7 +129,9 @@ def emulator_command(  # noqa: PLR0917 (click passes every option positionally b
     settings = EmulatorSettings(
         mode=EmulatorMode(mode), token_lifetime=token_lifetime, state_file=state_file, clients=clients
     )
-    server = make_server(host, port, create_emulator(settings), threaded=True)
+    server = make_server(
+        host, port, create_emulator(settings), threaded=True, request_handler=_PathOnlyHandler
+    )
     click.echo(f"Google emulator ({mode}) on http://{server.host}:{server.port}")
     click.echo(f"Point GroupSync at it with GOOGLE_EMULATOR_HOST={server.host}:{server.port}")
     try:

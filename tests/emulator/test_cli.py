@@ -94,6 +94,17 @@ def test_standalone_mode_registers_the_client_from_the_environment_and_has_no_ho
     assert "Ada Lovelace" in page.text
 
 
+def test_access_log_leaves_query_strings_out(stop: list[subprocess.Popen[str]]) -> None:
+    process, url = _start("--mode", "standalone")
+    stop.append(process)
+    canary = "ya29.canary-token-in-a-query-string"
+    assert requests.post(f"{url}/revoke", params={"token": canary}, timeout=TIMEOUT).status_code == 400
+    process.terminate()
+    output, _ = process.communicate(timeout=10)
+    assert '"POST /revoke" 400' in output
+    assert canary not in output
+
+
 def test_client_id_without_secret_is_a_usage_error() -> None:
     result = CliRunner().invoke(
         emulator_command, ["--client-id", "x"], env={"GROUPSYNC_GOOGLE_CLIENT_SECRET": ""}
