@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.crm.values import ContactData
 from app.db import utcnow
@@ -52,6 +52,9 @@ from app.sync.planner import (
     UpdateOp,
     plan,
 )
+
+DbSession = Session | scoped_session[Any]
+"""A plain session or Flask-SQLAlchemy's ``db.session``: the caller's transaction either way."""
 
 FULL_RESYNC_EVERY = timedelta(days=7)
 MAX_GROUP_NAME_TRIES = 20
@@ -107,7 +110,7 @@ class CrmSource(Protocol):
 
 
 def run(
-    session: Session,
+    session: DbSession,
     sync: ContactSync,
     *,
     sync_run: SyncRun,
@@ -179,7 +182,7 @@ def run(
 
 
 def _ensure_group(
-    session: Session, sync: ContactSync, base_name: str, marker: ClientDataTag, ctx: RunContext
+    session: DbSession, sync: ContactSync, base_name: str, marker: ClientDataTag, ctx: RunContext
 ) -> bool:
     """Make sure the group exists and is in the client's scope; True when this run created it."""
     client = ctx.client
@@ -326,7 +329,7 @@ def _remote(contacts: GroupContacts, person: FetchedPerson, *, with_hash: bool) 
     )
 
 
-def _contacts_in_account(session: Session, sync: ContactSync) -> int:
+def _contacts_in_account(session: DbSession, sync: ContactSync) -> int:
     """GroupSync's own contacts in the Google account, over every sync using the same connection.
 
     A lower bound of the account's size (personal contacts are not counted, since GroupSync does
@@ -390,7 +393,7 @@ def _note_crm(row: SyncedContact, contact: MappedContact, version: datetime) -> 
 class _Applier:
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         sync: ContactSync,
         *,
         sync_run: SyncRun,

@@ -11,12 +11,12 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.services import lists_available_to, to_contact_data
 from app.crm.values import ContactData
+from app.sync.executor import DbSession
 from app.sync.models import ContactSync
 
 _CHUNK = 500
@@ -29,7 +29,7 @@ class ListSource:
     mean an empty group: the planner then removes what GroupSync put there.
     """
 
-    def __init__(self, session: Session, sync: ContactSync) -> None:
+    def __init__(self, session: DbSession, sync: ContactSync) -> None:
         self._session = session
         self._list = session.get(ContactList, sync.list_id)
         membership = session.get(Membership, sync.membership_id)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Membership
 from app.config import Settings
+from app.crm.models import ContactList
 from app.crm.services import lists_available_to
 from app.db import utcnow
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
@@ -37,6 +38,7 @@ from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import record
 from app.sync import executor, loaders
+from app.sync.executor import DbSession
 from app.sync.models import (
     ContactSync,
     RunOutcome,
@@ -45,7 +47,7 @@ from app.sync.models import (
     SyncRun,
     SyncStatus,
 )
-from app.sync.planner import Limits
+from app.sync.planner import Limits, RowState
 
 LEASE_TTL = timedelta(minutes=10)
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
@@ -74,7 +76,7 @@ def lease_key(connection: GoogleConnection) -> str:
     return f"google:{connection.google_sub}" if connection.google_sub else f"connection:{connection.id}"
 
 
-def acquire_lease(session: Session, key: str, sync_id: int, now: datetime) -> str | None:
+def acquire_lease(session: DbSession, key: str, sync_id: int, now: datetime) -> str | None:
     """Take the account's lease for a new run; ``None`` when another live run holds it."""
     holder = uuid.uuid4().hex
     session.commit()
@@ -96,7 +98,7 @@ def acquire_lease(session: Session, key: str, sync_id: int, now: datetime) -> st
     return holder
 
 
-def renew_lease(session: Session, key: str, holder: str, now: datetime) -> None:
+def renew_lease(session: DbSession, key: str, holder: str, now: datetime) -> None:
     renewed = session.execute(
         update(SyncLease)
         .where(SyncLease.google_account == key, SyncLease.holder == holder)
@@ -108,7 +110,7 @@ def renew_lease(session: Session, key: str, holder: str, now: datetime) -> None:
         raise LeaseLostError(f"the lease on {key} was taken over")
 
 
-def release_lease(session: Session, key: str, holder: str) -> None:
+def release_lease(session: DbSession, key: str, holder: str) -> None:
     session.execute(delete(SyncLease).where(SyncLease.google_account == key, SyncLease.holder == holder))
     session.commit()
 
@@ -116,7 +118,7 @@ def release_lease(session: Session, key: str, holder: str) -> None:
 # --------------------------------------------------------------------------- turning on and off
 
 
-def _connection_of(session: Session, membership: Membership) -> GoogleConnection | None:
+def _connection_of(session: DbSession, membership: Membership) -> GoogleConnection | None:
     return session.scalar(
         select(GoogleConnection).where(
             GoogleConnection.account_id == membership.account_id,
@@ -125,7 +127,7 @@ def _connection_of(session: Session, membership: Membership) -> GoogleConnection
     )
 
 
-def _lifecycle(session: Session, sync: ContactSync, tag: EventTag, actor: str, user_id: int | None) -> None:
+def _lifecycle(session: DbSession, sync: ContactSync, tag: EventTag, actor: str, user_id: int | None) -> None:
     record(
         session,
         Flow(
@@ -144,7 +146,7 @@ def _lifecycle(session: Session, sync: ContactSync, tag: EventTag, actor: str, u
 
 
 def enable_sync(
-    session: Session, membership: Membership, list_id: int, now: datetime | None = None
+    session: DbSession, membership: Membership, list_id: int, now: datetime | None = None
 ) -> ContactSync:
     """Turn on the sync of a list the member may sync; turning it on again resumes the same sync."""
     if all(available.id != list_id for available in lists_available_to(session, membership)):
@@ -172,7 +174,7 @@ def enable_sync(
     return sync
 
 
-def disable_sync(session: Session, sync: ContactSync, actor: str) -> None:
+def disable_sync(session: DbSession, sync: ContactSync, actor: str) -> None:
     """No further Google request for this sync; nothing is deleted in Google."""
     sync.enabled = False
     sync.next_due_at = None
@@ -181,7 +183,7 @@ def disable_sync(session: Session, sync: ContactSync, actor: str) -> None:
     session.commit()
 
 
-def recreate_group(session: Session, sync: ContactSync, now: datetime | None = None) -> None:
+def recreate_group(session: DbSession, sync: ContactSync, now: datetime | None = None) -> None:
     """The user's one-click answer to "group deleted by you": the next run makes a new group.
 
     Contacts that survived the deletion still carry GroupSync's tag and are put into the new
@@ -197,7 +199,7 @@ def recreate_group(session: Session, sync: ContactSync, now: datetime | None = N
     session.commit()
 
 
-def confirm_mass_delete(session: Session, sync: ContactSync, now: datetime | None = None) -> None:
+def confirm_mass_delete(session: DbSession, sync: ContactSync, now: datetime | None = None) -> None:
     """An admin's confirmation: the next run applies the deletions the guard held back."""
     if sync.status is not SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION:
         return
@@ -206,7 +208,7 @@ def confirm_mass_delete(session: Session, sync: ContactSync, now: datetime | Non
     session.commit()
 
 
-def stop_syncing_contact(session: Session, sync: ContactSync, crm_id: str) -> bool:
+def stop_syncing_contact(session: DbSession, sync: ContactSync, crm_id: str) -> bool:
     """The user's answer to "you deleted this contact in Google": GroupSync leaves it alone from now on."""
     row = session.scalar(
         select(SyncedContact).where(SyncedContact.sync_id == sync.id, SyncedContact.crm_id == crm_id)
@@ -218,7 +220,88 @@ def stop_syncing_contact(session: Session, sync: ContactSync, crm_id: str) -> bo
     return True
 
 
-def due_syncs(session: Session, now: datetime, limit: int = 100) -> Sequence[int]:
+def request_run_now(session: DbSession, sync: ContactSync, now: datetime | None = None) -> bool:
+    """The user's "sync now": the worker picks the sync up at its next tick; False when it cannot run."""
+    if not sync.enabled or (sync.status.halts and not sync.mass_delete_confirmed):
+        return False
+    sync.next_due_at = now or utcnow()
+    session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class ListSync:
+    """A list the member may sync, with the member's sync of it (``None`` until first turned on)."""
+
+    contact_list: ContactList
+    sync: ContactSync | None
+    latest: SyncRun | None
+
+
+def syncs_of(session: DbSession, membership: Membership) -> list[ListSync]:
+    """Every list available to ``membership`` and every list it still syncs, for the sync-health page."""
+    syncs = {
+        s.list_id: s
+        for s in session.scalars(select(ContactSync).where(ContactSync.membership_id == membership.id))
+    }
+    lists = {lst.id: lst for lst in lists_available_to(session, membership)}
+    for list_id in syncs.keys() - lists.keys():
+        withdrawn = session.get(ContactList, list_id)
+        if withdrawn is not None:
+            lists[list_id] = withdrawn
+    return [
+        ListSync(lst, syncs.get(lst.id), _latest_run(session, syncs[lst.id]) if lst.id in syncs else None)
+        for lst in sorted(lists.values(), key=lambda item: (item.name, item.id))
+    ]
+
+
+def _latest_run(session: DbSession, sync: ContactSync) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun)
+        .where(SyncRun.sync_id == sync.id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+    )
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the sync-health page and its JSON show for one sync."""
+
+    sync: ContactSync
+    runs: list[SyncRun]
+    """Newest first."""
+    deleted_in_google: list[SyncedContact]
+    not_carried: list[SyncedContact]
+    in_group: int
+
+    @property
+    def running(self) -> SyncRun | None:
+        latest = self.runs[0] if self.runs else None
+        return latest if latest is not None and latest.outcome is RunOutcome.RUNNING else None
+
+
+def health(session: DbSession, sync: ContactSync, history: int = 20) -> Health:
+    runs = list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.sync_id == sync.id)
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(history)
+        )
+    )
+    contacts = select(SyncedContact).where(SyncedContact.sync_id == sync.id).order_by(SyncedContact.crm_id)
+    flagged = list(session.scalars(contacts.where(SyncedContact.deleted_in_google_at.is_not(None))))
+    in_group = session.scalar(
+        select(func.count(SyncedContact.id)).where(
+            SyncedContact.sync_id == sync.id, SyncedContact.state == RowState.SYNCED
+        )
+    )
+    # An empty report is stored as "[]": anything longer lists at least one value.
+    reported = list(session.scalars(contacts.where(func.length(cast(SyncedContact.not_carried, String)) > 2)))
+    return Health(sync, runs, flagged, reported, int(in_group or 0))
+
+
+def due_syncs(session: DbSession, now: datetime, limit: int = 100) -> Sequence[int]:
     """Enabled syncs whose time has come, oldest first; halted ones wait for a person."""
     halted = [s for s in SyncStatus if s.halts]
     stmt = (
@@ -396,7 +479,8 @@ def _run_holding_lease(
     session.commit()
     finished = opts.now()
     sync_run.outcome, sync_run.message, sync_run.finished_at = outcome, message, finished
-    sync.status, sync.status_detail, sync.last_run_at = status, message, finished
+    # The start, not the end: CRM changes made while the run was going must make the sync due again.
+    sync.status, sync.status_detail, sync.last_run_at = status, message, started
     if outcome is RunOutcome.OK:
         sync.last_success_at = finished
         sync.next_due_at = finished + timedelta(seconds=settings.sync_interval_seconds)
@@ -408,7 +492,7 @@ def _run_holding_lease(
     return sync_run
 
 
-def _group_name(session: Session, list_name: str, sync: ContactSync) -> str:
+def _group_name(session: DbSession, list_name: str, sync: ContactSync) -> str:
     account = session.get(Account, sync.account_id)
     account_name = account.name if account is not None else "GroupSync"
     return f"{account_name} · {list_name}"

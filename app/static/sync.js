@@ -1,0 +1,28 @@
+// Live progress on a sync's health page: polls the status endpoint while a run is going.
+(function () {
+  "use strict";
+  var section = document.querySelector("[data-status-url]");
+  if (!section) { return; }
+  var url = section.getAttribute("data-status-url");
+  var bar = section.querySelector("[data-testid=sync-progress]");
+  var text = section.querySelector("[data-testid=sync-progress-text]");
+  var status = section.querySelector("[data-testid=sync-status]");
+  var inGroup = section.querySelector("[data-testid=sync-in-group]");
+  function refresh() {
+    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        var run = data.latest_run;
+        if (run && run.progress.total > 0) {
+          bar.max = run.progress.total;
+          bar.value = run.progress.done;
+        }
+        text.textContent = data.running ? "running" : (run ? run.outcome : "waiting for the first run");
+        status.textContent = data.status.replace(/_/g, " ");
+        inGroup.textContent = String(data.contacts_in_group);
+      })
+      .finally(function () { window.setTimeout(refresh, 2000); });
+  }
+  refresh();
+})();
