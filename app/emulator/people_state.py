@@ -852,8 +852,8 @@ class PeopleState:
             contact = self._contact(account, resource_name)
             if person.get("resourceName") not in (None, resource_name):
                 raise invalid(f"{path}.resourceName does not match the contact being updated.")
-            self._check_etags(account, contact, person, path)
             fields = self._writable(person, path)
+            self._check_etags(account, contact, person, path)
             groups = None
             if "memberships" in mask:
                 groups = self._membership_groups(account, person, contact.groups, path)
