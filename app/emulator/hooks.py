@@ -31,13 +31,15 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _text(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+def _text(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value:
         raise _invalid(f"{name}: a non-empty string is required")
     return value
+
+
+def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
+    return None if body.get(name) is None else _text(body, name)
 
 
 def _texts(body: Mapping[str, Any], name: str) -> list[str] | None:
@@ -58,7 +60,6 @@ def _seconds(body: Mapping[str, Any], minimum: float) -> float:
 
 def _identity_sub(body: Mapping[str, Any]) -> str:
     key = _text(body, "identity")
-    assert key is not None
     found = current_state().oauth.find_identity(key)
     if found is None:
         raise _invalid(f"identity: no test identity is '{key}'")
@@ -71,9 +72,7 @@ def register_client() -> tuple[Response, int]:
     client_id = _text(body, "client_id")
     secret = _text(body, "client_secret")
     redirect_uris = _texts(body, "redirect_uris")
-    name = _text(body, "name", required=False) or "GroupSync"
-    assert client_id is not None
-    assert secret is not None
+    name = _optional_text(body, "name") or "GroupSync"
     if not redirect_uris:
         raise _invalid("redirect_uris: at least one redirect URI is required")
     state = current_state()
@@ -89,7 +88,6 @@ def set_next_consent() -> Response:
     deny = body.get("deny", False)
     if not isinstance(deny, bool):
         raise _invalid("deny: true or false is required")
-    assert identity is not None
     answer = preset_consent(current_state(), identity, _texts(body, "scopes"), deny)
     scopes = sorted(answer.scopes) if answer.scopes is not None else None
     return jsonify({"sub": answer.sub, "scopes": scopes, "deny": answer.deny})
@@ -137,7 +135,7 @@ def reset() -> Response:
 @bp.post("/refresh-tokens/expire")
 def expire_refresh_tokens() -> Response:
     body = _body()
-    client_id = _text(body, "client_id", required=False)
+    client_id = _optional_text(body, "client_id")
     state = current_state()
     with state.lock:
         expired = state.oauth.expire_refresh_tokens(_identity_sub(body), client_id)
@@ -148,7 +146,6 @@ def expire_refresh_tokens() -> Response:
 def revoke_grant() -> Response:
     body = _body()
     client_id = _text(body, "client_id")
-    assert client_id is not None
     state = current_state()
     with state.lock:
         state.oauth.revoke_grant(_identity_sub(body), client_id)
