@@ -9,6 +9,7 @@ from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
+from googleapiclient.discovery import build
 
 from app.emulator.cli import RunningEmulator
 from tests.emulator.conftest import (
@@ -153,3 +154,33 @@ def test_credentials_built_from_stored_refresh_token_refresh_with_form_client_au
         timeout=TIMEOUT,
     )
     assert response.json() == {"sub": "110000000000000000001"}
+
+
+def test_people_client_refreshes_an_expired_access_token_after_a_401(
+    emulator: RunningEmulator, oauth: OAuthDriver
+) -> None:
+    tokens = oauth.tokens(CONTACTS)
+    credentials = Credentials(
+        token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        token_uri=f"{emulator.url}/token",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
+    service = build(
+        "people",
+        "v1",
+        credentials=credentials,
+        client_options={"api_endpoint": emulator.url},
+        static_discovery=True,
+    )
+    # google-auth refreshes proactively minutes before a known expiry; this token has none, so
+    # only the emulator's 401 can tell the client it expired.
+    oauth.hooks.advance_clock(3600)
+    start = len(oauth.hooks.log())
+
+    assert service.contactGroups().list().execute()["contactGroups"]
+
+    assert credentials.token != tokens["access_token"]
+    log = [(entry["method"], entry["status"]) for entry in oauth.hooks.log(since=start)]
+    assert log == [("contactGroups.list", 401), ("oauth2.token", 200), ("contactGroups.list", 200)]
