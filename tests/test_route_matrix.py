@@ -125,6 +125,29 @@ def _upload(account: Account, label: str) -> int:
     return upload.id
 
 
+def _sync(account: Account, label: str) -> int:
+    from app.google.models import GoogleConnection
+    from app.sync.models import ContactSync
+
+    membership = db.session.get(Membership, _member(account, label))
+    assert membership is not None
+    connection = GoogleConnection(
+        account_id=account.id, user_id=membership.user_id, email=f"{label}@example.com"
+    )
+    db.session.add(connection)
+    db.session.commit()
+    sync = ContactSync(
+        account_id=account.id,
+        membership_id=membership.id,
+        list_id=_list(account, label).id,
+        connection_id=connection.id,
+        group_name=f"{label} Group",
+    )
+    db.session.add(sync)
+    db.session.commit()
+    return sync.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
     "membership_id": _member,
     "invitation_id": _invitation,
@@ -132,6 +155,8 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "contact_id": lambda account, label: _contact(account, label).id,
     "key_id": _api_key,
     "upload_id": _upload,
+    "sync_id": _sync,
+    "crm_id": lambda account, label: _contact(account, label).crm_id,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
