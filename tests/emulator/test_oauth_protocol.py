@@ -451,3 +451,56 @@ def test_openid_configuration_points_at_the_emulator(emulator: RunningEmulator) 
     x509 = requests.get(f"{emulator.url}/oauth2/v1/certs", timeout=TIMEOUT).json()
     assert [key["kid"] for key in jwks["keys"]] == list(x509)
     assert next(iter(x509.values())).startswith("-----BEGIN CERTIFICATE-----")
+
+
+@pytest.mark.parametrize(
+    ("headers", "form", "expected"),
+    [
+        ({"Authorization": "Basic !!!"}, {}, (401, "invalid_client")),
+        ({"Authorization": "Bearer abc"}, {}, (401, "invalid_client")),
+        ({}, {"client_id": CLIENT_ID}, (401, "invalid_client")),
+        ({}, {"client_secret": CLIENT_SECRET}, (400, "invalid_request")),
+    ],
+)
+def test_malformed_client_authentication(
+    oauth: OAuthDriver, headers: dict[str, str], form: dict[str, str], expected: tuple[int, str]
+) -> None:
+    response = requests.post(
+        f"{oauth.url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": "1//x", **form},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    assert _error(response)[:2] == expected
+
+
+def test_basic_user_and_form_client_id_must_agree(oauth: OAuthDriver) -> None:
+    response = requests.post(
+        f"{oauth.url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": "1//x", "client_id": "someone-else"},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=TIMEOUT,
+    )
+    assert _error(response)[:2] == (401, "invalid_client")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"identity": "nobody", "action": "allow"}, "Choose one of the listed accounts."),
+        ({"identity": OLENA_SUB, "action": "maybe"}, "Answer with Allow or Deny."),
+    ],
+)
+def test_consent_answers_must_name_an_identity_and_an_action(
+    oauth: OAuthDriver, fields: dict[str, str], message: str
+) -> None:
+    page = requests.get(oauth.auth_url(), timeout=TIMEOUT).text
+    response = requests.post(
+        f"{oauth.url}/o/oauth2/v2/auth",
+        data={"ticket": _ticket(page), **fields},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert message in response.text
