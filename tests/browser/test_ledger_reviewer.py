@@ -1,0 +1,62 @@
+"""The Limited Use ledger in a real browser: browse, filter, summary, and an evidence pack that verifies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.extensions import db
+from app.ledger.events import Purpose
+from app.ledger.services import make_checkpoints
+from app.ledger.signing import Signer
+from app.ledger.verify import verify_pack
+from tests.browser.conftest import screenshot, sign_in
+from tests.ledger.helpers import fill
+from tests.live_server import LiveApp
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def test_admin_reviews_the_ledger_and_downloads_a_verifiable_pack(
+    page: Page, live: LiveApp, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if "Content Security" in message.text else None
+    )
+    sign_in(page, live)
+    with live.app.app_context():
+        account = db.session.scalars(select(Account)).one()
+        fill(account.id, 3, method="people.batchCreateContacts")
+        fill(account.id, 1, method="people.connections.list", purpose=Purpose.ACCOUNT_CONNECTION)
+        make_checkpoints(db.session, Signer.for_settings(live.app.config["GROUPSYNC"]))
+
+    page.get_by_test_id("ledger-link").click()
+    expect(page.get_by_test_id("ledger-title")).to_be_visible()
+    # Sign-in's own token exchange is there too: every request to Google is in the ledger.
+    expect(page.get_by_test_id("ledger-entry")).to_have_count(5)
+    expect(page.get_by_test_id("ledger-entries")).to_contain_text("oauth2.token")
+
+    page.select_option("select[name=purpose]", "account_connection")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("ledger-entry")).to_have_count(1)
+
+    page.get_by_test_id("ledger-summary-link").click()
+    expect(page.get_by_test_id("no-third-party")).to_be_visible()
+    expect(page.locator("select[name=purpose]")).to_have_value("account_connection")
+    screenshot(page, "ledger-summary")
+
+    page.get_by_test_id("ledger-browse-link").click()
+    with page.expect_download() as download:
+        page.get_by_test_id("ledger-evidence-pack").click()
+    pack = tmp_path / "pack.zip"
+    download.value.save_as(pack)
+    report = verify_pack(pack)
+    assert report.ok, report.lines()
+    assert [c.entries for c in report.chains] == [5]
+    assert errors == []
