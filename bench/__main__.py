@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from bench.world import BenchWorld, Measured, emulator_process
 
-PERSONAL_CONTACTS = 50
 CHANGES = 100
 
 
@@ -45,10 +44,10 @@ HEADER = (
 )
 
 
-def minimum(scenario: str, size: int) -> int:
+def minimum(scenario: str, size: int, personal: int) -> int:
     """The fewest requests that can do the job (derivations in docs/benchmarks.md)."""
     return {
-        "initial": 1 + math.ceil(max(PERSONAL_CONTACTS, 1) / 1000) + math.ceil(size / 200),
+        "initial": 1 + max(1, math.ceil(personal / 1000)) + math.ceil(size / 200),
         "first incremental": 1 + math.ceil(size / 1000),
         "no changes": 2,
         f"{CHANGES} changes": 4,

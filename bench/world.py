@@ -27,11 +27,13 @@ from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.vault import TokenVault
 from app.sync.models import ContactSync, SyncRun
+from app.sync.planner import GOOGLE_CONTACT_LIMIT
 from app.sync.services import RunOptions, enable_sync, run_sync
 from tests.conftest import Factory, make_settings, register_google_client, sign_in_client
 from tests.google.connecting import ADA, connect
 
 PEOPLE_PREFIXES = ("people.", "contactGroups.")
+PERSONAL_CONTACTS = 50
 
 
 def _serve(conn: Connection) -> None:
@@ -104,10 +106,16 @@ class BenchWorld:
         self.account = factory.account("Bench CRM")
         self.member = factory.member(self.account)
         connect(sign_in_client(self.app, self.member), self.hooks)
+        # The user's own contacts, as many as fit next to the list under Google's 25,000 limit.
+        self.personal = min(PERSONAL_CONTACTS, GOOGLE_CONTACT_LIMIT - size)
         self.hooks.call(
             "POST",
             f"people/accounts/{ADA}/seed",
-            {"contacts": [{"person": {"names": [{"givenName": f"Personal {i}"}]}} for i in range(50)]},
+            {
+                "contacts": [
+                    {"person": {"names": [{"givenName": f"Personal {i}"}]}} for i in range(self.personal)
+                ]
+            },
         )
         self.size = size
         store_contact_data(db.session, self.account.id, [contact(i) for i in range(size)])
