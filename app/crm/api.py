@@ -26,6 +26,8 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api_bp)
 
 _PUBLIC_ENDPOINTS = {"crm.api.openapi"}
+_MAX_ROW_ID = 2**31 - 1
+"""Cursors are row ids, INTEGER columns on PostgreSQL: a larger number cannot be one."""
 
 
 class ApiError(Exception):
@@ -147,7 +149,7 @@ def _page_args() -> tuple[int | None, int]:
     raw_cursor = request.args.get("cursor")
     if raw_cursor is None:
         return None, int(raw_limit)
-    if not raw_cursor.isascii() or not raw_cursor.isdigit() or len(raw_cursor) > 18:
+    if not raw_cursor.isascii() or not raw_cursor.isdigit() or int(raw_cursor) > _MAX_ROW_ID:
         raise ApiError(400, "invalid", "is not a cursor this API returned", "cursor")
     return int(raw_cursor), int(raw_limit)
 

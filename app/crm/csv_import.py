@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from app.crm import services
 from app.crm.models import CrmContact, CsvUpload
 from app.crm.services import DbSession, Outcome
-from app.crm.validation import InputError, check_id, check_list_name, validate_contact
+from app.crm.validation import InputError, check_id, check_name, validate_contact
 from app.db import utcnow
 
 MAX_ROWS = 25_000
@@ -360,7 +360,7 @@ def stage_upload(
 ) -> tuple[CsvUpload, ParsedCsv]:
     """Keep an uploaded file until its mapping is chosen; a file that cannot be parsed is refused."""
     parsed = parse_csv(content)
-    name = check_list_name(list_name, "list")
+    name = check_name(list_name, "list")
     session.execute(delete(CsvUpload).where(CsvUpload.created_at < utcnow() - _UPLOAD_LIFETIME))
     upload = CsvUpload(
         account_id=account_id, filename=filename[:255], list_name=name, content=content, created_by=user_id

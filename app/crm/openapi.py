@@ -60,7 +60,7 @@ _PAGE_PARAMS = [
         "in": "query",
         "required": False,
         "description": "`next_cursor` of the previous page",
-        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
     },
 ]
 

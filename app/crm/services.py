@@ -27,7 +27,7 @@ from app.crm.validation import (
     FieldError,
     InputError,
     check_id,
-    check_list_name,
+    check_name,
     check_region,
     validate_contact,
 )
@@ -469,7 +469,7 @@ def put_list(
         raise InputError([FieldError(unknown[0], "is not a known field")])
     if "id" in payload and payload["id"] != crm_id:
         raise InputError([FieldError("id", "differs from the id in the URL")])
-    name = check_list_name(payload.get("name"))
+    name = check_name(payload.get("name"))
     row = session.scalar(
         select(ContactList).where(ContactList.account_id == account_id, ContactList.crm_id == crm_id)
     )
@@ -617,7 +617,7 @@ def deleted_crm_ids(session: DbSession, account_id: int, crm_ids: Iterable[str])
 
 def find_or_create_list_by_name(session: DbSession, account_id: int, name: str) -> ContactList:
     """The live list called ``name`` or a new one (CSV import); flushed, not committed."""
-    name = check_list_name(name, "list")
+    name = check_name(name, "list")
     row = session.scalar(
         select(ContactList)
         .where(
@@ -757,11 +757,11 @@ def create_api_key(
     session: DbSession, account_id: int, name: str, created_by: int | None
 ) -> tuple[ApiKey, str]:
     """A new key and its secret; the secret is returned once and only its hash is stored."""
-    label = check_list_name(name, "name")
+    label = check_name(name, "name", max_length=100)
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         account_id=account_id,
-        name=label[:100],
+        name=label,
         prefix=secret[:12],
         secret_hash=_hash_secret(secret),
         created_by=created_by,

@@ -309,11 +309,10 @@ def check_id(value: object, field: str) -> str:
     return value
 
 
-def check_list_name(value: object, field: str = "name") -> str:
+def check_name(value: object, field: str = "name", max_length: int = 200) -> str:
+    """A required one-line name (a list's, an API key's)."""
     checker = _Checker(None)
-    if value is None or value == "":
-        raise InputError([FieldError(field, "is required")])
-    name = checker.text(value, field, TextRule(200))
+    name = checker.text(value, field, TextRule(max_length))
     if checker.errors:
         raise InputError(checker.errors)
     if not name:

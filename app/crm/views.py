@@ -21,6 +21,9 @@ bp = Blueprint("crm", __name__)
 bp.register_blueprint(api_bp)
 
 _PAGE = 50
+_MAX_ROW_ID = 2**31 - 1
+"""Ids are INTEGER columns on PostgreSQL; a larger number cannot name a row."""
+_ROW_ID = f"int(max={_MAX_ROW_ID})"
 
 
 def _actor() -> str:
@@ -64,12 +67,12 @@ def save_settings() -> Response:
     return redirect(url_for("crm.overview"))
 
 
-@bp.post("/admin/crm/lists/<int:list_id>/access")
+@bp.post(f"/admin/crm/lists/<{_ROW_ID}:list_id>/access")
 @require_role(Role.ADMIN)
 def grant(list_id: int) -> Response:
     contact_list = get_scoped_or_404(ContactList, list_id)
     membership_id = request.form.get("membership_id", type=int)
-    if membership_id is None:
+    if membership_id is None or not 0 < membership_id <= _MAX_ROW_ID:
         abort(400)
     membership = get_scoped_or_404(Membership, membership_id)
     if services.grant_access(db.session, contact_list, membership, _actor()):
@@ -77,7 +80,7 @@ def grant(list_id: int) -> Response:
     return redirect(url_for("crm.overview"))
 
 
-@bp.post("/admin/crm/lists/<int:list_id>/access/<int:membership_id>/withdraw")
+@bp.post(f"/admin/crm/lists/<{_ROW_ID}:list_id>/access/<{_ROW_ID}:membership_id>/withdraw")
 @require_role(Role.ADMIN)
 def withdraw(list_id: int, membership_id: int) -> Response:
     contact_list = get_scoped_or_404(ContactList, list_id)
@@ -91,11 +94,13 @@ def withdraw(list_id: int, membership_id: int) -> Response:
 def contacts() -> str:
     query = request.args.get("q", "").strip()[:100]
     cursor = request.args.get("cursor", type=int)
+    if cursor is not None and not 0 <= cursor <= _MAX_ROW_ID:
+        abort(400)
     page = services.search_contacts(db.session, current_account().id, query, cursor, _PAGE)
     return render_template("crm/contacts.html", page=page, query=query)
 
 
-@bp.post("/admin/crm/contacts/<int:contact_id>/delete")
+@bp.post(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete")
 @require_role(Role.ADMIN)
 def delete_contact(contact_id: int) -> Response:
     contact = get_scoped_or_404(CrmContact, contact_id)
@@ -126,7 +131,7 @@ def create_api_key() -> str | Response:
     return render_template("crm/api_keys.html", keys=keys, new_key=key, secret=secret)
 
 
-@bp.post("/admin/crm/api-keys/<int:key_id>/revoke")
+@bp.post(f"/admin/crm/api-keys/<{_ROW_ID}:key_id>/revoke")
 @require_role(Role.ADMIN)
 def revoke_api_key(key_id: int) -> Response:
     key = get_scoped_or_404(ApiKey, key_id)
@@ -179,7 +184,7 @@ def upload() -> str | Response:
     )
 
 
-@bp.post("/admin/crm/import/<int:upload_id>")
+@bp.post(f"/admin/crm/import/<{_ROW_ID}:upload_id>")
 @require_role(Role.ADMIN)
 def run_import(upload_id: int) -> str | Response:
     staged = get_scoped_or_404(CsvUpload, upload_id)

@@ -70,6 +70,18 @@ def test_state_changes_need_the_csrf_token(signed_in: SignIn, admin: Membership)
     assert db.session.scalar(select(ApiKey)) is None
 
 
+@pytest.mark.parametrize(("name", "fragment"), [("", "is required"), ("k" * 101, "at most 100")])
+def test_a_bad_key_name_is_explained(signed_in: SignIn, admin: Membership, name: str, fragment: str) -> None:
+    client = signed_in(admin)
+    response = client.post(
+        "/admin/crm/api-keys",
+        data={"csrf_token": csrf(client, "/admin/crm/api-keys"), "name": name},
+        follow_redirects=True,
+    )
+    assert fragment in response.text
+    assert db.session.scalar(select(ApiKey)) is None
+
+
 def test_granting_and_withdrawing_a_list_bumps_it(
     factory: Factory, signed_in: SignIn, admin: Membership
 ) -> None:
@@ -252,3 +264,16 @@ def test_the_overview_shows_who_has_access_and_who_syncs(
     assert '<td data-testid="crm-list-size">1</td>' in row
     assert re.search(r"User \d+\s*<small data-testid=\"sync-state\">syncing \(new\)</small>", row)
     assert re.search(r"User \d+\s*<small data-testid=\"sync-state\">not syncing</small>", row)
+
+
+def test_ids_beyond_the_database_range_are_not_found(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    token = csrf(client, "/admin/crm")
+    huge = 2**31
+    assert client.post(f"/admin/crm/contacts/{huge}/delete", data={"csrf_token": token}).status_code == 404
+    assert client.get("/admin/crm/contacts", query_string={"cursor": huge}).status_code == 400
+    contact_list, _ = services.put_list(db.session, admin.account_id, "l1", {"name": "L"})
+    granted = client.post(
+        f"/admin/crm/lists/{contact_list.id}/access", data={"csrf_token": token, "membership_id": huge}
+    )
+    assert granted.status_code == 400
