@@ -10,7 +10,7 @@ test fixture that empties tables) sets it. The setting stops application code fr
 history by mistake; it is not a barrier against someone who owns the table. In production
 the web role should hold only SELECT and INSERT on ``ledger_entry`` (``docs/ledger.md``);
 the hash chain with checkpoints signed by a key outside the database is what exposes
-tampering by anyone else.
+tampering by anyone else. On SQLite (single-machine installs) a trigger refuses UPDATE only.
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ CREATE TRIGGER ledger_entry_insert_only_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_guard();
 """
 """PostgreSQL DDL for the insert-only guard; the Alembic migration runs it after creating ``ledger_entry``."""
+
+LEDGER_GUARD_SQLITE_DDL = """
+CREATE TRIGGER ledger_entry_insert_only BEFORE UPDATE ON ledger_entry
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_entry is insert-only: UPDATE refused');
+END
+"""
+"""SQLite's guard (the migration runs it there): UPDATE only, since SQLite has no session setting to
+let the retention purge's DELETE through selectively."""
 
 LEDGER_GUARD_DROP_DDL = """
 DROP TRIGGER IF EXISTS ledger_entry_insert_only_truncate ON ledger_entry;
@@ -130,4 +139,9 @@ event.listen(
     LedgerEntry.__table__,
     "after_create",
     DDL(LEDGER_GUARD_DDL).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+)
+event.listen(
+    LedgerEntry.__table__,
+    "after_create",
+    DDL(LEDGER_GUARD_SQLITE_DDL).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
 )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
-from app.ledger.models import LedgerEntry
+from app.ledger.models import LEDGER_GUARD_SQLITE_DDL, LedgerEntry
 from app.ledger.services import record
 
 
@@ -45,11 +45,15 @@ def fill(
 
 @contextmanager
 def tampering() -> Iterator[sa.Connection]:
-    """A connection that may rewrite the ledger: on PostgreSQL the insert-only triggers are off inside it."""
+    """A connection that may rewrite the ledger: the insert-only triggers are off inside it."""
     with db.engine.begin() as conn:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             conn.execute(sa.text("ALTER TABLE ledger_entry DISABLE TRIGGER USER"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER ledger_entry_insert_only"))
         yield conn
         if postgres:
             conn.execute(sa.text("ALTER TABLE ledger_entry ENABLE TRIGGER USER"))
+        else:
+            conn.execute(sa.text(LEDGER_GUARD_SQLITE_DDL))

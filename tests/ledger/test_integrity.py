@@ -42,6 +42,14 @@ def test_postgres_refuses_changing_the_ledger(app: Flask, statement: str) -> Non
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 2
 
 
+def test_sqlite_refuses_updating_the_ledger(app: Flask) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own guard")
+    fill(1, 1)
+    with pytest.raises(sa.exc.IntegrityError, match="UPDATE refused"), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_entry SET outcome = 'changed'"))
+
+
 def test_postgres_maintenance_setting_never_allows_update(app: Flask) -> None:
     _postgres_only(app)
     fill(1, 1)
