@@ -764,13 +764,25 @@ class PeopleClient:
 
     def contacts(self, scope: GroupScope) -> GroupContacts:
         """The contacts of GroupSync's group; the group must have been seen carrying the marker."""
+        self._require_tagged(scope, "contacts")
+        return GroupContacts(self, scope)
+
+    def _require_tagged(self, scope: GroupScope, method: str) -> None:
         if (scope.group_resource_name, scope.marker) not in self._tagged_groups:
             raise ScopeViolationError(
-                "contacts",
+                method,
                 f"{scope.group_resource_name} was not seen carrying GroupSync's marker by this client",
                 (scope.group_resource_name,),
             )
-        return GroupContacts(self, scope)
+
+    def open_group(self, scope: GroupScope) -> tuple[GroupContacts, ContactGroupInfo]:
+        """The group's contacts with every member in scope, from one read of the group.
+
+        :meth:`GroupContacts.list_members` checks the marker before anything is put in scope,
+        so this is :meth:`get_group` plus :meth:`contacts` plus ``list_members`` in one request.
+        """
+        contacts = GroupContacts(self, scope)
+        return contacts, contacts.list_members()
 
 
 @dataclass
@@ -785,6 +797,8 @@ class GroupContacts:
     """Reads and writes of the contacts in one GroupSync group — and of nothing else.
 
     Obtain it from :meth:`PeopleClient.contacts`. See the module docstring for the rules.
+    Every write also checks that the client saw the group carrying the marker (and not gone
+    since), so an instance built any other way still cannot write into a group of the user's.
     """
 
     def __init__(self, client: PeopleClient, scope: GroupScope) -> None:
@@ -885,6 +899,7 @@ class GroupContacts:
         :class:`AmbiguousWriteError` and the caller adopts what exists on its next run.
         """
         method = "people.batchCreateContacts"
+        self._client._require_tagged(self.scope, method)
         _check_size(method, persons, MAX_BATCH_CREATE)
         contacts = [{"contactPerson": self._create_body(method, i, p)} for i, p in enumerate(persons)]
         fields = {f for p in persons for f in p} | set(_SCOPE_FIELDS)
@@ -925,6 +940,7 @@ class GroupContacts:
         contact, so a contact changed in Google since then fails with :class:`StaleEtagError`.
         """
         method = "people.batchUpdateContacts"
+        self._client._require_tagged(self.scope, method)
         _check_size(method, persons, MAX_BATCH_UPDATE)
         mask = sorted(set(update_fields))
         beyond = sorted(set(mask) - UPDATABLE_FIELDS) + sorted(
@@ -956,6 +972,7 @@ class GroupContacts:
     def batch_delete(self, resource_names: Sequence[str]) -> None:
         """Delete up to 500 verified contacts from Google."""
         method = "people.batchDeleteContacts"
+        self._client._require_tagged(self.scope, method)
         _check_size(method, resource_names, MAX_BATCH_DELETE)
         self._refuse_unless(method, resource_names, self.is_verified, "are not verified members of the group")
         call = _Call(method, FlowKind.DELETE, frozenset(), records=len(resource_names))
@@ -976,6 +993,7 @@ class GroupContacts:
         one the user took out of the group), so no contact of the user's own is ever pulled in.
         """
         method = "contactGroups.members.modify"
+        self._client._require_tagged(self.scope, method)
         _check_size(method, [*add, *remove], MAX_MEMBER_CHANGES)
         self._refuse_unless(
             method, add, lambda n: n in self._seen and self._seen[n].tagged, "do not carry GroupSync's marker"

@@ -120,9 +120,9 @@ def run(
 ) -> None:
     """Bring ``sync``'s group in line with the CRM; raises the layer's typed errors unchanged."""
     marker = ClientDataTag(MARKER_KEY, sync.tag)
-    group_is_new = _ensure_group(session, sync, base_group_name, marker, ctx)
+    created = _create_group_if_missing(session, sync, base_group_name, marker, ctx)
     assert sync.group_resource_name is not None
-    contacts = ctx.client.contacts(GroupScope(sync.group_resource_name, marker))
+    scope = GroupScope(sync.group_resource_name, marker)
 
     rows = {
         row.crm_id: row
@@ -142,8 +142,21 @@ def run(
         # Unchanged in the CRM since it was last mapped: its hash stands in for the contact.
         mapped[crm_id] = MappedContact(crm_id, {}, rows[crm_id].crm_hash or "", ())
 
+    members: set[str] | None
+    if created:
+        # A group this run created is empty: nothing to adopt and nobody to look up.
+        contacts, members = ctx.client.contacts(scope), set()
+    else:
+        # Known before any request: whether this run must look at the group's members.
+        wants_members = (
+            full
+            or any(r.state is RowState.INTENDED for r in rows.values())
+            or bool(_candidates(rows, mapped, None))
+        )
+        contacts, members = _open_group(sync, scope, ctx, with_members=wants_members)
+
     listing = _list(contacts, None if full else sync.sync_token)
-    facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, group_is_new=group_is_new)
+    facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, members=members)
     facts = replace(facts, account_contacts=_contacts_in_account(session, sync))
     sync_run.full_resync = listing.full
     # Whatever the plan may write needs the CRM's full contact, not the stand-in.
@@ -181,10 +194,10 @@ def run(
     session.commit()
 
 
-def _ensure_group(
+def _create_group_if_missing(
     session: DbSession, sync: ContactSync, base_name: str, marker: ClientDataTag, ctx: RunContext
 ) -> bool:
-    """Make sure the group exists and is in the client's scope; True when this run created it."""
+    """Create the group on the first run (or find the one an unanswered create made); True if created."""
     client = ctx.client
     if sync.group_resource_name is None and sync.group_create_sent:
         found = client.find_tagged_groups(marker)
@@ -216,12 +229,25 @@ def _ensure_group(
             session.commit()
             return True
         raise GroupNameTakenError("contactGroups.create", f"every name like {base_name!r} is taken")
-    current = client.get_group(sync.group_resource_name, marker)
-    if current is None:
-        raise GroupDeletedError("contactGroups.get", f"{sync.group_resource_name} no longer exists")
-    # A rename by the user is kept: GroupSync follows the group, not its name.
-    sync.group_name, sync.group_etag = current.name, current.etag
     return False
+
+
+def _open_group(
+    sync: ContactSync, scope: GroupScope, ctx: RunContext, *, with_members: bool
+) -> tuple[GroupContacts, set[str] | None]:
+    """Read the existing group (one request, with its members when the run will need them)."""
+    members: set[str] | None = None
+    if with_members:
+        contacts, info = ctx.client.open_group(scope)
+        members = set(info.member_resource_names)
+    else:
+        current = ctx.client.get_group(scope.group_resource_name, scope.marker)
+        if current is None:
+            raise GroupDeletedError("contactGroups.get", f"{scope.group_resource_name} no longer exists")
+        contacts, info = ctx.client.contacts(scope), current
+    # A rename by the user is kept: GroupSync follows the group, not its name.
+    sync.group_name, sync.group_etag = info.name, info.etag
+    return contacts, members
 
 
 def _list(contacts: GroupContacts, sync_token: str | None) -> _Listing:
@@ -249,27 +275,25 @@ def _gather_facts(
     mapped: Mapping[str, MappedContact],
     listing: _Listing,
     *,
-    group_is_new: bool,
+    members: set[str] | None,
 ) -> tuple[GoogleFacts, _Listing]:
     """What the planner must know, read with as few requests and fields as the layer allows."""
     by_rn = {r.resource_name: r for r in rows.values() if r.resource_name and r.state is RowState.SYNCED}
     needs_adoption_scan = listing.full or any(r.state is RowState.INTENDED for r in rows.values())
-
-    # A group this run created is empty: nothing to adopt and nobody to look up.
-    members: set[str] | None = set() if group_is_new else None
-    candidates = _candidates(rows, mapped, listing, by_rn)
+    candidates = _candidates(rows, mapped, listing)
     if members is None and (needs_adoption_scan or any(rn not in listing.changed for rn in candidates)):
         members = set(contacts.list_members().member_resource_names)
+    if members is not None and not listing.full:
         unexplained = [
             rn
             for rn in by_rn
             if rn not in members and rn not in listing.changed and rn not in listing.deleted
         ]
-        if unexplained and not listing.full:
+        if unexplained:
             # Gone from the group but not (yet) in the incremental listing: only a full one says why.
             listing = _from_result(contacts.list_connections(()), full=True)
             needs_adoption_scan = True
-            candidates = _candidates(rows, mapped, listing, by_rn)
+            candidates = _candidates(rows, mapped, listing)
 
     missing = {rn for rn in by_rn if rn in listing.deleted}
     if listing.full:
@@ -296,19 +320,17 @@ def _gather_facts(
 
 
 def _candidates(
-    rows: Mapping[str, SyncedContact],
-    mapped: Mapping[str, MappedContact],
-    listing: _Listing,
-    by_rn: Mapping[str, SyncedContact],
+    rows: Mapping[str, SyncedContact], mapped: Mapping[str, MappedContact], listing: _Listing | None
 ) -> list[str]:
-    """Synced contacts this run may write: changed in the CRM, changed in Google, or leaving."""
+    """Synced contacts this run may write: changed in the CRM, changed in Google (when listed), or leaving."""
     wanted: set[str] = set()
-    for rn, row in by_rn.items():
-        if row.stop_syncing:
+    for row in rows.values():
+        rn = row.resource_name
+        if rn is None or row.state is not RowState.SYNCED or row.stop_syncing:
             continue
         contact = mapped.get(row.crm_id)
         crm_changed = contact is None or contact.field_hash != row.field_hash
-        seen = listing.changed.get(rn)
+        seen = listing.changed.get(rn) if listing is not None else None
         google_changed = seen is not None and (seen.etag != row.etag or not seen.in_group)
         if crm_changed or google_changed:
             wanted.add(rn)

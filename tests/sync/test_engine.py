@@ -91,7 +91,6 @@ def test_incremental_sync_writes_only_what_changed_in_the_crm(world: World) -> N
     assert world.requests() == [
         "contactGroups.get",
         "people.connections.list",
-        "contactGroups.get",
         "people.getBatchGet",
         "people.batchCreateContacts",
         "people.batchUpdateContacts",
