@@ -174,7 +174,11 @@ def demo_payload(index: int, rng: random.Random) -> dict[str, object]:
 
 
 def seed_demo_account(session: DbSession, account: Account) -> ContactList:
-    """Create (or refresh) the demo list of :data:`DEMO_SIZE` contacts; idempotent."""
+    """Create (or refresh) the demo list of :data:`DEMO_SIZE` contacts; idempotent.
+
+    The account's default phone region becomes Ukraine, so the demo's local numbers are
+    normalised like a Ukrainian CRM's would be. No member gets access: an admin grants it.
+    """
     region = "UA"
     services.set_default_region(session, account.id, region)
     rng = random.Random(_SEED)

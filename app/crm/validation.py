@@ -341,7 +341,7 @@ def validate_contact(
         raise InputError([FieldError(where, f"must be a JSON object, not {_json_type(payload)}")])
     body = checker.obj(payload, prefix.rstrip("."), set(CONTACT_FIELDS))
     assert body is not None
-    raw_id = body.get("id", crm_id)
+    raw_id = crm_id if body.get("id") is None else body["id"]
     if raw_id is None:
         checker.fail(f"{prefix}id", "is required")
         identifier = ""
