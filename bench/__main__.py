@@ -66,9 +66,8 @@ def measure(
     if memory:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    row = Row(
-        scenario, world.size, len(measured.requests), minimum(scenario, world.size), cpu * 1000, peak, wall
-    )
+    expected = minimum(scenario, world.size, world.personal)
+    row = Row(scenario, world.size, len(measured.requests), expected, cpu * 1000, peak, wall)
     return row, measured
 
 
