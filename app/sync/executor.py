@@ -3,7 +3,8 @@
 Order of a run, each step needed by the next:
 
 1. Make sure GroupSync's group exists (create it on the first run; find it by its tag when
-   an earlier create went unanswered; stop if the user deleted it).
+   an earlier create went unanswered; stop if the user deleted it). An existing group is
+   read once, with its members when the CRM side already shows that the run will need them.
 2. List what changed in the Google account since the last run (``connections.list`` with
    the stored sync token, or a full listing on the first run, on ``EXPIRED_SYNC_TOKEN`` and
    every seven days). The layer drops every contact outside the group that is not tagged.
