@@ -19,7 +19,7 @@ from app.crm import services
 from app.crm.models import ContactList, CrmContact
 from app.crm.openapi import MAX_PAGE, openapi_document
 from app.crm.services import ConflictError, ItemResult, NotFoundError, Outcome
-from app.crm.validation import MAX_BATCH, FieldError, InputError, check_id
+from app.crm.validation import InputError, batch_items, check_id
 from app.extensions import csrf, db
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -126,22 +126,6 @@ def _body() -> object:
         raise ApiError(400, "invalid_json", f"the body is not acceptable JSON: {exc}", "body") from None
 
 
-def _object_field(body: object, name: str) -> list[object]:
-    if not isinstance(body, dict):
-        raise InputError([FieldError("body", f"must be a JSON object with '{name}'")])
-    unknown = [key for key in body if key != name]
-    if unknown:
-        raise InputError([FieldError(str(unknown[0]), "is not a known field")])
-    items = body.get(name)
-    if not isinstance(items, list):
-        raise InputError([FieldError(name, "must be an array")])
-    if not items:
-        raise InputError([FieldError(name, "must not be empty")])
-    if len(items) > MAX_BATCH:
-        raise InputError([FieldError(name, f"has {len(items)} items; at most {MAX_BATCH} are allowed")])
-    return items
-
-
 def _page_args() -> tuple[int | None, int]:
     raw_limit = request.args.get("limit", "100")
     if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
@@ -152,10 +136,6 @@ def _page_args() -> tuple[int | None, int]:
     if not raw_cursor.isascii() or not raw_cursor.isdigit() or int(raw_cursor) > _MAX_ROW_ID:
         raise ApiError(400, "invalid", "is not a cursor this API returned", "cursor")
     return int(raw_cursor), int(raw_limit)
-
-
-def _path_id(value: str, field: str) -> str:
-    return check_id(value, field)
 
 
 def _contact_json(row: CrmContact) -> dict[str, Any]:
@@ -215,13 +195,13 @@ def list_contacts() -> Response:
 
 @api_bp.get("/contacts/<crm_id>")
 def get_contact(crm_id: str) -> Response:
-    row = services.get_contact(db.session, _account(), _path_id(crm_id, "id"))
+    row = services.get_contact(db.session, _account(), check_id(crm_id, "id"))
     return jsonify(_contact_json(row))
 
 
 @api_bp.put("/contacts/<crm_id>")
 def put_contact(crm_id: str) -> tuple[Response, int]:
-    ident = _path_id(crm_id, "id")
+    ident = check_id(crm_id, "id")
     outcome = services.upsert_contact(db.session, _account(), ident, _body())
     row = services.get_contact(db.session, _account(), ident)
     return jsonify({"status": outcome.value, "contact": _contact_json(row)}), _status(outcome)
@@ -229,19 +209,19 @@ def put_contact(crm_id: str) -> tuple[Response, int]:
 
 @api_bp.delete("/contacts/<crm_id>")
 def delete_contact(crm_id: str) -> Response:
-    outcome = services.delete_contact(db.session, _account(), _path_id(crm_id, "id"), g.api_actor)
+    outcome = services.delete_contact(db.session, _account(), check_id(crm_id, "id"), g.api_actor)
     return jsonify({"id": crm_id, "status": outcome.value})
 
 
 @api_bp.post("/contacts:batchUpsert")
 def batch_upsert() -> Response:
-    items = _object_field(_body(), "contacts")
+    items = batch_items(_body(), "contacts")
     return _results(services.upsert_contacts(db.session, _account(), items))
 
 
 @api_bp.post("/contacts:batchDelete")
 def batch_delete() -> Response:
-    ids = _object_field(_body(), "ids")
+    ids = batch_items(_body(), "ids")
     return _results(services.delete_contacts(db.session, _account(), ids, g.api_actor))
 
 
@@ -257,34 +237,34 @@ def list_lists() -> Response:
 
 @api_bp.get("/lists/<list_id>")
 def get_list(list_id: str) -> Response:
-    row = services.get_list(db.session, _account(), _path_id(list_id, "list_id"))
+    row = services.get_list(db.session, _account(), check_id(list_id, "list_id"))
     return jsonify(_list_json(row, services.list_sizes(db.session, [row.id])[row.id]))
 
 
 @api_bp.put("/lists/<list_id>")
 def put_list(list_id: str) -> tuple[Response, int]:
-    row, outcome = services.put_list(db.session, _account(), _path_id(list_id, "list_id"), _body())
+    row, outcome = services.put_list(db.session, _account(), check_id(list_id, "list_id"), _body())
     size = services.list_sizes(db.session, [row.id])[row.id]
     return jsonify({"status": outcome.value, "list": _list_json(row, size)}), _status(outcome)
 
 
 @api_bp.delete("/lists/<list_id>")
 def delete_list(list_id: str) -> Response:
-    services.delete_list(db.session, _account(), _path_id(list_id, "list_id"))
+    services.delete_list(db.session, _account(), check_id(list_id, "list_id"))
     return jsonify({"id": list_id, "status": Outcome.DELETED.value})
 
 
 @api_bp.get("/lists/<list_id>/members")
 def list_members(list_id: str) -> Response:
     cursor, limit = _page_args()
-    page = services.page_members(db.session, _account(), _path_id(list_id, "list_id"), cursor, limit)
+    page = services.page_members(db.session, _account(), check_id(list_id, "list_id"), cursor, limit)
     members = [{"id": r.crm_id, "deleted": r.deleted} for r in page.rows]
     return jsonify({"members": members, "next_cursor": page.next_cursor})
 
 
 def _members_view(add: bool) -> Callable[[str], Response]:
     def view(list_id: str) -> Response:
-        ident = _path_id(list_id, "list_id")
+        ident = check_id(list_id, "list_id")
         return _results(services.change_members(db.session, _account(), ident, _body(), add=add))
 
     return view

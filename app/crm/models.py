@@ -12,8 +12,9 @@ configured delay (``Settings.sync_change_delay_seconds``), which coalesces burst
 
 Deletion semantics the sync engine relies on
 --------------------------------------------
-* A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``:
-  it must be deleted from every group that mirrors one of its lists.
+* A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``;
+  :func:`app.crm.services.list_contents` leaves it out, so every group mirroring one of its
+  lists loses it.
 * A contact that left a list simply has no :class:`ListMember` row for it any more.
 * A deleted list keeps its row with ``deleted_at`` set and no members, so a sync of it
   empties its group; :func:`app.crm.services.lists_available_to` no longer returns it.

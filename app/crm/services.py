@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,9 +23,9 @@ from app.accounts.models import Membership
 from app.accounts.services import BEFORE_MEMBER_REMOVAL
 from app.crm.models import ApiKey, ContactList, CrmContact, CrmSettings, ListAccess, ListMember
 from app.crm.validation import (
-    MAX_BATCH,
     FieldError,
     InputError,
+    batch_items,
     check_id,
     check_name,
     check_region,
@@ -96,42 +96,25 @@ def to_contact_data(row: CrmContact) -> ContactData:
     )
 
 
-def _typed(values: Iterable[TypedValue]) -> list[dict[str, Any]]:
-    return [{"value": v.value, "type": v.type} for v in values]
+def _dicts(values: Iterable[TypedValue | PostalAddress | Messenger]) -> list[dict[str, Any]]:
+    return [asdict(value) for value in values]
 
 
 def _apply(row: CrmContact, data: ContactData) -> None:
     row.prefix, row.given_name, row.middle_name = data.prefix, data.given_name, data.middle_name
     row.family_name, row.suffix = data.family_name, data.suffix
     row.job_title, row.company, row.notes = data.job_title, data.company, data.notes
-    row.emails, row.phones, row.urls = _typed(data.emails), _typed(data.phones), _typed(data.urls)
+    row.emails, row.phones, row.urls = _dicts(data.emails), _dicts(data.phones), _dicts(data.urls)
     row.birthday_year = data.birthday.year if data.birthday else None
     row.birthday_month = data.birthday.month if data.birthday else None
     row.birthday_day = data.birthday.day if data.birthday else None
-    row.addresses = [
-        {
-            "type": a.type,
-            "street": a.street,
-            "extended": a.extended,
-            "po_box": a.po_box,
-            "city": a.city,
-            "region": a.region,
-            "postal_code": a.postal_code,
-            "country": a.country,
-            "country_code": a.country_code,
-        }
-        for a in data.addresses
-    ]
-    row.messengers = [{"protocol": m.protocol, "username": m.username} for m in data.messengers]
+    row.addresses, row.messengers = _dicts(data.addresses), _dicts(data.messengers)
     words = [data.crm_id, data.given_name, data.middle_name, data.family_name, data.company]
     row.search_text = " ".join([*words, *(e.value for e in data.emails)]).casefold()
 
 
 def contact_payload(data: ContactData) -> dict[str, Any]:
     """The API representation of a contact (the inverse of :func:`validate_contact`)."""
-    birthday = None
-    if data.birthday is not None:
-        birthday = {"year": data.birthday.year, "month": data.birthday.month, "day": data.birthday.day}
     return {
         "id": data.crm_id,
         "prefix": data.prefix,
@@ -141,26 +124,13 @@ def contact_payload(data: ContactData) -> dict[str, Any]:
         "suffix": data.suffix,
         "job_title": data.job_title,
         "company": data.company,
-        "emails": _typed(data.emails),
-        "phones": _typed(data.phones),
-        "birthday": birthday,
+        "emails": _dicts(data.emails),
+        "phones": _dicts(data.phones),
+        "birthday": asdict(data.birthday) if data.birthday else None,
         "notes": data.notes,
-        "addresses": [
-            {
-                "type": a.type,
-                "street": a.street,
-                "extended": a.extended,
-                "po_box": a.po_box,
-                "city": a.city,
-                "region": a.region,
-                "postal_code": a.postal_code,
-                "country": a.country,
-                "country_code": a.country_code,
-            }
-            for a in data.addresses
-        ],
-        "messengers": [{"protocol": m.protocol, "username": m.username} for m in data.messengers],
-        "urls": _typed(data.urls),
+        "addresses": _dicts(data.addresses),
+        "messengers": _dicts(data.messengers),
+        "urls": _dicts(data.urls),
     }
 
 
@@ -502,28 +472,12 @@ def delete_list(session: DbSession, account_id: int, crm_id: str) -> None:
     commit(session)
 
 
-def _contact_ids_payload(payload: object) -> list[object]:
-    if not isinstance(payload, dict):
-        raise InputError([FieldError("body", "must be a JSON object with contact_ids")])
-    unknown = [key for key in payload if key != "contact_ids"]
-    if unknown:
-        raise InputError([FieldError(unknown[0], "is not a known field")])
-    ids = payload.get("contact_ids")
-    if not isinstance(ids, list):
-        raise InputError([FieldError("contact_ids", "must be an array of contact ids")])
-    if not ids:
-        raise InputError([FieldError("contact_ids", "must name at least one contact")])
-    if len(ids) > MAX_BATCH:
-        raise InputError([FieldError("contact_ids", f"has {len(ids)} ids; at most {MAX_BATCH} are allowed")])
-    return ids
-
-
 def change_members(
     session: DbSession, account_id: int, list_crm_id: str, payload: object, *, add: bool
 ) -> list[ItemResult]:
     """Add contacts to a list or remove them from it; each id is answered on its own."""
     contact_list = _list(session, account_id, list_crm_id)
-    raw_ids = _contact_ids_payload(payload)
+    raw_ids = batch_items(payload, "contact_ids")
     results, wanted = _unique_ids(raw_ids, "contact_ids")
     contacts = {
         row.crm_id: row
@@ -603,16 +557,6 @@ def list_contents(session: DbSession, contact_list: ContactList) -> list[Contact
         .order_by(CrmContact.crm_id)
     )
     return [to_contact_data(row) for row in session.scalars(stmt)]
-
-
-def deleted_crm_ids(session: DbSession, account_id: int, crm_ids: Iterable[str]) -> set[str]:
-    """Which of ``crm_ids`` an admin deleted (as opposed to contacts that only left a list)."""
-    stmt = select(CrmContact.crm_id).where(
-        CrmContact.account_id == account_id,
-        CrmContact.crm_id.in_(list(crm_ids)),
-        CrmContact.deleted.is_(True),
-    )
-    return set(session.scalars(stmt))
 
 
 def find_or_create_list_by_name(session: DbSession, account_id: int, name: str) -> ContactList:

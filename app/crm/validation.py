@@ -309,6 +309,23 @@ def check_id(value: object, field: str) -> str:
     return value
 
 
+def batch_items(body: object, name: str) -> list[object]:
+    """The 1 to :data:`MAX_BATCH` items of a bulk request ``{"<name>": [...]}``."""
+    if not isinstance(body, dict):
+        raise InputError([FieldError("body", f"must be a JSON object with '{name}'")])
+    unknown = [key for key in body if key != name]
+    if unknown:
+        raise InputError([FieldError(str(unknown[0]), "is not a known field")])
+    items = body.get(name)
+    if not isinstance(items, list):
+        raise InputError([FieldError(name, "must be an array")])
+    if not items:
+        raise InputError([FieldError(name, "must not be empty")])
+    if len(items) > MAX_BATCH:
+        raise InputError([FieldError(name, f"has {len(items)} items; at most {MAX_BATCH} are allowed")])
+    return items
+
+
 def check_name(value: object, field: str = "name", max_length: int = 200) -> str:
     """A required one-line name (a list's, an API key's)."""
     checker = _Checker(None)
