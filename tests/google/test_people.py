@@ -222,6 +222,7 @@ def test_every_method_works_inside_the_group_and_each_request_has_one_ledger_ent
 def test_contacts_outside_the_scope_are_refused_before_any_request(harness: Harness) -> None:
     personal = harness.seed_personal()
     mum, dentist = personal["contacts"]
+    book_club = personal["groups"]["Book club"]
     client = harness.client()
     contacts = open_group(client)
     group = contacts.scope.group_resource_name
@@ -258,6 +259,7 @@ def test_contacts_outside_the_scope_are_refused_before_any_request(harness: Harn
             ]
         ),
         lambda: client.contacts(GroupScope("contactGroups/myContacts", MARKER)),
+        lambda: GroupContacts(client, GroupScope(book_club, MARKER)).batch_create([tagged("9", "Z")]),
     ]
     for attempt in attempts:
         with pytest.raises((ScopeViolationError, ValueError)):
@@ -376,6 +378,10 @@ def test_a_deleted_group_is_reported(harness: Harness) -> None:
     gid = contacts.scope.group_resource_name.removeprefix("contactGroups/")
     harness.google.call("POST", f"people/accounts/{ADA}/groups/{gid}/delete", {})
     assert client.get_group(contacts.scope.group_resource_name, MARKER) is None
+    sent = len(harness.log())
+    with pytest.raises(ScopeViolationError):
+        contacts.batch_create([tagged("1", "Into a deleted group")])
+    assert len(harness.log()) == sent
     with pytest.raises(GroupDeletedError):
         contacts.list_members()
 
