@@ -3,8 +3,9 @@
 Files are UTF-8 with or without a byte-order mark; the delimiter (comma or semicolon) is
 detected from the header line. Each row becomes the same payload the API accepts and passes
 the same validation, so a CSV cannot store anything the API would refuse. An imported row
-replaces only the fields its mapped columns carry: columns that are not in the file leave
-what GroupSync already holds for that contact untouched.
+replaces only what its mapped columns carry (for e-mails, phones, URLs, the address and
+messengers: only the values of the mapped types); everything else GroupSync holds for that
+contact stays untouched.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ TYPED_TARGETS: dict[str, tuple[str, str]] = {
     "url_profile": ("urls", "profile"),
 }
 ADDRESS_TARGETS = ("street", "city", "region", "postal_code", "country", "country_code")
+IMPORTED_ADDRESS_TYPE = "home"
+"""A CSV carries one address; it replaces the contact's address of this type only."""
 MESSENGER_TARGETS = ("telegram", "whatsapp", "viber", "signal", "skype")
 TARGETS: tuple[str, ...] = (
     "id",
@@ -243,11 +246,13 @@ def _row_payload(
     for kind in ("emails", "phones", "urls"):
         mapped = [(t, type_) for t, (k, type_) in TYPED_TARGETS.items() if k == kind and t in cells]
         if mapped:
-            payload[kind] = []
-            for target, type_ in mapped:
-                if cells[target]:
-                    columns[f"{kind}[{len(payload[kind])}].value"] = headers[target]
-                    payload[kind].append({"value": cells[target], "type": type_})
+            # The file's values of the mapped types come first; values of other types stay.
+            replaced = {type_ for _, type_ in mapped}
+            filled = [(target, type_) for target, type_ in mapped if cells[target]]
+            for index, (target, _) in enumerate(filled):
+                columns[f"{kind}[{index}].value"] = headers[target]
+            kept = [v for v in payload.get(kind, []) if v["type"] not in replaced]
+            payload[kind] = [{"value": cells[t], "type": type_} for t, type_ in filled] + kept
     if "birthday" in cells:
         columns["birthday"] = headers["birthday"]
         payload["birthday"] = _birthday(cells["birthday"]) if cells["birthday"] else None
@@ -255,11 +260,12 @@ def _row_payload(
             raise CellError(headers["birthday"], "is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY")
     address_cells = {t: cells[t] for t in ADDRESS_TARGETS if t in cells}
     if address_cells:
-        payload["addresses"] = []
+        others = [a for a in payload.get("addresses", []) if a["type"] != IMPORTED_ADDRESS_TYPE]
+        payload["addresses"] = others
         if any(address_cells.values()):
             for target in address_cells:
                 columns[f"addresses[0].{target}"] = headers[target]
-            payload["addresses"].append({"type": "home", **address_cells})
+            payload["addresses"] = [{"type": IMPORTED_ADDRESS_TYPE, **address_cells}, *others]
     messenger_cells = {t: cells[t] for t in MESSENGER_TARGETS if t in cells}
     if messenger_cells:
         kept = [m for m in payload.get("messengers", []) if m["protocol"] not in messenger_cells]

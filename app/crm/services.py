@@ -224,7 +224,7 @@ def upsert_contacts(session: DbSession, account_id: int, payloads: Sequence[obje
             valid[index] = validate_contact(payload, default_region=region, prefix=where)
         except InputError as exc:
             results[index] = ItemResult(index, ids[index], Outcome.ERROR, exc.errors[0])
-    outcomes = _store_contacts(session, account_id, list(valid.values()))
+    outcomes = store_contact_data(session, account_id, list(valid.values()))
     commit(session)
     for (index, data), outcome in zip(valid.items(), outcomes, strict=True):
         results[index] = ItemResult(index, data.crm_id, outcome)
@@ -235,17 +235,13 @@ def upsert_contact(session: DbSession, account_id: int, crm_id: str, payload: ob
     """Create or replace one contact; raises :class:`InputError` naming the bad field."""
     check_id(crm_id, "id")
     data = validate_contact(payload, default_region=default_region(session, account_id), crm_id=crm_id)
-    (outcome,) = _store_contacts(session, account_id, [data])
+    (outcome,) = store_contact_data(session, account_id, [data])
     commit(session)
     return outcome
 
 
 def store_contact_data(session: DbSession, account_id: int, items: Sequence[ContactData]) -> list[Outcome]:
-    """Store already validated contacts (CSV import, demo data) in the caller's transaction."""
-    return _store_contacts(session, account_id, items)
-
-
-def _store_contacts(session: DbSession, account_id: int, items: Sequence[ContactData]) -> list[Outcome]:
+    """Store validated contacts with unique ids in the caller's transaction; bumps their lists."""
     if not items:
         return []
     now = utcnow()

@@ -160,3 +160,33 @@ def test_cli_names_the_bad_option_or_file(app: Flask, factory: Factory, tmp_path
     no_id = runner.invoke(args=["crm", "import", str(path), "--account", str(account.id), "--list", "L"])
     assert no_id.exit_code != 0
     assert "map one column to 'id'" in no_id.output
+
+
+def test_reimport_replaces_only_the_values_of_mapped_types(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    services.upsert_contact(
+        db.session,
+        account.id,
+        "c1",
+        {
+            "emails": [
+                {"value": "old@example.com", "type": "work"},
+                {"value": "me@example.org", "type": "home"},
+            ],
+            "addresses": [{"type": "work", "city": "Lviv"}, {"type": "home", "city": "Kyiv"}],
+            "messengers": [
+                {"protocol": "skype", "username": "old.skype"},
+                {"protocol": "telegram", "username": "@t"},
+            ],
+        },
+    )
+    parsed = parse_csv(b"id,email,city,skype\nc1,new@example.com,Odesa,new.skype\n")
+    report = import_rows(db.session, account.id, parsed, ["id", "email_work", "city", "skype"], "L")
+    assert [r.status for r in report.rows] == ["updated"]
+    data = services.to_contact_data(contact(account, "c1"))
+    assert [(e.value, e.type) for e in data.emails] == [
+        ("new@example.com", "work"),
+        ("me@example.org", "home"),
+    ]
+    assert [(a.type, a.city) for a in data.addresses] == [("home", "Odesa"), ("work", "Lviv")]
+    assert [(m.protocol, m.username) for m in data.messengers] == [("telegram", "@t"), ("skype", "new.skype")]
