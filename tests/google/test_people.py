@@ -653,3 +653,22 @@ def test_a_delete_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harn
     assert len(deletes) == 2
     assert 400 <= deletes[1] < 500
     assert harness.group_members(contacts.scope.group_resource_name) == []
+
+
+def test_open_group_puts_members_in_scope_in_one_request_and_only_for_a_tagged_group(
+    harness: Harness,
+) -> None:
+    personal = harness.seed_personal()
+    creator = open_group(harness.client())
+    group = creator.scope
+    [name] = [r.person.resource_name for r in creator.batch_create([tagged("1", "Ada")]) if r.person]
+
+    client = harness.client()
+    sent = len(harness.log())
+    contacts, info = client.open_group(group)
+    assert info.member_resource_names == (name,)
+    assert len(harness.log()) == sent + 1
+    assert contacts.batch_get([name], ["names"]).found[name].verified
+
+    with pytest.raises(ScopeViolationError):
+        client.open_group(GroupScope(personal["groups"]["Book club"], MARKER))
