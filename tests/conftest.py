@@ -22,23 +22,24 @@ from app.extensions import db
 PG_ADMIN_URL = os.environ.get("GROUPSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _pg_database_url(worker: str) -> str:
-    """Create a fresh database for this test worker on the local PostgreSQL server."""
-    name = f"groupsync_test_{worker}"
+def _pg_admin(statement: str) -> None:
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(statement))
     admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'groupsync.sqlite3'}"
-    return _pg_database_url(worker)
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'groupsync.sqlite3'}"
+        return
+    # The process id keeps concurrent test runs on one server (several developers, xdist workers) apart.
+    name = f"groupsync_test_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(database_url: str, instance: Path, **overrides: object) -> Settings:
