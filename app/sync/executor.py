@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, defer, scoped_session
 
 from app.crm.values import ContactData
 from app.db import utcnow
@@ -41,7 +41,7 @@ from app.google.people import (
     PeopleClient,
 )
 from app.sync.mapping import MARKER_KEY, OWNED_FIELDS, MappedContact, field_hash, map_contact, read_tag
-from app.sync.models import ContactSync, SyncedContact, SyncRun, SyncStatus
+from app.sync.models import ContactSync, SyncedContact, SyncRun, SyncStatus, has_not_carried
 from app.sync.planner import (
     CreateOp,
     GoogleFacts,
@@ -125,9 +125,19 @@ def run(
     assert sync.group_resource_name is not None
     scope = GroupScope(sync.group_resource_name, marker)
 
+    # The mapping table is the one thing a run reads in full; columns it rarely needs stay unloaded.
     rows = {
         row.crm_id: row
-        for row in session.scalars(select(SyncedContact).where(SyncedContact.sync_id == sync.id))
+        for row in session.scalars(
+            select(SyncedContact)
+            .where(SyncedContact.sync_id == sync.id)
+            .options(
+                defer(SyncedContact.not_carried),
+                defer(SyncedContact.created_at),
+                defer(SyncedContact.updated_at),
+                defer(SyncedContact.deleted_in_google_at),
+            )
+        )
     }
     full = (
         sync.sync_token is None
@@ -170,10 +180,12 @@ def run(
     for crm_id in full_ids & rows.keys():
         _note_crm(rows[crm_id], mapped[crm_id], versions[crm_id])
     sync_run.in_sync = the_plan.in_sync
-    sync_run.not_carried = sum(1 for cid in versions if cid in rows and rows[cid].not_carried) + sum(
-        1 for cid in the_plan.not_carried if cid not in rows
-    )
     sync_run.progress_total = the_plan.write_requests
+    session.commit()
+    reported = session.scalar(
+        select(func.count(SyncedContact.id)).where(SyncedContact.sync_id == sync.id, has_not_carried())
+    )
+    sync_run.not_carried = int(reported or 0) + sum(1 for cid in the_plan.not_carried if cid not in rows)
     session.commit()
     if the_plan.blocked is not None:
         status = {

@@ -11,7 +11,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    cast,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -124,6 +135,14 @@ class SyncedContact(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     sync: Mapped[ContactSync] = relationship()
+
+
+def has_not_carried() -> ColumnElement[bool]:
+    """SQL test for a mapping row reporting at least one value Google could not take.
+
+    An empty report is stored as ``[]``: anything longer lists at least one value.
+    """
+    return func.length(cast(SyncedContact.not_carried, String)) > 2
 
 
 class SyncRun(Base):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from app.sync.models import (
     SyncLease,
     SyncRun,
     SyncStatus,
+    has_not_carried,
 )
 from app.sync.planner import Limits, RowState
 
@@ -296,8 +297,7 @@ def health(session: DbSession, sync: ContactSync, history: int = 20) -> Health:
             SyncedContact.sync_id == sync.id, SyncedContact.state == RowState.SYNCED
         )
     )
-    # An empty report is stored as "[]": anything longer lists at least one value.
-    reported = list(session.scalars(contacts.where(func.length(cast(SyncedContact.not_carried, String)) > 2)))
+    reported = list(session.scalars(contacts.where(has_not_carried())))
     return Health(sync, runs, flagged, reported, int(in_group or 0))
 
 
