@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -10,6 +11,7 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import Membership
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
+from app.db import utcnow
 from app.emulator.hooks import HooksClient
 from app.sync.models import RunOutcome, SyncStatus
 from tests.conftest import Factory
@@ -306,3 +308,17 @@ def test_values_google_cannot_take_are_reported_on_the_mapping_and_the_run(world
     assert world.rows()["c1"].not_carried == [{"field": "birthday", "reason": "not a valid calendar date"}]
     assert world.rows()["c2"].not_carried == []
     assert "birthdays" not in world.by_crm_id()["c1"][0]
+
+
+def test_a_full_listing_at_least_every_seven_days(world: World) -> None:
+    _synced(world, person("c1", "Ann"))
+    assert world.run().full_resync is False  # type: ignore[union-attr]
+
+    week_later = utcnow() + timedelta(days=7, minutes=1)
+    run = world.run(now=lambda: week_later)
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert run.full_resync
+    assert world.reload().last_full_sync_at == week_later
+    world.assert_mirrors({"c1": "Ann"})
