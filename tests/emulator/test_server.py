@@ -229,3 +229,15 @@ def test_settings_take_mode_names_and_refuse_bad_values() -> None:
         EmulatorSettings(mode="production")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="token_lifetime"):
         EmulatorSettings(token_lifetime=0)
+
+
+def test_reset_keeps_configured_clients_and_restores_the_token_lifetime() -> None:
+    settings = EmulatorSettings(clients=(ClientSpec(CLIENT_ID, CLIENT_SECRET, (REDIRECT_URI,)),))
+    running = serve_in_thread(settings)
+    try:
+        driver = OAuthDriver(running.url, HooksClient(running.url))
+        driver.hooks.set_token_lifetime(5)
+        driver.hooks.reset()
+        assert driver.tokens()["expires_in"] == 3600
+    finally:
+        running.stop()
