@@ -22,6 +22,12 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     else:
         settings = Settings.from_env(config, instance_path=Path(app.instance_path))
     app.config.from_mapping(settings.flask_config())
+    if settings.proxy_hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Trust exactly as many X-Forwarded-* entries as there are proxies; more would let clients spoof.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     app.instance_path = str(settings.instance_path)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
@@ -40,12 +46,16 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.crm.views import bp as crm_bp
     from app.google.views import bp as google_bp
     from app.ledger.views import bp as ledger_bp
+    from app.ops.views import bp as ops_bp
     from app.privacy.views import bp as privacy_bp
     from app.sync.views import bp as sync_bp
     from app.web.views import bp as web_bp
+    from app.worker.views import bp as worker_bp
 
     for blueprint in (web_bp, auth_bp, accounts_bp, google_bp, crm_bp, sync_bp, ledger_bp, privacy_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(worker_bp)
+    app.register_blueprint(ops_bp)
 
     from app.cli import register_commands
 

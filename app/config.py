@@ -71,6 +71,14 @@ class Settings:
     """The operator's privacy policy versions (``v1.md``, ``v2.md``...); ``None`` serves the shipped text."""
     vault_key_provider: str = "KEYRING"
     """``KEYRING`` encrypts with the token keys directly; ``ENVELOPE`` wraps a fresh data key with them."""
+    proxy_hops: int = 0
+    """Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted (ProxyFix)."""
+    web_concurrency: int = 1
+    """Web worker processes (gunicorn reads the same variable); SQLite allows only one."""
+    metrics_token: str | None = None
+    """Bearer token that ``/metrics`` requires; unset, ``/metrics`` is not served."""
+    worker_max_attempts: int = 3
+    """Deliveries of one Celery job before it is marked failed and not run again."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -140,14 +148,21 @@ class Settings:
             vault_key_provider=reader.choice_str(
                 "GROUPSYNC_VAULT_KEY_PROVIDER", {"KEYRING", "ENVELOPE"}, "KEYRING"
             ),
+            proxy_hops=reader.integer("GROUPSYNC_PROXY_HOPS", 0, minimum=0),
+            web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
+            metrics_token=reader.optional_secret("GROUPSYNC_METRICS_TOKEN", min_length=16),
+            worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
         )
+        if mode is Mode.PRODUCTION:
+            reader.problems.extend(_production_problems(settings, env))
         if reader.problems:
             raise ConfigError(reader.problems)
         return settings
 
     def flask_config(self) -> dict[str, Any]:
         """The subset Flask and its extensions read from ``app.config``."""
-        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        # A database that does not answer fails the request (and /readyz) instead of hanging it.
+        engine_options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         if self.is_sqlite:
             # The embedded worker thread and the web threads share one SQLite file.
             engine_options = {"connect_args": {"check_same_thread": False, "timeout": 30}}
@@ -165,6 +180,28 @@ class Settings:
             "GROUPSYNC": self,
             **self.extra,
         }
+
+
+def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """What production refuses even when each value is well formed on its own."""
+    problems = []
+    if urlsplit(settings.public_url).scheme != "https":
+        problems.append(
+            "GROUPSYNC_PUBLIC_URL must be https:// in production: Google's OAuth redirect URIs "
+            f"are built from it (got '{settings.public_url}')"
+        )
+    if settings.google_emulator_host is not None:
+        problems.append(
+            "GOOGLE_EMULATOR_HOST must not be set in production: it sends Google traffic elsewhere"
+        )
+    if env.get("FLASK_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+        problems.append("FLASK_DEBUG must be off in production: the debugger runs code from the browser")
+    if settings.is_sqlite and settings.web_concurrency > 1:
+        problems.append(
+            f"WEB_CONCURRENCY is {settings.web_concurrency} but DATABASE_URL is SQLite, which allows "
+            "one web process: use PostgreSQL or WEB_CONCURRENCY=1"
+        )
+    return problems
 
 
 class _Reader:
@@ -196,6 +233,12 @@ class _Reader:
             self.problems.append(f"{name} is required (not set)")
             return ""
         if len(value) < min_length:
+            self.problems.append(f"{name} must be at least {min_length} characters long")
+        return value
+
+    def optional_secret(self, name: str, min_length: int) -> str | None:
+        value = self._raw(name)
+        if value is not None and len(value) < min_length:
             self.problems.append(f"{name} must be at least {min_length} characters long")
         return value
 

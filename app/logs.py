@@ -103,7 +103,7 @@ def configure(settings: Settings) -> None:
     handler.addFilter(RedactionFilter())
     root.addHandler(handler)
     root.setLevel(settings.log_level)
-    redactor.register(settings.secret_key, settings.google_client_secret)
+    redactor.register(settings.secret_key, settings.google_client_secret, settings.metrics_token or "")
     for spec in settings.token_keys.split(","):
         redactor.register(spec.partition(":")[2])
 

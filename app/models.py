@@ -6,5 +6,14 @@ from app.google import models as google_models
 from app.ledger import models as ledger_models
 from app.privacy import models as privacy_models
 from app.sync import models as sync_models
+from app.worker import models as worker_models
 
-__all__ = ["accounts_models", "crm_models", "google_models", "ledger_models", "privacy_models", "sync_models"]
+__all__ = [
+    "accounts_models",
+    "crm_models",
+    "google_models",
+    "ledger_models",
+    "privacy_models",
+    "sync_models",
+    "worker_models",
+]

@@ -51,6 +51,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "privacy.policy",
         "privacy.archived",
         "crm.api.openapi",
+        "ops.healthz",
+        "ops.readyz",
+        "ops.prometheus_metrics",
     }
 )
 """The only routes anyone may call without signing in: the place to list a new public page."""

@@ -81,6 +81,7 @@ from app.google.errors import (
 from app.google.pacing import Pacer, shared_pacer
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ops import metrics
 
 Person = dict[str, Any]
 """A People API ``Person`` resource as JSON."""
@@ -354,6 +355,7 @@ class _RecordingHttp:
 
     def _record(self, call: _Call, outcome: str, records: int) -> None:
         ctx = self._context
+        metrics.observe_google_request(call.method, outcome, call.attempt)
         self._ledger(
             Flow(
                 tag=EventTag.GOOGLE_REQUEST,

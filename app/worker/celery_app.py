@@ -4,15 +4,18 @@
 runs the one scheduler. Reliability settings follow Celery's own guidance for jobs that
 must not be lost: acknowledge late, re-queue when a worker dies mid-job, prefetch one.
 The broker's visibility timeout outlasts the longest sync, so Redis does not hand a
-running job to a second worker; the database lease would refuse it anyway.
+running job to a second worker; the database lease would refuse it anyway. How often a
+job was delivered is counted in the database (:func:`app.worker.tasks.run_job`), which
+bounds the redeliveries of a job that kills its worker.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, current_task
 from flask import Flask
 
 from app.config import Settings
@@ -21,6 +24,25 @@ from app.ledger.events import Trigger
 from app.worker import tasks
 
 SCHEDULER_TICK_SECONDS = 5.0
+
+
+class TaskIdFilter(logging.Filter):
+    """Puts the running Celery task's id on each record (and in place of the absent request id)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = current_task
+        task_id = task.request.id if task is not None and task.request is not None else None
+        record.task_id = task_id or "-"
+        if task_id and getattr(record, "request_id", "-") == "-":
+            record.request_id = f"task:{task_id}"
+        return True
+
+
+def _install_task_id_filter() -> None:
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_groupsync", False):
+            # First, so the redaction filter that follows sees (and cleans) the final record.
+            handler.filters.insert(0, TaskIdFilter())
 
 
 def create_celery(flask_app: Flask) -> Celery:
@@ -37,6 +59,7 @@ def create_celery(flask_app: Flask) -> Celery:
                 finally:
                     db.session.remove()
 
+    _install_task_id_filter()
     celery = Celery("groupsync", broker=settings.celery_broker_url, task_cls=AppContextTask)
     celery.conf.update(
         task_acks_late=True,
@@ -47,14 +70,16 @@ def create_celery(flask_app: Flask) -> Celery:
         accept_content=["json"],
         broker_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
+        # Celery would replace the root handler, and with it the redaction filter.
+        worker_hijack_root_logger=False,
         beat_schedule={
             "claim-due-syncs": {"task": "groupsync.claim_due", "schedule": SCHEDULER_TICK_SECONDS},
         },
     )
 
-    @celery.task(name="groupsync.run_sync")
-    def run_sync(sync_id: int, trigger: str) -> None:
-        tasks.run_one(db.session(), settings, sync_id, Trigger(trigger))
+    @celery.task(name="groupsync.run_sync", bind=True)
+    def run_sync(self: Task, sync_id: int, trigger: str) -> None:
+        tasks.run_job(db.session(), settings, self.request.id, sync_id, Trigger(trigger))
 
     @celery.task(name="groupsync.claim_due")
     def claim_due() -> int:

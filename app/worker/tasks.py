@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -20,8 +21,11 @@ from app.db import utcnow
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
+from app.logs import redactor
+from app.ops import metrics
 from app.sync import services as sync_services
 from app.sync.models import ContactSync, SyncRun
+from app.worker.models import JobState, WorkerJob
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,12 @@ def run_one(session: Session, settings: Settings, sync_id: int, trigger: Trigger
         if sync is not None and sync.enabled:
             sync.next_due_at = utcnow() + BUSY_RETRY
             session.commit()
+        return None
+    metrics.SYNC_RUNS.labels(outcome=run.outcome.value).inc()
+    for kind in metrics.WRITE_KINDS:
+        metrics.CONTACTS_WRITTEN.labels(kind=kind).inc(getattr(run, kind))
+    if run.finished_at is not None:
+        metrics.RUN_DURATION.observe((run.finished_at - run.started_at).total_seconds())
     return run
 
 
@@ -91,3 +101,71 @@ def claim_due(
         session.execute(update(ContactSync).where(ContactSync.id.in_(due)).values(next_due_at=moment + hold))
         session.commit()
     return [(sync_id, Trigger.CRM_CHANGE if sync_id in changed else Trigger.SCHEDULE) for sync_id in due]
+
+
+def run_job(
+    session: Session, settings: Settings, task_id: str, sync_id: int, trigger: Trigger
+) -> SyncRun | None:
+    """One delivery of a queued sync job: counted, bounded, and its end recorded for the admin page.
+
+    The broker delivers a job again when the worker running it dies. Past
+    ``worker_max_attempts`` deliveries the job is marked failed instead of run, so a job
+    that kills its worker every time cannot occupy the workers for ever; the sync itself
+    becomes due again when its claim expires and gets a fresh job.
+    """
+    job = _count_delivery(session, task_id, sync_id, trigger)
+    if job is None or job.state is not JobState.RUNNING:
+        return None
+    if job.attempts > 1:
+        metrics.JOB_REDELIVERIES.inc()
+    if job.attempts > settings.worker_max_attempts:
+        metrics.JOBS_GIVEN_UP.inc()
+        job.state = JobState.FAILED
+        job.last_error = (
+            f"given up after {settings.worker_max_attempts} attempts: the worker running it stopped each time"
+        )
+        session.commit()
+        logger.error("sync %s job %s given up after %s attempts", sync_id, task_id, job.attempts - 1)
+        return None
+    try:
+        run = run_one(session, settings, sync_id, trigger)
+    except Exception as exc:
+        session.rollback()
+        _finish(session, task_id, JobState.FAILED, redactor.redact(f"{type(exc).__name__}: {exc}"))
+        raise
+    _finish(session, task_id, JobState.DONE, "")
+    return run
+
+
+def _count_delivery(session: Session, task_id: str, sync_id: int, trigger: Trigger) -> WorkerJob | None:
+    sync = session.get(ContactSync, sync_id)
+    if sync is None:
+        return None
+    session.add(
+        WorkerJob(task_id=task_id, account_id=sync.account_id, sync_id=sync_id, trigger=trigger.value)
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        # A redelivery: the increment happens in the database, so two deliveries cannot both read 1.
+        session.execute(
+            update(WorkerJob)
+            .where(WorkerJob.task_id == task_id)
+            .values(attempts=WorkerJob.attempts + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return session.scalar(
+        select(WorkerJob).where(WorkerJob.task_id == task_id).execution_options(populate_existing=True)
+    )
+
+
+def _finish(session: Session, task_id: str, state: JobState, error: str) -> None:
+    session.execute(
+        update(WorkerJob)
+        .where(WorkerJob.task_id == task_id)
+        .values(state=state, last_error=error, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

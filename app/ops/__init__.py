@@ -1,0 +1,1 @@
+"""Running GroupSync in production: liveness, readiness and Prometheus metrics."""
