@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -269,6 +270,11 @@ def _exchange_flow(membership: Membership, outcome: str, google_sub: str | None 
     )
 
 
+def _error_label(error: str | None) -> str:
+    """Google's ``error`` parameter (``access_denied``...) as a safe ledger value; it arrives in the URL."""
+    return error if error is not None and re.fullmatch(r"[a-z_]{1,40}", error) else "other"
+
+
 def complete_connect(
     session: Session,
     membership: Membership,
@@ -294,7 +300,7 @@ def complete_connect(
     if error is not None or not code:
         record(
             session,
-            _consent_flow(membership, EventTag.CONSENT_DENIED, "denied", {"error": (error or "")[:60]}),
+            _consent_flow(membership, EventTag.CONSENT_DENIED, "denied", {"error": _error_label(error)}),
         )
         session.commit()
         return ConnectResult(ConnectOutcome.DENIED)

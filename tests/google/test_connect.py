@@ -265,3 +265,13 @@ def test_reconnecting_must_use_the_connected_google_account(
     connection = connection_of(member)
     assert connection is not None
     assert connection.is_usable
+
+
+def test_a_strange_error_parameter_is_not_copied_anywhere(member: Membership, signed_in: SignedIn) -> None:
+    client = signed_in(member)
+    state = parse_qs(urlsplit(start(client).location).query)["state"][0]
+    answer = client.get("/google/callback", query_string={"state": state, "error": "x@example.com <b>"})
+    assert answer.status_code == 303
+    denied = [e for e in ledger(member.account_id) if e.tag == EventTag.CONSENT_DENIED.value]
+    assert [e.detail for e in denied] == ['{"error":"other"}']
+    assert "example.com" not in client.get("/google/").text
