@@ -79,6 +79,8 @@ class Settings:
     """Bearer token that ``/metrics`` requires; unset, ``/metrics`` is not served."""
     worker_max_attempts: int = 3
     """Deliveries of one Celery job before it is marked failed and not run again."""
+    sync_lease_seconds: int = 600
+    """How long a sync run holds its Google account without renewing; a dead run blocks it this long."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -152,6 +154,7 @@ class Settings:
             web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
             metrics_token=reader.optional_secret("GROUPSYNC_METRICS_TOKEN", min_length=16),
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
+            sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
         )
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))

@@ -77,11 +77,13 @@ def lease_key(connection: GoogleConnection) -> str:
     return f"google:{connection.google_sub}" if connection.google_sub else f"connection:{connection.id}"
 
 
-def acquire_lease(session: DbSession, key: str, sync_id: int, now: datetime) -> str | None:
+def acquire_lease(
+    session: DbSession, key: str, sync_id: int, now: datetime, ttl: timedelta = LEASE_TTL
+) -> str | None:
     """Take the account's lease for a new run; ``None`` when another live run holds it."""
     holder = uuid.uuid4().hex
     session.commit()
-    session.add(SyncLease(google_account=key, holder=holder, sync_id=sync_id, expires_at=now + LEASE_TTL))
+    session.add(SyncLease(google_account=key, holder=holder, sync_id=sync_id, expires_at=now + ttl))
     try:
         session.commit()
     except IntegrityError:
@@ -90,7 +92,7 @@ def acquire_lease(session: DbSession, key: str, sync_id: int, now: datetime) -> 
         taken = session.execute(
             update(SyncLease)
             .where(SyncLease.google_account == key, SyncLease.expires_at < now)
-            .values(holder=holder, sync_id=sync_id, acquired_at=now, expires_at=now + LEASE_TTL)
+            .values(holder=holder, sync_id=sync_id, acquired_at=now, expires_at=now + ttl)
             .execution_options(synchronize_session=False)
         )
         session.commit()
@@ -99,11 +101,11 @@ def acquire_lease(session: DbSession, key: str, sync_id: int, now: datetime) -> 
     return holder
 
 
-def renew_lease(session: DbSession, key: str, holder: str, now: datetime) -> None:
+def renew_lease(session: DbSession, key: str, holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> None:
     renewed = session.execute(
         update(SyncLease)
         .where(SyncLease.google_account == key, SyncLease.holder == holder)
-        .values(expires_at=now + LEASE_TTL)
+        .values(expires_at=now + ttl)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -361,7 +363,9 @@ def run_sync(
         return None
 
     key = lease_key(connection)
-    holder = acquire_lease(session, key, sync.id, opts.now())
+    # A run whose worker died keeps its account's lease until the lease expires.
+    ttl = timedelta(seconds=settings.sync_lease_seconds)
+    holder = acquire_lease(session, key, sync.id, opts.now(), ttl)
     if holder is None:
         return None
     try:
@@ -373,7 +377,7 @@ def run_sync(
             credentials=credentials,
             people=people,
             opts=opts,
-            renew=lambda: renew_lease(session, key, holder, opts.now()),
+            renew=lambda: renew_lease(session, key, holder, opts.now(), ttl),
         )
     finally:
         release_lease(session, key, holder)
