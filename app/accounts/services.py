@@ -80,7 +80,18 @@ def withdraw_invitation(session: Session, invitation: Invitation) -> None:
     session.commit()
 
 
+def lock_memberships(session: Session, account_id: int) -> None:
+    """Serialise changes to one account's memberships until the transaction ends.
+
+    Without it two admins demoting each other at the same moment would each count the other
+    as the remaining admin and leave the account with none. PostgreSQL locks the account row;
+    SQLite already lets one writer at a time.
+    """
+    session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+
+
 def _other_admins(session: Session, membership: Membership) -> int:
+    lock_memberships(session, membership.account_id)
     return (
         session.scalar(
             select(func.count())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts import services
 from app.accounts.models import Invitation, LoginSession, Membership, Role
@@ -165,3 +169,41 @@ def test_a_failing_removal_step_keeps_the_member(factory: Factory, signed_in: Si
         db.session.rollback()
     assert db.session.get(Membership, member_id) is not None
     assert client.get("/dashboard").status_code == 200
+
+
+def _demote(session: Session, membership_id: int, outcome: list[str]) -> None:
+    try:
+        services.change_role(session, session.get_one(Membership, membership_id), Role.MEMBER)
+        outcome.append("demoted")
+    except services.MembershipError as exc:
+        outcome.append(str(exc))
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    app: Flask, factory: Factory, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite admits one writer at a time anyway")
+    account = factory.account()
+    first_admin, second_admin = factory.member(account, Role.ADMIN), factory.member(account, Role.ADMIN)
+    outcome: list[str] = []
+    with Session(db.engine) as first, Session(db.engine) as second:
+        demoting_first = first.get_one(Membership, first_admin.id)
+        services.lock_memberships(first, account.id)
+
+        def demote_second() -> None:
+            with app.app_context():
+                _demote(second, second_admin.id, outcome)
+
+        worker = threading.Thread(target=demote_second)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive(), f"the second demotion did not wait for the first: {outcome}"
+        demoting_first.role = Role.MEMBER
+        first.commit()
+        worker.join(timeout=10)
+    assert outcome == [
+        "The account's last admin cannot be given another role; make someone else admin first."
+    ]
+    db.session.expire_all()
+    assert db.session.get_one(Membership, second_admin.id).role is Role.ADMIN
