@@ -222,11 +222,12 @@ def start_connect(
 def _consume_request(
     session: Session, membership: Membership, browser_token: str, state: str
 ) -> ConsentRequest | None:
-    request = session.scalar(select(ConsentRequest).where(ConsentRequest.state_hash == _hash(state)))
+    # One DELETE ... RETURNING: of two answers racing with the same state, only one gets the row.
+    request: ConsentRequest | None = session.scalar(
+        delete(ConsentRequest).where(ConsentRequest.state_hash == _hash(state)).returning(ConsentRequest)
+    )
     if request is None:
         return None
-    session.delete(request)
-    session.flush()
     if (
         request.browser_hash != _hash(browser_token)
         or request.user_id != membership.user_id
