@@ -39,6 +39,10 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
         app.register_blueprint(hooks_bp, url_prefix=HOOKS_PREFIX)
         app.register_blueprint(people_hooks_bp, url_prefix=HOOKS_PREFIX)
 
+    @app.before_request
+    def note_arrival() -> None:
+        g.arrived_at = state.now()
+
     @app.after_request
     def log_and_save(response: Response) -> Response:
         # Hook calls are the test harness talking, not a client of Google; they stay out of the log.
@@ -51,6 +55,7 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
                 path=request.path,
                 status=response.status_code,
                 contacts_touched=tuple(g.get("contacts_touched") or ()),
+                started=g.get("arrived_at"),
             )
         if store is not None:
             store.save(state)

@@ -90,6 +90,8 @@ class LogEntry:
     path: str
     status: int
     contacts_touched: tuple[str, ...]
+    started: float = 0.0
+    """When the request arrived (``time`` is when its answer was ready), to show requests that overlapped."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class LogEntry:
             "path": self.path,
             "status": self.status,
             "contacts_touched": list(self.contacts_touched),
+            "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
         }
 
 
@@ -163,6 +166,7 @@ class EmulatorState:
         path: str,
         status: int,
         contacts_touched: tuple[str, ...],
+        started: float | None = None,
     ) -> None:
         with self.lock:
             self.log.append(
@@ -176,6 +180,7 @@ class EmulatorState:
                     path=path,
                     status=status,
                     contacts_touched=contacts_touched,
+                    started=self.now() if started is None else started,
                 )
             )
 
