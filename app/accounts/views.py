@@ -70,7 +70,11 @@ def change_role(membership_id: int) -> Response:
         services.change_role(db.session(), membership, services.parse_role(request.form.get("role", "")))
     except services.MembershipError as exc:
         return _back(exc)
-    return _back(success=f"{membership.user.email} is now {membership.role.value}.")
+    flash(f"{membership.user.email} is now {membership.role.value}.", "success")
+    # An admin who gave themselves another role may no longer open the members page.
+    if membership.id == getattr(current_membership(), "id", None) and membership.role is not Role.ADMIN:
+        return redirect(url_for("web.dashboard"))
+    return redirect(url_for("accounts.members"))
 
 
 @bp.post("/members/<int:membership_id>/remove")

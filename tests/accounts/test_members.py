@@ -207,3 +207,17 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     ]
     db.session.expire_all()
     assert db.session.get_one(Membership, second_admin.id).role is Role.ADMIN
+
+
+def test_an_admin_who_steps_down_lands_on_the_dashboard(factory: Factory, signed_in: SignIn) -> None:
+    account = factory.account()
+    me = factory.member(account, Role.ADMIN)
+    factory.member(account, Role.ADMIN)
+    client = signed_in(me)
+    response = client.post(
+        f"/account/members/{me.id}/role",
+        data={"csrf_token": csrf_token(client, "/account/members"), "role": "member"},
+    )
+    assert response.headers["Location"] == "/dashboard"
+    assert "is now member" in client.get("/dashboard").get_data(as_text=True)
+    assert client.get("/account/members").status_code == 403
