@@ -22,6 +22,7 @@ from app.google.keys import (
     EnvelopeProvider,
     KeyringProvider,
     KeyUnavailableError,
+    LocalKeyEncryptionKey,
     new_key_spec,
     parse_keyring,
     provider_for,
@@ -249,3 +250,34 @@ def test_outside_demo_and_test_the_app_refuses_to_start_without_a_key(mode: str)
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({"GROUPSYNC_ENV": mode, "GROUPSYNC_SECRET_KEY": "s" * 40})
     assert any("GROUPSYNC_TOKEN_KEYS" in problem for problem in refused.value.problems)
+
+
+class _RemoteKek:
+    """Stands in for a Cloud KMS or Vault transit key: only wrap and unwrap cross the boundary."""
+
+    def __init__(self) -> None:
+        self._inner = LocalKeyEncryptionKey("kms-key-1", bytes(range(32)))
+        self.calls: list[str] = []
+
+    @property
+    def key_id(self) -> str:
+        return "projects/demo/cryptoKeys/tokens"
+
+    def wrap(self, data_key: bytes) -> bytes:
+        self.calls.append("wrap")
+        return self._inner.wrap(data_key)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        self.calls.append("unwrap")
+        return self._inner.unwrap(wrapped)
+
+
+def test_a_remote_key_encryption_key_plugs_into_the_envelope_provider(
+    members: tuple[Membership, Membership],
+) -> None:
+    kek = _RemoteKek()
+    vault = TokenVault(EnvelopeProvider(kek.key_id, {kek.key_id: kek}))
+    connection = _connection(members[0], vault)
+    assert connection.refresh_token_key_id == kek.key_id
+    assert vault.refresh_token(connection) == REFRESH
+    assert kek.calls == ["wrap", "wrap", "unwrap"]
