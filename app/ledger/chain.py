@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.ledger.events import EventTag
+
 GENESIS = "0" * 64
 INSTALLATION_CHAIN = "installation"
 
@@ -43,8 +45,6 @@ HASHED_FIELDS = (
     "prev_hash",
 )
 """Every field an entry's hash covers; an exported entry is these plus ``hash``."""
-
-PURGE_TAG = "retention.purged"
 
 
 def chain_key(account_id: int | None) -> str:
@@ -151,7 +151,10 @@ def _purge_anchor(entries: Sequence[Mapping[str, Any]], through_seq: int) -> str
     """The anchor hash a purge entry of this chain recorded for exactly ``1..through_seq``."""
     for entry in reversed(entries):
         detail = entry.get("detail") or {}
-        if entry.get("tag") == PURGE_TAG and detail.get("purged_through_seq") == through_seq:
+        if (
+            entry.get("tag") == EventTag.RETENTION_PURGED.value
+            and detail.get("purged_through_seq") == through_seq
+        ):
             anchor = detail.get("anchor_hash")
             return anchor if isinstance(anchor, str) else None
     return None
