@@ -168,7 +168,9 @@ def run(
 
     listing = _list(contacts, None if full else sync.sync_token)
     facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, members=members)
-    facts = replace(facts, account_contacts=_contacts_in_account(session, sync))
+    facts = replace(
+        facts, inspected=_follow_renames(rows, facts), account_contacts=_contacts_in_account(session, sync)
+    )
     sync_run.full_resync = listing.full
     # Whatever the plan may write needs the CRM's full contact, not the stand-in.
     upgraded = [cid for cid in stand_ins if _may_write(rows[cid], facts)]
@@ -377,6 +379,17 @@ def _contacts_in_account(session: DbSession, sync: ContactSync) -> int:
         .where(ContactSync.connection_id == sync.connection_id, SyncedContact.resource_name.is_not(None))
     )
     return int(count or 0)
+
+
+def _follow_renames(rows: Mapping[str, SyncedContact], facts: GoogleFacts) -> dict[str, RemoteContact]:
+    """Google may give a contact a new resource name; the mapping follows it before anything is planned."""
+    by_rn = {row.resource_name: row for row in rows.values() if row.resource_name}
+    inspected: dict[str, RemoteContact] = {}
+    for requested, remote in facts.inspected.items():
+        if remote.resource_name != requested and requested in by_rn:
+            by_rn[requested].resource_name = remote.resource_name
+        inspected[remote.resource_name] = remote
+    return inspected
 
 
 def _entry(row: SyncedContact) -> MappingEntry:
