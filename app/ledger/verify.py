@@ -112,16 +112,24 @@ def verify_records(
 
 
 def verify_database(session: DbSession, pinned: Ed25519PublicKey | None = None) -> VerificationReport:
-    """Verify every chain in the database; ``pinned`` limits trust to one known public key."""
+    """Verify every chain in the database; ``pinned`` limits trust to one known public key.
+
+    Heads and checkpoints are read before the entries: a writer appending meanwhile only adds
+    entries beyond them, so a live ledger verifies without stopping the app.
+    """
     # Rows already in the session may be stale; verification must read what is stored now.
     fresh = {"populate_existing": True}
+    heads = [
+        (head.chain, head.seq, head.hash)
+        for head in session.scalars(select(LedgerHead).order_by(LedgerHead.chain).execution_options(**fresh))
+    ]
+    checkpoints = [
+        checkpoint_fields(c) for c in session.scalars(select(LedgerCheckpoint).execution_options(**fresh))
+    ]
     entries: dict[str, list[Mapping[str, Any]]] = {}
     ordered = select(LedgerEntry).order_by(LedgerEntry.chain, LedgerEntry.seq).execution_options(**fresh)
     for entry in session.scalars(ordered):
         entries.setdefault(entry.chain, []).append(entry_fields(entry))
-    checkpoints = [
-        checkpoint_fields(c) for c in session.scalars(select(LedgerCheckpoint).execution_options(**fresh))
-    ]
     if pinned is not None:
         keys = {key_id(pinned): pinned}
     else:
@@ -130,13 +138,16 @@ def verify_database(session: DbSession, pinned: Ed25519PublicKey | None = None) 
             for row in session.scalars(select(LedgerSigningKey))
         }
     report = verify_records(entries, checkpoints, keys)
-    for head in session.scalars(select(LedgerHead).order_by(LedgerHead.chain).execution_options(**fresh)):
-        rows = entries.get(head.chain, [])
-        last = rows[-1] if rows else None
-        if head.seq > 0 and (last is None or (last["seq"], last["hash"]) != (head.seq, head.hash)):
-            found = f"seq {last['seq']}" if last else "no entries"
-            what = f"chain head says seq {head.seq} but the chain ends at {found} (newest entries removed)"
-            report.problems.append(Problem(head.chain, head.seq, what))
+    for chain_name, seq, head_hash in heads:
+        stored = {row["seq"]: row["hash"] for row in entries.get(chain_name, [])}
+        if seq == 0 or stored.get(seq) == head_hash:
+            continue
+        if seq in stored:
+            what = f"chain head's hash differs from the stored entry at seq {seq} (entry rewritten)"
+        else:
+            found = f"seq {max(stored)}" if stored else "no entries"
+            what = f"chain head says seq {seq} but the chain ends at {found} (newest entries removed)"
+        report.problems.append(Problem(chain_name, seq, what))
     return report
 
 
