@@ -30,8 +30,8 @@ class TaskIdFilter(logging.Filter):
     """Puts the running Celery task's id on each record (and in place of the absent request id)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        task = current_task
-        task_id = task.request.id if task is not None and task.request is not None else None
+        # current_task is a proxy: it is falsy, not None, outside a task.
+        task_id = current_task.request.id if current_task else None
         record.task_id = task_id or "-"
         if task_id and getattr(record, "request_id", "-") == "-":
             record.request_id = f"task:{task_id}"
@@ -79,7 +79,14 @@ def create_celery(flask_app: Flask) -> Celery:
 
     @celery.task(name="groupsync.run_sync", bind=True)
     def run_sync(self: Task, sync_id: int, trigger: str) -> None:
-        tasks.run_job(db.session(), settings, self.request.id, sync_id, Trigger(trigger))
+        tasks.run_job(
+            db.session(),
+            settings,
+            self.request.id,
+            sync_id,
+            Trigger(trigger),
+            worker=self.request.hostname or "",
+        )
 
     @celery.task(name="groupsync.claim_due")
     def claim_due() -> int:

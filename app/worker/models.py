@@ -38,5 +38,7 @@ class WorkerJob(Base):
         default=JobState.RUNNING,
     )
     last_error: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(255), default="")
+    """The Celery worker (node name) that picked the job up last."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

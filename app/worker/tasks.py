@@ -104,7 +104,7 @@ def claim_due(
 
 
 def run_job(
-    session: Session, settings: Settings, task_id: str, sync_id: int, trigger: Trigger
+    session: Session, settings: Settings, task_id: str, sync_id: int, trigger: Trigger, *, worker: str = ""
 ) -> SyncRun | None:
     """One delivery of a queued sync job: counted, bounded, and its end recorded for the admin page.
 
@@ -113,7 +113,7 @@ def run_job(
     that kills its worker every time cannot occupy the workers for ever; the sync itself
     becomes due again when its claim expires and gets a fresh job.
     """
-    job = _count_delivery(session, task_id, sync_id, trigger)
+    job = _count_delivery(session, task_id, sync_id, trigger, worker)
     if job is None or job.state is not JobState.RUNNING:
         return None
     if job.attempts > 1:
@@ -137,12 +137,16 @@ def run_job(
     return run
 
 
-def _count_delivery(session: Session, task_id: str, sync_id: int, trigger: Trigger) -> WorkerJob | None:
+def _count_delivery(
+    session: Session, task_id: str, sync_id: int, trigger: Trigger, worker: str
+) -> WorkerJob | None:
     sync = session.get(ContactSync, sync_id)
     if sync is None:
         return None
     session.add(
-        WorkerJob(task_id=task_id, account_id=sync.account_id, sync_id=sync_id, trigger=trigger.value)
+        WorkerJob(
+            task_id=task_id, account_id=sync.account_id, sync_id=sync_id, trigger=trigger.value, worker=worker
+        )
     )
     try:
         session.commit()
@@ -152,7 +156,7 @@ def _count_delivery(session: Session, task_id: str, sync_id: int, trigger: Trigg
         session.execute(
             update(WorkerJob)
             .where(WorkerJob.task_id == task_id)
-            .values(attempts=WorkerJob.attempts + 1, updated_at=utcnow())
+            .values(attempts=WorkerJob.attempts + 1, worker=worker, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         session.commit()
