@@ -5,14 +5,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry
-from app.ledger.services import entry_fields, make_checkpoints
+from app.ledger.services import Pseudonymizer, entry_fields, make_checkpoints, record
 from app.ledger.signing import Signer
 from app.ledger.verify import verify_database
-from tests.ledger.helpers import fill, tampering
+from tests.ledger.helpers import fill, flow, tampering
 
 
 @pytest.fixture
@@ -131,3 +132,29 @@ def test_pinned_key_rejects_checkpoints_by_other_keys(app: Flask, signer: Signer
     assert [str(p) for p in report.problems] == [
         "chain account:1 seq 1: checkpoint signed by a key that is not trusted"
     ]
+
+
+def test_live_ledger_verifies_while_a_writer_appends(app: Flask, signer: Signer) -> None:
+    fill(1, 2)
+    make_checkpoints(db.session, signer)
+    engine = db.engine
+    pseudonyms = Pseudonymizer(b"k" * 32)
+
+    appended: list[int] = []
+
+    def append_once(state: sa.orm.ORMExecuteState) -> None:
+        # Right after verify has read the chain heads, another process appends to the chain.
+        entity = state.statement.column_descriptions[0]["entity"] if state.is_select else None
+        if entity is LedgerCheckpoint and not appended:
+            with Session(engine) as other:
+                appended.append(record(other, flow(1), pseudonymizer=pseudonyms).seq)
+                other.commit()
+
+    sa.event.listen(db.session, "do_orm_execute", append_once)
+    try:
+        report = verify_database(db.session)
+    finally:
+        sa.event.remove(db.session, "do_orm_execute", append_once)
+    assert appended == [3]
+    assert report.ok, report.lines()
+    assert [c.head_seq for c in report.chains] == [3]
