@@ -5,7 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.accounts import services
+from app.accounts import (
+    lifecycle,  # noqa: F401  (registers the step that empties groups, then revokes)
+    services,
+)
 from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.extensions import db

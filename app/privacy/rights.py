@@ -125,6 +125,16 @@ def _personal_roots(
     return roots
 
 
+def _person_roots(subject: Subject, email: str) -> dict[Table, list[ColumnElement[bool]]]:
+    """The user row, and on the person's own request the invitations addressed to them in any account."""
+    users = _user_table()
+    roots: dict[Table, list[ColumnElement[bool]]] = {users: [users.c.id == subject.user_id]}
+    if subject.by_self:
+        invitations: Table = Invitation.__table__  # type: ignore[assignment]
+        roots[invitations] = [invitations.c.email == email.lower()]
+    return roots
+
+
 def _closure(roots: Mapping[Table, list[ColumnElement[bool]]]) -> dict[Table, ColumnElement[bool]]:
     """Follow deleting references from ``roots`` (parents come first in ``sorted_tables``)."""
     chosen: dict[Table, ColumnElement[bool]] = {}
@@ -206,7 +216,8 @@ def export(session: Session, subject: Subject, *, reason: HumanViewReason | None
         raise RightsError("reason", "Choose the reason you need this member's data.")
     roots = _personal_roots(user.id, user.email, subject.account_ids)
     if subject.whole_person:
-        roots.setdefault(_user_table(), []).append(_user_table().c.id == user.id)
+        for table, conditions in _person_roots(subject, user.email).items():
+            roots.setdefault(table, []).extend(conditions)
     chosen = _closure(roots)
     tables = {
         table.name: rows
@@ -397,7 +408,7 @@ def delete_user_data(session: Session, subject: Subject, *, settings: Settings, 
         entries.append(record(session, _deleted_flow(account_id, user_id, subject.actor, trigger, rows)))
     if subject.whole_person:
         # Rows of accounts the person already left (an acceptance, a receipt) and the person themself.
-        rows = _erase(session, _closure({_user_table(): [_user_table().c.id == user_id]}))
+        rows = _erase(session, _closure(_person_roots(subject, email)))
         total.update(rows)
         entries.append(record(session, _deleted_flow(None, user_id, subject.actor, trigger, rows)))
     session.commit()

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+import json
 
+from flask import Blueprint, abort, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Membership, Role
+from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
+from app.config import Settings
+from app.extensions import db
+from app.google.vault import TokenVault
+from app.ledger.events import HumanViewReason
+from app.ledger.human_view import REASON_LABELS
 from app.privacy import policy as policies
+from app.privacy import rights
 
 bp = Blueprint("privacy", __name__)
 
@@ -25,3 +36,96 @@ def archived(number: int) -> str:
         abort(404)
     shown = policies.load(directory, number)
     return render_template("privacy/policy.html", policy=shown, numbers=numbers, current=numbers[-1])
+
+
+# --------------------------------------------------------------------------- user data rights
+
+
+def _me() -> Membership:
+    membership = current_membership()
+    assert membership is not None  # require_role guarantees it
+    return membership
+
+
+def _download(document: dict[str, object], user_id: int) -> Response:
+    return Response(
+        json.dumps(document, indent=2, sort_keys=True),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="groupsync-user-{user_id}.json"'},
+    )
+
+
+def _delete(subject: rights.Subject, expected: str, page: str, **context: object) -> tuple[str, int]:
+    """Delete after the typed confirmation matched; the receipt page is shown once, to whoever asked."""
+    if request.form.get("confirmation", "").strip().lower() != expected.lower():
+        error = f"To delete, type {expected} in the confirmation field. Nothing was deleted."
+        return render_template(page, error=error, **context), 400
+    signed_in_as = _me().user_id
+    settings: Settings = current_app.config["GROUPSYNC"]
+    try:
+        receipt = rights.delete_user_data(
+            db.session(), subject, settings=settings, vault=TokenVault.for_settings(settings)
+        )
+    except rights.RightsError as exc:
+        return render_template(page, error=str(exc), **context), 409
+    if subject.user_id == signed_in_as:
+        sign_out()
+    return render_template("privacy/receipt.html", receipt=receipt), 200
+
+
+@bp.get("/privacy/my-data")
+@require_role(*ANY_ROLE)
+def my_data() -> str:
+    return render_template("privacy/my_data.html", me=_me(), error="")
+
+
+@bp.post("/privacy/my-data/export")
+@require_role(*ANY_ROLE)
+def export_my_data() -> Response:
+    me = _me()
+    document = rights.export(db.session(), rights.own_request(db.session(), me.user))
+    return _download(document, me.user_id)
+
+
+@bp.post("/privacy/my-data/delete")
+@require_role(*ANY_ROLE)
+def delete_my_data() -> tuple[str, int]:
+    me = _me()
+    subject = rights.own_request(db.session(), me.user)
+    return _delete(subject, me.user.email, "privacy/my_data.html", me=me)
+
+
+def _member_page(membership: Membership, error: str = "") -> str:
+    return render_template("privacy/member_data.html", member=membership, error=error, reasons=REASON_LABELS)
+
+
+@bp.get("/privacy/members/<int:membership_id>")
+@require_role(Role.ADMIN)
+def member_data(membership_id: int) -> str:
+    return _member_page(get_scoped_or_404(Membership, membership_id))
+
+
+@bp.post("/privacy/members/<int:membership_id>/export")
+@require_role(Role.ADMIN)
+def export_member_data(membership_id: int) -> Response | tuple[str, int]:
+    membership = get_scoped_or_404(Membership, membership_id)
+    raw = request.form.get("reason", "")
+    if raw not in set(HumanViewReason):
+        return _member_page(membership, "Choose the reason you need this member's data."), 400
+    subject = rights.admin_request(db.session(), membership, _me())
+    document = rights.export(db.session(), subject, reason=HumanViewReason(raw))
+    return _download(document, membership.user_id)
+
+
+@bp.post("/privacy/members/<int:membership_id>/delete")
+@require_role(Role.ADMIN)
+def delete_member_data(membership_id: int) -> tuple[str, int]:
+    membership = get_scoped_or_404(Membership, membership_id)
+    subject = rights.admin_request(db.session(), membership, _me())
+    return _delete(
+        subject,
+        membership.user.email,
+        "privacy/member_data.html",
+        member=membership,
+        reasons=REASON_LABELS,
+    )
