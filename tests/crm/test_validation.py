@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from jsonschema import Draft202012Validator
 
+from app.crm.openapi import openapi_document
 from app.crm.validation import InputError, check_region, contact_input_schema, validate_contact
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
 
@@ -141,3 +143,36 @@ def test_the_published_schema_carries_the_same_limits() -> None:
     assert schema["properties"]["emails"]["maxItems"] == 20
     assert schema["properties"]["emails"]["items"]["properties"]["value"]["maxLength"] == 254
     assert schema["additionalProperties"] is False
+
+
+FULL_CONTACT = {
+    "id": "crm-1",
+    "prefix": "Dr.",
+    "given_name": "Олена",
+    "family_name": "Коваленко",
+    "emails": [{"value": "olena@example.com", "type": "work"}],
+    "phones": [{"value": "+380441234567", "type": "mobile"}],
+    "birthday": {"year": None, "month": 2, "day": 29},
+    "notes": "Line one\nline two",
+    "addresses": [{"type": "home", "street": "вул. Хрещатик, 1", "city": "Київ", "country_code": "UA"}],
+    "messengers": [{"protocol": "signal", "username": "+380441234567"}],
+    "urls": [{"value": "https://example.com", "type": "homePage"}],
+}
+
+
+def test_the_published_schemas_are_valid_json_schema_and_agree_with_the_validator() -> None:
+    for schema in openapi_document()["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    published = Draft202012Validator(contact_input_schema())
+    validate_contact(FULL_CONTACT, default_region=None)
+    assert published.is_valid(FULL_CONTACT)
+    for bad in (
+        {**FULL_CONTACT, "nickname": "x"},
+        {**FULL_CONTACT, "emails": [{"value": "a@example.com"}] * 21},
+        {**FULL_CONTACT, "notes": "x" * 2049},
+        {**FULL_CONTACT, "birthday": {"month": 13, "day": 1}},
+        {**FULL_CONTACT, "id": "a/b"},
+    ):
+        assert not published.is_valid(bad)
+        with pytest.raises(InputError):
+            validate_contact(bad, default_region=None)
