@@ -17,3 +17,11 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = "*"
 """GroupSync itself decides how many X-Forwarded-* hops to trust (GROUPSYNC_PROXY_HOPS, ProxyFix)."""
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A web process ended: prometheus-client stops counting its live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

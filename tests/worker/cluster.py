@@ -52,8 +52,8 @@ from tests.google.connecting import connect
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-REDIS_URL = "redis://127.0.0.1:6379/13"
-"""Database 13 of the local Redis is this harness's alone; it is flushed at start."""
+KILL_TEST_REDIS_DB = 13
+"""The local Redis database the kill test owns; each installation flushes its database at start."""
 IDENTITIES = (
     "110000000000000000001",
     "110000000000000000002",
@@ -294,13 +294,15 @@ def cluster(
     fault_rate: float,
     seed: int = 7,
     lease_seconds: int = 30,
+    redis_db: int = KILL_TEST_REDIS_DB,
 ) -> Iterator[Cluster]:
     """Build the installation; on exit every subprocess is killed and the database dropped."""
-    name = f"groupsync_cluster_{os.getpid()}"
+    name = f"groupsync_cluster_{os.getpid()}_{redis_db}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _pg_admin(f'CREATE DATABASE "{name}"')
     database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    broker = redis.Redis.from_url(REDIS_URL, socket_timeout=HTTP_TIMEOUT)
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    broker = redis.Redis.from_url(redis_url, socket_timeout=HTTP_TIMEOUT)
     broker.flushdb()
     instance = workdir / "instance"
     instance.mkdir(parents=True, exist_ok=True)
@@ -312,7 +314,7 @@ def cluster(
         "GROUPSYNC_SECRET_KEY": "cluster-test-secret-key-" + "x" * 16,
         "GROUPSYNC_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
         "GROUPSYNC_GOOGLE_CLIENT_SECRET": "groupsync-test-client-secret",
-        "GROUPSYNC_CELERY_BROKER_URL": REDIS_URL,
+        "GROUPSYNC_CELERY_BROKER_URL": redis_url,
         "GROUPSYNC_CELERY_VISIBILITY_TIMEOUT_SECONDS": "60",
         "GROUPSYNC_SYNC_LEASE_SECONDS": str(lease_seconds),
         "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE": "6000",
