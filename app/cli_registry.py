@@ -7,12 +7,13 @@ import click
 
 def app_commands() -> list[click.Command]:
     """Commands that run inside the configured application."""
+    from app.accounts.cli import accounts_group
     from app.crm.cli import crm_group
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
     from app.worker.cli import worker_command
 
-    return [crm_group, keys_group, connections_group, ledger_group, worker_command]
+    return [accounts_group, crm_group, keys_group, connections_group, ledger_group, worker_command]
 
 
 def standalone_commands() -> list[click.Command]:

@@ -286,7 +286,8 @@ def export(session: Session, subject: Subject, *, reason: HumanViewReason | None
 class Receipt:
     """What a deletion did; shown once to whoever asked, and kept as ``user_data.deleted`` ledger entries."""
 
-    user_id: int
+    user_id: int | None
+    """``None`` for a whole account."""
     account_ids: tuple[int, ...]
     deleted_at: datetime
     person_deleted: bool
@@ -453,7 +454,7 @@ def delete_account(
     session.commit()
     session.expire_all()
     return Receipt(
-        user_id=0,
+        user_id=None,
         account_ids=(account_id,),
         deleted_at=utcnow(),
         person_deleted=False,

@@ -168,3 +168,30 @@ def test_deleting_an_account_disconnects_every_member_first_and_keeps_the_ledger
     # Contacts already in Google stay; the user's own contacts were never touched.
     assert len(world.group_contacts(group)) == 3
     assert world.personal_part() == world.personal_before
+
+
+def test_the_accounts_delete_command_wants_the_accounts_name(app: Flask, factory: Factory) -> None:
+    account = factory.account("Closing Down Ltd")
+    member = factory.member(account, Role.ADMIN)
+    account_id, user_id = account.id, member.user_id
+    runner = app.test_cli_runner()
+
+    wrong = runner.invoke(args=["accounts", "delete", "--account", str(account_id), "--confirm", "closing"])
+    assert wrong.exit_code != 0
+    assert "--confirm: give the account's name, 'Closing Down Ltd'" in wrong.output
+    assert db.session.get(Account, account_id) is not None
+    missing = runner.invoke(args=["accounts", "delete", "--account", "999999", "--confirm", "x"])
+    assert "--account: no account has the id 999999" in missing.output
+
+    done = runner.invoke(
+        args=["accounts", "delete", "--account", str(account_id), "--confirm", "Closing Down Ltd"]
+    )
+    assert done.exit_code == 0, done.output
+    receipt = json.loads(done.output)
+    assert receipt["rows_deleted"] == {"account": 1, "membership": 1, "user": 1}
+    assert receipt["user_id"] is None
+    db.session.expire_all()
+    assert db.session.get(Account, account_id) is None
+    assert db.session.get(User, user_id) is None
+    (deleted,) = _entries(EventTag.DATA_DELETED)
+    assert (deleted.account_id, deleted.actor, deleted.records) == (account_id, "system", 3)
