@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.services import withdraw_all_access
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
+from app.google.people import PeopleClient
 from app.google.services import connection_of, disconnect
 from app.google.vault import TokenVault
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
@@ -38,7 +39,7 @@ def _final_run(
     *,
     settings: Settings,
     vault: TokenVault,
-    people: PeopleFactory | None,
+    people: PeopleFactory,
 ) -> bool:
     """Run ``sync`` once with its list withdrawn; True when the run finished cleanly."""
     connection = session.get(GoogleConnection, sync.connection_id)
@@ -50,12 +51,9 @@ def _final_run(
     session.commit()
     credentials = UserOAuthCredentialsSource(session, vault, settings, trigger=Trigger.ADMIN, actor=ACTOR)
     options = RunOptions(trigger=Trigger.ADMIN, actor=ACTOR)
-    if people is None:
-        run = run_sync(session, sync.id, settings=settings, credentials=credentials, options=options)
-    else:
-        run = run_sync(
-            session, sync.id, settings=settings, credentials=credentials, people=people, options=options
-        )
+    run = run_sync(
+        session, sync.id, settings=settings, credentials=credentials, people=people, options=options
+    )
     return run is not None and run.outcome is RunOutcome.OK
 
 
@@ -65,7 +63,7 @@ def wind_down(
     *,
     settings: Settings,
     vault: TokenVault,
-    people: PeopleFactory | None = None,
+    people: PeopleFactory = PeopleClient.for_settings,
 ) -> dict[int, int]:
     """Withdraw the member's lists, empty each turned-on sync's group, turn it off, then disconnect.
 

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, LargeBinary, Table, and_, delete, func, or
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, User
+from app.accounts.services import lock_memberships
 from app.config import Settings
 from app.db import Base, utcnow
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
@@ -315,11 +316,13 @@ class Receipt:
         )
 
 
-def _sole_admin_of(session: Session, user_id: int, account_ids: Iterable[int]) -> list[Account]:
-    """Accounts among ``account_ids`` where this person is the only admin."""
+def _sole_admin_of(session: Session, user_id: int, account_ids: tuple[int, ...]) -> list[Account]:
+    """Accounts among ``account_ids`` where this person is the only admin (memberships locked till commit)."""
+    for account_id in account_ids:
+        lock_memberships(session, account_id)
     admins = (
         select(Membership.account_id)
-        .where(Membership.role == Role.ADMIN, Membership.account_id.in_(list(account_ids)))
+        .where(Membership.role == Role.ADMIN, Membership.account_id.in_(account_ids))
         .group_by(Membership.account_id)
         .having(func.count() == 1)
         .subquery()
@@ -336,6 +339,16 @@ def _sole_admin_of(session: Session, user_id: int, account_ids: Iterable[int]) -
             .order_by(Account.name)
         )
     )
+
+
+def _refuse_last_admin(session: Session, user: User, account_ids: tuple[int, ...]) -> None:
+    sole = _sole_admin_of(session, user.id, account_ids)
+    if sole:
+        names = ", ".join(a.name for a in sole)
+        raise RightsError(
+            "member",
+            f"{user.email} is the last admin of {names}: make someone else admin first, then delete.",
+        )
 
 
 def _disconnect_all(
@@ -385,13 +398,7 @@ def delete_user_data(session: Session, subject: Subject, *, settings: Settings, 
     user = session.get(User, subject.user_id)
     if user is None:
         raise RightsError("member", "There is no such person (any more).")
-    sole = _sole_admin_of(session, user.id, subject.account_ids)
-    if sole:
-        names = ", ".join(a.name for a in sole)
-        raise RightsError(
-            "member",
-            f"{user.email} is the last admin of {names}: make someone else admin first, then delete.",
-        )
+    _refuse_last_admin(session, user, subject.account_ids)
     reason = StatusReason.DISCONNECTED_BY_USER if subject.by_self else StatusReason.DISCONNECTED_BY_ADMIN
     mine = select(GoogleConnection).where(GoogleConnection.user_id == user.id)
     if not subject.whole_person:
@@ -399,6 +406,8 @@ def delete_user_data(session: Session, subject: Subject, *, settings: Settings, 
     connections = session.scalars(mine).all()
     revocations = _disconnect_all(session, connections, subject.actor, reason, settings=settings, vault=vault)
 
+    # Again, in the deletion's transaction: the disconnects committed, and the lock with them.
+    _refuse_last_admin(session, user, subject.account_ids)
     trigger = Trigger.USER_ACTION if subject.by_self else Trigger.ADMIN
     user_id, email = user.id, user.email
     total: Counter[str] = Counter()
