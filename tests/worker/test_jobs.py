@@ -131,7 +131,7 @@ def test_failed_jobs_page_shows_the_admins_own_account_only(
     member = factory.member(ours, Role.MEMBER)
     for account, error in ((ours, "our-error-7781"), (theirs, "their-error-9923")):
         owner = factory.member(account)
-        sync = _sync_row(account.id, owner)
+        sync = sync_row(account.id, owner)
         db.session.add(
             WorkerJob(
                 task_id=f"t-{account.id}",
@@ -152,7 +152,7 @@ def test_failed_jobs_page_shows_the_admins_own_account_only(
     assert signed_in(member).get("/admin/jobs").status_code == 403
 
 
-def _sync_row(account_id: int, membership: Membership) -> ContactSync:
+def sync_row(account_id: int, membership: Membership) -> ContactSync:
     from app.crm.models import ContactList
     from app.google.models import GoogleConnection
 
