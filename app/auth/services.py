@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, SignInRequest, User
@@ -163,7 +165,7 @@ def complete_sign_in(
         session.commit()
         logger.warning("sign-in refused after the token request: %s (HTTP %s)", exc.outcome, exc.http_status)
         raise SignInError(_failure_message(exc)) from None
-    user, memberships, notices = _enter(session, grant.identity)
+    user, memberships, notices = admit(session, grant.identity)
     account_id = memberships[0].account_id if len(memberships) == 1 else None
     record(
         session,
@@ -192,15 +194,21 @@ def _failure_message(exc: oauth.OAuthError) -> str:
     return "Google did not confirm this sign-in. Please sign in again."
 
 
-def _enter(session: Session, identity: oauth.Identity) -> tuple[User, list[Membership], list[str]]:
+def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Membership], list[str]]:
     """Find the person by ``sub``, join the accounts that invited their verified address, or give them one."""
-    user = session.scalar(select(User).where(User.google_sub == identity.sub))
-    if user is None:
-        user = User(google_sub=identity.sub, email=identity.email, name=identity.name)
-        session.add(user)
-    else:
-        user.email = identity.email
-        user.name = identity.name or user.name
+    # Two first sign-ins of one person can finish at once; the second insert yields to the
+    # first (waiting for it to commit) instead of failing on the unique ``sub``.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(User)
+        .values(google_sub=identity.sub, email=identity.email, name=identity.name, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["google_sub"])
+    )
+    user = session.scalars(
+        select(User).where(User.google_sub == identity.sub).execution_options(populate_existing=True)
+    ).one()
+    user.email = identity.email
+    user.name = identity.name or user.name
     session.flush()
     notices: list[str] = []
     invitations = session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, LoginSession, Membership, Role, SignInRequest, User
 from app.auth import services
@@ -21,6 +23,7 @@ from app.emulator.hooks import HooksClient
 from app.emulator.keys import SigningKey
 from app.extensions import db
 from app.google.endpoints import GoogleEndpoints
+from app.google.oauth import Identity
 from app.ledger.models import LedgerEntry
 from tests.auth.flows import answer_at_google, csrf_token, sign_in_via_google, start_sign_in
 from tests.conftest import Factory
@@ -320,3 +323,31 @@ def test_unverified_address_does_not_take_an_invitation(
     assert membership.account_id != account.id
     assert db.session.query(Invitation).count() == 1
     assert "Google has not verified that address" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_two_first_sign_ins_of_one_person_at_once_make_one_account(app: Flask, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL; SQLite admits one writer at a time")
+    identity = Identity(sub="concurrent-sub", email="twin@example.com", email_verified=True, name="Twin")
+    results: list[object] = []
+    with Session(db.engine) as first, Session(db.engine) as second:
+        first_user, _, _ = services.admit(first, identity)
+
+        def second_sign_in() -> None:
+            with app.app_context():
+                try:
+                    user, memberships, _ = services.admit(second, identity)
+                    second.commit()
+                    results.append((user.id, len(memberships)))
+                except Exception as exc:
+                    results.append(exc)
+
+        worker = threading.Thread(target=second_sign_in)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive(), f"the second sign-in did not wait for the first: {results}"
+        first.commit()
+        worker.join(timeout=10)
+        assert results == [(first_user.id, 1)]
+    assert db.session.query(User).count() == 1
+    assert db.session.query(Account).count() == 1
