@@ -34,27 +34,7 @@ from app.privacy.policy import load as load_policy
 
 PACK_FORMAT = "groupsync-evidence-pack/1"
 
-CSV_COLUMNS = (
-    "chain",
-    "seq",
-    "recorded_at",
-    "tag",
-    "account_id",
-    "user_id",
-    "google_account",
-    "kind",
-    "purpose",
-    "trigger",
-    "actor",
-    "outcome",
-    "destination",
-    "method",
-    "records",
-    "categories",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+CSV_COLUMNS = (*chain.HASHED_FIELDS, "hash")
 
 
 def ndjson_lines(entries: Iterable[LedgerEntry]) -> Iterator[str]:
