@@ -8,36 +8,16 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.ledger import chain
-from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LedgerEntry, LedgerHead
 from app.ledger.services import record
-
-
-def _flow(account_id: int | None = 1, **changes: object) -> Flow:
-    values: dict[str, object] = {
-        "tag": EventTag.GOOGLE_REQUEST,
-        "account_id": account_id,
-        "kind": FlowKind.READ,
-        "purpose": Purpose.CONTACT_SYNC,
-        "trigger": Trigger.SCHEDULE,
-        "actor": "system",
-        "outcome": "200",
-        "destination": Destination.GROUPSYNC_STORE,
-        "user_id": 7,
-        "google_account": "google-sub-123",
-        "method": "people.connections.list",
-        "records": 3,
-        "categories": frozenset({DataCategory.NAMES, DataCategory.EMAIL_ADDRESSES}),
-    }
-    values.update(changes)
-    return Flow(**values)  # type: ignore[arg-type]
+from tests.ledger.helpers import flow
 
 
 def test_record_appends_gapless_chain_per_account(app: Flask) -> None:
-    first = record(db.session, _flow(1))
-    second = record(db.session, _flow(1))
-    other = record(db.session, _flow(2))
-    installation = record(db.session, _flow(None, user_id=None))
+    first = record(db.session, flow(1))
+    second = record(db.session, flow(1))
+    other = record(db.session, flow(2))
+    installation = record(db.session, flow(None, user_id=None))
     db.session.commit()
     assert (first.chain, first.seq, first.prev_hash) == ("account:1", 1, chain.GENESIS)
     assert (second.seq, second.prev_hash) == (2, first.hash)
@@ -48,7 +28,7 @@ def test_record_appends_gapless_chain_per_account(app: Flask) -> None:
 
 
 def test_record_stores_google_account_only_as_keyed_hash(app: Flask) -> None:
-    entry = record(db.session, _flow())
+    entry = record(db.session, flow())
     db.session.commit()
     stored = db.session.scalars(select(LedgerEntry)).one()
     assert stored.google_account == entry.google_account
@@ -57,15 +37,15 @@ def test_record_stores_google_account_only_as_keyed_hash(app: Flask) -> None:
     assert "google-sub-123" not in json.dumps(
         [getattr(stored, c.key) for c in LedgerEntry.__table__.c], default=str
     )
-    again = record(db.session, _flow())
+    again = record(db.session, flow())
     assert again.google_account == entry.google_account  # linkable
 
 
 def test_record_participates_in_callers_transaction(app: Flask) -> None:
-    record(db.session, _flow())
+    record(db.session, flow())
     db.session.rollback()
     assert db.session.scalars(select(LedgerEntry)).all() == []
-    entry = record(db.session, _flow())
+    entry = record(db.session, flow())
     assert entry.seq == 1
 
 
@@ -82,5 +62,5 @@ def test_record_refuses_sensitive_or_malformed_flows(
     app: Flask, changes: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        record(db.session, _flow(**changes))
+        record(db.session, flow(**changes))
     assert db.session.scalars(select(LedgerEntry)).all() == []
