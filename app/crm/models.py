@@ -12,9 +12,9 @@ configured delay (``Settings.sync_change_delay_seconds``), which coalesces burst
 
 Deletion semantics the sync engine relies on
 --------------------------------------------
-* A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``;
-  :func:`app.crm.services.list_contents` leaves it out, so every group mirroring one of its
-  lists loses it.
+* A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``
+  (and a new ``updated_at``); a group mirroring one of its lists holds only members that are
+  not deleted, so every such group loses it.
 * A contact that left a list simply has no :class:`ListMember` row for it any more.
 * A deleted list keeps its row with ``deleted_at`` set and no members, so a sync of it
   empties its group; :func:`app.crm.services.lists_available_to` no longer returns it.
@@ -86,8 +86,6 @@ class ContactList(Base):
     content_changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    members: Mapped[list[ListMember]] = relationship(back_populates="contact_list", passive_deletes=True)
-
     def bump(self, when: datetime | None = None) -> None:
         self.content_changed_at = when or utcnow()
 
@@ -101,9 +99,6 @@ class ListMember(Base):
         ForeignKey("crm_contact.id", ondelete="CASCADE"), primary_key=True
     )
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    contact_list: Mapped[ContactList] = relationship(back_populates="members")
-    contact: Mapped[CrmContact] = relationship()
 
 
 class ListAccess(Base):

@@ -544,17 +544,6 @@ def page_members(
     return _page(session, stmt, CrmContact.id, cursor, limit)
 
 
-def list_contents(session: DbSession, contact_list: ContactList) -> list[ContactData]:
-    """What a Google group mirroring ``contact_list`` must hold: its live members, by CRM id."""
-    stmt = (
-        select(CrmContact)
-        .join(ListMember, ListMember.contact_id == CrmContact.id)
-        .where(ListMember.list_id == contact_list.id, CrmContact.deleted.is_(False))
-        .order_by(CrmContact.crm_id)
-    )
-    return [to_contact_data(row) for row in session.scalars(stmt)]
-
-
 def find_or_create_list_by_name(session: DbSession, account_id: int, name: str) -> ContactList:
     """The live list called ``name`` or a new one (CSV import); flushed, not committed."""
     name = check_name(name, "list")

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from app.accounts.models import Account
 from app.crm import services
+from app.crm.models import ContactList, CrmContact, ListMember
+from app.crm.values import ContactData
 from app.extensions import db
 from tests.conftest import Factory
 
@@ -60,3 +63,14 @@ def api(app: Flask, factory: Factory) -> Api:
 @pytest.fixture
 def other_api(app: Flask, factory: Factory) -> Api:
     return make_api(app, factory.account("Other Corp"))
+
+
+def live_members(contact_list: ContactList) -> list[ContactData]:
+    """What a group mirroring ``contact_list`` must hold: its members not deleted, by CRM id."""
+    stmt = (
+        select(CrmContact)
+        .join(ListMember, ListMember.contact_id == CrmContact.id)
+        .where(ListMember.list_id == contact_list.id, CrmContact.deleted.is_(False))
+        .order_by(CrmContact.crm_id)
+    )
+    return [services.to_contact_data(row) for row in db.session.scalars(stmt)]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.crm import services
 from app.crm.models import ApiKey, ContactList, CrmContact
 from app.extensions import db
-from tests.crm.conftest import Api
+from tests.crm.conftest import Api, live_members
 
 ALICE = {
     "given_name": "Alice",
@@ -117,7 +117,7 @@ def test_admin_deletion_keeps_membership_marks_deleted_and_bumps_every_list(api:
     assert row.deleted_by.startswith("api_key:")
     contact_list = db.session.scalar(select(ContactList).where(ContactList.crm_id == "a"))
     assert contact_list is not None
-    assert services.list_contents(db.session, contact_list) == []
+    assert live_members(contact_list) == []
     assert api.get("/lists/a").json["size"] == 0
     assert api.delete("/contacts/c1").json["status"] == "unchanged"
     restored = api.put("/contacts/c1", {"given_name": "Back"})

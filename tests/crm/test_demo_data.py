@@ -12,6 +12,7 @@ from app.crm.demo_data import DEMO_SIZE, demo_payload, seed_demo_account
 from app.crm.validation import validate_contact
 from app.extensions import db
 from tests.conftest import Factory
+from tests.crm.conftest import live_members
 
 
 def test_seeding_creates_a_full_list_once(app: Flask, factory: Factory) -> None:
@@ -23,7 +24,7 @@ def test_seeding_creates_a_full_list_once(app: Flask, factory: Factory) -> None:
     again = seed_demo_account(db.session, account)
     assert again.id == contact_list.id
     assert again.content_changed_at == before
-    contacts = services.list_contents(db.session, contact_list)
+    contacts = live_members(contact_list)
     assert len(contacts) == DEMO_SIZE
     for kind in ("prefix", "middle_name", "suffix", "job_title", "company", "notes"):
         assert any(getattr(c, kind) for c in contacts), kind

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.google.models import GoogleConnection
 from app.sync.models import ContactSync
 from tests.conftest import Factory
+from tests.crm.conftest import live_members
 
 SignIn = Callable[[Membership], FlaskClient]
 
@@ -193,7 +194,7 @@ def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Members
     assert "column &#39;Пошта&#39;" in report.text
     contact_list = db.session.scalar(select(ContactList).where(ContactList.name == "Клієнти"))
     assert contact_list is not None
-    stored = services.list_contents(db.session, contact_list)
+    stored = live_members(contact_list)
     assert [(c.crm_id, c.emails[0].type) for c in stored] == [("c1", "home")]
     # The staged file is gone once imported.
     assert (
