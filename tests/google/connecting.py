@@ -15,13 +15,15 @@ from app.accounts.models import Membership
 from app.config import Settings
 from app.emulator.hooks import HooksClient
 from app.extensions import db
-from app.google.models import GoogleConnection
+from app.google.models import ConnectionStatus, GoogleConnection
 from app.google.vault import TokenVault
 from app.ledger.models import LedgerEntry
 from app.privacy import disclosure
+from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
 
 ADA = "110000000000000000001"
+"""``sub`` of the emulator's first test identity (Ada Lovelace)."""
 ADA_EMAIL = "ada.lovelace@example.com"
 TIMEOUT = 10.0
 
@@ -98,3 +100,33 @@ def settings_of(app: Flask) -> Settings:
 
 def vault_of(app: Flask) -> TokenVault:
     return TokenVault.for_settings(settings_of(app))
+
+
+def accept_disclosure(member: Membership) -> None:
+    """The member's acceptance of the disclosure and policy in force, as a row (no connect flow)."""
+    db.session.add(
+        DisclosureAcceptance(
+            account_id=member.account_id,
+            user_id=member.user_id,
+            version=disclosure.current().version,
+            policy_version=current_policy_version(),
+        )
+    )
+
+
+def offline_connection(app: Flask, member: Membership, granted_scopes: str) -> GoogleConnection:
+    """Ada's connected row with a refresh token sealed by the vault, made without talking to Google."""
+    accept_disclosure(member)
+    connection = GoogleConnection(
+        account_id=member.account_id,
+        user_id=member.user_id,
+        status=ConnectionStatus.CONNECTED,
+        google_sub=ADA,
+        email=ADA_EMAIL,
+        granted_scopes=granted_scopes,
+    )
+    db.session.add(connection)
+    db.session.flush()
+    vault_of(app).store_refresh_token(connection, "1//refresh-token-under-test")
+    db.session.commit()
+    return connection

@@ -21,11 +21,7 @@ from google.oauth2.credentials import Credentials
 from app.config import Settings
 from app.emulator.hooks import HooksClient
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
-
-ADA = "110000000000000000001"
-"""``sub`` of the emulator's first test identity (Ada Lovelace)."""
-
-TIMEOUT = 10.0
+from tests.google.connecting import ADA, TIMEOUT
 
 
 def emulator_credentials(

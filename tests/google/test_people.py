@@ -34,7 +34,6 @@ from app.google.errors import (
     StaleEtagError,
     SyncTokenExpiredError,
 )
-from app.google.models import ConnectionStatus, GoogleConnection
 from app.google.pacing import Pacer
 from app.google.people import (
     ClientDataTag,
@@ -48,12 +47,17 @@ from app.google.people import (
 from app.google.tokens import ATTEMPTS
 from app.ledger.events import EventTag, Trigger
 from app.ledger.models import LedgerEntry
-from app.privacy import disclosure
-from app.privacy.models import DisclosureAcceptance
-from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
-from tests.google.connecting import connect, connection_of, ledger, settings_of, vault_of
-from tests.google.helpers import ADA, emulator_credentials
+from tests.google.connecting import (
+    ADA,
+    connect,
+    connection_of,
+    ledger,
+    offline_connection,
+    settings_of,
+    vault_of,
+)
+from tests.google.helpers import emulator_credentials
 
 MARKER = ClientDataTag("groupsync", "sync:1")
 GROUP_NAME = "Acme CRM · Customers"
@@ -609,26 +613,7 @@ def test_with_groupsync_credentials_each_request_and_refresh_is_recorded_once(
 def test_a_token_endpoint_that_stays_down_sends_no_people_request(app: Flask, factory: Factory) -> None:
     """The token endpoint's faults are played by `responses`: the emulator has no fault plan for OAuth."""
     member = factory.member(factory.account())
-    db.session.add(
-        DisclosureAcceptance(
-            account_id=member.account_id,
-            user_id=member.user_id,
-            version=disclosure.current().version,
-            policy_version=current_policy_version(),
-        )
-    )
-    connection = GoogleConnection(
-        account_id=member.account_id,
-        user_id=member.user_id,
-        status=ConnectionStatus.CONNECTED,
-        google_sub=ADA,
-        email="ada.lovelace@example.com",
-        granted_scopes=CONTACTS_SCOPE,
-    )
-    db.session.add(connection)
-    db.session.flush()
-    vault_of(app).store_refresh_token(connection, "1//refresh-token-under-test")
-    db.session.commit()
+    connection = offline_connection(app, member, CONTACTS_SCOPE)
     source = UserOAuthCredentialsSource(db.session(), vault_of(app), settings_of(app), sleep=lambda _: None)
     client = _groupsync_client(app, member, source.credentials_for(connection))
     with responses.RequestsMock() as mocked:

@@ -21,10 +21,8 @@ from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
 from app.google.services import PeopleCallForbiddenError
 from app.google.tokens import ATTEMPTS, TokenEndpointUnavailableError
 from app.ledger.events import EventTag, Purpose
-from app.privacy import disclosure
-from app.privacy.models import DisclosureAcceptance
-from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
+from tests.google import connecting
 from tests.google.connecting import ADA, connect, connection_of, ledger, settings_of, vault_of
 
 SignedIn = Callable[[Membership], FlaskClient]
@@ -135,27 +133,7 @@ def test_invalid_grant_needs_reconnect_without_a_retry_storm(
 @pytest.fixture
 def offline_connection(member: Membership, app: Flask) -> GoogleConnection:
     """A connected row with tokens sealed by the vault, for token-endpoint faults played by `responses`."""
-    db.session.add(
-        DisclosureAcceptance(
-            account_id=member.account_id,
-            user_id=member.user_id,
-            version=disclosure.current().version,
-            policy_version=current_policy_version(),
-        )
-    )
-    connection = GoogleConnection(
-        account_id=member.account_id,
-        user_id=member.user_id,
-        status=ConnectionStatus.CONNECTED,
-        google_sub=ADA,
-        email="ada.lovelace@example.com",
-        granted_scopes=f"openid email {CONTACTS_SCOPE}",
-    )
-    db.session.add(connection)
-    db.session.flush()
-    vault_of(app).store_refresh_token(connection, "1//refresh-token-under-test")
-    db.session.commit()
-    return connection
+    return connecting.offline_connection(app, member, f"openid email {CONTACTS_SCOPE}")
 
 
 @pytest.fixture

@@ -29,11 +29,8 @@ from app.google.keys import (
 )
 from app.google.models import ConnectionStatus, ConsentRequest, GoogleConnection, StatusReason
 from app.google.vault import TokenUnreadableError, TokenVault
-from app.privacy import disclosure
-from app.privacy.models import DisclosureAcceptance
-from app.privacy.policy import current_policy_version
 from tests.conftest import Factory
-from tests.google.connecting import settings_of
+from tests.google.connecting import accept_disclosure, settings_of
 
 OLD = new_key_spec("old")
 NEW = new_key_spec("new")
@@ -169,14 +166,7 @@ def test_an_undecryptable_token_marks_needs_reconnect_and_alerts_without_secrets
     app: Flask, members: tuple[Membership, Membership], caplog: pytest.LogCaptureFixture
 ) -> None:
     member = members[0]
-    db.session.add(
-        DisclosureAcceptance(
-            account_id=member.account_id,
-            user_id=member.user_id,
-            version=disclosure.current().version,
-            policy_version=current_policy_version(),
-        )
-    )
+    accept_disclosure(member)
     connection = _connection(member, _vault(OLD))
     ciphertext = (connection.access_token_ciphertext or b"").hex()
     source = UserOAuthCredentialsSource(
