@@ -35,6 +35,8 @@ from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.crm import services as crm_services
 from app.crm.models import ContactList, CrmContact, CsvUpload
 from app.extensions import db
+from app.google.models import GoogleConnection
+from app.sync.models import ContactSync
 from tests.auth.flows import csrf_token
 from tests.conftest import make_settings, sign_in_client
 
@@ -139,6 +141,25 @@ def _sync(account: Account, label: str) -> int:
     )
     db.session.add(connection)
     db.session.commit()
+    sync = ContactSync(
+        account_id=account.id,
+        membership_id=membership.id,
+        list_id=_list(account, label).id,
+        connection_id=connection.id,
+        group_name=f"{label} Group",
+    )
+    db.session.add(sync)
+    db.session.commit()
+    return sync.id
+
+
+def _sync(account: Account, label: str) -> int:
+    membership = db.session.get_one(Membership, _member(account, label))
+    connection = GoogleConnection(
+        account_id=account.id, user_id=membership.user_id, email=f"{label}@gmail.example.com"
+    )
+    db.session.add(connection)
+    db.session.flush()
     sync = ContactSync(
         account_id=account.id,
         membership_id=membership.id,
