@@ -25,11 +25,11 @@ from werkzeug.datastructures import MultiDict
 from app.emulator.errors import GoogleApiError, OAuthError
 from app.emulator.keys import b64url
 from app.emulator.state import Clock, ConsentAnswer, EmulatorState, current_state
+from app.google.endpoints import CONTACTS_SCOPE
 
 OPENID = "openid"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 PROFILE = "https://www.googleapis.com/auth/userinfo.profile"
-CONTACTS = "https://www.googleapis.com/auth/contacts"
 CONTACTS_READONLY = "https://www.googleapis.com/auth/contacts.readonly"
 
 # Google accepts the short names but answers with the full URLs; so does the emulator.
@@ -38,7 +38,7 @@ SCOPE_DESCRIPTIONS = {
     OPENID: "Link you to the personal information you have made public on Google",
     EMAIL: "Read the primary e-mail address of your Google Account",
     PROFILE: "Read your name and profile picture",
-    CONTACTS: "Read, change, download and permanently delete your contacts",
+    CONTACTS_SCOPE: "Read, change, download and permanently delete your contacts",
     CONTACTS_READONLY: "Read and download your contacts",
 }
 SIGN_IN_SCOPES = frozenset({OPENID, EMAIL, PROFILE})
@@ -760,7 +760,7 @@ def require_grant(write: bool) -> Grant:
         )
     g.caller_sub = record.sub
     g.caller_client_id = record.client_id
-    allowed = {CONTACTS} if write else {CONTACTS, CONTACTS_READONLY}
+    allowed = {CONTACTS_SCOPE} if write else {CONTACTS_SCOPE, CONTACTS_READONLY}
     if not record.scopes & allowed:
         raise GoogleApiError(
             403,
