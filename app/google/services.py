@@ -85,10 +85,6 @@ class ConnectResult:
     email: str = ""
 
 
-def _user_context(membership: Membership) -> CallContext:
-    return CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.USER_ACTION, f"user:{membership.user_id}")
-
-
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
