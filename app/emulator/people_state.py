@@ -253,26 +253,11 @@ class Quotas:
 class PeopleSettings:
     max_contacts: int = 25_000
     quotas: Quotas = field(default_factory=Quotas)
-    """Unlimited by default so tests are fast; :meth:`realistic` has figures near Google's."""
+    """Unlimited by default so tests are fast."""
     faults: FaultPlan = field(default_factory=FaultPlan)
     strict_sequential: bool = False
     """Reject a mutation for an account while another one for the same account is in flight."""
     sync_token_lifetime: int = SYNC_TOKEN_LIFETIME
-
-    @classmethod
-    def realistic(cls) -> PeopleSettings:
-        """Reported defaults are 30-90 requests per minute per user and bucket; take the low end."""
-        per_minute = 60
-        return cls(
-            quotas=Quotas(
-                critical_read_requests=per_minute,
-                critical_write_requests=per_minute,
-                read_requests=per_minute,
-                write_requests=per_minute,
-                full_sync_first_page_requests=per_minute,
-            ),
-            strict_sequential=True,
-        )
 
 
 @dataclass
