@@ -27,6 +27,14 @@ from tests.ledger.helpers import fill
 
 SignedIn = Callable[[Membership], FlaskClient]
 
+LEDGER_PAGES = (
+    "/ledger",
+    "/ledger/summary",
+    "/ledger/export.csv",
+    "/ledger/export.ndjson",
+    "/ledger/evidence-pack",
+)
+
 
 @pytest.fixture
 def two_accounts(factory: Factory) -> tuple[Account, Account]:
@@ -85,13 +93,7 @@ def test_bad_filter_is_named(reviewer: FlaskClient, query: str, message: str) ->
 @pytest.mark.parametrize("role", [Role.MEMBER])
 def test_members_cannot_review(factory: Factory, signed_in: SignedIn, role: Role) -> None:
     client = signed_in(factory.member(factory.account(), role))
-    for path in (
-        "/ledger",
-        "/ledger/summary",
-        "/ledger/export.csv",
-        "/ledger/export.ndjson",
-        "/ledger/evidence-pack",
-    ):
+    for path in LEDGER_PAGES:
         assert client.get(path).status_code == 403
 
 
@@ -152,13 +154,7 @@ def test_evidence_pack_download_verifies(reviewer: FlaskClient, tmp_path: Path) 
 
 def test_ledger_pages_change_nothing(reviewer: FlaskClient) -> None:
     before = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
-    for path in (
-        "/ledger",
-        "/ledger/summary",
-        "/ledger/export.csv",
-        "/ledger/export.ndjson",
-        "/ledger/evidence-pack",
-    ):
+    for path in LEDGER_PAGES:
         reviewer.get(path)
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == before
