@@ -468,18 +468,12 @@ def _classify(method: str, exc: HttpError) -> Exception:
     quota = status == 429 or (
         status == 403 and (body.reason in _QUOTA_REASONS or body.status == "RESOURCE_EXHAUSTED")
     )
-    if quota:
+    if quota or status >= 500:
+        # A quota refusal provably did nothing; a server error may have been applied.
         return _TransientError(
             str(status),
-            quota=True,
-            may_have_applied=False,
-            retry_after=_retry_after(exc.resp.get("retry-after")),
-        )
-    if status >= 500:
-        return _TransientError(
-            str(status),
-            quota=False,
-            may_have_applied=True,
+            quota=quota,
+            may_have_applied=not quota,
             retry_after=_retry_after(exc.resp.get("retry-after")),
         )
     if status == 401:
