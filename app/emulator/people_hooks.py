@@ -9,8 +9,8 @@ and the request log: they are the test harness, not a client of Google.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -28,6 +28,8 @@ from app.emulator.people_state import (
 )
 from app.emulator.state import EmulatorState, current_state
 
+_Parsed = TypeVar("_Parsed")
+
 people_hooks_bp = Blueprint("emulator_people_hooks", __name__)
 
 
@@ -36,6 +38,21 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("the request body must be a JSON object")
     return body
+
+
+def _settings_object(
+    body: Mapping[str, Any], key: str, parse: Callable[[Mapping[str, Any]], _Parsed], what: str
+) -> _Parsed | None:
+    """``body[key]`` parsed, or ``None`` when it is null or absent; anything else is a 400 naming ``key``."""
+    raw = body.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise invalid(f"{key}: {what} or null is required")
+    try:
+        return parse(raw)
+    except (TypeError, ValueError) as exc:
+        raise invalid(f"{key}: {exc}") from None
 
 
 def _sub(state: EmulatorState, identity: str) -> str:
@@ -225,13 +242,7 @@ def age_sync_tokens() -> Response:
 def configure_faults() -> Response:
     """``{"identity": sub|email|null, "plan": {FaultPlan fields}|null}``; null identity: every account."""
     body = _body()
-    raw = body.get("plan")
-    if raw is not None and not isinstance(raw, dict):
-        raise invalid("plan: an object of fault settings or null is required")
-    try:
-        plan = FaultPlan.from_json(raw) if raw is not None else None
-    except (TypeError, ValueError) as exc:
-        raise invalid(f"plan: {exc}") from None
+    plan = _settings_object(body, "plan", FaultPlan.from_json, "an object of fault settings")
     state = current_state()
     with state.lock:
         state.people.configure_faults(_optional_identity(state, body), plan, state.now())
@@ -243,19 +254,13 @@ def configure_limits(identity: str) -> Response:
     """Per-account quotas and strict mode: ``{"quotas": {bucket: per_minute|null}|null, "strict_sequential":
     bool|null}``; null restores the emulator-wide setting."""
     body = _body()
-    raw_quotas = body.get("quotas")
     strict = body.get("strict_sequential")
     if strict is not None and not isinstance(strict, bool):
         raise invalid("strict_sequential: true, false or null is required")
-    if raw_quotas is not None and not isinstance(raw_quotas, dict):
-        raise invalid("quotas: an object of per-minute limits or null is required")
-    try:
-        quotas = Quotas.from_json(raw_quotas) if raw_quotas is not None else None
-    except (TypeError, ValueError) as exc:
-        raise invalid(f"quotas: {exc}") from None
+    quotas = _settings_object(body, "quotas", Quotas.from_json, "an object of per-minute limits")
     state = current_state()
     with state.lock:
         account = _account(state, identity)
         account.quotas = quotas
         account.strict_sequential = strict
-    return jsonify({"quotas": raw_quotas, "strict_sequential": strict})
+    return jsonify({"quotas": body.get("quotas"), "strict_sequential": strict})
