@@ -113,22 +113,13 @@ UPDATABLE_FIELDS: Final = frozenset(
 )
 """The Person fields GroupSync owns; the only ones an update may send or put in its mask."""
 
-_FIELD_CATEGORIES: Final[Mapping[str, DataCategory]] = {
-    "names": DataCategory.NAMES,
-    "organizations": DataCategory.ORGANIZATIONS,
-    "emailAddresses": DataCategory.EMAIL_ADDRESSES,
-    "phoneNumbers": DataCategory.PHONE_NUMBERS,
-    "birthdays": DataCategory.BIRTHDAYS,
-    "biographies": DataCategory.BIOGRAPHIES,
-    "addresses": DataCategory.ADDRESSES,
-    "imClients": DataCategory.IM_CLIENTS,
-    "urls": DataCategory.URLS,
-    "memberships": DataCategory.MEMBERSHIPS,
-    "clientData": DataCategory.CLIENT_DATA,
-    "metadata": DataCategory.METADATA,
-}
 _SCOPE_FIELDS: Final = ("clientData", "memberships", "metadata")
 """Read with every person: the layer decides scope from them and needs the etag and sources."""
+_FIELD_CATEGORIES: Final[Mapping[str, DataCategory]] = {
+    # The ledger's data categories are named after the Person fields they come from.
+    name: DataCategory(name)
+    for name in (*UPDATABLE_FIELDS, *_SCOPE_FIELDS)
+}
 _SCOPE_MASK: Final = ",".join(_SCOPE_FIELDS)
 _GROUP_FIELDS: Final = "clientData,groupType,memberCount,metadata,name"
 _GROUP_CATEGORIES: Final = frozenset({DataCategory.CONTACT_GROUPS, DataCategory.CLIENT_DATA})
