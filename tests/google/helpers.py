@@ -9,8 +9,6 @@ google-auth can refresh them against the emulator too.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +19,7 @@ from google.oauth2.credentials import Credentials
 from app.config import Settings
 from app.emulator.hooks import HooksClient
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
+from tests.emulator.conftest import pkce_pair
 from tests.google.connecting import ADA, TIMEOUT
 
 
@@ -37,8 +36,7 @@ def emulator_credentials(
     endpoints = GoogleEndpoints.for_settings(settings)
     HooksClient(endpoints.people_api, timeout=TIMEOUT).preset_consent(identity, list(scopes))
     redirect_uri = f"{settings.public_url}/google/callback"
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
     answer = requests.get(
         endpoints.auth_uri,
