@@ -26,6 +26,8 @@ def test_records_inside_a_task_carry_its_id_and_records_outside_do_not() -> None
     logger = logging.getLogger("tests.worker.task_logging")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # Handlers other tests' apps left on the root logger would filter the same record objects again.
+    logger.propagate = False
     celery = Celery("task-logging-test")
 
     @celery.task(name="log_something")
@@ -39,6 +41,7 @@ def test_records_inside_a_task_carry_its_id_and_records_outside_do_not() -> None
         logger.info("outside")
     finally:
         logger.removeHandler(handler)
+        logger.propagate = True
     inside, outside = handler.records
     assert (inside.task_id, inside.request_id) == (task_id, f"task:{task_id}")  # type: ignore[attr-defined]
     assert (outside.task_id, outside.request_id) == ("-", "-")  # type: ignore[attr-defined]
