@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
+
 
 class Mode(StrEnum):
     """How the installation runs; only ``production`` enforces every safety check."""
@@ -183,6 +185,12 @@ class Settings:
             "GROUPSYNC": self,
             **self.extra,
         }
+
+
+def current_settings() -> Settings:
+    """The running app's settings (needs an app context)."""
+    settings: Settings = current_app.config["GROUPSYNC"]
+    return settings
 
 
 def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:

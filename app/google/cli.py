@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from flask import current_app
 
-from app.config import Settings
+from app.config import current_settings
 from app.extensions import db
 from app.google.keys import KeyUnavailableError, new_key_spec
 from app.google.services import purge_unused_connections
@@ -42,7 +41,7 @@ def connections_group() -> None:
 @connections_group.command("purge-unused")
 def purge_unused_command() -> None:
     """Disconnect (revoke and delete) connections unused for GROUPSYNC_RETENTION_CONNECTION_DAYS."""
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     purged = purge_unused_connections(
         db.session(), settings=settings, vault=TokenVault.for_settings(settings)
     )
@@ -52,7 +51,7 @@ def purge_unused_command() -> None:
 @keys_group.command("rotate")
 def rotate_command() -> None:
     """Re-encrypt every stored token under the primary key; running it again changes nothing."""
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     try:
         vault = TokenVault.for_settings(settings)
     except KeyUnavailableError as exc:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
 from app.accounts.services import BEFORE_MEMBER_REMOVAL
-from app.config import Settings
+from app.config import Settings, current_settings
 from app.db import utcnow
 from app.google import oauth
 from app.google.endpoints import CONTACTS_SCOPE
@@ -426,7 +425,7 @@ def disconnect(
     Contacts already written to Google stay there. ``settings`` and ``vault`` default to the
     running app's, so other domains (user data deletion, account deletion) can call this as is.
     """
-    settings = settings or _app_settings()
+    settings = settings or current_settings()
     trigger = Trigger.USER_ACTION if actor == f"user:{connection.user_id}" else Trigger.ADMIN
     context = CallContext(Purpose.ACCOUNT_CONNECTION, trigger, actor)
     receipt = _disconnect(
@@ -476,17 +475,12 @@ def purge_unused_connections(session: Session, *, settings: Settings, vault: Tok
     return len(stale)
 
 
-def _app_settings() -> Settings:
-    settings: Settings = current_app.config["GROUPSYNC"]
-    return settings
-
-
 def disconnect_before_removal(session: Session, membership: Membership) -> None:
     """Removal step for :func:`app.accounts.services.remove_member`: runs in the removal's transaction."""
     connection = connection_of(session, membership)
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         return
-    settings = _app_settings()
+    settings = current_settings()
     context = CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.ADMIN, "system")
     _disconnect(
         session,

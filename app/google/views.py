@@ -6,12 +6,12 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_membership, require_role
-from app.config import Settings
+from app.config import current_settings
 from app.extensions import db
 from app.google import services
 from app.google.models import ConnectionStatus
@@ -51,11 +51,6 @@ _CONNECT_MESSAGES = {
 }
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["GROUPSYNC"]
-    return settings
-
-
 def _membership() -> Membership:
     membership = current_membership()
     assert membership is not None  # require_role guarantees it
@@ -82,7 +77,7 @@ def _accepted_terms() -> services.AcceptedTerms | None:
 
 def _redirect_uri() -> str:
     # Exactly what is registered with Google, independent of the Host header.
-    return _settings().public_url + url_for("google.callback")
+    return current_settings().public_url + url_for("google.callback")
 
 
 @bp.get("/")
@@ -103,7 +98,7 @@ def disclosure_page() -> str:
 @bp.post("/connect")
 @require_role(*CONNECTING_ROLES)
 def connect() -> Response:
-    settings = _settings()
+    settings = current_settings()
     try:
         url = services.start_connect(
             db.session(),
@@ -143,7 +138,7 @@ def _signed_out_without_the_code(view: Callable[[], Response]) -> Callable[[], R
 @require_role(*CONNECTING_ROLES)
 def callback() -> Response:
     """Google's redirect target; answers with an immediate redirect so the code never sits in a page."""
-    settings = _settings()
+    settings = current_settings()
     result = services.complete_connect(
         db.session(),
         _membership(),
@@ -168,7 +163,7 @@ def disconnect() -> Response:
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         flash("No Google account is connected.", "warning")
         return redirect(url_for("google.connection"), code=303)
-    settings = _settings()
+    settings = current_settings()
     services.disconnect(
         db.session(),
         connection,

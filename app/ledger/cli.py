@@ -6,9 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 
-from app.config import Settings
+from app.config import current_settings
 from app.db import utcnow
 from app.extensions import db
 from app.ledger.pack import evidence_pack
@@ -23,11 +22,6 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.group("ledger")
 def ledger_group() -> None:
     """The Limited Use ledger of every Google data flow."""
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["GROUPSYNC"]
-    return settings
 
 
 def _moment(value: str | None, name: str, *, end: bool = False) -> datetime | None:
@@ -65,7 +59,7 @@ def verify_command(pack: Path | None, public_key: Path | None) -> None:
 def checkpoint_command(export_dir: Path | None) -> None:
     """Sign the head of every chain that moved since the last checkpoint."""
     try:
-        signer = Signer.for_settings(_settings())
+        signer = Signer.for_settings(current_settings())
     except SigningKeyError as exc:
         raise click.ClickException(str(exc)) from None
     created = make_checkpoints(db.session, signer)
@@ -128,7 +122,7 @@ def pack_command(account_id: int, start: str | None, end: str | None, out: Path)
     """Write an evidence pack for one account."""
     data = evidence_pack(
         db.session,
-        _settings(),
+        current_settings(),
         account_id=account_id,
         start=_moment(start, "from"),
         end=_moment(end, "to", end=True),

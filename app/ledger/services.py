@@ -21,13 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, scoped_session
 
-from app.config import Settings
+from app.config import Settings, current_settings
 from app.db import utcnow
 from app.ledger import chain
 from app.ledger.events import (
@@ -73,7 +72,7 @@ class Pseudonymizer:
 
 
 def _default_pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer.from_settings(_settings())
+    return Pseudonymizer.from_settings(current_settings())
 
 
 def _check_detail(detail: Mapping[str, str | int | bool]) -> dict[str, str | int | bool]:
@@ -308,7 +307,7 @@ def purge_ledger(
     ``retention.purged`` entry records the last purged hash as the chain's new anchor, so
     the remaining chain still verifies and a gap that no purge explains is still caught.
     """
-    days = retention_days if retention_days is not None else _settings().retention_ledger_days
+    days = retention_days if retention_days is not None else current_settings().retention_ledger_days
     cutoff = now - timedelta(days=days)
     expired = session.execute(
         select(LedgerEntry.chain, func.max(LedgerEntry.seq))
@@ -356,8 +355,3 @@ def _account_of(chain_name: str) -> int | None:
     if chain_name == chain.INSTALLATION_CHAIN:
         return None
     return int(chain_name.removeprefix("account:"))
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["GROUPSYNC"]
-    return settings

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts.models import Role
 from app.accounts.tenancy import ANY_ROLE, current_account, current_membership, require_role, scoped
-from app.config import Settings
+from app.config import current_settings
 from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
@@ -127,7 +126,7 @@ def pack() -> Response:
     chosen, error = _filter()
     if error:
         return _bad_filter(error)
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     now = utcnow()
     data = evidence_pack(
         db.session, settings, account_id=current_account().id, start=chosen.start, end=chosen.end, now=now
