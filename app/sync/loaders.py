@@ -56,7 +56,7 @@ class ListSource:
             .join(ListMember, ListMember.contact_id == CrmContact.id)
             .where(*self._members())
         )
-        return dict(self._session.execute(stmt).tuples().all())
+        return dict(self._session.execute(stmt).all())
 
     def load(self, crm_ids: Collection[str]) -> Iterator[ContactData]:
         """The full contacts among ``crm_ids`` that the group must hold."""

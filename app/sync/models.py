@@ -100,6 +100,9 @@ class ContactSync(Base):
     """An admin confirmed the pending mass delete; the next run applies it and clears this."""
 
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    requested_trigger: Mapped[str | None] = mapped_column(String(20), default=None)
+    """Why a person made the sync due (``user_sync_now``, ``user_action``, ``admin``); the scheduler
+    hands it to the run so the ledger names who asked, then clears it."""
     last_run_at: Mapped[datetime | None] = mapped_column()
     last_success_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -170,7 +170,7 @@ def enable_sync(
         session.add(sync)
     sync.enabled = True
     sync.connection_id = connection.id
-    sync.next_due_at = now or utcnow()
+    _make_due(sync, Trigger.USER_ACTION, now)
     session.flush()
     _lifecycle(session, sync, EventTag.SYNC_ENABLED, f"user:{membership.user_id}", membership.user_id)
     session.commit()
@@ -186,6 +186,11 @@ def disable_sync(session: DbSession, sync: ContactSync, actor: str) -> None:
     session.commit()
 
 
+def _make_due(sync: ContactSync, trigger: Trigger, now: datetime | None) -> None:
+    sync.next_due_at = now or utcnow()
+    sync.requested_trigger = trigger.value
+
+
 def recreate_group(session: DbSession, sync: ContactSync, now: datetime | None = None) -> None:
     """The user's one-click answer to "group deleted by you": the next run makes a new group.
 
@@ -198,7 +203,7 @@ def recreate_group(session: DbSession, sync: ContactSync, now: datetime | None =
     sync.group_create_sent = False
     sync.sync_token = None
     sync.status, sync.status_detail = SyncStatus.NEW, ""
-    sync.next_due_at = now or utcnow()
+    _make_due(sync, Trigger.USER_ACTION, now)
     session.commit()
 
 
@@ -207,7 +212,7 @@ def confirm_mass_delete(session: DbSession, sync: ContactSync, now: datetime | N
     if sync.status is not SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION:
         return
     sync.mass_delete_confirmed = True
-    sync.next_due_at = now or utcnow()
+    _make_due(sync, Trigger.ADMIN, now)
     session.commit()
 
 
@@ -227,7 +232,7 @@ def request_run_now(session: DbSession, sync: ContactSync, now: datetime | None 
     """The user's "sync now": the worker picks the sync up at its next tick; False when it cannot run."""
     if not sync.enabled or (sync.status.halts and not sync.mass_delete_confirmed):
         return False
-    sync.next_due_at = now or utcnow()
+    _make_due(sync, Trigger.USER_SYNC_NOW, now)
     session.commit()
     return True
 

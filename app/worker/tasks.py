@@ -97,10 +97,26 @@ def claim_due(
     moment = now or utcnow()
     changed = mark_changed_lists_due(session, settings, moment)
     due = list(sync_services.due_syncs(session, moment))
-    if due:
-        session.execute(update(ContactSync).where(ContactSync.id.in_(due)).values(next_due_at=moment + hold))
-        session.commit()
-    return [(sync_id, Trigger.CRM_CHANGE if sync_id in changed else Trigger.SCHEDULE) for sync_id in due]
+    if not due:
+        return []
+    rows = session.execute(
+        select(ContactSync.id, ContactSync.requested_trigger).where(ContactSync.id.in_(due))
+    )
+    requested: dict[int, str | None] = dict(rows.all())
+    session.execute(
+        update(ContactSync)
+        .where(ContactSync.id.in_(due))
+        .values(next_due_at=moment + hold, requested_trigger=None)
+    )
+    session.commit()
+    return [(sync_id, _why(requested.get(sync_id), sync_id in changed)) for sync_id in due]
+
+
+def _why(requested: str | None, crm_changed: bool) -> Trigger:
+    """A person's request names the run; otherwise a CRM change does; otherwise the clock."""
+    if requested is not None:
+        return Trigger(requested)
+    return Trigger.CRM_CHANGE if crm_changed else Trigger.SCHEDULE
 
 
 def run_job(

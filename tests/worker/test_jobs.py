@@ -17,7 +17,7 @@ from app.extensions import db
 from app.google.models import StatusReason
 from app.ledger.events import Trigger
 from app.sync.models import ContactSync, SyncRun, SyncStatus
-from app.sync.services import disable_sync
+from app.sync.services import disable_sync, request_run_now
 from app.worker import tasks
 from app.worker.models import JobState, WorkerJob
 from tests.conftest import Factory
@@ -169,3 +169,23 @@ def sync_row(account_id: int, membership: Membership) -> ContactSync:
     db.session.add(sync)
     db.session.commit()
     return sync
+
+
+def test_claims_say_why_a_sync_is_due(world: World) -> None:
+    claimed = tasks.claim_due(db.session, world.settings, hold=timedelta(minutes=1))
+    # Turning the sync on is the member's own action.
+    assert claimed == [(world.sync.id, Trigger.USER_ACTION)]
+    assert tasks.run_job(db.session, world.settings, "t1", world.sync.id, claimed[0][1]) is not None
+
+    sync = db.session.get(ContactSync, world.sync.id)
+    assert sync is not None
+    assert request_run_now(db.session, sync)
+    assert tasks.claim_due(db.session, world.settings, hold=timedelta(minutes=1)) == [
+        (world.sync.id, Trigger.USER_SYNC_NOW)
+    ]
+    # The request is used up by the claim: the next time the sync is due, the clock is why.
+    sync.next_due_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert tasks.claim_due(db.session, world.settings, hold=timedelta(minutes=1)) == [
+        (world.sync.id, Trigger.SCHEDULE)
+    ]
