@@ -19,6 +19,7 @@ from celery import Celery, Task, current_task
 from flask import Flask
 
 from app.config import Settings
+from app.db import utcnow
 from app.extensions import db
 from app.ledger.events import Trigger
 from app.worker import tasks
@@ -75,6 +76,14 @@ def create_celery(flask_app: Flask) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "claim-due-syncs": {"task": "groupsync.claim_due", "schedule": SCHEDULER_TICK_SECONDS},
+            **{
+                f"chore-{chore.name}": {
+                    "task": "groupsync.chore",
+                    "schedule": chore.every,
+                    "args": (chore.name,),
+                }
+                for chore in tasks.CHORES
+            },
         },
     )
 
@@ -95,5 +104,9 @@ def create_celery(flask_app: Flask) -> Celery:
         for sync_id, trigger in claimed:
             run_sync.delay(sync_id, trigger.value)
         return len(claimed)
+
+    @celery.task(name="groupsync.chore")
+    def chore(name: str) -> int:
+        return tasks.CHORES_BY_NAME[name].run(db.session(), settings, utcnow())
 
     return celery

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 
 from app.config import Settings
+from app.db import utcnow
 from app.extensions import db
 from app.worker import tasks
 
@@ -29,6 +30,7 @@ class EmbeddedWorker:
         self._app = app
         self._tick = tick_seconds
         self._stop = threading.Event()
+        self._chores_done: dict[str, datetime] = {}
         self._thread = threading.Thread(target=self._loop, name="groupsync-worker", daemon=True)
 
     def start(self) -> None:
@@ -45,9 +47,18 @@ class EmbeddedWorker:
         self._thread.join(timeout)
 
     def run_once(self) -> int:
-        """One scheduler tick: run every due sync; returns how many runs started."""
+        """One scheduler tick: periodic upkeep when its time has come, then every due sync.
+
+        Returns how many sync runs started.
+        """
         settings: Settings = self._app.config["GROUPSYNC"]
         with self._app.app_context():
+            now = utcnow()
+            for chore in tasks.CHORES:
+                last = self._chores_done.get(chore.name)
+                if last is None or now - last >= chore.every:
+                    chore.run(db.session(), settings, now)
+                    self._chores_done[chore.name] = now
             started = 0
             for sync_id, trigger in tasks.claim_due(db.session(), settings, hold=_HOLD):
                 if self._stop.is_set():

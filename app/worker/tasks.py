@@ -9,6 +9,8 @@ enqueued may have changed (sync turned off, connection revoked, member removed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -19,8 +21,11 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.db import utcnow
 from app.google.credentials import UserOAuthCredentialsSource
+from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
+from app.ledger.services import make_checkpoints, purge_ledger
+from app.ledger.signing import Signer
 from app.logs import redactor
 from app.ops import metrics
 from app.sync import services as sync_services
@@ -189,3 +194,33 @@ def _finish(session: Session, task_id: str, state: JobState, error: str) -> None
         .execution_options(synchronize_session=False)
     )
     session.commit()
+
+
+def checkpoint_ledger(session: Session, settings: Settings, now: datetime) -> int:
+    """Sign the head of every ledger chain that moved since the last checkpoint."""
+    return len(make_checkpoints(session, Signer.for_settings(settings), now))
+
+
+def enforce_retention(session: Session, settings: Settings, now: datetime) -> int:
+    """Purge expired ledger entries and disconnect connections unused for too long; each purge is recorded."""
+    purged = purge_ledger(session, now)
+    disconnected = purge_unused_connections(
+        session, settings=settings, vault=TokenVault.for_settings(settings)
+    )
+    return len(purged) + disconnected
+
+
+@dataclass(frozen=True)
+class Chore:
+    """Periodic upkeep that both the embedded worker and Celery beat run on the same schedule."""
+
+    name: str
+    every: timedelta
+    run: Callable[[Session, Settings, datetime], int]
+
+
+CHORES = (
+    Chore("ledger-checkpoint", timedelta(hours=1), checkpoint_ledger),
+    Chore("retention", timedelta(days=1), enforce_retention),
+)
+CHORES_BY_NAME = {chore.name: chore for chore in CHORES}
