@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 
 from app.accounts.models import Account
-from app.config import Settings
+from app.config import current_settings
 from app.extensions import db
 from app.google.vault import TokenVault
 from app.privacy.rights import delete_account
@@ -27,7 +26,7 @@ def delete_command(account_id: int, confirmation: str) -> None:
         raise click.ClickException(f"--account: no account has the id {account_id}")
     if confirmation != account.name:
         raise click.ClickException(f"--confirm: give the account's name, {account.name!r}, to delete it")
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     receipt = delete_account(
         db.session(), account, "system", settings=settings, vault=TokenVault.for_settings(settings)
     )

@@ -12,13 +12,12 @@ contacts stayed in Google.
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
 from app.accounts.services import BEFORE_MEMBER_REMOVAL
-from app.config import Settings
+from app.config import Settings, current_settings
 from app.crm.services import withdraw_all_access
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
@@ -119,7 +118,7 @@ def wind_down(
 
 
 def _before_removal(session: Session, membership: Membership) -> None:
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     wind_down(session, membership, settings=settings, vault=TokenVault.for_settings(settings))
 
 

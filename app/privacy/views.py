@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
-from app.config import Settings
+from app.config import current_settings
 from app.extensions import db
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
@@ -61,7 +61,7 @@ def _delete(subject: rights.Subject, expected: str, page: str, **context: object
         error = f"To delete, type {expected} in the confirmation field. Nothing was deleted."
         return render_template(page, error=error, **context), 400
     signed_in_as = _me().user_id
-    settings: Settings = current_app.config["GROUPSYNC"]
+    settings = current_settings()
     try:
         receipt = rights.delete_user_data(
             db.session(), subject, settings=settings, vault=TokenVault.for_settings(settings)
