@@ -1,0 +1,71 @@
+"""The Alembic history has one head, and upgrading an empty database yields exactly the models' schema."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db, migrate
+from tests.conftest import PG_ADMIN_URL, make_settings
+
+
+def _empty_database(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+    name = f"groupsync_migrations_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def test_single_head() -> None:
+    app = create_app(make_settings("sqlite://", Path("/tmp/groupsync-heads")))
+    with app.app_context():
+        config = migrate.get_config()
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"expected one Alembic head, found {heads}"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_upgrade_matches_models(kind: str, tmp_path: Path) -> None:
+    app = create_app(make_settings(_empty_database(kind, tmp_path), tmp_path))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
+            )
+        db.engine.dispose()
+    assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def _triggers(connection: sa.Connection) -> set[str]:
+    if connection.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'ledger_entry'::regclass AND NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_entry'"
+    return set(connection.execute(sa.text(query)).scalars())
+
+
+def test_migration_installs_the_ledger_guard_create_all_does(app: Flask, tmp_path: Path) -> None:
+    with db.engine.connect() as conn:
+        kind, expected = conn.dialect.name, _triggers(conn)
+    assert expected, "create_all installed no ledger guard"
+    migrated = create_app(make_settings(_empty_database(kind, tmp_path), tmp_path))
+    with migrated.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            assert _triggers(conn) == expected
+        db.engine.dispose()
