@@ -78,6 +78,7 @@ from app.google.errors import (
     StaleEtagError,
     SyncTokenExpiredError,
 )
+from app.google.fields import OWNED_FIELDS
 from app.google.pacing import Pacer, shared_pacer
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
@@ -98,19 +99,7 @@ MAX_PAGE_SIZE: Final = 1000
 MAX_GROUP_MEMBERS: Final = 25_000
 """Google's per-account contact limit, so one group read always returns every member."""
 
-UPDATABLE_FIELDS: Final = frozenset(
-    {
-        "names",
-        "organizations",
-        "emailAddresses",
-        "phoneNumbers",
-        "birthdays",
-        "biographies",
-        "addresses",
-        "imClients",
-        "urls",
-    }
-)
+UPDATABLE_FIELDS: Final = frozenset(OWNED_FIELDS)
 """The Person fields GroupSync owns; the only ones an update may send or put in its mask."""
 
 _SCOPE_FIELDS: Final = ("clientData", "memberships", "metadata")

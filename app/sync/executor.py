@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, defer, scoped_session
 from app.crm.values import ContactData
 from app.db import utcnow
 from app.google.errors import GroupDeletedError, GroupNameTakenError, StaleEtagError, SyncTokenExpiredError
+from app.google.fields import OWNED_FIELDS
 from app.google.people import (
     ClientDataTag,
     ConnectionsResult,
@@ -40,7 +41,7 @@ from app.google.people import (
     GroupScope,
     PeopleClient,
 )
-from app.sync.mapping import MARKER_KEY, OWNED_FIELDS, MappedContact, field_hash, map_contact, read_tag
+from app.sync.mapping import MARKER_KEY, MappedContact, field_hash, map_contact, read_tag
 from app.sync.models import ContactSync, SyncedContact, SyncRun, SyncStatus, has_not_carried
 from app.sync.planner import (
     CreateOp,

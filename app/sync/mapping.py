@@ -23,18 +23,8 @@ from datetime import date
 from typing import Any
 
 from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
+from app.google.fields import OWNED_FIELDS
 
-OWNED_FIELDS: tuple[str, ...] = (
-    "names",
-    "organizations",
-    "emailAddresses",
-    "phoneNumbers",
-    "birthdays",
-    "biographies",
-    "addresses",
-    "imClients",
-    "urls",
-)
 UPDATE_MASK = ",".join(OWNED_FIELDS)
 
 MARKER_KEY = "groupsync"
