@@ -32,7 +32,8 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"4/[0-9A-Za-z._-]{10,}"),  # Google authorization codes
     re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),  # JWTs
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail addresses
-    re.compile(r"\+?\d[\d ()-]{7,}\d"),  # phone numbers
+    # Phone numbers; not digit runs inside identifiers such as UUIDs or hex task ids.
+    re.compile(r"(?<![\w-])\+?\d[\d ()-]{7,}\d(?![\w-])"),
 )
 
 
