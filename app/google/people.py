@@ -239,6 +239,8 @@ class ConnectionsResult:
     deleted: tuple[str, ...]
     """Resource names reported deleted (incremental listings only)."""
     next_sync_token: str | None
+    total: int | None = None
+    """How many contacts the whole account holds (``totalItems``); full listings only."""
 
 
 def session_ledger(session: Session) -> LedgerSink:
@@ -751,6 +753,25 @@ class PeopleClient:
                 (scope.group_resource_name,),
             )
 
+    def count_contacts(self) -> int:
+        """How many contacts the account holds, for Google's per-account limit.
+
+        ``connections.list`` is the only method that answers it; a page of one person with only
+        ``metadata`` (the API requires some field) is the least it lets us read, and that person
+        is dropped here.
+        """
+        call = _Call(
+            "people.connections.list", FlowKind.READ, _categories(["metadata"]), count_key="connections"
+        )
+        page = self._sender.send(
+            call,
+            self._service.people()
+            .connections()
+            .list(resourceName="people/me", pageSize=1, personFields="metadata"),
+            _Mode.READ,
+        )
+        return _total(page)
+
     def open_group(self, scope: GroupScope) -> tuple[GroupContacts, ContactGroupInfo]:
         """The group's contacts with every member in scope, from one read of the group.
 
@@ -1014,6 +1035,7 @@ class GroupContacts:
         call = _Call("people.connections.list", FlowKind.READ, _categories(fields), count_key="connections")
         people: list[FetchedPerson] = []
         deleted: list[str] = []
+        total: int | None = None
         page_token: str | None = None
         while True:
             kwargs: dict[str, Any] = {
@@ -1027,6 +1049,9 @@ class GroupContacts:
             if page_token:
                 kwargs["pageToken"] = page_token
             page = self._send(call, self._people.connections().list(**kwargs), _Mode.READ)
+            if not sync_token and not page_token:
+                # Only a full listing counts the whole account (an incremental one counts changes).
+                total = _total(page)
             for person in page.get("connections", ()):
                 if (person.get("metadata") or {}).get("deleted"):
                     deleted.append(str(person["resourceName"]))
@@ -1037,7 +1062,12 @@ class GroupContacts:
                     people.append(fetched)
             page_token = page.get("nextPageToken")
             if not page_token:
-                return ConnectionsResult(people, tuple(deleted), page.get("nextSyncToken"))
+                return ConnectionsResult(people, tuple(deleted), page.get("nextSyncToken"), total)
+
+
+def _total(page: Mapping[str, Any]) -> int:
+    # Google leaves zero values out of its JSON; totalItems replaces the deprecated totalPeople.
+    return int(page.get("totalItems", 0))
 
 
 def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> Iterator[str]:

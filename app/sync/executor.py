@@ -53,6 +53,7 @@ from app.sync.planner import (
     RowState,
     UpdateOp,
     plan,
+    within_contact_limit,
 )
 
 DbSession = Session | scoped_session[Any]
@@ -87,6 +88,8 @@ class _Listing:
     changed: dict[str, FetchedPerson]
     deleted: frozenset[str]
     next_sync_token: str | None
+    total: int | None
+    """The account's contact count, when the listing was a full one."""
 
 
 @dataclass
@@ -169,9 +172,7 @@ def run(
 
     listing = _list(contacts, None if full else sync.sync_token)
     facts, listing = _gather_facts(contacts, sync.tag, rows, mapped, listing, members=members)
-    facts = replace(
-        facts, inspected=_follow_renames(rows, facts), account_contacts=_contacts_in_account(session, sync)
-    )
+    facts = replace(facts, inspected=_follow_renames(rows, facts))
     sync_run.full_resync = listing.full
     # Whatever the plan may write needs the CRM's full contact, not the stand-in.
     upgraded = [cid for cid in stand_ins if _may_write(rows[cid], facts)]
@@ -179,6 +180,10 @@ def run(
     full_ids = (set(fresh) | set(upgraded)) & mapped.keys()
 
     the_plan = plan(mapped.values(), (_entry(r) for r in rows.values()), facts, ctx.limits)
+    if the_plan.blocked is None and the_plan.creates:
+        # Only creates can reach Google's limit; a full listing already told the account's size.
+        size = listing.total if listing.total is not None else ctx.client.count_contacts()
+        the_plan = within_contact_limit(the_plan, size, ctx.limits)
     _remember_etags(rows, facts)
     for crm_id in full_ids & rows.keys():
         _note_crm(rows[crm_id], mapped[crm_id], versions[crm_id])
@@ -281,6 +286,7 @@ def _from_result(result: ConnectionsResult, *, full: bool) -> _Listing:
         changed={p.resource_name: p for p in result.people},
         deleted=frozenset(result.deleted),
         next_sync_token=result.next_sync_token,
+        total=result.total,
     )
 
 
@@ -365,21 +371,6 @@ def _remote(contacts: GroupContacts, person: FetchedPerson, *, with_hash: bool) 
         in_group=person.in_group,
         in_user_groups=bool(own_groups),
     )
-
-
-def _contacts_in_account(session: DbSession, sync: ContactSync) -> int:
-    """GroupSync's own contacts in the Google account, over every sync using the same connection.
-
-    A lower bound of the account's size (personal contacts are not counted, since GroupSync does
-    not read them): enough to refuse a list that alone would pass Google's limit before writing.
-    Google's own refusal covers the rest (``ContactLimitReachedError``).
-    """
-    count = session.scalar(
-        select(func.count(SyncedContact.id))
-        .join(ContactSync, ContactSync.id == SyncedContact.sync_id)
-        .where(ContactSync.connection_id == sync.connection_id, SyncedContact.resource_name.is_not(None))
-    )
-    return int(count or 0)
 
 
 def _follow_renames(rows: Mapping[str, SyncedContact], facts: GoogleFacts) -> dict[str, RemoteContact]:

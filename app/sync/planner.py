@@ -17,13 +17,14 @@ Rules the plan follows:
   own groups: then it only leaves GroupSync's group. A leaving contact this run did not
   inspect is left alone rather than deleted blind.
 * The plan is *blocked* when it would delete too much of the group (until an admin
-  confirms) or would take the Google account past its contact limit.
+  confirms) or, checked by :func:`within_contact_limit` once the account's size is known,
+  would take the Google account past its contact limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
@@ -81,8 +82,6 @@ class GoogleFacts:
     """Mapped resource names Google reported deleted or not found."""
     strays: Mapping[str, Sequence[RemoteContact]] = field(default_factory=dict)
     """Unmapped contacts inside GroupSync's group tagged with this sync, by their CRM id."""
-    account_contacts: int | None = None
-    """How many contacts the Google account is known to hold (at least GroupSync's own there)."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +274,7 @@ def plan(
         for row in rows.values()
         if row.state is RowState.SYNCED and row.resource_name and row.resource_name not in facts.missing
     )
-    blocked, detail = _blocked(leaving, group_size, len(creates), len(deletes), facts=facts, limits=limits)
+    blocked, detail = _mass_delete(leaving, group_size, limits)
     return Plan(
         create_batches=_chunks(creates, CREATE_BATCH),
         adoptions=tuple(adoptions),
@@ -307,9 +306,7 @@ def _current(
     return row.resource_name, known_hash, remote
 
 
-def _blocked(
-    leaving: int, group_size: int, creates: int, deletes: int, *, facts: GoogleFacts, limits: Limits
-) -> tuple[Blocked | None, str]:
+def _mass_delete(leaving: int, group_size: int, limits: Limits) -> tuple[Blocked | None, str]:
     if (
         not limits.mass_delete_confirmed
         and leaving >= limits.mass_delete_minimum
@@ -319,14 +316,27 @@ def _blocked(
             f"this run would remove {leaving} of the {group_size} contacts in the group; "
             "an admin must confirm"
         )
-    if facts.account_contacts is not None:
-        after = facts.account_contacts + creates - deletes
-        if creates and after > limits.contact_limit:
-            return Blocked.CONTACT_LIMIT, (
-                f"the Google account holds at least {facts.account_contacts} contacts; adding {creates} "
-                f"would pass Google's limit of {limits.contact_limit} by {after - limits.contact_limit}"
-            )
     return None, ""
+
+
+def within_contact_limit(the_plan: Plan, account_contacts: int, limits: Limits = Limits()) -> Plan:
+    """``the_plan``, blocked if its creates would take an account of ``account_contacts`` past the limit.
+
+    Creates are sent before any delete, so the deletes of the same run do not make room.
+    """
+    after = account_contacts + the_plan.creates
+    if the_plan.blocked is not None or after <= limits.contact_limit:
+        return the_plan
+    return replace(
+        the_plan,
+        blocked=Blocked.CONTACT_LIMIT,
+        blocked_detail=(
+            f"the Google account holds {account_contacts} contacts and this list needs"
+            f" {the_plan.creates} more;"
+            f" that would pass Google's limit of {limits.contact_limit} contacts per account"
+            f" by {after - limits.contact_limit}"
+        ),
+    )
 
 
 def _chunks(items: Sequence[T], size: int) -> tuple[tuple[T, ...], ...]:

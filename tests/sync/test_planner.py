@@ -16,6 +16,7 @@ from app.sync.planner import (
     MEMBERSHIP_BATCH,
     UPDATE_BATCH,
     Blocked,
+    CreateOp,
     GoogleFacts,
     Limits,
     MappingEntry,
@@ -23,6 +24,7 @@ from app.sync.planner import (
     RemoteContact,
     RowState,
     plan,
+    within_contact_limit,
 )
 
 
@@ -142,9 +144,35 @@ def test_mass_delete_guard_blocks_until_confirmed() -> None:
 
 
 def test_contact_limit_blocks_creates_past_25000() -> None:
-    result = plan([contact("a"), contact("b")], [], GoogleFacts(account_contacts=24_999))
+    planned = plan([contact("a"), contact("b")], [], GoogleFacts())
+
+    result = within_contact_limit(planned, 24_999)
+
     assert result.blocked is Blocked.CONTACT_LIMIT
-    assert "25000 by 1" in result.blocked_detail
+    assert result.blocked_detail == (
+        "the Google account holds 24999 contacts and this list needs 2 more;"
+        " that would pass Google's limit of 25000 contacts per account by 1"
+    )
+    assert within_contact_limit(planned, 24_998).blocked is None
+
+
+def test_deletes_of_the_same_run_make_no_room_for_its_creates() -> None:
+    rows = [synced("gone")]
+    facts = GoogleFacts(inspected={"people/gone": remote("people/gone", crm_id="gone")})
+    planned = plan([contact("a")], rows, facts)
+    assert (planned.creates, planned.deletes) == (1, 1)
+
+    assert within_contact_limit(planned, 25_000).blocked is Blocked.CONTACT_LIMIT
+
+
+def test_a_mass_delete_block_is_kept_over_the_contact_limit() -> None:
+    mass = Plan(
+        create_batches=((CreateOp("a", contact("a")),),),
+        blocked=Blocked.MASS_DELETE,
+        blocked_detail="confirm",
+    )
+
+    assert within_contact_limit(mass, 25_000) is mass
 
 
 def test_membership_batches_hold_at_most_1000_names() -> None:
