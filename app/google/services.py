@@ -31,7 +31,7 @@ from app.google.models import (
     GoogleConnection,
     StatusReason,
 )
-from app.google.tokens import CallContext, revoke, token_flow
+from app.google.tokens import CallContext, Grantee, revoke, revoke_token, token_flow
 from app.google.vault import TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import record
@@ -271,6 +271,34 @@ def _error_label(error: str | None) -> str:
     return error if error is not None and re.fullmatch(r"[a-z_]{1,40}", error) else "other"
 
 
+def _revoke_unused_grant(
+    session: Session, membership: Membership, grant: oauth.TokenGrant, settings: Settings
+) -> None:
+    """Revoke tokens Google just issued that GroupSync will not keep.
+
+    Google ends the whole grant of that Google account to GroupSync, so the revocation is
+    left out while another connection still holds a refresh token from the same account:
+    it would cut that connection off.
+    """
+    in_use = session.scalar(
+        select(func.count())
+        .select_from(GoogleConnection)
+        .where(
+            GoogleConnection.google_sub == grant.identity.sub,
+            GoogleConnection.refresh_token_ciphertext.is_not(None),
+            ~(
+                (GoogleConnection.account_id == membership.account_id)
+                & (GoogleConnection.user_id == membership.user_id)
+            ),
+        )
+    )
+    if in_use:
+        return
+    holder = Grantee(membership.account_id, membership.user_id, grant.identity.sub)
+    context = CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.USER_ACTION, f"user:{membership.user_id}")
+    revoke_token(session, holder, grant.refresh_token or grant.access_token, settings, context)
+
+
 def complete_connect(
     session: Session,
     membership: Membership,
@@ -287,7 +315,8 @@ def complete_connect(
 
     When the person pressed Deny or unticked the contacts scope, nothing is stored, an
     existing connection (whose grant is then gone too) is marked for reconnecting, and no
-    People API call can follow.
+    People API call can follow. Tokens Google issued that are not kept (contacts unticked,
+    or another Google account than the connected one) are revoked at Google.
     """
     request = _consume_request(session, membership, browser_token, state)
     if request is None:
@@ -329,6 +358,7 @@ def complete_connect(
         and connection.google_sub not in (None, grant.identity.sub)
     ):
         # The syncs' groups live in the connected account; switching accounts goes through a disconnect.
+        _revoke_unused_grant(session, membership, grant, settings)
         session.commit()
         return ConnectResult(ConnectOutcome.OTHER_ACCOUNT, connection.email)
     if CONTACTS_SCOPE not in grant.scopes:
@@ -340,6 +370,7 @@ def complete_connect(
             vault.erase(connection)
             connection.mark_needs_reconnect(StatusReason.CONTACTS_NOT_GRANTED)
             connection.granted_scopes = granted
+        _revoke_unused_grant(session, membership, grant, settings)
         session.commit()
         return ConnectResult(ConnectOutcome.CONTACTS_NOT_GRANTED, grant.identity.email)
     if grant.refresh_token is None:

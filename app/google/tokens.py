@@ -1,5 +1,8 @@
 """Refreshing and revoking a connection's tokens at Google, through google-auth.
 
+Revoking also serves tokens a connect callback received but does not keep
+(:func:`revoke_token`, attributed to a :class:`Grantee`).
+
 Every HTTP request to the token and revocation endpoints goes through
 :class:`_LedgeredTransport`, which gives it GroupSync's timeout and writes one ledger entry
 for it (retries included), in the caller's transaction. The caller commits.
@@ -45,6 +48,19 @@ Sleep = Callable[[float], None]
 
 
 @dataclass(frozen=True)
+class Grantee:
+    """Whose grant a token is when no connection holds it (yet): a callback's freshly issued tokens."""
+
+    account_id: int
+    user_id: int
+    google_sub: str
+
+
+TokenHolder = GoogleConnection | Grantee
+"""Who the ledger attributes a token request to."""
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Why a token request is made: goes into every ledger entry it produces."""
 
@@ -85,14 +101,14 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
     def __init__(
         self,
         session: Session,
-        connection: GoogleConnection,
+        holder: TokenHolder,
         context: CallContext,
         method: str,
         timeout: float,
     ) -> None:
         super().__init__()
         self._db = session
-        self._connection = connection
+        self._holder = holder
         self._context = context
         self._method = method
         self._timeout = timeout
@@ -119,9 +135,7 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
     def _record(self, outcome: str) -> None:
         record(
             self._db,
-            token_flow(
-                self._connection, self._context, EventTag.GOOGLE_REQUEST, outcome, method=self._method
-            ),
+            token_flow(self._holder, self._context, EventTag.GOOGLE_REQUEST, outcome, method=self._method),
         )
 
 
@@ -130,7 +144,7 @@ def _transport_outcome(exc: google.auth.exceptions.TransportError) -> str:
 
 
 def token_flow(
-    connection: GoogleConnection,
+    holder: TokenHolder,
     context: CallContext,
     tag: EventTag,
     outcome: str,
@@ -140,15 +154,15 @@ def token_flow(
 ) -> Flow:
     return Flow(
         tag=tag,
-        account_id=connection.account_id,
+        account_id=holder.account_id,
         kind=FlowKind.TOKEN if tag is EventTag.GOOGLE_REQUEST else FlowKind.LIFECYCLE,
         purpose=context.purpose,
         trigger=context.trigger,
         actor=context.actor,
         outcome=outcome,
         destination=Destination.GOOGLE if tag is EventTag.GOOGLE_REQUEST else Destination.GROUPSYNC_STORE,
-        user_id=connection.user_id,
-        google_account=connection.google_sub,
+        user_id=holder.user_id,
+        google_account=holder.google_sub,
         method=method,
         categories=frozenset({DataCategory.OAUTH_TOKENS}),
         detail=detail or {},
@@ -260,8 +274,25 @@ def revoke(
     token = refresh_token or (access.token if access is not None else None)
     if token is None:
         return RevokeOutcome.NO_TOKEN
+    return revoke_token(session, connection, token, settings, context, sleep=sleep)
+
+
+def revoke_token(
+    session: Session,
+    holder: TokenHolder,
+    token: str,
+    settings: Settings,
+    context: CallContext,
+    *,
+    sleep: Sleep = time.sleep,
+) -> RevokeOutcome:
+    """Ask Google to revoke ``token``; Google ends the whole grant of that Google account to GroupSync.
+
+    Never raises for Google's answer: each request is in the ledger, and the outcome says
+    how it ended.
+    """
     endpoints = GoogleEndpoints.for_settings(settings)
-    transport = _LedgeredTransport(session, connection, context, REVOKE_METHOD, settings.http_timeout_seconds)
+    transport = _LedgeredTransport(session, holder, context, REVOKE_METHOD, settings.http_timeout_seconds)
 
     def attempt_revoke() -> Any:
         try:

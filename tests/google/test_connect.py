@@ -6,16 +6,19 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.accounts.models import Membership, Role
+from app.emulator.cli import RunningEmulator
 from app.emulator.hooks import HooksClient
 from app.extensions import db
-from app.google.endpoints import CONTACTS_SCOPE
+from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
 from app.google.models import ConnectionStatus, ConsentRequest, StatusReason
 from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.tokens import ATTEMPTS
 from app.ledger.events import EventTag
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
@@ -30,6 +33,7 @@ from tests.google.connecting import (
     consent,
     csrf_token,
     ledger,
+    settings_of,
     start,
 )
 
@@ -46,6 +50,14 @@ def _only_oauth_requests(google: HooksClient) -> bool:
 @pytest.fixture
 def member(factory: Factory) -> Membership:
     return factory.member(factory.account(), Role.MEMBER)
+
+
+def _live_refresh_tokens(emulator: RunningEmulator, sub: str) -> int:
+    """How many refresh tokens of ``sub`` the emulator's token endpoint would still honour."""
+    state = emulator.state
+    with state.lock:
+        now = state.oauth.clock.now()
+        return sum(1 for token in state.oauth.refresh_tokens.values() if token.sub == sub and token.live(now))
 
 
 def test_disclosure_comes_first_and_needs_an_affirmative_post(
@@ -275,3 +287,99 @@ def test_a_strange_error_parameter_is_not_copied_anywhere(member: Membership, si
     denied = [e for e in ledger(member.account_id) if e.tag == EventTag.CONSENT_DENIED.value]
     assert [e.detail for e in denied] == ['{"error":"other"}']
     assert "example.com" not in client.get("/google/").text
+
+
+def _revoke_requests(google: HooksClient) -> list[tuple[str | None, int]]:
+    return [(entry["sub"], entry["status"]) for entry in google.log() if entry["method"] == "oauth2.revoke"]
+
+
+def test_unticked_contacts_scope_revokes_the_tokens_google_issued(
+    member: Membership,
+    signed_in: SignedIn,
+    google: HooksClient,
+    emulator: RunningEmulator,
+) -> None:
+    connect(signed_in(member), google, scopes=["openid", "email"])
+    assert connection_of(member) is None
+    assert _revoke_requests(google) == [(ADA, 200)]
+    assert _live_refresh_tokens(emulator, ADA) == 0
+    entries = ledger(member.account_id)
+    [exchange] = [e for e in entries if e.method == "oauth2.token.exchange"]
+    revokes = [e for e in entries if e.method == "oauth2.revoke"]
+    assert [
+        (e.tag, e.kind, e.outcome, e.destination, e.purpose, e.trigger, e.user_id, e.google_account)
+        for e in revokes
+    ] == [
+        (
+            EventTag.GOOGLE_REQUEST.value,
+            "token",
+            "200",
+            "google",
+            "account_connection",
+            "user_action",
+            member.user_id,
+            exchange.google_account,
+        )
+    ]
+
+
+def test_choosing_another_google_account_revokes_its_tokens_and_keeps_the_connection(
+    member: Membership,
+    signed_in: SignedIn,
+    google: HooksClient,
+    emulator: RunningEmulator,
+) -> None:
+    client = signed_in(member)
+    connect(client, google)
+    connect(client, google, identity=GRACE)
+    assert _revoke_requests(google) == [(GRACE, 200)]
+    assert _live_refresh_tokens(emulator, GRACE) == 0
+    assert _live_refresh_tokens(emulator, ADA) == 1
+    connection = connection_of(member)
+    assert connection is not None
+    assert (connection.google_sub, connection.is_usable) == (ADA, True)
+    entries = ledger(member.account_id)
+    ada, grace = [e.google_account for e in entries if e.method == "oauth2.token.exchange"]
+    assert ada != grace
+    revokes = [e for e in entries if e.method == "oauth2.revoke"]
+    assert [(e.outcome, e.google_account, e.user_id) for e in revokes] == [("200", grace, member.user_id)]
+
+
+def test_a_google_account_another_connection_holds_is_not_revoked(
+    factory: Factory,
+    signed_in: SignedIn,
+    google: HooksClient,
+    emulator: RunningEmulator,
+) -> None:
+    # Google would end the whole grant of that account, the other member's connection with it.
+    grace_owner = factory.member(factory.account(), Role.MEMBER)
+    member = factory.member(factory.account(), Role.MEMBER)
+    connect(signed_in(grace_owner), google, identity=GRACE)
+    client = signed_in(member)
+    connect(client, google)
+    connect(client, google, identity=GRACE)
+    assert _revoke_requests(google) == []
+    assert _live_refresh_tokens(emulator, GRACE) == 2
+    kept, refused = connection_of(grace_owner), connection_of(member)
+    assert kept is not None
+    assert refused is not None
+    assert (kept.google_sub, kept.is_usable) == (GRACE, True)
+    assert (refused.google_sub, refused.is_usable) == (ADA, True)
+
+
+def test_a_failed_revocation_is_recorded_and_the_flow_ends_as_before(
+    member: Membership,
+    signed_in: SignedIn,
+    google: HooksClient,
+    app: Flask,
+) -> None:
+    revoke_uri = GoogleEndpoints.for_settings(settings_of(app)).revoke_uri
+    client = signed_in(member)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as google_down:
+        google_down.add_passthru("http")
+        google_down.add(responses.POST, revoke_uri, status=503)
+        connect(client, google, scopes=["openid", "email"])
+    assert connection_of(member) is None
+    assert "did not give GroupSync access to your contacts" in client.get("/google/").text
+    revokes = [e for e in ledger(member.account_id) if e.method == "oauth2.revoke"]
+    assert [e.outcome for e in revokes] == ["503"] * ATTEMPTS
