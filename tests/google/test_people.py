@@ -657,3 +657,27 @@ def test_open_group_puts_members_in_scope_in_one_request_and_only_for_a_tagged_g
 
     with pytest.raises(ScopeViolationError):
         client.open_group(GroupScope(personal["groups"]["Book club"], MARKER))
+
+
+def test_count_contacts_reads_one_persons_metadata_and_returns_only_the_account_total(
+    harness: Harness,
+) -> None:
+    client = harness.client()
+    assert client.count_contacts() == 0, "Google leaves a zero total out of its answer"
+    harness.seed_personal()
+    contacts = open_group(client)
+    contacts.batch_create([tagged("1", "Ada"), tagged("2", "Grace")])
+
+    assert client.count_contacts() == 4
+    full = contacts.list_connections(["names"])
+    assert full.total == 4, "a full listing tells the total too"
+    assert contacts.list_connections(["names"], full.next_sync_token).total is None
+
+    db.session.flush()
+    count = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.method == "people.connections.list").order_by(LedgerEntry.seq)
+    ).all()[1]
+    assert (count.kind, count.records, json.loads(count.categories)) == ("read", 1, ["metadata"])
+    listings = [e for e in harness.google.log(harness.log_start) if e["method"] == "people.connections.list"]
+    assert [len(e["contacts_touched"]) for e in listings] == [0, 1, 4, 0]
+    assert harness.ledger() == [(method, str(status)) for method, status in harness.log()]

@@ -1,0 +1,95 @@
+"""Google's 25,000-contact limit per account, checked against the account's real size before writing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.accounts.models import Membership
+from app.emulator.hooks import HooksClient
+from app.sync.models import RunOutcome, SyncStatus
+from app.sync.planner import GOOGLE_CONTACT_LIMIT
+from tests.conftest import Factory
+from tests.google.connecting import ADA
+from tests.sync.engine import World, person
+
+
+@pytest.fixture
+def world(
+    app: Flask, google: HooksClient, factory: Factory, signed_in: Callable[[Membership], FlaskClient]
+) -> World:
+    return World(app, google, factory, signed_in)
+
+
+def fill_account(world: World, up_to: int) -> None:
+    """Seed personal contacts until the account holds ``up_to`` contacts in all."""
+    held = world.google.call("GET", f"people/accounts/{ADA}/snapshot")["contacts"]
+    filler = [{"person": {"names": [{"givenName": f"Friend {i}"}]}} for i in range(up_to - len(held))]
+    world.google.call("POST", f"people/accounts/{ADA}/seed", {"contacts": filler})
+    world.personal_before = world.personal_part()
+
+
+def assert_blocked(world: World, message: str) -> None:
+    sync = world.reload()
+    assert sync.status is SyncStatus.GOOGLE_CONTACT_LIMIT
+    assert sync.status_detail == message
+    assert not any(m.startswith(("people.batch", "contactGroups.members")) for m in world.requests())
+    assert world.personal_part() == world.personal_before
+
+
+def test_creates_an_incremental_run_cannot_fit_are_refused_before_any_write(world: World) -> None:
+    fill_account(world, GOOGLE_CONTACT_LIMIT - 3)
+    world.upsert(person("c1", "Ann"), person("c2", "Ben"))
+    assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
+    world.run()  # the first incremental listing reports GroupSync's own creates; settle it
+    world.upsert(person("c3", "Cat"), person("c4", "Dan"))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.BLOCKED
+    # The incremental listing does not tell the account's size: one page of one person does.
+    assert world.requests() == ["contactGroups.get", "people.connections.list", "people.connections.list"]
+    (count,) = [e for e in world.google.log(world.mark) if e["method"] == "people.connections.list"][1:]
+    assert len(count["contacts_touched"]) == 1
+    assert_blocked(
+        world,
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT - 1} contacts and this list needs 2 more;"
+        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+    )
+    world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
+
+
+def test_a_first_sync_takes_the_size_from_its_full_listing(world: World) -> None:
+    fill_account(world, GOOGLE_CONTACT_LIMIT)
+    world.upsert(person("c1", "Ann"))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.BLOCKED
+    listing_pages = -(-GOOGLE_CONTACT_LIMIT // 1000)
+    assert world.requests() == ["contactGroups.create", *["people.connections.list"] * listing_pages]
+    assert_blocked(
+        world,
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 1 more;"
+        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+    )
+    assert world.by_crm_id() == {}
+
+
+def test_a_run_without_creates_does_not_ask_for_the_size(world: World) -> None:
+    world.upsert(person("c1", "Ann"))
+    assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
+    world.run()
+    world.upsert(person("c1", "Anne"))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert world.requests().count("people.connections.list") == 1
+    world.assert_mirrors({"c1": "Anne"})
