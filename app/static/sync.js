@@ -8,12 +8,22 @@
   var text = section.querySelector("[data-testid=sync-progress-text]");
   var status = section.querySelector("[data-testid=sync-status]");
   var inGroup = section.querySelector("[data-testid=sync-in-group]");
+  // The run the page was drawn with, learned on the first answer; once another run has ended,
+  // the page is reloaded so the group, the last run and the history are current too.
+  var shownRun = null;
   function refresh() {
     fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) {
         if (!data) { return; }
         var run = data.latest_run;
+        var runKey = run ? run.started_at + "|" + run.finished_at : "";
+        if (shownRun === null) {
+          shownRun = runKey;
+        } else if (!data.running && runKey !== shownRun) {
+          window.location.reload();
+          return;
+        }
         if (run && run.progress.total > 0) {
           bar.max = run.progress.total;
           bar.value = run.progress.done;
