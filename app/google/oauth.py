@@ -234,7 +234,7 @@ def verify_id_token(settings: Settings, raw: str, *, nonce: str) -> Identity:
     try:
         claims: Mapping[str, Any] = google_id_token.verify_token(
             raw,
-            _TimedRequest(settings.http_timeout_seconds),
+            TimedRequest(settings.http_timeout_seconds),
             audience=settings.google_client_id,
             certs_url=endpoints.certs_uri,
         )
@@ -263,7 +263,7 @@ def verify_id_token(settings: Settings, raw: str, *, nonce: str) -> Identity:
     )
 
 
-class _TimedRequest(google.auth.transport.requests.Request):
+class TimedRequest(google.auth.transport.requests.Request):
     """google-auth's transport with GroupSync's timeout instead of its 120-second default."""
 
     def __init__(self, timeout: float) -> None:

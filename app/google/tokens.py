@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
+from app.google.oauth import TimedRequest
 from app.google.vault import AccessToken, TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import record
@@ -95,7 +96,7 @@ class _TransientError(Exception):
         self.outcome = outcome
 
 
-class _LedgeredTransport(google.auth.transport.requests.Request):
+class _LedgeredTransport(TimedRequest):
     """google-auth's requests transport with GroupSync's timeout and one ledger entry per request."""
 
     def __init__(
@@ -106,12 +107,11 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
         method: str,
         timeout: float,
     ) -> None:
-        super().__init__()
+        super().__init__(timeout)
         self._db = session
         self._holder = holder
         self._context = context
         self._method = method
-        self._timeout = timeout
 
     def __call__(
         self,
@@ -123,9 +123,7 @@ class _LedgeredTransport(google.auth.transport.requests.Request):
         **kwargs: Any,
     ) -> Any:
         try:
-            response = super().__call__(  # type: ignore[no-untyped-call]
-                url, method=method, body=body, headers=headers, timeout=self._timeout, **kwargs
-            )
+            response = super().__call__(url, method=method, body=body, headers=headers, **kwargs)
         except google.auth.exceptions.TransportError as exc:
             self._record(_transport_outcome(exc))
             raise
