@@ -131,29 +131,6 @@ def _upload(account: Account, label: str) -> int:
 
 
 def _sync(account: Account, label: str) -> int:
-    from app.google.models import GoogleConnection
-    from app.sync.models import ContactSync
-
-    membership = db.session.get(Membership, _member(account, label))
-    assert membership is not None
-    connection = GoogleConnection(
-        account_id=account.id, user_id=membership.user_id, email=f"{label}@example.com"
-    )
-    db.session.add(connection)
-    db.session.commit()
-    sync = ContactSync(
-        account_id=account.id,
-        membership_id=membership.id,
-        list_id=_list(account, label).id,
-        connection_id=connection.id,
-        group_name=f"{label} Group",
-    )
-    db.session.add(sync)
-    db.session.commit()
-    return sync.id
-
-
-def _sync(account: Account, label: str) -> int:
     membership = db.session.get_one(Membership, _member(account, label))
     connection = GoogleConnection(
         account_id=account.id, user_id=membership.user_id, email=f"{label}@gmail.example.com"
