@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -34,9 +33,6 @@ logger = logging.getLogger(__name__)
 REQUEST_LIFETIME = timedelta(minutes=10)
 REQUIRED_SCOPES = frozenset({"openid", "email"})
 """``profile`` is asked for but optional: without it the name falls back to the e-mail address."""
-
-Exchange = Callable[..., oauth.TokenGrant]
-Record = Callable[[Session, Flow], object]
 
 
 class SignInError(Exception):
@@ -110,24 +106,24 @@ def _claim(session: Session, *, state: str, browser_secret: str, now: datetime) 
     return pending
 
 
-def _token_flow(
-    outcome: str, *, account_id: int | None, user_id: int | None, google_account: str | None, status: int
-) -> Flow:
+def _token_flow() -> Flow:
+    """The code exchange's ledger entry before the answer: nobody is known yet (installation chain)."""
     return Flow(
         tag=EventTag.GOOGLE_REQUEST,
-        account_id=account_id,
-        user_id=user_id,
+        account_id=None,
         kind=FlowKind.TOKEN,
         purpose=Purpose.SIGN_IN,
         trigger=Trigger.USER_ACTION,
-        actor=f"user:{user_id}" if user_id is not None else "system",
-        outcome=outcome,
+        actor="system",
+        outcome="started",
         destination=Destination.GOOGLE,
-        google_account=google_account,
         method="oauth2.token.authorization_code",
         categories=frozenset({DataCategory.IDENTITY}),
-        detail={"http_status": status} if status else {},
     )
+
+
+def _with_status(flow: Flow, status: int) -> Flow:
+    return replace(flow, detail={**flow.detail, "http_status": status}) if status else flow
 
 
 def complete_sign_in(
@@ -137,15 +133,14 @@ def complete_sign_in(
     state: str,
     code: str,
     browser_secret: str,
-    exchange: Exchange = oauth.exchange_code,
-    record: Record = ledger.record,
     now: datetime | None = None,
 ) -> SignInOutcome:
     """Redeem Google's answer, find or create the person, apply invitations, and record the request."""
     moment = now or utcnow()
     pending = _claim(session, state=state, browser_secret=browser_secret, now=moment)
+    google_requests = ledger.GoogleRequestLedger(session)
     try:
-        grant = exchange(
+        grant = oauth.exchange_code(
             settings,
             code=code,
             redirect_uri=redirect_uri(settings),
@@ -153,30 +148,27 @@ def complete_sign_in(
             nonce=_derive(settings, "nonce", state),
             scopes=SIGN_IN_SCOPES,
             required_scopes=REQUIRED_SCOPES,
+            ledger=google_requests,
+            flow=_token_flow(),
         )
     except oauth.OAuthError as exc:
-        # The person is not known yet, so the request goes to the installation-wide chain.
-        record(
-            session,
-            _token_flow(
-                exc.outcome, account_id=None, user_id=None, google_account=None, status=exc.http_status
-            ),
-        )
+        if exc.request is not None:
+            # The person is not known, so the outcome stays on the installation-wide chain too.
+            outcome = exc.request.ended(exc.outcome)
+            google_requests.finish(exc.request, _with_status(outcome, exc.http_status))
         session.commit()
         logger.warning("sign-in refused after the token request: %s (HTTP %s)", exc.outcome, exc.http_status)
         raise SignInError(_failure_message(exc)) from None
     user, memberships, notices = admit(session, grant.identity)
-    account_id = memberships[0].account_id if len(memberships) == 1 else None
-    record(
-        session,
-        _token_flow(
-            "ok",
-            account_id=account_id,
-            user_id=user.id,
-            google_account=grant.identity.sub,
-            status=grant.http_status,
-        ),
+    # The outcome goes to the person's account chain when there is exactly one to attribute it to.
+    outcome = replace(
+        grant.request.ended("ok"),
+        account_id=memberships[0].account_id if len(memberships) == 1 else None,
+        user_id=user.id,
+        actor=f"user:{user.id}",
+        google_account=grant.identity.sub,
     )
+    google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
     session.commit()
     logger.info("sign-in completed: user %s, %d account(s)", user.id, len(memberships))
     return SignInOutcome(

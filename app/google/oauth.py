@@ -4,8 +4,10 @@ It builds authorization URLs, exchanges authorization codes and verifies ID toke
 both consents GroupSync asks for: sign-in (``openid email profile``, nothing stored but the
 identity) and the contacts connection (incremental, offline, always re-prompted so Google
 returns a refresh token). It keeps no state: callers generate and keep ``state``, ``nonce``
-and the PKCE verifier, and record each token request in the ledger (the exceptions carry a
-short ``outcome`` for that). Nothing here logs a code, a token or the client secret.
+and the PKCE verifier. Each request is recorded in the ledger before it is sent; the code
+exchange's outcome is left to the caller (its :class:`TokenGrant` or :class:`OAuthError`
+carries the started request), who may only then know whose it was. Nothing here logs a code,
+a token or the client secret.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +25,14 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import requests
 from google.oauth2 import id_token as google_id_token
-from google_auth_oauthlib.flow import Flow
+from google_auth_oauthlib.flow import Flow as OAuthFlow
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import CONTACTS_SCOPE, SIGN_IN_SCOPES, GoogleEndpoints
+from app.ledger.events import Flow, FlowKind
+from app.ledger.services import GoogleRequestLedger, StartedRequest
 
 CONTACTS_CONSENT_SCOPES = ("openid", "email", CONTACTS_SCOPE)
 """The connect flow asks again for ``openid email`` (already granted at sign-in, so no new
@@ -51,6 +55,8 @@ class OAuthError(Exception):
         super().__init__(message)
         self.outcome = outcome
         self.http_status = http_status
+        self.request: StartedRequest | None = None
+        """The code exchange's started ledger entry, for the caller to record the outcome of."""
 
 
 class TokenEndpointError(OAuthError):
@@ -90,6 +96,8 @@ class TokenGrant:
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     http_status: int
+    request: StartedRequest
+    """The code exchange's started ledger entry, for the caller to record the outcome of."""
 
 
 def new_secret() -> str:
@@ -154,17 +162,22 @@ def exchange_code(
     nonce: str,
     scopes: tuple[str, ...],
     required_scopes: frozenset[str],
+    ledger: GoogleRequestLedger,
+    flow: Flow,
 ) -> TokenGrant:
     """Redeem an authorization code and verify the ID token that comes with it.
 
     ``scopes`` must be what the authorization URL asked for; ``required_scopes`` (short
-    names) is what the caller cannot work without. Raises :class:`OAuthError` subclasses,
+    names) is what the caller cannot work without. ``flow`` is the code exchange's ledger
+    entry as far as it is known before the answer; the certificate fetch is recorded here
+    in full, the exchange's outcome by the caller. Raises :class:`OAuthError` subclasses,
     whose ``http_status`` is the token endpoint's answer (0 when none arrived).
     """
-    token, status = _request_token(
-        settings, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, scopes=scopes
-    )
+    started = ledger.start(flow)
     try:
+        token, status = _request_token(
+            settings, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, scopes=scopes
+        )
         granted = _granted_scopes(token.get("scope", ""))
         missing = required_scopes - granted
         if missing:
@@ -172,9 +185,12 @@ def exchange_code(
         raw_id_token = token.get("id_token")
         if not isinstance(raw_id_token, str):
             raise IdTokenError("id_token_missing", "the token response carries no ID token")
-        identity = verify_id_token(settings, raw_id_token, nonce=nonce)
+        certs = LedgeredRequest(ledger, certs_flow(flow), settings.http_timeout_seconds)
+        identity = verify_id_token(settings, raw_id_token, nonce=nonce, request=certs)
     except OAuthError as exc:
-        exc.http_status = status
+        exc.request = started
+        if not isinstance(exc, TokenEndpointError):
+            exc.http_status = status
         raise
     expires_in = token.get("expires_in")
     refresh = token.get("refresh_token")
@@ -185,7 +201,16 @@ def exchange_code(
         refresh_token=refresh if isinstance(refresh, str) else None,
         expires_at=utcnow() + timedelta(seconds=int(expires_in)) if expires_in is not None else None,
         http_status=status,
+        request=started,
     )
+
+
+CERTS_METHOD = "oauth2.certs"
+
+
+def certs_flow(flow: Flow) -> Flow:
+    """The ledger entry of fetching Google's public signing keys for a flow's ID token: no user data."""
+    return replace(flow, kind=FlowKind.TOKEN, method=CERTS_METHOD, records=0, categories=frozenset())
 
 
 def _request_token(
@@ -224,17 +249,18 @@ def _request_token(
     return token, statuses[0] if statuses else 0
 
 
-def verify_id_token(settings: Settings, raw: str, *, nonce: str) -> Identity:
+def verify_id_token(
+    settings: Settings, raw: str, *, nonce: str, request: google.auth.transport.Request
+) -> Identity:
     """Check signature, audience and expiry (google-auth), then issuer and nonce.
 
-    Fetching the signing certificates is a request to Google that carries no user data, so
-    it is not a ledger flow.
+    ``request`` fetches Google's signing certificates (normally a :class:`LedgeredRequest`).
     """
     endpoints = GoogleEndpoints.for_settings(settings)
     try:
         claims: Mapping[str, Any] = google_id_token.verify_token(
             raw,
-            TimedRequest(settings.http_timeout_seconds),
+            request,
             audience=settings.google_client_id,
             certs_url=endpoints.certs_uri,
         )
@@ -282,6 +308,42 @@ class TimedRequest(google.auth.transport.requests.Request):
         return super().__call__(url, method, body, headers, self._timeout, **kwargs)  # type: ignore[no-untyped-call]
 
 
+class LedgeredRequest(TimedRequest):
+    """A :class:`TimedRequest` that records each request in the ledger before sending it.
+
+    ``flow`` says whose request it is and why; each request gets a started entry (committed)
+    and an outcome entry: the HTTP status, or ``timeout``/``unreachable``.
+    """
+
+    def __init__(self, ledger: GoogleRequestLedger, flow: Flow, timeout: float) -> None:
+        super().__init__(timeout)
+        self._ledger = ledger
+        self._flow = flow
+
+    def __call__(
+        self,
+        url: Any,
+        method: Any = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        started = self._ledger.start(self._flow)
+        try:
+            response = super().__call__(url, method=method, body=body, headers=headers, **kwargs)
+        except google.auth.exceptions.TransportError as exc:
+            self._ledger.finish(started, started.ended(transport_outcome(exc)))
+            raise
+        self._ledger.finish(started, started.ended(str(response.status)))
+        return response
+
+
+def transport_outcome(exc: google.auth.exceptions.TransportError) -> str:
+    """How a google-auth request failed, as a ledger outcome."""
+    return "timeout" if isinstance(exc.__cause__, requests.Timeout) else "unreachable"
+
+
 def _granted_scopes(scope: object) -> frozenset[str]:
     names = (
         scope.split()
@@ -306,7 +368,7 @@ def _flow(settings: Settings, scopes: tuple[str, ...], redirect_uri: str) -> Any
             "token_uri": endpoints.token_uri,
         }
     }
-    return Flow.from_client_config(
+    return OAuthFlow.from_client_config(
         config, scopes=list(scopes), redirect_uri=redirect_uri, autogenerate_code_verifier=False
     )
 

@@ -9,9 +9,11 @@ What the layer guarantees, so its callers cannot get it wrong:
   raises :class:`~app.google.errors.ScopeViolationError` before a byte is sent. Contacts are read
   only by resource names the group listing or an earlier response put in scope, and
   ``connections.list`` results outside the scope are dropped here. No raw service is exposed.
-* **One ledger entry per HTTP request actually sent** (each retry and each token refresh is
-  its own entry): recording happens in the transport every byte goes through, so the ledger
-  and Google's (or the emulator's) request log match one to one.
+* **Every HTTP request is in the ledger before it is sent** (each retry and each token refresh
+  is its own request): the transport every byte goes through commits a
+  ``google.request_started`` entry first and adds the ``google.request`` outcome entry after,
+  so the ledger and Google's (or the emulator's) request log match one to one even when
+  the process is killed mid-request.
 * **Pacing.** Requests for one Google account go one at a time and within the per-minute
   quota (:mod:`app.google.pacing`).
 * **Retries only where they are safe.** Reads and idempotent writes (updates, deletes,
@@ -34,11 +36,12 @@ What the layer guarantees, so its callers cannot get it wrong:
   connection so that a kept-alive socket the server already closed cannot fake an ambiguous
   failure.
 
-Transactions: ledger entries go to the sink the caller passes (normally the caller's
-session, :func:`session_ledger`). The caller commits after it has applied a batch's result,
-and must also commit (not roll back) after catching a
-:class:`~app.google.errors.PeopleError`, or the entries of the requests that were sent are
-lost with the transaction.
+Transactions: the caller's :class:`~app.ledger.services.GoogleRequestLedger` commits the
+caller's session before every request, so a run's database work is committed at each request
+to Google and no transaction stays open while Google answers. Outcome entries join the
+caller's transaction; the caller commits after it has applied a batch's result, and also
+(not rolls back) after catching a :class:`~app.google.errors.PeopleError`, or those outcomes
+are lost (their requests stay in the ledger as started).
 
 A client is not thread-safe; use one per sync run.
 """
@@ -59,7 +62,6 @@ import tenacity
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from sqlalchemy.orm import Session
 from urllib3.exceptions import NewConnectionError
 
 from app.config import Settings
@@ -82,13 +84,11 @@ from app.google.fields import OWNED_FIELDS
 from app.google.pacing import Pacer, shared_pacer
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ledger.services import GoogleRequestLedger, StartedRequest
 from app.ops import metrics
 
 Person = dict[str, Any]
 """A People API ``Person`` resource as JSON."""
-
-LedgerSink = Callable[[Flow], object]
-"""Where the layer writes one :class:`Flow` per HTTP request it sends."""
 
 MAX_BATCH_GET: Final = 200
 MAX_BATCH_CREATE: Final = 200
@@ -243,13 +243,6 @@ class ConnectionsResult:
     """How many contacts the whole account holds (``totalItems``); full listings only."""
 
 
-def session_ledger(session: Session) -> LedgerSink:
-    """A ledger sink appending to ``session``'s transaction (the caller commits)."""
-    from app.ledger.services import record
-
-    return lambda flow: record(session, flow)
-
-
 # --------------------------------------------------------------------------- transport
 
 
@@ -279,7 +272,13 @@ class _RecordingHttp:
     """
 
     def __init__(
-        self, *, context: RequestContext, ledger: LedgerSink, pacer: Pacer, timeout: float, token_uri: str
+        self,
+        *,
+        context: RequestContext,
+        ledger: GoogleRequestLedger,
+        pacer: Pacer,
+        timeout: float,
+        token_uri: str,
     ) -> None:
         self.timeout = timeout
         self.call: _Call | None = None
@@ -308,53 +307,59 @@ class _RecordingHttp:
             )
         if isinstance(body, str):
             body = body.encode("utf-8")
-        # The ledger is written after the account's slot is released: a writer holding the slot while
+        # The ledger is written outside the account's slot: a writer holding the slot while
         # waiting for the ledger chain's row lock could deadlock with a transaction waiting for the slot.
+        started = self._ledger.start(self._flow(call, "started", call.records))
         failure: _TransportFailureError | None = None
-        with self._pacer.slot(self._context.google_sub):
-            if method != "GET":
-                # A fresh connection: a failure is then the server's answer, not a stale keep-alive.
-                self._session.close()
-            try:
-                response = self._session.request(
-                    method,
-                    uri,
-                    data=body,
-                    headers=dict(headers or {}),
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                failure = _transport_failure(exc, to_token)
-                cause = exc
+        try:
+            with self._pacer.slot(self._context.google_sub):
+                if method != "GET":
+                    # A fresh connection: a failure is then the server's answer, not a stale keep-alive.
+                    self._session.close()
+                try:
+                    response = self._session.request(
+                        method,
+                        uri,
+                        data=body,
+                        headers=dict(headers or {}),
+                        timeout=self.timeout,
+                        allow_redirects=False,
+                    )
+                except requests.RequestException as exc:
+                    failure = _transport_failure(exc, to_token)
+                    cause = exc
+        except BaseException:
+            self._finish(started, call, "aborted", 0)
+            raise
         if failure is not None:
-            self._record(call, failure.outcome, 0)
+            self._finish(started, call, failure.outcome, 0)
             raise failure from cause
-        self._record(call, str(response.status_code), _record_count(call, response))
+        self._finish(started, call, str(response.status_code), _record_count(call, response))
         info: dict[str, str] = {k.lower(): v for k, v in response.headers.items()}
         info["status"] = str(response.status_code)
         return httplib2.Response(info), response.content
 
-    def _record(self, call: _Call, outcome: str, records: int) -> None:
-        ctx = self._context
+    def _finish(self, started: StartedRequest, call: _Call, outcome: str, records: int) -> None:
         metrics.observe_google_request(call.method, outcome, call.attempt)
-        self._ledger(
-            Flow(
-                tag=EventTag.GOOGLE_REQUEST,
-                account_id=ctx.account_id,
-                user_id=ctx.user_id,
-                google_account=ctx.google_sub,
-                kind=call.kind,
-                purpose=ctx.purpose,
-                trigger=ctx.trigger,
-                actor=ctx.actor,
-                outcome=outcome,
-                destination=Destination.GOOGLE,
-                method=call.method,
-                records=records,
-                categories=call.categories,
-                detail={"attempt": call.attempt},
-            )
+        self._ledger.finish(started, started.ended(outcome, records=records))
+
+    def _flow(self, call: _Call, outcome: str, records: int) -> Flow:
+        ctx = self._context
+        return Flow(
+            tag=EventTag.GOOGLE_REQUEST,
+            account_id=ctx.account_id,
+            user_id=ctx.user_id,
+            google_account=ctx.google_sub,
+            kind=call.kind,
+            purpose=ctx.purpose,
+            trigger=ctx.trigger,
+            actor=ctx.actor,
+            outcome=outcome,
+            destination=Destination.GOOGLE,
+            method=call.method,
+            records=records,
+            categories=call.categories,
+            detail={"attempt": call.attempt},
         )
 
 
@@ -617,7 +622,7 @@ class PeopleClient:
         credentials: Any,
         endpoints: GoogleEndpoints,
         context: RequestContext,
-        ledger: LedgerSink,
+        ledger: GoogleRequestLedger,
         pacer: Pacer,
         *,
         timeout_seconds: float,
@@ -646,7 +651,7 @@ class PeopleClient:
 
     @classmethod
     def for_settings(
-        cls, settings: Settings, credentials: Any, context: RequestContext, ledger: LedgerSink
+        cls, settings: Settings, credentials: Any, context: RequestContext, ledger: GoogleRequestLedger
     ) -> PeopleClient:
         return cls(
             credentials,

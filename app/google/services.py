@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 
@@ -34,7 +34,7 @@ from app.google.models import (
 from app.google.tokens import CallContext, Grantee, revoke, revoke_token, token_flow
 from app.google.vault import TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
-from app.ledger.services import record
+from app.ledger.services import GoogleRequestLedger, record
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
@@ -249,7 +249,8 @@ def _consent_flow(membership: Membership, tag: EventTag, outcome: str, detail: d
     )
 
 
-def _exchange_flow(membership: Membership, outcome: str, google_sub: str | None = None) -> Flow:
+def _exchange_flow(membership: Membership) -> Flow:
+    """The code exchange's ledger entry; whose Google account it was is known only from the answer."""
     return Flow(
         tag=EventTag.GOOGLE_REQUEST,
         account_id=membership.account_id,
@@ -257,10 +258,9 @@ def _exchange_flow(membership: Membership, outcome: str, google_sub: str | None 
         purpose=Purpose.ACCOUNT_CONNECTION,
         trigger=Trigger.USER_ACTION,
         actor=f"user:{membership.user_id}",
-        outcome=outcome,
+        outcome="started",
         destination=Destination.GOOGLE,
         user_id=membership.user_id,
-        google_account=google_sub,
         method=EXCHANGE_METHOD,
         categories=frozenset({DataCategory.OAUTH_TOKENS, DataCategory.IDENTITY}),
     )
@@ -335,6 +335,7 @@ def complete_connect(
         report_unreadable(exc)
         session.commit()
         return ConnectResult(ConnectOutcome.EXPIRED)
+    google_requests = GoogleRequestLedger(session)
     try:
         grant = oauth.exchange_code(
             settings,
@@ -344,12 +345,16 @@ def complete_connect(
             nonce=_nonce_for(verifier),
             scopes=oauth.CONTACTS_CONSENT_SCOPES,
             required_scopes=frozenset({"openid"}),
+            ledger=google_requests,
+            flow=_exchange_flow(membership),
         )
     except oauth.OAuthError as exc:
-        record(session, _exchange_flow(membership, exc.outcome))
+        if exc.request is not None:
+            google_requests.finish(exc.request, exc.request.ended(exc.outcome))
         session.commit()
         return ConnectResult(ConnectOutcome.FAILED)
-    record(session, _exchange_flow(membership, str(grant.http_status), grant.identity.sub))
+    outcome = grant.request.ended(str(grant.http_status))
+    google_requests.finish(grant.request, replace(outcome, google_account=grant.identity.sub))
     granted = " ".join(sorted(grant.scopes))
     connection = connection_of(session, membership)
     if (

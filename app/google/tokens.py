@@ -3,9 +3,11 @@
 Revoking also serves tokens a connect callback received but does not keep
 (:func:`revoke_token`, attributed to a :class:`Grantee`).
 
-Every HTTP request to the token and revocation endpoints goes through
-:class:`_LedgeredTransport`, which gives it GroupSync's timeout and writes one ledger entry
-for it (retries included), in the caller's transaction. The caller commits.
+Every HTTP request to the token and revocation endpoints (retries included) goes through
+a :class:`~app.google.oauth.LedgeredRequest`, which gives it GroupSync's timeout and records
+it in the ledger before sending it, committing the caller's session (see
+:class:`~app.ledger.services.GoogleRequestLedger`). Outcome entries join the caller's
+transaction; the caller commits.
 
 ``invalid_grant`` on refresh is terminal (access revoked, refresh token expired — including
 the 7-day expiry of apps in Google's "Testing" status): the connection is marked
@@ -25,8 +27,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import google.auth.exceptions
-import google.auth.transport.requests
-import requests
 from google.oauth2 import _client as google_oauth_client
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -35,10 +35,10 @@ from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
-from app.google.oauth import TimedRequest
+from app.google.oauth import LedgeredRequest, transport_outcome
 from app.google.vault import AccessToken, TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
-from app.ledger.services import record
+from app.ledger.services import GoogleRequestLedger, record
 
 REFRESH_METHOD = "oauth2.token.refresh"
 REVOKE_METHOD = "oauth2.revoke"
@@ -96,49 +96,12 @@ class _TransientError(Exception):
         self.outcome = outcome
 
 
-class _LedgeredTransport(TimedRequest):
-    """google-auth's requests transport with GroupSync's timeout and one ledger entry per request."""
-
-    def __init__(
-        self,
-        session: Session,
-        holder: TokenHolder,
-        context: CallContext,
-        method: str,
-        timeout: float,
-    ) -> None:
-        super().__init__(timeout)
-        self._db = session
-        self._holder = holder
-        self._context = context
-        self._method = method
-
-    def __call__(
-        self,
-        url: Any,
-        method: Any = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> Any:
-        try:
-            response = super().__call__(url, method=method, body=body, headers=headers, **kwargs)
-        except google.auth.exceptions.TransportError as exc:
-            self._record(_transport_outcome(exc))
-            raise
-        self._record(str(response.status))
-        return response
-
-    def _record(self, outcome: str) -> None:
-        record(
-            self._db,
-            token_flow(self._holder, self._context, EventTag.GOOGLE_REQUEST, outcome, method=self._method),
-        )
-
-
-def _transport_outcome(exc: google.auth.exceptions.TransportError) -> str:
-    return "timeout" if isinstance(exc.__cause__, requests.Timeout) else "unreachable"
+def _transport(
+    session: Session, holder: TokenHolder, context: CallContext, method: str, timeout: float
+) -> LedgeredRequest:
+    """google-auth's transport for one token operation, recording each request ahead in the ledger."""
+    started = token_flow(holder, context, EventTag.GOOGLE_REQUEST, "started", method=method)
+    return LedgeredRequest(GoogleRequestLedger(session), started, timeout)
 
 
 def token_flow(
@@ -205,9 +168,7 @@ def refresh(
     if refresh_token is None:
         raise RefreshRejectedError("the connection holds no refresh token")
     endpoints = GoogleEndpoints.for_settings(settings)
-    transport = _LedgeredTransport(
-        session, connection, context, REFRESH_METHOD, settings.http_timeout_seconds
-    )
+    transport = _transport(session, connection, context, REFRESH_METHOD, settings.http_timeout_seconds)
 
     def attempt_refresh() -> tuple[str, str | None, Any]:
         try:
@@ -224,7 +185,7 @@ def refresh(
                 raise _TransientError(_error_code(exc)) from None
             raise
         except google.auth.exceptions.TransportError as exc:
-            raise _TransientError(_transport_outcome(exc)) from None
+            raise _TransientError(transport_outcome(exc)) from None
         return token, new_refresh, expiry
 
     try:
@@ -290,7 +251,7 @@ def revoke_token(
     how it ended.
     """
     endpoints = GoogleEndpoints.for_settings(settings)
-    transport = _LedgeredTransport(session, holder, context, REVOKE_METHOD, settings.http_timeout_seconds)
+    transport = _transport(session, holder, context, REVOKE_METHOD, settings.http_timeout_seconds)
 
     def attempt_revoke() -> Any:
         try:
@@ -301,7 +262,7 @@ def revoke_token(
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
         except google.auth.exceptions.TransportError as exc:
-            raise _TransientError(_transport_outcome(exc)) from None
+            raise _TransientError(transport_outcome(exc)) from None
         if response.status >= 500:
             raise _TransientError(str(response.status))
         return response

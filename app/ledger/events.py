@@ -15,7 +15,10 @@ from enum import StrEnum
 class EventTag(StrEnum):
     """Namespaced event tags (``area.event``)."""
 
+    GOOGLE_REQUEST_STARTED = "google.request_started"
+    """Written and committed before a request to Google is sent (write-ahead)."""
     GOOGLE_REQUEST = "google.request"
+    """A request's outcome: Google's HTTP status, or how the transport failed."""
     DISCLOSURE_ACCEPTED = "consent.disclosure_accepted"
     CONSENT_GRANTED = "consent.scopes_granted"
     CONSENT_DENIED = "consent.denied"

@@ -15,8 +15,9 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ DbSession = Session | scoped_session[Any]
 """A plain session or Flask-SQLAlchemy's ``db.session``: both work as the caller's transaction."""
 
 _ACTOR = re.compile(r"system|user:\d+")
+REQUEST_ID = "request_id"
+"""The detail key pairing a Google request's started and outcome entries."""
+_REQUEST_TAGS = frozenset({EventTag.GOOGLE_REQUEST, EventTag.GOOGLE_REQUEST_STARTED})
 _DETAIL_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _MAX_DETAIL_TEXT = 300
 
@@ -92,6 +96,8 @@ def _check_detail(detail: Mapping[str, str | int | bool]) -> dict[str, str | int
 
 
 def _check_flow(flow: Flow) -> None:
+    if flow.tag in _REQUEST_TAGS and REQUEST_ID not in flow.detail:
+        raise ValueError("Google requests are recorded through GoogleRequestLedger, ahead of sending")
     if not _ACTOR.fullmatch(flow.actor):
         raise ValueError(f"ledger actor must be 'system' or 'user:<id>' (got {flow.actor!r})")
     if not flow.outcome or len(flow.outcome) > 60:
@@ -220,6 +226,51 @@ def record_human_view(
     )
     session.commit()
     return entry
+
+
+@dataclass(frozen=True)
+class StartedRequest:
+    """A request to Google whose write-ahead entry is committed."""
+
+    request_id: str
+    """Random; ties the ``google.request_started`` entry to the ``google.request`` entry of its outcome."""
+    flow: Flow
+
+    def ended(self, outcome: str, *, records: int | None = None) -> Flow:
+        """The outcome entry's flow: the started flow with how the request ended."""
+        return replace(self.flow, outcome=outcome, records=self.flow.records if records is None else records)
+
+
+class GoogleRequestLedger:
+    """Write-ahead recording of requests to Google, for one database session.
+
+    :meth:`start` appends a ``google.request_started`` entry and commits before the request
+    is sent, so a process killed while the request is in flight still leaves it in the
+    ledger; :meth:`finish` appends the outcome in the caller's transaction. A request
+    started but never finished is therefore one whose outcome nobody saw (``ledger verify``
+    lists them). Committing at every request also means no database transaction (and no
+    lock, including the ledger chain's) is held open while Google answers; the caller's
+    work up to that point is committed with the entry.
+    """
+
+    def __init__(self, session: DbSession) -> None:
+        self._session = session
+
+    def start(self, flow: Flow) -> StartedRequest:
+        if flow.tag is not EventTag.GOOGLE_REQUEST:
+            raise ValueError(f"only Google requests are recorded ahead (got {flow.tag.value})")
+        started = StartedRequest(uuid.uuid4().hex, flow)
+        detail = {**flow.detail, REQUEST_ID: started.request_id}
+        record(
+            self._session,
+            replace(flow, tag=EventTag.GOOGLE_REQUEST_STARTED, outcome="started", detail=detail),
+        )
+        self._session.commit()
+        return started
+
+    def finish(self, started: StartedRequest, flow: Flow) -> LedgerEntry:
+        """Record ``flow`` (normally ``started.ended(...)``) as the request's outcome; the caller commits."""
+        return record(self._session, replace(flow, detail={**flow.detail, REQUEST_ID: started.request_id}))
 
 
 # Reading a user's data with their consent serves their sync; the other reasons are their own purposes.

@@ -32,11 +32,11 @@ from app.google.errors import (
     QuotaExceededError,
 )
 from app.google.models import GoogleConnection, StatusReason
-from app.google.people import LedgerSink, PeopleClient, RequestContext, session_ledger
+from app.google.people import PeopleClient, RequestContext
 from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
-from app.ledger.services import record
+from app.ledger.services import GoogleRequestLedger, record
 from app.sync import executor, loaders
 from app.sync.executor import DbSession
 from app.sync.models import (
@@ -53,7 +53,7 @@ from app.sync.planner import Limits, RowState
 LEASE_TTL = timedelta(minutes=10)
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
-PeopleFactory = Callable[[Settings, Any, RequestContext, LedgerSink], PeopleClient]
+PeopleFactory = Callable[[Settings, Any, RequestContext, GoogleRequestLedger], PeopleClient]
 """Builds the run's People client from settings, Google credentials, request context and ledger sink."""
 
 
@@ -336,7 +336,7 @@ class RunOptions:
 
 
 def _default_people(
-    settings: Settings, credentials: Any, context: RequestContext, ledger: LedgerSink
+    settings: Settings, credentials: Any, context: RequestContext, ledger: GoogleRequestLedger
 ) -> PeopleClient:
     return PeopleClient.for_settings(settings, credentials, context, ledger)
 
@@ -442,7 +442,7 @@ def _run_holding_lease(
                 trigger=opts.trigger,
                 actor=opts.actor,
             ),
-            session_ledger(session),
+            GoogleRequestLedger(session),
         )
         source = loaders.ListSource(session, sync)
         with client:

@@ -27,12 +27,15 @@ from app.google.oauth import Identity
 from app.ledger.models import LedgerEntry
 from tests.auth.flows import answer_at_google, csrf_token, sign_in_via_google, start_sign_in
 from tests.conftest import Factory
+from tests.ledger.helpers import request_outcomes
 
 ADA_SUB = "110000000000000000001"
 
 
-def _entries() -> list[LedgerEntry]:
-    return list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.tag == "google.request")))
+def _entries(method: str = "oauth2.token.authorization_code") -> list[LedgerEntry]:
+    """Outcome entries of the sign-in's requests to ``method``, once every request's pairing is checked."""
+    everything = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.chain, LedgerEntry.seq)).all()
+    return [e for e in request_outcomes(everything) if e.tag == "google.request" and e.method == method]
 
 
 def _flashes(client: FlaskClient) -> str:
@@ -62,6 +65,14 @@ def test_first_sign_in_creates_an_account_with_the_person_as_admin(
     assert (entry.destination, entry.categories, entry.actor) == ("google", '["identity"]', f"user:{user.id}")
     assert entry.google_account is not None
     assert ADA_SUB not in entry.google_account
+    # Fetching Google's signing keys to check the ID token is a request to Google too: nobody's data.
+    (certs,) = _entries("oauth2.certs")
+    assert (certs.account_id, certs.outcome, certs.categories, certs.purpose) == (
+        None,
+        "200",
+        "[]",
+        "sign_in",
+    )
 
 
 def test_signing_in_again_finds_the_same_person_by_sub(client: FlaskClient, google: HooksClient) -> None:

@@ -21,6 +21,7 @@ from app.ledger.models import LedgerEntry
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
+from tests.ledger.helpers import request_outcomes
 
 ADA = "110000000000000000001"
 """``sub`` of the emulator's first test identity (Ada Lovelace)."""
@@ -85,11 +86,12 @@ def connection_of(membership: Membership) -> GoogleConnection | None:
 
 
 def ledger(account_id: int) -> list[LedgerEntry]:
+    """The account's entries, each Google request as its outcome entry once its pairing is checked."""
     db.session.expire_all()
-    return list(
+    return request_outcomes(
         db.session.scalars(
             select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.seq)
-        )
+        ).all()
     )
 
 

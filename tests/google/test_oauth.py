@@ -15,17 +15,37 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+from flask import Flask
+from sqlalchemy import select
 
 from app.config import Settings
 from app.emulator.keys import SigningKey
+from app.extensions import db
 from app.google import oauth
 from app.google.endpoints import CONTACTS_SCOPE, SIGN_IN_SCOPES, GoogleEndpoints
+from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ledger.models import LedgerEntry
+from app.ledger.services import GoogleRequestLedger
 
 HOST = "127.0.0.1:9"
 ISSUER = f"http://{HOST}"
 REDIRECT = "http://127.0.0.1:5000/auth/callback"
 NONCE = "nonce-" + "n" * 20
 VERIFIER = "v" * 43
+
+
+EXCHANGE = Flow(
+    tag=EventTag.GOOGLE_REQUEST,
+    account_id=None,
+    kind=FlowKind.TOKEN,
+    purpose=Purpose.SIGN_IN,
+    trigger=Trigger.USER_ACTION,
+    actor="system",
+    outcome="started",
+    destination=Destination.GOOGLE,
+    method="oauth2.token.authorization_code",
+    categories=frozenset({DataCategory.IDENTITY}),
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +114,8 @@ def _serve(
 
 def _exchange(settings: Settings, **changes: Any) -> oauth.TokenGrant:
     arguments: dict[str, Any] = {
+        "ledger": GoogleRequestLedger(db.session),
+        "flow": EXCHANGE,
         "code": "4/canary-code",
         "redirect_uri": REDIRECT,
         "code_verifier": VERIFIER,
@@ -103,6 +125,11 @@ def _exchange(settings: Settings, **changes: Any) -> oauth.TokenGrant:
     }
     arguments.update(changes)
     return oauth.exchange_code(settings, **arguments)
+
+
+def _ledgered() -> list[tuple[str, str | None, str]]:
+    entries = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.chain, LedgerEntry.seq))
+    return [(e.tag, e.method, e.outcome) for e in entries]
 
 
 def _query(url: str) -> dict[str, str]:
@@ -147,7 +174,7 @@ def test_contacts_consent_url_is_incremental_offline_and_reprompts(settings: Set
 
 
 def test_exchange_accepts_google_scope_urls_and_keeps_tokens_out_of_repr(
-    settings: Settings, key: SigningKey, google: responses.RequestsMock
+    app: Flask, settings: Settings, key: SigningKey, google: responses.RequestsMock
 ) -> None:
     _serve(google, settings, key)
     grant = _exchange(settings)
@@ -164,10 +191,17 @@ def test_exchange_accepts_google_scope_urls_and_keeps_tokens_out_of_repr(
     assert sent["grant_type"] == ["authorization_code"]
     assert token_call.request.req_kwargs["timeout"] == 7.0
     assert certs_call.request.req_kwargs["timeout"] == 7.0
+    # Both requests were recorded before they were sent; the exchange's outcome is the caller's to record.
+    assert _ledgered() == [
+        ("google.request_started", "oauth2.token.authorization_code", "started"),
+        ("google.request_started", "oauth2.certs", "started"),
+        ("google.request", "oauth2.certs", "200"),
+    ]
+    assert grant.request.flow == EXCHANGE
 
 
 def test_exchange_reports_contacts_grant_and_refresh_token(
-    settings: Settings, key: SigningKey, google: responses.RequestsMock
+    app: Flask, settings: Settings, key: SigningKey, google: responses.RequestsMock
 ) -> None:
     endpoints = GoogleEndpoints.for_settings(settings)
     google.post(
@@ -191,7 +225,7 @@ def test_exchange_reports_contacts_grant_and_refresh_token(
 
 
 def test_unticked_required_scope_is_reported_by_name(
-    settings: Settings, key: SigningKey, google: responses.RequestsMock
+    app: Flask, settings: Settings, key: SigningKey, google: responses.RequestsMock
 ) -> None:
     _serve(google, settings, key, scope="openid https://www.googleapis.com/auth/userinfo.profile")
     with pytest.raises(oauth.ScopesNotGrantedError) as info:
@@ -208,17 +242,24 @@ def test_unticked_required_scope_is_reported_by_name(
         (400, {"error": "redirect_uri_mismatch"}, "redirect_uri_mismatch"),
     ],
 )
+@pytest.mark.usefixtures("app")
 def test_token_endpoint_errors_carry_googles_error_code(
-    settings: Settings, google: responses.RequestsMock, status: int, body: dict[str, str], outcome: str
+    settings: Settings,
+    google: responses.RequestsMock,
+    status: int,
+    body: dict[str, str],
+    outcome: str,
 ) -> None:
     google.post(GoogleEndpoints.for_settings(settings).token_uri, json=body, status=status)
     with pytest.raises(oauth.TokenEndpointError) as info:
         _exchange(settings)
     assert (info.value.outcome, info.value.http_status) == (outcome, status)
+    assert info.value.request is not None, "the caller needs the started request to record the outcome"
+    assert _ledgered() == [("google.request_started", "oauth2.token.authorization_code", "started")]
 
 
 def test_server_error_page_is_a_token_endpoint_error(
-    settings: Settings, google: responses.RequestsMock
+    app: Flask, settings: Settings, google: responses.RequestsMock
 ) -> None:
     google.post(
         GoogleEndpoints.for_settings(settings).token_uri, body="<html>Server Error</html>", status=502
@@ -233,7 +274,7 @@ def test_server_error_page_is_a_token_endpoint_error(
     [(requests.ReadTimeout("slow"), "timeout"), (requests.ConnectionError("refused"), "unreachable")],
 )
 def test_unreachable_token_endpoint(
-    settings: Settings, google: responses.RequestsMock, failure: Exception, outcome: str
+    app: Flask, settings: Settings, google: responses.RequestsMock, failure: Exception, outcome: str
 ) -> None:
     google.post(GoogleEndpoints.for_settings(settings).token_uri, body=failure)
     with pytest.raises(oauth.TokenEndpointError) as info:
@@ -252,6 +293,7 @@ def test_unreachable_token_endpoint(
         ({"sub": ""}, "id_token_identity"),
     ],
 )
+@pytest.mark.usefixtures("app")
 def test_id_token_claims_are_checked(
     settings: Settings,
     key: SigningKey,
@@ -266,7 +308,7 @@ def test_id_token_claims_are_checked(
 
 
 def test_id_token_with_altered_claims_fails_the_signature_check(
-    settings: Settings, key: SigningKey, google: responses.RequestsMock
+    app: Flask, settings: Settings, key: SigningKey, google: responses.RequestsMock
 ) -> None:
     header, _, signature = key.sign_jwt(_claims(settings)).split(".")
     altered = key.sign_jwt(_claims(settings, sub="110000000000000000666")).split(".")[1]
@@ -276,7 +318,7 @@ def test_id_token_with_altered_claims_fails_the_signature_check(
     assert info.value.outcome == "id_token_invalid"
 
 
-def test_missing_id_token_is_rejected(settings: Settings, google: responses.RequestsMock) -> None:
+def test_missing_id_token_is_rejected(app: Flask, settings: Settings, google: responses.RequestsMock) -> None:
     google.post(
         GoogleEndpoints.for_settings(settings).token_uri,
         body=json.dumps({"access_token": "ya29.x", "token_type": "Bearer", "scope": "openid email"}),
@@ -288,7 +330,7 @@ def test_missing_id_token_is_rejected(settings: Settings, google: responses.Requ
 
 
 def test_unreachable_signing_keys_reject_the_token(
-    settings: Settings, key: SigningKey, google: responses.RequestsMock
+    app: Flask, settings: Settings, key: SigningKey, google: responses.RequestsMock
 ) -> None:
     endpoints = GoogleEndpoints.for_settings(settings)
     google.post(
@@ -304,3 +346,5 @@ def test_unreachable_signing_keys_reject_the_token(
     with pytest.raises(oauth.IdTokenError) as info:
         _exchange(settings)
     assert info.value.outcome == "certs_unreachable"
+    assert info.value.request is not None
+    assert ("google.request", "oauth2.certs", "503") in _ledgered()

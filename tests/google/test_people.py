@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import responses
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Membership
 from app.config import Settings
@@ -42,11 +43,11 @@ from app.google.people import (
     PeopleClient,
     RequestContext,
     RetryPolicy,
-    session_ledger,
 )
 from app.google.tokens import ATTEMPTS
 from app.ledger.events import EventTag, Trigger
 from app.ledger.models import LedgerEntry
+from app.ledger.services import GoogleRequestLedger
 from tests.conftest import Factory
 from tests.google.connecting import (
     ADA,
@@ -58,6 +59,7 @@ from tests.google.connecting import (
     vault_of,
 )
 from tests.google.helpers import emulator_credentials
+from tests.ledger.helpers import request_outcomes
 
 MARKER = ClientDataTag("groupsync", "sync:1")
 GROUP_NAME = "Acme CRM · Customers"
@@ -95,7 +97,7 @@ class Harness:
             self.credentials,
             GoogleEndpoints.for_settings(self.settings),
             context,
-            session_ledger(db.session),
+            GoogleRequestLedger(db.session),
             Pacer(10_000),
             timeout_seconds=self.timeout,
             retry=RetryPolicy(max_attempts=4),
@@ -145,8 +147,8 @@ class Harness:
         db.session.flush()
         entries = db.session.scalars(
             select(LedgerEntry).where(LedgerEntry.account_id == self.account.id).order_by(LedgerEntry.seq)
-        )
-        return [(e.method or "", e.outcome) for e in entries]
+        ).all()
+        return [(e.method or "", e.outcome) for e in request_outcomes(entries)]
 
     def group_members(self, group: str) -> list[dict[str, Any]]:
         gid = group.removeprefix("contactGroups/")
@@ -484,6 +486,39 @@ def test_a_dropped_or_timed_out_read_is_retried(harness: Harness) -> None:
     assert reads == ["connection_dropped", "200", "timeout", "200"]
 
 
+def test_each_request_is_committed_to_the_ledger_before_google_answers(harness: Harness) -> None:
+    contacts = open_group(harness.client())
+    [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
+    db.session.commit()
+    harness.faults(slow_rate=1.0, slow_ms=1500, methods=["people.getBatchGet"], times=1)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    seen: list[list[str]] = []
+
+    def watch() -> None:
+        # Another connection, as a second process would see the database while the request is in flight.
+        with app.app_context(), Session(db.engine) as other:
+            for _ in range(100):
+                tags = other.scalars(
+                    select(LedgerEntry.tag).where(LedgerEntry.method == "people.getBatchGet")
+                ).all()
+                if tags:
+                    seen.append(list(tags))
+                    return
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert contacts.batch_get([name], ["names"]).found[name].verified
+    watcher.join(5)
+    assert seen == [["google.request_started"]], "committed while Google had not answered yet"
+    db.session.rollback()
+    # Rolling the caller back loses the outcome, never the request.
+    started = db.session.scalars(
+        select(LedgerEntry.tag).where(LedgerEntry.method == "people.getBatchGet")
+    ).all()
+    assert started == ["google.request_started"]
+
+
 def test_an_update_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harness: Harness) -> None:
     contacts = open_group(harness.client())
     [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
@@ -501,7 +536,9 @@ def test_ledger_entries_name_the_kind_records_and_data_categories(harness: Harne
     contacts.batch_create([tagged("1", "Ada"), tagged("2", "Grace")])
     db.session.flush()
     entry = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.method == "people.batchCreateContacts")
+        select(LedgerEntry).where(
+            LedgerEntry.method == "people.batchCreateContacts", LedgerEntry.tag == EventTag.GOOGLE_REQUEST
+        )
     ).one()
     assert (entry.kind, entry.records, entry.purpose, entry.destination) == (
         "create",
@@ -518,23 +555,32 @@ def test_clients_sharing_a_pacer_never_overlap_requests_for_one_account(harness:
     harness.google.call("POST", f"people/accounts/{ADA}/limits", {"strict_sequential": True})
     harness.faults(latency_ms=30)
     pacer = Pacer(10_000)
-    flows: list[object] = []
     context = RequestContext(
         account_id=harness.account.id, user_id=None, google_sub=ADA, trigger=Trigger.SYSTEM, actor="system"
     )
     endpoints = GoogleEndpoints.for_settings(harness.settings)
     errors: list[BaseException] = []
 
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
     def run(n: int) -> None:
-        client = PeopleClient(
-            harness.credentials, endpoints, context, flows.append, pacer, timeout_seconds=5.0
-        )
-        try:
-            contacts = open_group(client, f"Group {n}")
-            for i in range(3):
-                contacts.batch_create([tagged(f"{n}-{i}", f"P{i}")])
-        except BaseException as exc:
-            errors.append(exc)
+        # Each worker has its own database session, as separate sync runs do.
+        with app.app_context(), Session(db.engine) as session:
+            client = PeopleClient(
+                harness.credentials,
+                endpoints,
+                context,
+                GoogleRequestLedger(session),
+                pacer,
+                timeout_seconds=5.0,
+            )
+            try:
+                contacts = open_group(client, f"Group {n}")
+                for i in range(3):
+                    contacts.batch_create([tagged(f"{n}-{i}", f"P{i}")])
+                session.commit()
+            except BaseException as exc:
+                errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
     for thread in threads:
@@ -544,7 +590,7 @@ def test_clients_sharing_a_pacer_never_overlap_requests_for_one_account(harness:
     assert errors == []
     statuses = [s for m, s in harness.log() if m == "people.batchCreateContacts"]
     assert statuses == [200] * 9, "strict mode saw no overlapping mutation"
-    assert len(flows) == 12
+    assert len(harness.ledger()) == len(harness.log()) == 12
 
 
 def test_retry_after_is_honoured_and_capped(harness: Harness) -> None:
@@ -573,7 +619,7 @@ def _groupsync_client(app: Flask, member: Membership, credentials: Credentials) 
         credentials,
         GoogleEndpoints.for_settings(settings_of(app)),
         context,
-        session_ledger(db.session),
+        GoogleRequestLedger(db.session),
         Pacer(10_000),
         timeout_seconds=5.0,
     )
@@ -675,7 +721,9 @@ def test_count_contacts_reads_one_persons_metadata_and_returns_only_the_account_
 
     db.session.flush()
     count = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.method == "people.connections.list").order_by(LedgerEntry.seq)
+        select(LedgerEntry)
+        .where(LedgerEntry.method == "people.connections.list", LedgerEntry.tag == EventTag.GOOGLE_REQUEST)
+        .order_by(LedgerEntry.seq)
     ).all()[1]
     assert (count.kind, count.records, json.loads(count.categories)) == ("read", 1, ["metadata"])
     listings = [e for e in harness.google.log(harness.log_start) if e["method"] == "people.connections.list"]

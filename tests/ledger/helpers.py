@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -12,12 +12,14 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LEDGER_GUARD_SQLITE_DDL, LedgerEntry
-from app.ledger.services import record
+from app.ledger.services import entry_fields, record
+from app.ledger.verify import pair_requests
 
 
 def flow(account_id: int | None = 1, **changes: Any) -> Flow:
+    """A flow for chain mechanics; not a Google request, whose entries come in write-ahead pairs."""
     values: dict[str, Any] = {
-        "tag": EventTag.GOOGLE_REQUEST,
+        "tag": EventTag.DATA_EXPORTED,
         "account_id": account_id,
         "kind": FlowKind.READ,
         "purpose": Purpose.CONTACT_SYNC,
@@ -57,3 +59,10 @@ def tampering() -> Iterator[sa.Connection]:
             conn.execute(sa.text("ALTER TABLE ledger_entry ENABLE TRIGGER USER"))
         else:
             conn.execute(sa.text(LEDGER_GUARD_SQLITE_DDL))
+
+
+def request_outcomes(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """``entries`` without write-ahead entries, once each request in them is checked to start and end."""
+    pairing = pair_requests(entry_fields(e) for e in entries)
+    assert (pairing.unfinished, pairing.orphaned, pairing.mismatched) == ([], [], []), pairing
+    return [e for e in entries if e.tag != EventTag.GOOGLE_REQUEST_STARTED]

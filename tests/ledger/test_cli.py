@@ -118,5 +118,5 @@ def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
     assert code == 0, output
     assert "account:1\tpurged 2 entries through seq 2" in output
     tags = db.session.scalars(sa.select(LedgerEntry.tag).order_by(LedgerEntry.seq)).all()
-    assert tags == [EventTag.GOOGLE_REQUEST.value, EventTag.RETENTION_PURGED.value]
+    assert tags == [EventTag.DATA_EXPORTED.value, EventTag.RETENTION_PURGED.value]
     assert _run(app, "verify")[0] == 0

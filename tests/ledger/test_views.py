@@ -66,7 +66,7 @@ def test_reviewer_browses_only_own_account(reviewer: FlaskClient) -> None:
         ("user=11", 2),
         ("method=people.batchCreateContacts", 2),
         ("outcome=401", 1),
-        ("tag=google.request&purpose=contact_sync", 2),
+        ("tag=user_data.exported&purpose=contact_sync", 2),
         ("from=2000-01-01&to=2000-01-02", 0),
     ],
 )

@@ -24,7 +24,8 @@ from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.endpoints import GoogleEndpoints
 from app.google.pacing import Pacer
-from app.google.people import LedgerSink, PeopleClient, RequestContext, RetryPolicy
+from app.google.people import PeopleClient, RequestContext, RetryPolicy
+from app.ledger.services import GoogleRequestLedger
 from app.sync.mapping import MARKER_KEY, read_tag
 from app.sync.models import ContactSync, SyncedContact, SyncRun
 from app.sync.services import RunOptions, enable_sync, run_sync
@@ -54,7 +55,7 @@ def person(crm_id: str, given: str = "", **fields: Any) -> ContactData:
 
 
 def fast_people(
-    settings: Settings, credentials: Any, context: RequestContext, ledger: LedgerSink
+    settings: Settings, credentials: Any, context: RequestContext, ledger: GoogleRequestLedger
 ) -> PeopleClient:
     """The production client with its retry waits skipped, so fault tests run in seconds."""
     return PeopleClient(
