@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from app.accounts.models import Account, User
 from app.ledger.events import Destination, EventTag, Purpose
 from app.ledger.models import LedgerEntry
-from app.ledger.services import DbSession
+from app.ledger.services import REQUEST_ID, DbSession
 
 E = TypeVar("E", Purpose, EventTag)
 
@@ -157,7 +157,10 @@ def summarize(session: DbSession, stmt: Select[LedgerEntry]) -> Summary:
     periods: dict[str, PeriodSummary] = {}
     destinations: Counter[str] = Counter()
     deletions: list[Deletion] = []
-    for entry in session.scalars(stmt.order_by(None).order_by(LedgerEntry.recorded_at)).yield_per(1000):
+    # A Google request counts once: by its outcome, or by its started entry if no outcome was recorded.
+    awaiting: dict[str, LedgerEntry] = {}
+
+    def count(entry: LedgerEntry) -> None:
         label = entry.recorded_at.strftime("%Y-%m")
         summary = periods.setdefault(label, PeriodSummary(label))
         summary.flows += 1
@@ -171,7 +174,22 @@ def summarize(session: DbSession, stmt: Select[LedgerEntry]) -> Summary:
             deletions.append(
                 Deletion(entry.recorded_at, entry.tag, entry.user_id, entry.outcome, entry.records)
             )
+
+    for entry in session.scalars(stmt.order_by(None).order_by(LedgerEntry.recorded_at)).yield_per(1000):
+        if entry.tag == EventTag.GOOGLE_REQUEST_STARTED:
+            awaiting[request_id(entry)] = entry
+            continue
+        if entry.tag == EventTag.GOOGLE_REQUEST:
+            awaiting.pop(request_id(entry), None)
+        count(entry)
+    for entry in awaiting.values():
+        count(entry)
     return Summary(list(periods.values()), destinations, deletions)
+
+
+def request_id(entry: LedgerEntry) -> str:
+    """The id pairing a Google request's started and outcome entries (empty for other entries)."""
+    return str(json.loads(entry.detail).get(REQUEST_ID, ""))
 
 
 @dataclass(frozen=True)
@@ -189,23 +207,67 @@ def incident(session: DbSession, start: datetime, end: datetime) -> list[Inciden
     """Accounts and users whose Google data flowed in ``[start, end)``, for breach notification.
 
     Names and addresses come from the live tables; a deleted account or user shows as its
-    bare id, which is all the ledger keeps.
+    bare id, which is all the ledger keeps. A Google request counts by its outcome entry, or
+    by its started entry when no outcome was recorded (Google may still have received it).
     """
     flowed = or_(LedgerEntry.tag == EventTag.GOOGLE_REQUEST.value, LedgerEntry.categories != "[]")
+    window = (LedgerEntry.recorded_at >= start, LedgerEntry.recorded_at < end)
     rows: Any = session.execute(
         select(
             LedgerEntry.account_id,
-            Account.name,
             LedgerEntry.user_id,
-            User.email,
             func.count(LedgerEntry.id),
             func.min(LedgerEntry.recorded_at),
             func.max(LedgerEntry.recorded_at),
         )
-        .outerjoin(Account, Account.id == LedgerEntry.account_id)
-        .outerjoin(User, User.id == LedgerEntry.user_id)
-        .where(flowed, LedgerEntry.recorded_at >= start, LedgerEntry.recorded_at < end)
-        .group_by(LedgerEntry.account_id, Account.name, LedgerEntry.user_id, User.email)
-        .order_by(LedgerEntry.account_id, LedgerEntry.user_id)
+        .where(flowed, LedgerEntry.tag != EventTag.GOOGLE_REQUEST_STARTED.value, *window)
+        .group_by(LedgerEntry.account_id, LedgerEntry.user_id)
     )
-    return [IncidentRow(*row) for row in rows]
+    found: dict[tuple[int | None, int | None], tuple[int, datetime, datetime]] = {
+        (account_id, user_id): (flows, first, last) for account_id, user_id, flows, first, last in rows
+    }
+    for entry in _unfinished_requests(session, start, end):
+        key = (entry.account_id, entry.user_id)
+        flows, first, last = found.get(key, (0, entry.recorded_at, entry.recorded_at))
+        found[key] = (flows + 1, min(first, entry.recorded_at), max(last, entry.recorded_at))
+    account_ids = {account_id for account_id, _ in found if account_id is not None}
+    user_ids = {user_id for _, user_id in found if user_id is not None}
+    names = select(Account.id, Account.name).where(Account.id.in_(account_ids))
+    accounts: dict[int, str] = {row[0]: row[1] for row in session.execute(names)}
+    emails = select(User.id, User.email).where(User.id.in_(user_ids))
+    users: dict[int, str] = {row[0]: row[1] for row in session.execute(emails)}
+    rows_out = []
+    for account_id, user_id in sorted(
+        found, key=lambda k: (k[0] is None, k[0] or 0, k[1] is None, k[1] or 0)
+    ):
+        name = accounts.get(account_id) if account_id is not None else None
+        email = users.get(user_id) if user_id is not None else None
+        rows_out.append(IncidentRow(account_id, name, user_id, email, *found[(account_id, user_id)]))
+    return rows_out
+
+
+REQUEST_OUTCOME_GRACE = timedelta(hours=1)
+"""How long after a request started its outcome may be recorded (far above any timeout and pacing wait)."""
+
+
+def _unfinished_requests(session: DbSession, start: datetime, end: datetime) -> list[LedgerEntry]:
+    started = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.tag == EventTag.GOOGLE_REQUEST_STARTED.value,
+            LedgerEntry.recorded_at >= start,
+            LedgerEntry.recorded_at < end,
+        )
+    ).all()
+    if not started:
+        return []
+    ended = {
+        str(json.loads(detail).get(REQUEST_ID, ""))
+        for detail in session.scalars(
+            select(LedgerEntry.detail).where(
+                LedgerEntry.tag == EventTag.GOOGLE_REQUEST.value,
+                LedgerEntry.recorded_at >= start,
+                LedgerEntry.recorded_at < end + REQUEST_OUTCOME_GRACE,
+            )
+        )
+    }
+    return [entry for entry in started if request_id(entry) not in ended]

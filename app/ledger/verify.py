@@ -2,7 +2,9 @@
 
 Both paths feed plain dicts to the same checks: every chain recomputed from its anchor,
 gapless sequences, every checkpoint's Ed25519 signature, and every checkpointed head still
-present with the same hash.
+present with the same hash. The whole ledger is also checked for request pairing: every
+Google request's outcome must follow its write-ahead entry, and requests whose outcome was
+never recorded (the process ended while Google was answering) are listed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,9 @@ from sqlalchemy import select
 
 from app.ledger import chain
 from app.ledger.chain import ChainReport, Problem
+from app.ledger.events import EventTag
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerSigningKey
-from app.ledger.services import DbSession, checkpoint_fields, entry_fields
+from app.ledger.services import REQUEST_ID, DbSession, checkpoint_fields, entry_fields
 from app.ledger.signing import SigningKeyError, key_id, load_public_key, signature_valid
 
 CHECKPOINT_SIGNED_FIELDS = ("chain", "seq", "head_hash", "created_at", "key_id")
@@ -68,6 +72,69 @@ class VerificationReport:
         return lines
 
 
+PURGE_GRACE = timedelta(hours=1)
+"""How long after a retention cutoff an outcome may still lose its (purged) started entry: far
+longer than any one request, pacing wait included."""
+
+
+@dataclass(frozen=True)
+class RequestPairing:
+    """How the ledger's Google request entries pair up, by their ``request_id``."""
+
+    unfinished: list[tuple[str, int]]
+    """Started entries (chain, seq) without an outcome: Google may have received the request."""
+    orphaned: list[tuple[str, int]]
+    """Outcome entries (chain, seq) without a started entry."""
+    mismatched: list[tuple[str, int]]
+    """Outcome entries whose method differs from their started entry's, or that precede it."""
+
+
+def pair_requests(entries: Iterable[Mapping[str, Any]]) -> RequestPairing:
+    """Pair ``google.request_started`` and ``google.request`` entries (exported form) across chains."""
+    started: dict[str, Mapping[str, Any]] = {}
+    outcomes: list[Mapping[str, Any]] = []
+    for entry in entries:
+        if entry["tag"] == EventTag.GOOGLE_REQUEST_STARTED:
+            started[str(entry["detail"].get(REQUEST_ID))] = entry
+        elif entry["tag"] == EventTag.GOOGLE_REQUEST:
+            outcomes.append(entry)
+    orphaned: list[tuple[str, int]] = []
+    mismatched: list[tuple[str, int]] = []
+    for outcome in outcomes:
+        where = (str(outcome["chain"]), int(outcome["seq"]))
+        start = started.pop(str(outcome["detail"].get(REQUEST_ID)), None)
+        if start is None:
+            orphaned.append(where)
+        elif start["method"] != outcome["method"] or start["recorded_at"] > outcome["recorded_at"]:
+            mismatched.append(where)
+    unfinished = sorted((str(e["chain"]), int(e["seq"])) for e in started.values())
+    return RequestPairing(unfinished, orphaned, mismatched)
+
+
+def _check_pairing(entries: Mapping[str, Sequence[Mapping[str, Any]]], report: VerificationReport) -> None:
+    everything = [entry for rows in entries.values() for entry in rows]
+    pairing = pair_requests(everything)
+    cutoffs = [str(e["detail"]["cutoff"]) for e in everything if e["tag"] == EventTag.RETENTION_PURGED]
+    purged_until = chain.format_time(chain.parse_time(max(cutoffs)) + PURGE_GRACE) if cutoffs else ""
+    recorded_at = {(str(e["chain"]), int(e["seq"])): str(e["recorded_at"]) for e in everything}
+    for name, seq in pairing.orphaned:
+        if recorded_at[(name, seq)] >= purged_until:
+            report.problems.append(
+                Problem(name, seq, "Google request outcome without its write-ahead entry (entry removed)")
+            )
+    for name, seq in pairing.mismatched:
+        report.problems.append(
+            Problem(name, seq, "Google request outcome does not match its write-ahead entry")
+        )
+    if pairing.unfinished:
+        shown = ", ".join(f"{name} seq {seq}" for name, seq in pairing.unfinished[:10])
+        more = f" and {len(pairing.unfinished) - 10} more" if len(pairing.unfinished) > 10 else ""
+        report.warnings.append(
+            f"{len(pairing.unfinished)} Google request(s) started without a recorded outcome "
+            f"(the process ended while Google was answering): {shown}{more}"
+        )
+
+
 def verify_records(
     entries: Mapping[str, Sequence[Mapping[str, Any]]],
     checkpoints: Sequence[Mapping[str, Any]],
@@ -108,6 +175,8 @@ def verify_records(
             report.warnings.append(
                 f"chain {result.chain} seq {start}..{result.head_seq} has no signed checkpoint yet"
             )
+    if not partial:
+        _check_pairing(entries, report)
     return report
 
 

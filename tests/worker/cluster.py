@@ -245,15 +245,13 @@ class Cluster:
         entries: list[dict[str, Any]] = self.hooks.log(since)
         return entries
 
-    def ledger_requests(self, after_id: int) -> list[LedgerEntry]:
+    def ledger_requests(self, after_id: int, tag: EventTag | None) -> list[LedgerEntry]:
+        """Entries with ``tag`` (every entry for ``None``) recorded after entry ``after_id``."""
         db.session.expire_all()
-        return list(
-            db.session.scalars(
-                sa.select(LedgerEntry).where(
-                    LedgerEntry.id > after_id, LedgerEntry.tag == EventTag.GOOGLE_REQUEST.value
-                )
-            )
-        )
+        query = sa.select(LedgerEntry).where(LedgerEntry.id > after_id)
+        if tag is not None:
+            query = query.where(LedgerEntry.tag == tag.value)
+        return list(db.session.scalars(query))
 
     def last_ledger_id(self) -> int:
         return int(db.session.scalar(sa.select(sa.func.max(LedgerEntry.id))) or 0)
