@@ -50,6 +50,13 @@ def _web_answers(url: str) -> bool:
         return False
 
 
+def _request_without_outcome(c: Cluster, after_id: int, sub: str) -> bool:
+    """A committed write-ahead entry of ``sub``'s requests with no committed outcome yet."""
+    users = {user for user, user_sub in c.sub_of_user().items() if user_sub == sub}
+    entries = [e for e in c.ledger_requests(after_id, None) if e.user_id in users]
+    return bool(pair_requests(entry_fields(e) for e in entries).unfinished)
+
+
 def _job_in_progress(c: Cluster) -> WorkerJob | None:
     """A job whose run has started sending to Google (so the kill lands mid-run)."""
     db.session.expire_all()
@@ -87,6 +94,13 @@ def test_a_worker_killed_mid_sync_loses_nothing_doubles_nothing_and_never_overla
         victim_job = found[0]
         victim = victim_job.worker.split("@", 1)[0]
         killed_sync = victim_job.sync_id
+        # Kill while the run has a request out: its write-ahead entry is committed, its outcome not.
+        _wait_until(
+            "the running sync's request in flight",
+            lambda: _request_without_outcome(c, ledger_mark, c.sub_of_sync(killed_sync)),
+            timeout=60,
+            interval=0.02,
+        )
         killed_at = utcnow()
         c.kill_worker(victim)
 
@@ -162,6 +176,7 @@ def test_a_worker_killed_mid_sync_loses_nothing_doubles_nothing_and_never_overla
         assert in_started - Counter(key[:2] for key in in_google.elements()) <= Counter(
             key_of(entry) for entry in unfinished
         )
+        assert unfinished, "the kill landed while a request was out, so at least one outcome is missing"
         print(f"requests of the killed worker with no recorded outcome: {len(unfinished)}")
 
         # The redelivered or re-claimed job is counted; none was given up.
