@@ -309,7 +309,7 @@ class _RecordingHttp:
             body = body.encode("utf-8")
         # The ledger is written outside the account's slot: a writer holding the slot while
         # waiting for the ledger chain's row lock could deadlock with a transaction waiting for the slot.
-        started = self._ledger.start(self._flow(call, "started", call.records))
+        started = self._ledger.start(self._flow(call))
         failure: _TransportFailureError | None = None
         try:
             with self._pacer.slot(self._context.google_sub):
@@ -329,6 +329,7 @@ class _RecordingHttp:
                     failure = _transport_failure(exc, to_token)
                     cause = exc
         except BaseException:
+            # Interrupted here (a worker's time limit, a shutdown): the request may or may not have left.
             self._finish(started, call, "aborted", 0)
             raise
         if failure is not None:
@@ -343,7 +344,7 @@ class _RecordingHttp:
         metrics.observe_google_request(call.method, outcome, call.attempt)
         self._ledger.finish(started, started.ended(outcome, records=records))
 
-    def _flow(self, call: _Call, outcome: str, records: int) -> Flow:
+    def _flow(self, call: _Call) -> Flow:
         ctx = self._context
         return Flow(
             tag=EventTag.GOOGLE_REQUEST,
@@ -354,10 +355,10 @@ class _RecordingHttp:
             purpose=ctx.purpose,
             trigger=ctx.trigger,
             actor=ctx.actor,
-            outcome=outcome,
+            outcome="started",
             destination=Destination.GOOGLE,
             method=call.method,
-            records=records,
+            records=call.records,
             categories=call.categories,
             detail={"attempt": call.attempt},
         )

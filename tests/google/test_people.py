@@ -519,6 +519,31 @@ def test_each_request_is_committed_to_the_ledger_before_google_answers(harness: 
     assert started == ["google.request_started"]
 
 
+def test_a_request_interrupted_before_it_is_answered_is_recorded_as_aborted(harness: Harness) -> None:
+    class StopError(Exception):
+        pass
+
+    def interrupt(_: float) -> None:
+        raise StopError
+
+    context = RequestContext(
+        account_id=harness.account.id, user_id=None, google_sub=ADA, trigger=Trigger.SYSTEM, actor="system"
+    )
+    client = PeopleClient(
+        harness.credentials,
+        GoogleEndpoints.for_settings(harness.settings),
+        context,
+        GoogleRequestLedger(db.session),
+        Pacer(1, sleep=interrupt),  # the second request waits for quota, and the wait is interrupted
+        timeout_seconds=5.0,
+    )
+    assert client.find_tagged_groups(MARKER) == []
+    with pytest.raises(StopError):
+        client.find_tagged_groups(MARKER)
+    assert harness.ledger() == [("contactGroups.list", "200"), ("contactGroups.list", "aborted")]
+    assert harness.log() == [("contactGroups.list", 200)]
+
+
 def test_an_update_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harness: Harness) -> None:
     contacts = open_group(harness.client())
     [name] = [r.person.resource_name for r in contacts.batch_create([tagged("1", "Ada")]) if r.person]
