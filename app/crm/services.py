@@ -435,7 +435,34 @@ def put_list(
         raise InputError([FieldError(unknown[0], "is not a known field")])
     if "id" in payload and payload["id"] != crm_id:
         raise InputError([FieldError("id", "differs from the id in the URL")])
-    name = check_name(payload.get("name"))
+    return _save_list(session, account_id, crm_id, payload.get("name"))
+
+
+def create_list(session: DbSession, account_id: int, name: str) -> ContactList:
+    """A new list an admin names in the UI; GroupSync makes up its CRM id."""
+    row, _ = _save_list(session, account_id, _new_list_id(), name)
+    return row
+
+
+def rename_list(session: DbSession, contact_list: ContactList, name: str) -> Outcome:
+    """Rename a live list from the admin UI: ``UPDATED``, or ``UNCHANGED`` when it had that name."""
+    if contact_list.deleted_at is not None:
+        # Saving under a deleted list's id would bring it back, which a rename must not do.
+        raise NotFoundError("list", f"no list has the id '{contact_list.crm_id}'")
+    _, outcome = _save_list(session, contact_list.account_id, contact_list.crm_id, name)
+    return outcome
+
+
+def _new_list_id() -> str:
+    """A CRM id for a list created in GroupSync (admin UI, CSV import) rather than by the CRM."""
+    return f"gs-{secrets.token_hex(8)}"
+
+
+def _save_list(
+    session: DbSession, account_id: int, crm_id: str, raw_name: object
+) -> tuple[ContactList, Outcome]:
+    """Create, rename or bring back the list ``crm_id``; the API and the admin UI both come here."""
+    name = check_name(raw_name)
     row = session.scalar(
         select(ContactList).where(ContactList.account_id == account_id, ContactList.crm_id == crm_id)
     )
@@ -449,7 +476,8 @@ def put_list(
         row.bump(now)
         outcome = Outcome.CREATED
     elif row.name != name:
-        # A rename changes no member, so the sync engine has nothing to redo.
+        # A rename changes no member, so the sync engine has nothing to redo: the name only
+        # names a Google group when one is created, and existing groups keep theirs.
         row.name, row.updated_at = name, now
         outcome = Outcome.UPDATED
     else:
@@ -555,7 +583,7 @@ def find_or_create_list_by_name(session: DbSession, account_id: int, name: str) 
         .order_by(ContactList.id)
     )
     if row is None:
-        row = ContactList(account_id=account_id, crm_id=f"gs-{secrets.token_hex(8)}", name=name)
+        row = ContactList(account_id=account_id, crm_id=_new_list_id(), name=name)
         session.add(row)
         session.flush()
     return row

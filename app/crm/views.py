@@ -5,7 +5,9 @@ The CRM-facing REST API lives in :mod:`app.crm.api`, nested under this blueprint
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -24,6 +26,10 @@ _PAGE = 50
 _MAX_ROW_ID = 2**31 - 1
 """Ids are INTEGER columns on PostgreSQL; a larger number cannot name a row."""
 _ROW_ID = f"int(max={_MAX_ROW_ID})"
+_KEY_FORMS = "crm_key_forms"
+"""Session key of the single-use tokens of the create-key forms rendered and not yet used."""
+_OPEN_KEY_FORMS = 5
+"""Create-key forms (tabs) kept usable at once; an older form's token is dropped."""
 
 
 def _actor() -> str:
@@ -64,6 +70,41 @@ def save_settings() -> Response:
         flash(f"Default phone region {exc.errors[0].message}.", "error")
     else:
         flash(f"Default phone region: {region or 'none'}.", "info")
+    return redirect(url_for("crm.overview"))
+
+
+@bp.post("/admin/crm/lists")
+@require_role(Role.ADMIN)
+def create_list() -> Response:
+    try:
+        contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
+    except InputError as exc:
+        flash(f"List name {exc.errors[0].message}; no list was created.", "error")
+    else:
+        flash(f"List '{contact_list.name}' created; make it available to members below.", "info")
+    return redirect(url_for("crm.overview"))
+
+
+@bp.post(f"/admin/crm/lists/<{_ROW_ID}:list_id>/rename")
+@require_role(Role.ADMIN)
+def rename_list(list_id: int) -> Response:
+    contact_list = get_scoped_or_404(ContactList, list_id)
+    old_name = contact_list.name
+    try:
+        outcome = services.rename_list(db.session, contact_list, request.form.get("name", ""))
+    except InputError as exc:
+        flash(f"List name {exc.errors[0].message}; '{old_name}' keeps its name.", "error")
+    except services.NotFoundError:
+        abort(404)
+    else:
+        if outcome is services.Outcome.UNCHANGED:
+            flash(f"'{old_name}' already has that name.", "info")
+        else:
+            flash(
+                f"'{old_name}' is now '{contact_list.name}'. Google groups already made from it keep "
+                "their name; groups created from now on take the new one.",
+                "info",
+            )
     return redirect(url_for("crm.overview"))
 
 
@@ -109,26 +150,45 @@ def delete_contact(contact_id: int) -> Response:
     return redirect(url_for("crm.contacts", q=request.form.get("q", "")))
 
 
+def _render_api_keys(new_key: ApiKey | None = None, secret: str | None = None) -> str:
+    # Each rendered create form carries a token its POST consumes, so reloading the page
+    # that shows a new secret (which re-sends that POST) cannot create a second key.
+    token = secrets.token_urlsafe(16)
+    session[_KEY_FORMS] = [*session.get(_KEY_FORMS, [])[-(_OPEN_KEY_FORMS - 1) :], token]
+    keys = services.api_keys(db.session, current_account().id)
+    return render_template("crm/api_keys.html", keys=keys, form_token=token, new_key=new_key, secret=secret)
+
+
 @bp.get("/admin/crm/api-keys")
 @require_role(Role.ADMIN)
 def api_keys() -> str:
-    return render_template("crm/api_keys.html", keys=services.api_keys(db.session, current_account().id))
+    return _render_api_keys()
 
 
 @bp.post("/admin/crm/api-keys")
 @require_role(Role.ADMIN)
 def create_api_key() -> str | Response:
+    open_forms: list[str] = session.get(_KEY_FORMS, [])
+    token = request.form.get("form_token", "")
+    if token not in open_forms:
+        flash(
+            "This form already created its key, whose secret is shown only once. "
+            "If you did not copy it, revoke that key and create a new one.",
+            "info",
+        )
+        return redirect(url_for("crm.api_keys"))
     user = current_user()
     try:
         key, secret = services.create_api_key(
             db.session, current_account().id, request.form.get("name", ""), user.id if user else None
         )
     except InputError as exc:
+        # The form's token stays usable: nothing was created, so sending it again corrected is fine.
         flash(f"Key name {exc.errors[0].message}.", "error")
         return redirect(url_for("crm.api_keys"))
+    session[_KEY_FORMS] = [t for t in open_forms if t != token]
     # The secret is rendered into this one response and never stored or shown again.
-    keys = services.api_keys(db.session, current_account().id)
-    return render_template("crm/api_keys.html", keys=keys, new_key=key, secret=secret)
+    return _render_api_keys(new_key=key, secret=secret)
 
 
 @bp.post(f"/admin/crm/api-keys/<{_ROW_ID}:key_id>/revoke")

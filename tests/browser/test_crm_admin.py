@@ -1,4 +1,4 @@
-"""The CRM admin pages in a real browser: an API key shown once and used, a CSV imported with its report."""
+"""The CRM admin pages in a real browser: an API key shown once and used, a CSV imported, a list made."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def test_admin_creates_a_key_imports_a_csv_and_sees_the_list(
     secret = page.get_by_test_id("api-key-secret").inner_text()
     assert secret.startswith("gsk_")
     screenshot(page, "crm-api-key-created")
+    # Reloading re-sends the form: no second key, and the secret is not shown again.
+    page.reload()
+    expect(page.get_by_role("status")).to_contain_text("This form already created its key")
+    expect(page.get_by_test_id("api-key-secret")).to_have_count(0)
+    expect(
+        page.get_by_test_id("api-keys").get_by_role("row").filter(has_text="CRM production")
+    ).to_have_count(1)
 
     # The CRM uses the key over real HTTP.
     headers = {"Authorization": f"Bearer {secret}"}
@@ -60,3 +67,20 @@ def test_admin_creates_a_key_imports_a_csv_and_sees_the_list(
     expect(customers.get_by_test_id("crm-list-size")).to_have_text("2")
     contact = requests.get(f"{live.url}/api/v1/contacts/c1", headers=headers, timeout=10).json()
     assert contact["phones"] == [{"value": "+380441234567", "type": "work"}]
+
+
+def test_admin_creates_and_renames_a_list(page: Page, live: LiveApp) -> None:
+    sign_in(page, live)
+    page.get_by_test_id("crm-lists-link").click()
+    page.get_by_label("New list").fill("Partners")
+    page.get_by_role("button", name="Create list").click()
+    expect(page.get_by_role("status")).to_contain_text("List 'Partners' created")
+    partners = page.get_by_test_id("crm-lists").get_by_role("row").filter(has_text="Partners")
+    expect(partners).to_have_count(1)
+
+    partners.get_by_label("New name of Partners").fill("Key partners")
+    partners.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("status")).to_contain_text("'Partners' is now 'Key partners'")
+    renamed = page.get_by_test_id("crm-lists").get_by_role("row").filter(has_text="Key partners")
+    expect(renamed).to_have_count(1)
+    screenshot(page, "crm-list-renamed")

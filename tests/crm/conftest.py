@@ -1,7 +1,9 @@
-"""Fixtures for the CRM tests: an account with a real API key and a client that sends it."""
+"""Fixtures for the CRM tests: an account with a real API key and a client that sends it, an admin."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Membership, Role
 from app.crm import services
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.values import ContactData
@@ -63,6 +65,20 @@ def api(app: Flask, factory: Factory) -> Api:
 @pytest.fixture
 def other_api(app: Flask, factory: Factory) -> Api:
     return make_api(app, factory.account("Other Corp"))
+
+
+SignIn = Callable[[Membership], FlaskClient]
+
+
+@pytest.fixture
+def admin(factory: Factory) -> Membership:
+    return factory.member(factory.account("Acme"), Role.ADMIN)
+
+
+def csrf(client: FlaskClient, page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
+    assert match is not None
+    return match.group(1)
 
 
 def live_members(contact_list: ContactList) -> list[ContactData]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -18,20 +17,15 @@ from app.extensions import db
 from app.google.models import GoogleConnection
 from app.sync.models import ContactSync
 from tests.conftest import Factory
-from tests.crm.conftest import live_members
-
-SignIn = Callable[[Membership], FlaskClient]
+from tests.crm.conftest import SignIn, csrf, live_members
 
 
-def csrf(client: FlaskClient, page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
-    assert match is not None
-    return match.group(1)
-
-
-@pytest.fixture
-def admin(factory: Factory) -> Membership:
-    return factory.member(factory.account("Acme"), Role.ADMIN)
+def key_form(client: FlaskClient, name: str) -> dict[str, str]:
+    """What the create-key form of a freshly loaded API keys page sends, with ``name`` typed in."""
+    page = client.get("/admin/crm/api-keys").text
+    fields = dict(re.findall(r'name="(csrf_token|form_token)" value="([^"]+)"', page))
+    assert set(fields) == {"csrf_token", "form_token"}
+    return {**fields, "name": name}
 
 
 def test_only_admins_reach_the_crm_pages(factory: Factory, signed_in: SignIn, admin: Membership) -> None:
@@ -47,9 +41,7 @@ def test_an_api_key_is_shown_once_works_and_can_be_revoked(
     app: Flask, signed_in: SignIn, admin: Membership
 ) -> None:
     client = signed_in(admin)
-    created = client.post(
-        "/admin/crm/api-keys", data={"csrf_token": csrf(client, "/admin/crm/api-keys"), "name": "CRM prod"}
-    )
+    created = client.post("/admin/crm/api-keys", data=key_form(client, "CRM prod"))
     match = re.search(r'data-testid="api-key-secret">(gsk_[^<]+)<', created.text)
     assert match is not None
     secret = match.group(1)
@@ -71,16 +63,74 @@ def test_state_changes_need_the_csrf_token(signed_in: SignIn, admin: Membership)
     assert db.session.scalar(select(ApiKey)) is None
 
 
-@pytest.mark.parametrize(("name", "fragment"), [("", "is required"), ("k" * 101, "at most 100")])
-def test_a_bad_key_name_is_explained(signed_in: SignIn, admin: Membership, name: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "is required"), ("k" * 101, "is 101 characters long; at most 100 are allowed")],
+)
+def test_a_bad_key_name_is_explained(signed_in: SignIn, admin: Membership, name: str, message: str) -> None:
     client = signed_in(admin)
-    response = client.post(
-        "/admin/crm/api-keys",
-        data={"csrf_token": csrf(client, "/admin/crm/api-keys"), "name": name},
-        follow_redirects=True,
-    )
-    assert fragment in response.text
+    form = key_form(client, name)
+    response = client.post("/admin/crm/api-keys", data=form, follow_redirects=True)
+    assert f"Key name {message}." in response.text
     assert db.session.scalar(select(ApiKey)) is None
+    # Nothing was created, so the same form sent again with a good name still creates its key.
+    corrected = client.post("/admin/crm/api-keys", data={**form, "name": "CRM prod"})
+    assert 'data-testid="api-key-secret"' in corrected.text
+    assert [key.name for key in db.session.scalars(select(ApiKey))] == ["CRM prod"]
+
+
+def _key_count(account_id: int) -> int:
+    return len(services.api_keys(db.session, account_id))
+
+
+def test_reloading_the_page_of_a_new_key_creates_no_second_key(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    form = key_form(client, "CRM prod")
+    first = client.post("/admin/crm/api-keys", data=form)
+    secret = re.search(r'data-testid="api-key-secret">(gsk_[^<]+)<', first.text)
+    assert secret is not None
+    assert _key_count(admin.account_id) == 1
+
+    # A reload sends the same POST again, form token included.
+    reload = client.post("/admin/crm/api-keys", data=form)
+
+    assert reload.status_code == 302
+    assert reload.headers["Location"] == "/admin/crm/api-keys"
+    assert _key_count(admin.account_id) == 1
+    page = client.get(reload.headers["Location"]).text
+    assert "This form already created its key, whose secret is shown only once." in page
+    assert secret.group(1) not in page
+    assert 'data-testid="api-key-secret"' not in page
+    assert "CRM prod" in page
+
+
+def test_forms_open_in_several_tabs_each_create_their_key(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    first_tab, second_tab = key_form(client, "first"), key_form(client, "second")
+    assert first_tab["form_token"] != second_tab["form_token"]
+    for form in (second_tab, first_tab):
+        assert 'data-testid="api-key-secret"' in client.post("/admin/crm/api-keys", data=form).text
+    assert sorted(key.name for key in services.api_keys(db.session, admin.account_id)) == ["first", "second"]
+
+
+def test_a_form_token_of_another_session_creates_nothing(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    other_admin = signed_in(factory.member(admin.account, Role.ADMIN))
+    client = signed_in(admin)
+    form = {**key_form(client, "CRM prod"), "form_token": key_form(other_admin, "x")["form_token"]}
+    assert client.post("/admin/crm/api-keys", data=form).status_code == 302
+    assert _key_count(admin.account_id) == 0
+
+
+def test_members_cannot_create_keys(factory: Factory, signed_in: SignIn, admin: Membership) -> None:
+    form = key_form(signed_in(admin), "CRM prod")
+    for role in (Role.MEMBER, Role.REVIEWER):
+        client = signed_in(factory.member(admin.account, role))
+        token = csrf(client, "/dashboard")
+        response = client.post("/admin/crm/api-keys", data={**form, "csrf_token": token})
+        assert response.status_code == 403
+    assert _key_count(admin.account_id) == 0
 
 
 def test_granting_and_withdrawing_a_list_bumps_it(
