@@ -69,6 +69,10 @@ class Settings:
     mass_delete_minimum: int = 50
     retention_connection_days: int = 180
     retention_ledger_days: int = 400
+    retention_done_job_days: int = 7
+    """Days the record of a background job that finished is kept."""
+    retention_failed_job_days: int = 30
+    """Days a failed background job stays on the admin's failed-jobs page before its record is deleted."""
     privacy_policy_dir: Path | None = None
     """The operator's privacy policy versions (``v1.md``, ``v2.md``...); ``None`` serves the shipped text."""
     vault_key_provider: str = "KEYRING"
@@ -148,6 +152,9 @@ class Settings:
             mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
             retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
             retention_ledger_days=reader.integer("GROUPSYNC_RETENTION_LEDGER_DAYS", 400, minimum=1),
+            retention_done_job_days=reader.integer("GROUPSYNC_RETENTION_DONE_JOB_DAYS", 7, minimum=1),
+            # A week at least, so an admin who looks in weekly still sees every failure.
+            retention_failed_job_days=reader.integer("GROUPSYNC_RETENTION_FAILED_JOB_DAYS", 30, minimum=7),
             privacy_policy_dir=reader.policy_directory("GROUPSYNC_PRIVACY_POLICY_DIR"),
             vault_key_provider=reader.choice_str(
                 "GROUPSYNC_VAULT_KEY_PROVIDER", {"KEYRING", "ENVELOPE"}, "KEYRING"

@@ -30,6 +30,9 @@ def test_production_requires_every_secret_and_names_each() -> None:
         ("GROUPSYNC_ENV", "staging", "GROUPSYNC_ENV must be one of"),
         ("GROUPSYNC_TOKEN_KEYS", "not a key", "keyid:base64key"),
         ("GROUPSYNC_MASS_DELETE_SHARE", "2", "between 0.0 and 1.0"),
+        ("GROUPSYNC_RETENTION_DONE_JOB_DAYS", "a week", "must be a whole number"),
+        ("GROUPSYNC_RETENTION_DONE_JOB_DAYS", "0", "must be at least 1"),
+        ("GROUPSYNC_RETENTION_FAILED_JOB_DAYS", "3", "must be at least 7"),
     ],
 )
 def test_malformed_setting_is_named(name: str, value: str, fragment: str) -> None:
@@ -50,3 +53,16 @@ def test_test_mode_invents_throwaway_secrets_and_defaults_to_sqlite(tmp_path: Pa
 def test_postgres_urls_select_psycopg3() -> None:
     settings = Settings.from_env({"GROUPSYNC_ENV": "test", "DATABASE_URL": "postgres://u@h/db"})
     assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_job_retention_defaults_and_values_are_read() -> None:
+    defaults = Settings.from_env({"GROUPSYNC_ENV": "test"})
+    assert (defaults.retention_done_job_days, defaults.retention_failed_job_days) == (7, 30)
+    chosen = Settings.from_env(
+        {
+            "GROUPSYNC_ENV": "test",
+            "GROUPSYNC_RETENTION_DONE_JOB_DAYS": "2",
+            "GROUPSYNC_RETENTION_FAILED_JOB_DAYS": " 90 ",
+        }
+    )
+    assert (chosen.retention_done_job_days, chosen.retention_failed_job_days) == (2, 90)

@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -24,11 +24,14 @@ from app.crm import services
 from app.crm.models import CrmContact, CsvUpload
 from app.crm.services import DbSession, Outcome
 from app.crm.validation import InputError, check_id, check_name, validate_contact
-from app.db import utcnow
 
 MAX_ROWS = 25_000
 """A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
-_UPLOAD_LIFETIME = timedelta(days=1)
+UPLOAD_LIFETIME = timedelta(days=1)
+"""A staged upload waits this long for its mapping, which the admin chooses on the very next page.
+
+Older ones were abandoned; a constant, since keeping a forgotten copy of contacts longer helps nobody.
+"""
 _STORE_CHUNK = 500
 
 TEXT_TARGETS = (
@@ -367,7 +370,6 @@ def stage_upload(
     """Keep an uploaded file until its mapping is chosen; a file that cannot be parsed is refused."""
     parsed = parse_csv(content)
     name = check_name(list_name, "list")
-    session.execute(delete(CsvUpload).where(CsvUpload.created_at < utcnow() - _UPLOAD_LIFETIME))
     upload = CsvUpload(
         account_id=account_id, filename=filename[:255], list_name=name, content=content, created_by=user_id
     )
@@ -380,5 +382,20 @@ def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) ->
     """Import a staged file with the chosen mapping; the staged copy is removed with it."""
     parsed = parse_csv(upload.content)
     check_mapping(parsed, mapping)
+    # Deleting the row first is the claim: it stays locked until the import commits, so
+    # purge_stale_uploads cannot remove an upload while it is being imported.
     session.delete(upload)
+    session.flush()
     return import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+
+
+def purge_stale_uploads(session: DbSession, now: datetime) -> int:
+    """Delete staged uploads not imported within ``UPLOAD_LIFETIME``; commits, returns how many.
+
+    The staged file is the row's ``content``, so it goes with the row. An upload being imported
+    is already deleted in the import's open transaction: the delete here waits for that
+    transaction and then finds nothing left to delete.
+    """
+    result = session.execute(delete(CsvUpload).where(CsvUpload.created_at < now - UPLOAD_LIFETIME))
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

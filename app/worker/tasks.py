@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
 from app.db import utcnow
 from app.google.credentials import UserOAuthCredentialsSource
@@ -201,13 +202,50 @@ def checkpoint_ledger(session: Session, settings: Settings, now: datetime) -> in
     return len(make_checkpoints(session, Signer.for_settings(settings), now))
 
 
+def purge_finished_jobs(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete the records of jobs that ended long enough ago; a running job is never touched.
+
+    Failed jobs are kept longer than finished ones: they are what the admin's failed-jobs page
+    shows. Age counts from the job's last update, which is when it ended.
+    """
+    ended_before = {
+        JobState.DONE: now - timedelta(days=settings.retention_done_job_days),
+        JobState.FAILED: now - timedelta(days=settings.retention_failed_job_days),
+    }
+    result = session.execute(
+        delete(WorkerJob).where(
+            or_(
+                *(
+                    and_(WorkerJob.state == state, WorkerJob.updated_at < cutoff)
+                    for state, cutoff in ended_before.items()
+                )
+            )
+        )
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def enforce_retention(session: Session, settings: Settings, now: datetime) -> int:
-    """Purge expired ledger entries and disconnect connections unused for too long; each purge is recorded."""
+    """Purge what is kept only for a while: ledger entries, unused connections, job records, staged CSVs.
+
+    Ledger and connection purges are recorded in the ledger; returns how many were purged in all.
+    """
     purged = purge_ledger(session, now)
     disconnected = purge_unused_connections(
         session, settings=settings, vault=TokenVault.for_settings(settings)
     )
-    return len(purged) + disconnected
+    jobs = purge_finished_jobs(session, settings, now)
+    uploads = purge_stale_uploads(session, now)
+    logger.info(
+        "retention: %d ledger chain(s) purged, %d connection(s) disconnected, "
+        "%d job record(s) and %d staged CSV upload(s) deleted",
+        len(purged),
+        disconnected,
+        jobs,
+        uploads,
+    )
+    return len(purged) + disconnected + jobs + uploads
 
 
 @dataclass(frozen=True)

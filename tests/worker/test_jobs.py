@@ -189,3 +189,71 @@ def test_claims_say_why_a_sync_is_due(world: World) -> None:
     assert tasks.claim_due(db.session, world.settings, hold=timedelta(minutes=1)) == [
         (world.sync.id, Trigger.SCHEDULE)
     ]
+
+
+def _job_ages(account_id: int, sync_id: int, rows: dict[str, tuple[JobState, timedelta]]) -> None:
+    """A job per task id in the given state, last updated that long ago."""
+    now = utcnow()
+    for task_id, (state, age) in rows.items():
+        db.session.add(
+            WorkerJob(
+                task_id=task_id,
+                account_id=account_id,
+                sync_id=sync_id,
+                trigger="schedule",
+                state=state,
+                created_at=now - age,
+                updated_at=now - age,
+            )
+        )
+    db.session.commit()
+
+
+def _task_ids() -> set[str]:
+    db.session.expire_all()
+    return set(db.session.scalars(sa.select(WorkerJob.task_id)))
+
+
+def test_ended_jobs_are_deleted_after_their_retention_and_running_ones_never(
+    app: Flask, factory: Factory
+) -> None:
+    account = factory.account()
+    sync = sync_row(account.id, factory.member(account))
+    settings = app.config["GROUPSYNC"].with_overrides(retention_done_job_days=7, retention_failed_job_days=30)
+    _job_ages(
+        account.id,
+        sync.id,
+        {
+            "done-old": (JobState.DONE, timedelta(days=8)),
+            "done-recent": (JobState.DONE, timedelta(days=6)),
+            # Failed jobs outlive finished ones: the admin's page shows them.
+            "failed-month-old": (JobState.FAILED, timedelta(days=31)),
+            "failed-week-old": (JobState.FAILED, timedelta(days=8)),
+            "running-forever": (JobState.RUNNING, timedelta(days=365)),
+        },
+    )
+
+    assert tasks.purge_finished_jobs(db.session, settings, utcnow()) == 2
+
+    assert _task_ids() == {"done-recent", "failed-week-old", "running-forever"}
+
+
+def test_a_failed_job_stays_on_the_admin_page_until_its_retention_ends(
+    app: Flask, factory: Factory, signed_in: Callable[[Membership], FlaskClient]
+) -> None:
+    account = factory.account()
+    admin = factory.member(account, Role.ADMIN)
+    sync = sync_row(account.id, admin)
+    settings = app.config["GROUPSYNC"]
+    _job_ages(account.id, sync.id, {"t-1": (JobState.FAILED, timedelta(days=20))})
+    browser = signed_in(admin)
+
+    def shown() -> int:
+        return browser.get("/admin/jobs").text.count('data-testid="failed-job"')
+
+    tasks.purge_finished_jobs(db.session, settings, utcnow())
+    assert shown() == 1
+
+    later = utcnow() + timedelta(days=settings.retention_failed_job_days)
+    tasks.purge_finished_jobs(db.session, settings, later)
+    assert shown() == 0
