@@ -146,7 +146,7 @@ class CrmSettings(Base):
 
 
 class CsvUpload(Base):
-    """An uploaded CSV waiting for its column mapping (removed once imported or after a day)."""
+    """An uploaded CSV waiting for its column mapping (removed once imported, or a day on by retention)."""
 
     __tablename__ = "crm_csv_upload"
 
