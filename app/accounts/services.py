@@ -115,6 +115,13 @@ def change_role(session: Session, membership: Membership, role: Role) -> None:
     session.commit()
 
 
+def _refuse_removing_last_admin(session: Session, membership: Membership) -> None:
+    if membership.role is Role.ADMIN and _other_admins(session, membership) == 0:
+        raise MembershipError(
+            "member", "The account's last admin cannot be removed; make someone else admin first."
+        )
+
+
 def remove_member(
     session: Session, membership: Membership, *, before_removal: Iterable[RemovalStep] | None = None
 ) -> None:
@@ -122,12 +129,13 @@ def remove_member(
 
     ``before_removal`` defaults to the registered :data:`BEFORE_MEMBER_REMOVAL` steps.
     """
-    if membership.role is Role.ADMIN and _other_admins(session, membership) == 0:
-        raise MembershipError(
-            "member", "The account's last admin cannot be removed; make someone else admin first."
-        )
+    _refuse_removing_last_admin(session, membership)
     for step in BEFORE_MEMBER_REMOVAL if before_removal is None else before_removal:
         step(session, membership)
+    # The steps commit (a final sync and a disconnect talk to Google, and every request to
+    # Google is a commit point), which ends the lock taken above; an admin removed or demoted
+    # meanwhile must be seen, so the check runs again in the transaction that deletes.
+    _refuse_removing_last_admin(session, membership)
     end_sessions_of(membership.id)
     session.delete(membership)
     session.commit()

@@ -512,7 +512,7 @@ def purge_unused_connections(session: Session, *, settings: Settings, vault: Tok
 
 
 def disconnect_before_removal(session: Session, membership: Membership) -> None:
-    """Removal step for :func:`app.accounts.services.remove_member`: runs in the removal's transaction."""
+    """Removal step for :func:`app.accounts.services.remove_member`; revoking at Google commits."""
     connection = connection_of(session, membership)
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         return

@@ -153,6 +153,25 @@ def test_removal_steps_of_other_domains_run_first_in_the_same_transaction(
     assert db.session.get(Membership, member.id) is None
 
 
+def test_an_admin_demoted_while_removal_steps_ran_keeps_the_removed_admin(
+    app: Flask, factory: Factory
+) -> None:
+    account = factory.account()
+    leaving, staying = factory.member(account, Role.ADMIN), factory.member(account, Role.ADMIN)
+    leaving_id, staying_id = leaving.id, staying.id
+
+    def meanwhile(session: object, membership: Membership) -> None:
+        # Like a final sync, the step commits; another admin's change lands in that gap.
+        db.session.commit()
+        with Session(db.engine) as other:
+            services.change_role(other, other.get_one(Membership, staying_id), Role.MEMBER)
+
+    with pytest.raises(services.MembershipError, match="last admin cannot be removed"):
+        services.remove_member(db.session(), leaving, before_removal=[meanwhile])
+    db.session.rollback()
+    assert db.session.get_one(Membership, leaving_id).role is Role.ADMIN, "the account still has an admin"
+
+
 def test_a_failing_removal_step_keeps_the_member(factory: Factory, signed_in: SignIn) -> None:
     account = factory.account()
     factory.member(account, Role.ADMIN)
