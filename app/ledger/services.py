@@ -265,8 +265,20 @@ class GoogleRequestLedger:
             self._session,
             replace(flow, tag=EventTag.GOOGLE_REQUEST_STARTED, outcome="started", detail=detail),
         )
-        self._session.commit()
+        self._commit_keeping_loaded_state()
         return started
+
+    def _commit_keeping_loaded_state(self) -> None:
+        # Committing normally expires every loaded object; a sync run holds thousands (its
+        # mapping rows), and reloading them one by one after each request cost more than the
+        # requests. The caller's view is thus what it was before the commit.
+        session = self._session() if isinstance(self._session, scoped_session) else self._session
+        expire = session.expire_on_commit
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
 
     def finish(self, started: StartedRequest, flow: Flow) -> LedgerEntry:
         """Record ``flow`` (normally ``started.ended(...)``) as the request's outcome; the caller commits."""

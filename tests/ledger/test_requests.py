@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.accounts.models import Account
 from app.db import utcnow
@@ -131,3 +131,16 @@ def test_incidents_count_each_request_once_including_one_without_outcome(app: Fl
     now = utcnow()
     rows = incident(db.session, now - timedelta(hours=1), now + timedelta(minutes=1))
     assert [(r.account_id, r.user_id, r.flows) for r in rows] == [(1, 7, 2), (1, 8, 1)]
+
+
+def test_the_write_ahead_commit_keeps_what_the_caller_has_loaded(app: Flask) -> None:
+    account = Account(name="Loaded")
+    db.session.add(account)
+    db.session.commit()
+    assert account.name == "Loaded"
+    GoogleRequestLedger(db.session).start(request_flow())
+    # A sync run holds thousands of rows; reloading each after every request would cost more than it.
+    assert not inspect(account).expired_attributes
+    assert db.session().expire_on_commit, "other commits still expire as usual"
+    db.session.commit()
+    assert "name" in inspect(account).expired_attributes
