@@ -144,6 +144,8 @@ class Summary:
     periods: list[PeriodSummary]
     destinations: Counter[str]
     deletions: list[Deletion]
+    requests_without_outcome: int = 0
+    """Google requests recorded ahead whose outcome is not in the selection (a process ended mid-request)."""
 
     @property
     def third_party_flows(self) -> int:
@@ -184,7 +186,7 @@ def summarize(session: DbSession, stmt: Select[LedgerEntry]) -> Summary:
         count(entry)
     for entry in awaiting.values():
         count(entry)
-    return Summary(list(periods.values()), destinations, deletions)
+    return Summary(list(periods.values()), destinations, deletions, len(awaiting))
 
 
 def request_id(entry: LedgerEntry) -> str:

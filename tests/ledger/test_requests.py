@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import inspect, select
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Membership, Role
 from app.db import utcnow
 from app.extensions import db
 from app.ledger.events import Destination, EventTag, Flow
@@ -18,6 +20,7 @@ from app.ledger.models import LedgerEntry
 from app.ledger.queries import incident, summarize
 from app.ledger.services import REQUEST_ID, GoogleRequestLedger, purge_ledger, record
 from app.ledger.verify import verify_database
+from tests.conftest import Factory
 from tests.ledger.helpers import flow
 
 
@@ -122,8 +125,20 @@ def _three_requests_one_unfinished() -> None:
 
 def test_summaries_count_each_request_once_including_one_without_outcome(app: Flask) -> None:
     _three_requests_one_unfinished()
-    (period,) = summarize(db.session, select(LedgerEntry)).periods
-    assert (period.flows, period.records) == (3, 9)
+    summary = summarize(db.session, select(LedgerEntry))
+    (period,) = summary.periods
+    assert (period.flows, period.records, summary.requests_without_outcome) == (3, 9, 1)
+
+
+def test_the_summary_page_tells_reviewers_of_requests_without_outcome(
+    app: Flask, factory: Factory, signed_in: Callable[[Membership], FlaskClient]
+) -> None:
+    account = factory.account()
+    reviewer = signed_in(factory.member(account, Role.REVIEWER))
+    assert "requests-without-outcome" not in reviewer.get("/ledger/summary").get_data(as_text=True)
+    GoogleRequestLedger(db.session).start(request_flow(account.id))
+    page = reviewer.get("/ledger/summary").get_data(as_text=True)
+    assert "1 request(s) to Google were recorded before they were sent but have no recorded outcome" in page
 
 
 def test_incidents_count_each_request_once_including_one_without_outcome(app: Flask) -> None:
