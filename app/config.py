@@ -83,6 +83,8 @@ class Settings:
     """Web worker processes (gunicorn reads the same variable); SQLite allows only one."""
     metrics_token: str | None = None
     """Bearer token that ``/metrics`` requires; unset, ``/metrics`` is not served."""
+    worker_metrics_port: int | None = None
+    """Port on which each Celery worker serves its own ``/metrics`` (same token); unset, none."""
     worker_max_attempts: int = 3
     """Deliveries of one Celery job before it is marked failed and not run again."""
     sync_lease_seconds: int = 600
@@ -162,9 +164,11 @@ class Settings:
             proxy_hops=reader.integer("GROUPSYNC_PROXY_HOPS", 0, minimum=0),
             web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
             metrics_token=reader.optional_secret("GROUPSYNC_METRICS_TOKEN", min_length=16),
+            worker_metrics_port=reader.optional_port("GROUPSYNC_WORKER_METRICS_PORT"),
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
         )
+        reader.problems.extend(_worker_metrics_problems(settings, env))
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))
         if reader.problems:
@@ -198,6 +202,23 @@ def current_settings() -> Settings:
     """The running app's settings (needs an app context)."""
     settings: Settings = current_app.config["GROUPSYNC"]
     return settings
+
+
+def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    if settings.worker_metrics_port is None:
+        return []
+    problems = []
+    if settings.metrics_token is None:
+        problems.append(
+            "GROUPSYNC_WORKER_METRICS_PORT needs GROUPSYNC_METRICS_TOKEN: worker metrics are "
+            "served only to a request bearing it"
+        )
+    if not env.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+        problems.append(
+            "GROUPSYNC_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (an empty directory): a "
+            "Celery worker counts in its pool processes, whose figures reach the endpoint only through it"
+        )
+    return problems
 
 
 def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -342,6 +363,15 @@ class _Reader:
         if number < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {number})")
         return number
+
+    def optional_port(self, name: str) -> int | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            self.problems.append(f"{name} must be a port number from 1 to 65535 (got '{value}')")
+            return None
+        return int(value)
 
     def number(self, name: str, default: float, minimum: float, maximum: float | None = None) -> float:
         value = self._raw(name)

@@ -33,6 +33,8 @@ def test_production_requires_every_secret_and_names_each() -> None:
         ("GROUPSYNC_RETENTION_DONE_JOB_DAYS", "a week", "must be a whole number"),
         ("GROUPSYNC_RETENTION_DONE_JOB_DAYS", "0", "must be at least 1"),
         ("GROUPSYNC_RETENTION_FAILED_JOB_DAYS", "3", "must be at least 7"),
+        ("GROUPSYNC_WORKER_METRICS_PORT", "70000", "port number from 1 to 65535"),
+        ("GROUPSYNC_WORKER_METRICS_PORT", "http", "port number from 1 to 65535"),
     ],
 )
 def test_malformed_setting_is_named(name: str, value: str, fragment: str) -> None:
@@ -66,3 +68,22 @@ def test_job_retention_defaults_and_values_are_read() -> None:
         }
     )
     assert (chosen.retention_done_job_days, chosen.retention_failed_job_days) == (2, 90)
+
+
+def test_worker_metrics_need_the_token_and_a_multiprocess_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"GROUPSYNC_ENV": "test", "GROUPSYNC_WORKER_METRICS_PORT": "9102"})
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "GROUPSYNC_WORKER_METRICS_PORT needs GROUPSYNC_METRICS_TOKEN",
+        "GROUPSYNC_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (an empty directory)",
+    ]
+    settings = Settings.from_env(
+        {
+            "GROUPSYNC_ENV": "test",
+            "GROUPSYNC_WORKER_METRICS_PORT": "9102",
+            "GROUPSYNC_METRICS_TOKEN": "metrics-token-0123456789",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        }
+    )
+    assert settings.worker_metrics_port == 9102
+    assert Settings.from_env({"GROUPSYNC_ENV": "test"}).worker_metrics_port is None

@@ -4,18 +4,25 @@ Counters live in the process that counts. Set ``PROMETHEUS_MULTIPROC_DIR`` (an e
 directory shared by the processes of one machine) and prometheus-client writes them to
 files there, which :func:`render` adds up: the gunicorn workers, and the Celery workers on
 the same machine, then show in one ``/metrics``. Without it, ``/metrics`` shows only the
-process that answers.
+process that answers. A Celery worker on a machine of its own serves the same ``/metrics``
+itself when ``GROUPSYNC_WORKER_METRICS_PORT`` is set (:func:`serve_in_thread`), so each
+worker machine is scraped like a web machine.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
 
 from app.config import Settings
 
@@ -92,3 +99,34 @@ def render(settings: Settings) -> bytes:
     if settings.celery_broker_url and settings.celery_broker_url.startswith("redis"):
         registry.register(QueueDepthCollector(settings.celery_broker_url, timeout=2.0))
     return generate_latest(registry)
+
+
+def bearer_accepted(settings: Settings, authorization: str) -> bool:
+    """Whether an ``Authorization`` header carries the metrics token (never when none is set)."""
+    if settings.metrics_token is None:
+        return False
+    offered = authorization.removeprefix("Bearer ")
+    return hmac.compare_digest(offered.encode(), settings.metrics_token.encode())
+
+
+def worker_app(settings: Settings) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
+    """A WSGI app serving only ``GET /metrics``, as the web app does, for processes that serve no pages."""
+
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.path != "/metrics" or request.method != "GET":
+            return Response("not found\n", 404, mimetype="text/plain")
+        if not bearer_accepted(settings, request.headers.get("Authorization", "")):
+            return Response("a bearer token is required\n", 401, {"WWW-Authenticate": "Bearer"})
+        return Response(render(settings), mimetype="text/plain; version=0.0.4")
+
+    return app
+
+
+def serve_in_thread(settings: Settings, host: str = "0.0.0.0") -> BaseWSGIServer:  # noqa: S104 (scraped from other machines)
+    """Serve :func:`worker_app` on ``GROUPSYNC_WORKER_METRICS_PORT`` from a daemon thread."""
+    if settings.worker_metrics_port is None:
+        raise ValueError("GROUPSYNC_WORKER_METRICS_PORT is not set")
+    server = make_server(host, settings.worker_metrics_port, worker_app(settings))
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    return server

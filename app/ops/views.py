@@ -8,8 +8,6 @@ and, when Celery is configured, so does the broker. ``/metrics`` is served only 
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from app.config import Settings
@@ -40,7 +38,6 @@ def prometheus_metrics() -> Response:
     settings: Settings = current_app.config["GROUPSYNC"]
     if settings.metrics_token is None:
         abort(404)
-    offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not hmac.compare_digest(offered.encode(), settings.metrics_token.encode()):
+    if not metrics.bearer_accepted(settings, request.headers.get("Authorization", "")):
         return Response("a bearer token is required\n", 401, {"WWW-Authenticate": "Bearer"})
     return Response(metrics.render(settings), mimetype="text/plain; version=0.0.4")

@@ -16,12 +16,14 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, current_task
+from celery.signals import worker_init
 from flask import Flask
 
 from app.config import Settings
 from app.db import utcnow
 from app.extensions import db
 from app.ledger.events import Trigger
+from app.ops import metrics
 from app.worker import tasks
 
 SCHEDULER_TICK_SECONDS = 5.0
@@ -86,6 +88,10 @@ def create_celery(flask_app: Flask) -> Celery:
             },
         },
     )
+
+    if settings.worker_metrics_port is not None:
+        # In the worker's main process, so one endpoint per worker adds up its pool processes.
+        worker_init.connect(lambda **_: metrics.serve_in_thread(settings), weak=False)
 
     @celery.task(name="groupsync.run_sync", bind=True)
     def run_sync(self: Task, sync_id: int, trigger: str) -> None:

@@ -18,14 +18,17 @@ import yaml
 from app import config
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-_NAME = re.compile(r'"((?:GROUPSYNC|DATABASE|GOOGLE|WEB|FLASK)_[A-Z0-9_]+)"')
+_NAME = re.compile(r'"((?:GROUPSYNC|DATABASE|GOOGLE|WEB|FLASK|PROMETHEUS)_[A-Z0-9_]+)"')
 COMPOSE_ONLY = {"POSTGRES_PASSWORD"}
 """Read by compose.yaml itself (the database container), not by GroupSync."""
 
 
 def real_settings() -> set[str]:
     """Every variable Settings.from_env and the production checks read, from their source."""
-    source = inspect.getsource(config.Settings.from_env) + inspect.getsource(config._production_problems)
+    source = "".join(
+        inspect.getsource(reader)
+        for reader in (config.Settings.from_env, config._production_problems, config._worker_metrics_problems)
+    )
     names = set(_NAME.findall(source))
     names |= {f"{name}_FILE" for name in re.findall(r'reader\.keyring\(\s*"([A-Z0-9_]+)"', source)}
     return names

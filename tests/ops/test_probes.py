@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import requests
 from flask import Flask, request
 from flask.testing import FlaskClient
+from werkzeug.test import Client
 
 from app import create_app
 from app.ops import metrics
@@ -99,3 +102,35 @@ def test_proxy_fix_trusts_exactly_the_configured_hops(tmp_path: Path) -> None:
 
     assert seen(_app(tmp_path)) == "http localhost 127.0.0.1"
     assert seen(_app(tmp_path, proxy_hops=1)) == "https groupsync.example.com 203.0.113.9"
+
+
+def test_a_worker_serves_only_metrics_to_the_bearer_of_the_token(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.sqlite3'}", tmp_path, metrics_token=TOKEN)
+    client = Client(metrics.worker_app(settings))
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/dashboard", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    assert client.post("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    metrics.SYNC_RUNS.labels(outcome="ok").inc()
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    assert 'groupsync_sync_runs_total{outcome="ok"}' in answer.text
+
+
+def test_a_worker_metrics_endpoint_answers_over_http(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'w.sqlite3'}", tmp_path, metrics_token=TOKEN, worker_metrics_port=port
+    )
+    server = metrics.serve_in_thread(settings, host="127.0.0.1")
+    metrics.JOBS_GIVEN_UP.inc()
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert requests.get(url, timeout=5).status_code == 401
+        answer = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert answer.status_code == 200
+        assert "groupsync_jobs_given_up_total" in answer.text
+    finally:
+        server.shutdown()

@@ -115,18 +115,30 @@ class Cluster:
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     others: list[subprocess.Popen[bytes]] = field(default_factory=list)
     web_url: str = ""
+    worker_metrics: dict[str, str] = field(default_factory=dict)
+    """Each worker's own ``/metrics`` URL."""
 
     # --- processes
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("wb")
         return subprocess.Popen(
-            args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start_workers(self, count: int) -> None:
         for n in range(1, count + 1):
             name = f"w{n}"
+            # Each worker as on a machine of its own: its own metrics directory and endpoint.
+            counters = self.workdir / f"metrics-{name}"
+            counters.mkdir()
+            port = _free_port()
+            self.worker_metrics[name] = f"http://127.0.0.1:{port}/metrics"
             self.workers[name] = self._spawn(
                 name,
                 str(BIN / "celery"),
@@ -139,6 +151,7 @@ class Cluster:
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
+                env={"GROUPSYNC_WORKER_METRICS_PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(counters)},
             )
 
     def start_beat(self) -> None:

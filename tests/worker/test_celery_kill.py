@@ -123,6 +123,14 @@ def test_a_worker_killed_mid_sync_loses_nothing_doubles_nothing_and_never_overla
             headers={"Authorization": "Bearer cluster-metrics-token-0123456789"},
             timeout=HTTP_TIMEOUT,
         )
+        # The surviving worker serves its own metrics (as on a machine of its own), to the token's bearer.
+        survivor = c.worker_metrics[next(name for name in c.worker_metrics if name != victim)]
+        survivor_refuses = requests.get(survivor, timeout=HTTP_TIMEOUT).status_code
+        survivor_metrics = requests.get(
+            survivor,
+            headers={"Authorization": "Bearer cluster-metrics-token-0123456789"},
+            timeout=HTTP_TIMEOUT,
+        )
         c.stop_all()
 
         # The kill landed mid-run: the next run of that sync found the dead run still marked running.
@@ -184,3 +192,13 @@ def test_a_worker_killed_mid_sync_loses_nothing_doubles_nothing_and_never_overla
         assert all(job.state is not JobState.FAILED for job in jobs), dump([j.last_error for j in jobs])
         assert metrics.status_code == 200
         assert "groupsync_queue_depth" in metrics.text
+        assert survivor_refuses == 401
+        assert survivor_metrics.status_code == 200
+        runs_ok = [
+            float(line.rsplit(" ", 1)[1])
+            for line in survivor_metrics.text.splitlines()
+            if line.startswith('groupsync_sync_runs_total{outcome="ok"}')
+        ]
+        assert len(runs_ok) == 1, survivor_metrics.text
+        assert runs_ok[0] >= 1, "the pool process's runs reach the worker's endpoint"
+        assert 'groupsync_google_requests_total{method="people.batchCreateContacts"' in survivor_metrics.text
