@@ -133,6 +133,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    form_token_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True, unique=True)
+    """SHA-256 of the single-use token of the form that created the key: that form sent again
+    (a reload, a double click, even at the same instant) cannot create a second key."""
 
 
 class CrmSettings(Base):

@@ -710,10 +710,19 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class FormAlreadyUsedError(Exception):
+    """The create-key form was sent before and its key exists: a reload or a double click."""
+
+
 def create_api_key(
-    session: DbSession, account_id: int, name: str, created_by: int | None
+    session: DbSession, account_id: int, name: str, created_by: int | None, form_token: str | None = None
 ) -> tuple[ApiKey, str]:
-    """A new key and its secret; the secret is returned once and only its hash is stored."""
+    """A new key and its secret; the secret is returned once and only its hash is stored.
+
+    ``form_token`` is the creating form's single-use token (the admin UI's); the unique index
+    on its hash makes a second sending of that form fail with :class:`FormAlreadyUsedError`,
+    even when both arrive at the same instant.
+    """
     label = check_name(name, "name", max_length=100)
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
@@ -722,9 +731,19 @@ def create_api_key(
         prefix=secret[:12],
         secret_hash=_hash_secret(secret),
         created_by=created_by,
+        form_token_hash=_hash_secret(form_token) if form_token is not None else None,
     )
     session.add(key)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        form_used = key.form_token_hash is not None and session.scalar(
+            select(ApiKey.id).where(ApiKey.form_token_hash == key.form_token_hash)
+        )
+        if not form_used:
+            raise
+        raise FormAlreadyUsedError from None
     return key, secret
 
 

@@ -5,9 +5,10 @@ The CRM-facing REST API lives in :mod:`app.crm.api`, nested under this blueprint
 
 from __future__ import annotations
 
+import re
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -26,10 +27,9 @@ _PAGE = 50
 _MAX_ROW_ID = 2**31 - 1
 """Ids are INTEGER columns on PostgreSQL; a larger number cannot name a row."""
 _ROW_ID = f"int(max={_MAX_ROW_ID})"
-_KEY_FORMS = "crm_key_forms"
-"""Session key of the single-use tokens of the create-key forms rendered and not yet used."""
-_OPEN_KEY_FORMS = 5
-"""Create-key forms (tabs) kept usable at once; an older form's token is dropped."""
+_FORM_TOKEN_BYTES = 16
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+"""What ``secrets.token_urlsafe(_FORM_TOKEN_BYTES)`` gives."""
 
 
 def _actor() -> str:
@@ -151,12 +151,13 @@ def delete_contact(contact_id: int) -> Response:
 
 
 def _render_api_keys(new_key: ApiKey | None = None, secret: str | None = None) -> str:
-    # Each rendered create form carries a token its POST consumes, so reloading the page
-    # that shows a new secret (which re-sends that POST) cannot create a second key.
-    token = secrets.token_urlsafe(16)
-    session[_KEY_FORMS] = [*session.get(_KEY_FORMS, [])[-(_OPEN_KEY_FORMS - 1) :], token]
+    # Each rendered create form carries a fresh token the new key records, so sending that
+    # form again (reloading the page that shows the secret) cannot create a second key.
     keys = services.api_keys(db.session, current_account().id)
-    return render_template("crm/api_keys.html", keys=keys, form_token=token, new_key=new_key, secret=secret)
+    form_token = secrets.token_urlsafe(_FORM_TOKEN_BYTES)
+    return render_template(
+        "crm/api_keys.html", keys=keys, form_token=form_token, new_key=new_key, secret=secret
+    )
 
 
 @bp.get("/admin/crm/api-keys")
@@ -168,25 +169,29 @@ def api_keys() -> str:
 @bp.post("/admin/crm/api-keys")
 @require_role(Role.ADMIN)
 def create_api_key() -> str | Response:
-    open_forms: list[str] = session.get(_KEY_FORMS, [])
     token = request.form.get("form_token", "")
-    if token not in open_forms:
+    if not _FORM_TOKEN.fullmatch(token):
+        flash("The form was incomplete or out of date; nothing was created. Please try again here.", "error")
+        return redirect(url_for("crm.api_keys"))
+    user = current_user()
+    try:
+        key, secret = services.create_api_key(
+            db.session,
+            current_account().id,
+            request.form.get("name", ""),
+            user.id if user else None,
+            form_token=token,
+        )
+    except InputError as exc:
+        flash(f"Key name {exc.errors[0].message}.", "error")
+        return redirect(url_for("crm.api_keys"))
+    except services.FormAlreadyUsedError:
         flash(
             "This form already created its key, whose secret is shown only once. "
             "If you did not copy it, revoke that key and create a new one.",
             "info",
         )
         return redirect(url_for("crm.api_keys"))
-    user = current_user()
-    try:
-        key, secret = services.create_api_key(
-            db.session, current_account().id, request.form.get("name", ""), user.id if user else None
-        )
-    except InputError as exc:
-        # The form's token stays usable: nothing was created, so sending it again corrected is fine.
-        flash(f"Key name {exc.errors[0].message}.", "error")
-        return redirect(url_for("crm.api_keys"))
-    session[_KEY_FORMS] = [t for t in open_forms if t != token]
     # The secret is rendered into this one response and never stored or shown again.
     return _render_api_keys(new_key=key, secret=secret)
 

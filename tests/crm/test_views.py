@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import secrets
+import threading
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership, Role
 from app.crm import services
@@ -113,14 +117,57 @@ def test_forms_open_in_several_tabs_each_create_their_key(signed_in: SignIn, adm
     assert sorted(key.name for key in services.api_keys(db.session, admin.account_id)) == ["first", "second"]
 
 
-def test_a_form_token_of_another_session_creates_nothing(
-    factory: Factory, signed_in: SignIn, admin: Membership
+@pytest.mark.parametrize("token", ["", "not-a-token", "x" * 200])
+def test_a_missing_or_malformed_form_token_creates_nothing(
+    signed_in: SignIn, admin: Membership, token: str
 ) -> None:
-    other_admin = signed_in(factory.member(admin.account, Role.ADMIN))
     client = signed_in(admin)
-    form = {**key_form(client, "CRM prod"), "form_token": key_form(other_admin, "x")["form_token"]}
-    assert client.post("/admin/crm/api-keys", data=form).status_code == 302
+    form = {**key_form(client, "CRM prod"), "form_token": token}
+    answer = client.post("/admin/crm/api-keys", data=form)
+    assert answer.status_code == 302
     assert _key_count(admin.account_id) == 0
+    assert (
+        "The form was incomplete or out of date; nothing was created."
+        in client.get("/admin/crm/api-keys").text
+    )
+
+
+def test_one_form_sent_twice_at_the_same_instant_creates_one_key(
+    app: Flask, admin: Membership, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("two writers at once need PostgreSQL; SQLite admits one writer at a time anyway")
+    token = secrets.token_urlsafe(16)
+    outcome: list[str] = []
+    with Session(db.engine) as first, Session(db.engine) as second:
+        # The first sending is mid-transaction: its key is inserted, not yet committed.
+        first.add(
+            ApiKey(
+                account_id=admin.account_id,
+                name="first",
+                prefix="gsk_first",
+                secret_hash="1" * 64,
+                form_token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            )
+        )
+        first.flush()
+
+        def send_again() -> None:
+            with app.app_context():
+                try:
+                    services.create_api_key(second, admin.account_id, "second", None, form_token=token)
+                    outcome.append("created")
+                except services.FormAlreadyUsedError:
+                    outcome.append("refused")
+
+        worker = threading.Thread(target=send_again)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive(), f"the second sending did not wait for the first: {outcome}"
+        first.commit()
+        worker.join(timeout=10)
+    assert outcome == ["refused"]
+    assert [key.name for key in services.api_keys(db.session, admin.account_id)] == ["first"]
 
 
 def test_members_cannot_create_keys(factory: Factory, signed_in: SignIn, admin: Membership) -> None:
