@@ -135,6 +135,27 @@ def _check_pairing(entries: Mapping[str, Sequence[Mapping[str, Any]]], report: V
         )
 
 
+def _check_slice_pairing(
+    entries: Mapping[str, Sequence[Mapping[str, Any]]], report: VerificationReport
+) -> None:
+    """Pairing within a pack: a slice may cut a pair at its edges, so only a contradiction is a problem."""
+    pairing = pair_requests(entry for rows in entries.values() for entry in rows)
+    for name, seq in pairing.mismatched:
+        report.problems.append(
+            Problem(name, seq, "Google request outcome does not match its write-ahead entry")
+        )
+    if pairing.unfinished:
+        report.warnings.append(
+            f"{len(pairing.unfinished)} Google request(s) started in this pack have no outcome in it "
+            "(recorded after the slice ends, or the process ended while Google was answering)"
+        )
+    if pairing.orphaned:
+        report.warnings.append(
+            f"{len(pairing.orphaned)} Google request outcome(s) in this pack have their write-ahead entry "
+            "outside it (before the slice starts, or a sign-in's, which starts on the installation chain)"
+        )
+
+
 def verify_records(
     entries: Mapping[str, Sequence[Mapping[str, Any]]],
     checkpoints: Sequence[Mapping[str, Any]],
@@ -175,7 +196,9 @@ def verify_records(
             report.warnings.append(
                 f"chain {result.chain} seq {start}..{result.head_seq} has no signed checkpoint yet"
             )
-    if not partial:
+    if partial:
+        _check_slice_pairing(entries, report)
+    else:
         _check_pairing(entries, report)
     return report
 

@@ -5,6 +5,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.pack import evidence_pack
-from app.ledger.services import make_checkpoints
+from app.ledger.services import GoogleRequestLedger, make_checkpoints
 from app.ledger.signing import Signer
 from app.ledger.verify import PackError, verify_pack
 from app.privacy import disclosure
 from tests.ledger.helpers import fill
+from tests.ledger.test_requests import request_flow
 
 Files = dict[str, bytes]
 
@@ -176,3 +178,30 @@ def test_malformed_pack_is_refused_with_a_clear_error(app: Flask, tmp_path: Path
     (tmp_path / "not.zip").write_bytes(b"plain text")
     with pytest.raises(PackError, match="not a readable zip file"):
         verify_pack(tmp_path / "not.zip")
+
+
+def test_a_pack_pairs_the_google_requests_it_holds(app: Flask, tmp_path: Path) -> None:
+    requests = GoogleRequestLedger(db.session)
+    answered = requests.start(request_flow())
+    requests.finish(answered, answered.ended("200", records=3))
+    requests.start(request_flow())  # no outcome: the process "died" while Google answered
+    contradicted = requests.start(request_flow(method="people.connections.list"))
+    requests.finish(contradicted, replace(contradicted.ended("200"), method="people.deleteContact"))
+    db.session.commit()
+    data = evidence_pack(
+        db.session, app.config["GROUPSYNC"], account_id=1, start=None, end=None, now=utcnow()
+    )
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    report = verify_pack(path)
+    assert [str(p) for p in report.problems] == [
+        "chain account:1 seq 5: Google request outcome does not match its write-ahead entry"
+    ]
+    assert any(
+        w.startswith("1 Google request(s) started in this pack have no outcome") for w in report.warnings
+    )
+    with zipfile.ZipFile(path) as archive:
+        built = json.loads(archive.read("verification-report.json"))
+    assert built["problems"] == [str(p) for p in report.problems], (
+        "the report made at build time says the same"
+    )
