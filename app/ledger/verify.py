@@ -111,6 +111,11 @@ def pair_requests(entries: Iterable[Mapping[str, Any]]) -> RequestPairing:
     return RequestPairing(unfinished, orphaned, mismatched)
 
 
+def _mismatches(pairing: RequestPairing) -> list[Problem]:
+    what = "Google request outcome does not match its write-ahead entry"
+    return [Problem(name, seq, what) for name, seq in pairing.mismatched]
+
+
 def _check_pairing(entries: Mapping[str, Sequence[Mapping[str, Any]]], report: VerificationReport) -> None:
     everything = [entry for rows in entries.values() for entry in rows]
     pairing = pair_requests(everything)
@@ -122,10 +127,7 @@ def _check_pairing(entries: Mapping[str, Sequence[Mapping[str, Any]]], report: V
             report.problems.append(
                 Problem(name, seq, "Google request outcome without its write-ahead entry (entry removed)")
             )
-    for name, seq in pairing.mismatched:
-        report.problems.append(
-            Problem(name, seq, "Google request outcome does not match its write-ahead entry")
-        )
+    report.problems.extend(_mismatches(pairing))
     if pairing.unfinished:
         shown = ", ".join(f"{name} seq {seq}" for name, seq in pairing.unfinished[:10])
         more = f" and {len(pairing.unfinished) - 10} more" if len(pairing.unfinished) > 10 else ""
@@ -140,10 +142,7 @@ def _check_slice_pairing(
 ) -> None:
     """Pairing within a pack: a slice may cut a pair at its edges, so only a contradiction is a problem."""
     pairing = pair_requests(entry for rows in entries.values() for entry in rows)
-    for name, seq in pairing.mismatched:
-        report.problems.append(
-            Problem(name, seq, "Google request outcome does not match its write-ahead entry")
-        )
+    report.problems.extend(_mismatches(pairing))
     if pairing.unfinished:
         report.warnings.append(
             f"{len(pairing.unfinished)} Google request(s) started in this pack have no outcome in it "
