@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry, scoped_session
+
+DbSession = Session | scoped_session[Any]
+"""What services take: a plain session (workers, scripts) or Flask-SQLAlchemy's scoped one."""
 
 # Stable constraint names so Alembic autogenerate produces the same migration on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -58,3 +63,30 @@ def _enforce_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def plain(session: DbSession) -> Session:
+    """The request's or thread's actual session behind a scoped one."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+@contextmanager
+def unit_of_work(session: DbSession, *, expire_on_commit: bool = True) -> Iterator[Session]:
+    """One transaction owned by a service: committed when the block ends, rolled back if it raises.
+
+    Services open one of these around each step that must be all-or-nothing, and never call
+    ``commit`` elsewhere; callers (views, tasks, flows) therefore never see half a step.
+    ``expire_on_commit=False`` suits long runs that keep thousands of loaded rows and know
+    nobody else changes them meanwhile.
+    """
+    current = plain(session)
+    previous = current.expire_on_commit
+    current.expire_on_commit = expire_on_commit
+    try:
+        yield current
+        current.commit()
+    except BaseException:
+        current.rollback()
+        raise
+    finally:
+        current.expire_on_commit = previous
