@@ -1,4 +1,5 @@
-# The README's quick start: `make demo` and `make test`. Both install what they need first.
+# The README's quick start: `make demo` and `make test`. Both install what they need first:
+# GroupSync and, beside it, the local Google emulator (emulator/, its own distribution) for tests and the demo.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,16 +7,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck services browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./emulator
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
-	$(BIN)/groupsync demo
+	$(BIN)/groupsync-demo
 
 services:
 	bash scripts/services-up
@@ -24,8 +25,8 @@ browser:
 	bash scripts/browser-up
 
 lint: install
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app emulator tests bench
+	$(BIN)/ruff format --check app emulator tests bench
 
 typecheck: install
 	$(BIN)/mypy

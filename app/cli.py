@@ -1,8 +1,8 @@
 """The ``groupsync`` command: Flask's CLI (``run``, ``db ...``, ``routes``) plus GroupSync's own groups.
 
-Commands that need the configured app (``keys``, ``ledger``, ``crm``) are registered on
-``app.cli`` by :func:`register_commands`; ``emulator`` and ``demo`` hang off the top-level
-group because they must work before any GroupSync configuration exists.
+Commands that need the configured app (``keys``, ``ledger``, ``crm``...) are registered on
+``app.cli`` by :func:`register_commands`. The local Google emulator and the demo are not part
+of the product: they ship in the separate ``groupsync-emulator`` distribution (``emulator/``).
 """
 
 from __future__ import annotations
@@ -28,13 +28,3 @@ def _factory() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_factory, add_version_option=False)
 def main() -> None:
     """GroupSync: mirror CRM contact lists into Google Contacts."""
-
-
-def _add_standalone() -> None:
-    from app.cli_registry import standalone_commands
-
-    for command in standalone_commands():
-        main.add_command(command)
-
-
-_add_standalone()

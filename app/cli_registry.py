@@ -14,11 +14,3 @@ def app_commands() -> list[click.Command]:
     from app.worker.cli import worker_command
 
     return [accounts_group, crm_group, keys_group, connections_group, ledger_group, worker_command]
-
-
-def standalone_commands() -> list[click.Command]:
-    """Commands that must work with no GroupSync configuration at all."""
-    from app.demo import demo_command
-    from app.emulator.cli import emulator_command
-
-    return [emulator_command, demo_command]

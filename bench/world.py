@@ -22,13 +22,13 @@ from app import create_app
 from app.crm.models import CrmContact
 from app.crm.services import add_contacts_to_list, grant_access, put_list, store_contact_data
 from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.vault import TokenVault
 from app.sync.models import ContactSync, SyncRun
 from app.sync.planner import GOOGLE_CONTACT_LIMIT
 from app.sync.services import RunOptions, enable_sync, run_sync
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory, make_settings, register_google_client, sign_in_client
 from tests.google.connecting import ADA, connect
 
@@ -37,8 +37,8 @@ PERSONAL_CONTACTS = 50
 
 
 def _serve(conn: Connection) -> None:
-    from app.emulator.cli import serve_in_thread
-    from app.emulator.state import EmulatorMode, EmulatorSettings
+    from groupsync_emulator.cli import serve_in_thread
+    from groupsync_emulator.state import EmulatorMode, EmulatorSettings
 
     running = serve_in_thread(EmulatorSettings(mode=EmulatorMode.TEST))
     conn.send(running.host_port)

@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
-from app.emulator.cli import RunningEmulator, serve_in_thread
-from app.emulator.hooks import HooksClient
-from app.emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 from app.extensions import db
+from groupsync_emulator.cli import RunningEmulator, serve_in_thread
+from groupsync_emulator.hooks import HooksClient
+from groupsync_emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 
 PG_ADMIN_URL = os.environ.get("GROUPSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

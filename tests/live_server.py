@@ -13,9 +13,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.emulator.cli import RunningEmulator
-from app.emulator.hooks import HooksClient
 from app.extensions import db
+from groupsync_emulator.cli import RunningEmulator
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import make_settings, register_google_client
 
 

@@ -27,9 +27,9 @@ import requests
 
 from app.auth.services import _derive
 from app.crm import services as crm_services
-from app.emulator.cli import RunningEmulator
 from app.extensions import db
 from app.logs import REDACTED, RedactionFilter, redactor
+from groupsync_emulator.cli import RunningEmulator
 from tests.live_server import LiveApp, live_app
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from app.accounts.lifecycle import wind_down
 from app.accounts.models import Account, Membership, Role, User
 from app.crm.services import withdraw_access
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
 from app.ledger.events import EventTag
@@ -22,6 +21,7 @@ from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
 from app.privacy.rights import delete_account
 from app.sync.mapping import read_tag
+from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory
 from tests.google.connecting import connection_of, settings_of, vault_of

@@ -9,7 +9,7 @@ import requests
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app.emulator.hooks import HooksClient
+from groupsync_emulator.hooks import HooksClient
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

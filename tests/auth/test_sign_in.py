@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account, Invitation, LoginSession, Membership, Role, SignInRequest, User
 from app.auth import services
 from app.db import utcnow
-from app.emulator.hooks import HooksClient
-from app.emulator.keys import SigningKey
 from app.extensions import db
 from app.google.endpoints import GoogleEndpoints
 from app.google.oauth import Identity
 from app.ledger.models import LedgerEntry
+from groupsync_emulator.hooks import HooksClient
+from groupsync_emulator.keys import SigningKey
 from tests.auth.flows import answer_at_google, csrf_token, sign_in_via_google, start_sign_in
 from tests.conftest import Factory
 from tests.ledger.helpers import request_outcomes

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from app.emulator.cli import RunningEmulator
+from groupsync_emulator.cli import RunningEmulator
 from tests.live_server import LiveApp, live_app
 
 CHROMIUM = "/usr/bin/chromium"

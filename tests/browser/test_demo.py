@@ -22,10 +22,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from app.crm.demo_data import DEMO_SIZE
-from app.demo import DEMO_ACCOUNT
-from app.emulator.hooks import HooksClient
-from app.emulator.oauth import IDENTITIES
+from groupsync_emulator.demo import DEMO_ACCOUNT
+from groupsync_emulator.demo_data import DEMO_SIZE
+from groupsync_emulator.hooks import HooksClient
+from groupsync_emulator.oauth_state import IDENTITIES
 from tests.worker.cluster import _wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from app.accounts.models import Membership, Role
 from app.crm import services
 from app.crm.models import ContactList
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.sync.models import RunOutcome, SyncStatus
 from app.sync.services import recreate_group
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.crm.conftest import SignIn, csrf
 from tests.sync.engine import World, person

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from app.emulator.cli import RunningEmulator
-from app.emulator.hooks import HooksClient
+from groupsync_emulator.cli import RunningEmulator
+from groupsync_emulator.hooks import HooksClient
 
 CLIENT_ID = "emulator-test.apps.googleusercontent.com"
 CLIENT_SECRET = "emulator-test-secret"

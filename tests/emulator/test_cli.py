@@ -1,4 +1,4 @@
-"""``groupsync emulator`` as an operator runs it: a real process on a real port."""
+"""``groupsync-emulator`` as an operator runs it: a real process on a real port."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import requests
 from click.testing import CliRunner
 
 from app.cli import main
-from app.emulator.cli import emulator_command
-from app.emulator.hooks import HooksClient
+from groupsync_emulator.cli import emulator_command
+from groupsync_emulator.hooks import HooksClient
 from tests.emulator.conftest import ADA, CLIENT_ID, CLIENT_SECRET, TIMEOUT, OAuthDriver
 
-GROUPSYNC = Path(sys.executable).parent / "groupsync"
+EMULATOR = Path(sys.executable).parent / "groupsync-emulator"
 
 
 def _start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [str(GROUPSYNC), "emulator", "--port", "0", *args],
+        [str(EMULATOR), "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -113,5 +113,11 @@ def test_client_id_without_secret_is_a_usage_error() -> None:
     assert "--client-id and --client-secret go together" in result.output
 
 
-def test_emulator_is_a_top_level_groupsync_command() -> None:
-    assert main.commands["emulator"] is emulator_command
+def test_the_emulator_and_the_demo_are_not_groupsync_commands() -> None:
+    """They ship in their own distribution; the product's CLI knows neither."""
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "worker" in result.output
+    assert not {"emulator", "demo"} & set(main.commands)
+    assert "emulator" not in result.output
+    assert " demo " not in result.output

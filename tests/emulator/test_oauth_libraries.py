@@ -11,7 +11,7 @@ from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 
-from app.emulator.cli import RunningEmulator
+from groupsync_emulator.cli import RunningEmulator
 from tests.emulator.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from app.emulator.cli import RunningEmulator
+from groupsync_emulator.cli import RunningEmulator
 from tests.emulator.conftest import (
     ADA,
     CLIENT_ID,

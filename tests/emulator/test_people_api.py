@@ -22,9 +22,9 @@ import requests
 from googleapiclient.discovery import Resource, build
 from googleapiclient.errors import HttpError
 
-from app.emulator.cli import RunningEmulator
-from app.emulator.hooks import HooksClient
-from app.emulator.people_state import READ_MASK_FIELDS, UPDATE_MASK_FIELDS, discovery_schemas
+from groupsync_emulator.cli import RunningEmulator
+from groupsync_emulator.hooks import HooksClient
+from groupsync_emulator.people_state import READ_MASK_FIELDS, UPDATE_MASK_FIELDS, discovery_schemas
 from tests.emulator.conftest import ADA, CONTACTS, CONTACTS_READONLY, OLENA, TIMEOUT, OAuthDriver
 
 _DISCOVERY_SCHEMAS = discovery_schemas()

@@ -13,8 +13,8 @@ import pytest
 from googleapiclient.discovery import Resource
 from googleapiclient.errors import HttpError
 
-from app.emulator.cli import RunningEmulator
-from app.emulator.hooks import HookError, HooksClient
+from groupsync_emulator.cli import RunningEmulator
+from groupsync_emulator.hooks import HookError, HooksClient
 from tests.emulator.conftest import ADA, CONTACTS, OAuthDriver
 from tests.emulator.test_people_api import error_of, people_service, person, reason_of
 

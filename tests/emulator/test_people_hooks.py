@@ -8,10 +8,10 @@ import pytest
 import requests
 from googleapiclient.discovery import Resource
 
-from app.emulator.cli import RunningEmulator, serve_in_thread
-from app.emulator.hooks import HookError, HooksClient
-from app.emulator.server import create_emulator
-from app.emulator.state import EmulatorMode, EmulatorSettings
+from groupsync_emulator.cli import RunningEmulator, serve_in_thread
+from groupsync_emulator.hooks import HookError, HooksClient
+from groupsync_emulator.server import create_emulator
+from groupsync_emulator.state import EmulatorMode, EmulatorSettings
 from tests.emulator.conftest import ADA, CONTACTS, OLENA, TIMEOUT, OAuthDriver
 from tests.emulator.test_people_api import people_service
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.emulator.errors import GoogleApiError
-from app.emulator.people_state import (
+from groupsync_emulator.errors import GoogleApiError
+from groupsync_emulator.people_state import (
     COST_BATCH_MUTATE,
     COST_CRITICAL_READ,
     Account,

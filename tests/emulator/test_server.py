@@ -14,9 +14,9 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from app.emulator.cli import serve_in_thread
-from app.emulator.hooks import HookError, HooksClient
-from app.emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
+from groupsync_emulator.cli import serve_in_thread
+from groupsync_emulator.hooks import HookError, HooksClient
+from groupsync_emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 from tests.emulator.conftest import (
     ADA,
     CLIENT_ID,

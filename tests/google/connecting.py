@@ -13,7 +13,6 @@ from werkzeug.test import TestResponse
 
 from app.accounts.models import Membership
 from app.config import Settings
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.models import ConnectionStatus, GoogleConnection
 from app.google.vault import TokenVault
@@ -21,6 +20,7 @@ from app.ledger.models import LedgerEntry
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
+from groupsync_emulator.hooks import HooksClient
 from tests.ledger.helpers import request_outcomes
 
 ADA = "110000000000000000001"

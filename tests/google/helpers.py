@@ -17,8 +17,8 @@ import requests
 from google.oauth2.credentials import Credentials
 
 from app.config import Settings
-from app.emulator.hooks import HooksClient
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
+from groupsync_emulator.hooks import HooksClient
 from tests.emulator.conftest import pkce_pair
 from tests.google.connecting import ADA, TIMEOUT
 

@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from google.auth.transport.requests import Request as GoogleTransport
 
 from app.accounts.models import Membership, Role
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.models import GoogleConnection
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import (
     callback_params,

@@ -12,8 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.accounts.models import Membership, Role
-from app.emulator.cli import RunningEmulator
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
 from app.google.models import ConnectionStatus, ConsentRequest, StatusReason
@@ -23,6 +21,8 @@ from app.ledger.events import EventTag
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
+from groupsync_emulator.cli import RunningEmulator
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import (
     ADA,

@@ -17,13 +17,13 @@ from app.accounts.models import Membership, Role
 from app.accounts.services import remove_member
 from app.crm.models import ContactList
 from app.db import utcnow
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import ConnectionStatus, DisconnectReceipt, GoogleConnection, StatusReason
 from app.google.services import PeopleCallForbiddenError, disconnect, ensure_may_call_people
 from app.ledger.events import EventTag
 from app.sync.models import ContactSync
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import ADA, connect, connection_of, csrf_token, ledger, settings_of, vault_of
 

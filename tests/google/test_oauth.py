@@ -19,13 +19,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.config import Settings
-from app.emulator.keys import SigningKey
 from app.extensions import db
 from app.google import oauth
 from app.google.endpoints import CONTACTS_SCOPE, SIGN_IN_SCOPES, GoogleEndpoints
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.services import GoogleRequestLedger
+from groupsync_emulator.keys import SigningKey
 
 HOST = "127.0.0.1:9"
 ISSUER = f"http://{HOST}"

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Membership
 from app.config import Settings
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
@@ -48,6 +47,7 @@ from app.google.tokens import ATTEMPTS
 from app.ledger.events import EventTag, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.services import GoogleRequestLedger
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import (
     ADA,

@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.models import Membership, Role
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.credentials import ConnectionUnusableError, UserOAuthCredentialsSource
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
@@ -21,6 +20,7 @@ from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
 from app.google.services import PeopleCallForbiddenError
 from app.google.tokens import ATTEMPTS, TokenEndpointUnavailableError
 from app.ledger.events import EventTag, Purpose
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google import connecting
 from tests.google.connecting import ADA, connect, connection_of, ledger, settings_of, vault_of

@@ -18,12 +18,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.models import Membership
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
 from app.sync.models import RunOutcome
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import csrf_token
 from tests.ledger.helpers import request_outcomes

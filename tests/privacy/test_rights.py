@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.models import Invitation, Membership, Role, User
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.models import GoogleConnection
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
+from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory
 from tests.google.connecting import ADA, ADA_EMAIL, connection_of, vault_of

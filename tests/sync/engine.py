@@ -19,7 +19,6 @@ from app.accounts.models import Membership
 from app.config import Settings
 from app.crm.services import change_members, delete_contacts, grant_access, put_list, store_contact_data
 from app.crm.values import ContactData
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.endpoints import GoogleEndpoints
@@ -29,6 +28,7 @@ from app.ledger.services import GoogleRequestLedger
 from app.sync.mapping import MARKER_KEY, read_tag
 from app.sync.models import ContactSync, SyncedContact, SyncRun
 from app.sync.services import RunOptions, enable_sync, run_sync
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import ADA, connect, connection_of, vault_of
 

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts.models import Membership
-from app.emulator.hooks import HooksClient
 from app.sync.models import RunOutcome, SyncStatus
 from app.sync.planner import GOOGLE_CONTACT_LIMIT
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import ADA
 from tests.sync.engine import World, person

@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from app.accounts.models import Membership
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
 from app.db import utcnow
-from app.emulator.hooks import HooksClient
 from app.sync.models import RunOutcome, SyncStatus
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.sync.engine import World, person
 

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import Membership
 from app.db import utcnow
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.sync.models import RunOutcome, SyncRun
 from app.sync.services import LEASE_TTL, acquire_lease, lease_key
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import connection_of
 from tests.sync.engine import World, faults, person

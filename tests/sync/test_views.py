@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts.models import Membership, Role
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.sync.models import SyncStatus
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import csrf_token
 from tests.sync.engine import World, person

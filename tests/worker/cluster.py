@@ -37,9 +37,6 @@ from app.config import Settings
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.services import add_contacts_to_list, grant_access, put_list, store_contact_data
 from app.crm.values import ContactData
-from app.emulator.cli import RunningEmulator, serve_in_thread
-from app.emulator.hooks import HooksClient
-from app.emulator.state import EmulatorMode, EmulatorSettings
 from app.extensions import db
 from app.google.models import GoogleConnection
 from app.ledger.events import EventTag
@@ -47,6 +44,9 @@ from app.ledger.models import LedgerEntry
 from app.sync.mapping import read_tag
 from app.sync.models import ContactSync, RunOutcome, SyncRun
 from app.sync.services import enable_sync
+from groupsync_emulator.cli import RunningEmulator, serve_in_thread
+from groupsync_emulator.hooks import HooksClient
+from groupsync_emulator.state import EmulatorMode, EmulatorSettings
 from tests.conftest import PG_ADMIN_URL, _fresh_request_globals, _pg_admin, google_client, sign_in_client
 from tests.google.connecting import connect
 

@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import Membership, Role
 from app.db import utcnow
-from app.emulator.hooks import HooksClient
 from app.extensions import db
 from app.google.models import StatusReason
 from app.ledger.events import Trigger
@@ -20,6 +19,7 @@ from app.sync.models import ContactSync, SyncRun, SyncStatus
 from app.sync.services import disable_sync, request_run_now
 from app.worker import tasks
 from app.worker.models import JobState, WorkerJob
+from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import connection_of
 from tests.sync.engine import World, person

@@ -11,20 +11,17 @@ import io
 import pickle
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app
 
-from app.emulator.people_state import PeopleSettings, PeopleState
-
-if TYPE_CHECKING:
-    from app.emulator.keys import SigningKey
-    from app.emulator.oauth import OAuthState
+from groupsync_emulator.keys import SigningKey
+from groupsync_emulator.oauth_state import Clock, OAuthState
+from groupsync_emulator.people_state import PeopleSettings, PeopleState
 
 EXTENSION_KEY = "groupsync_emulator"
 
@@ -108,25 +105,8 @@ class LogEntry:
         }
 
 
-class Clock:
-    """Wall-clock seconds plus an offset that tests advance instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self.offset += seconds
-
-
 class EmulatorState:
     def __init__(self, settings: EmulatorSettings, signing_key: SigningKey) -> None:
-        from app.emulator.oauth import OAuthState
-
         self.settings = settings
         self.lock = threading.RLock()
         self.signing_key = signing_key
@@ -146,8 +126,6 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Forget every client, grant, token, contact and log entry; the signing key stays."""
-        from app.emulator.oauth import OAuthState
-
         with self.lock:
             self.clock = Clock()
             self.oauth = OAuthState(self.clock, self.settings.token_lifetime)
@@ -198,9 +176,21 @@ class _EmulatorUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("app.emulator.") or (module, name) in self._ALLOWED:
+        module = _moved_module(module, name)
+        if module.startswith("groupsync_emulator.") or (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"the emulator state file refers to {module}.{name}")
+
+
+def _moved_module(module: str, name: str) -> str:
+    """Where a class named in a state file written before the emulator left ``app/`` lives now,
+    so an existing demo folder keeps its Google-side contacts and grants across the move."""
+    if not module.startswith("app.emulator."):
+        return module
+    rest = module.removeprefix("app.emulator.")
+    if rest == "oauth" or (rest == "state" and name == "Clock"):
+        rest = "oauth_state"
+    return f"groupsync_emulator.{rest}"
 
 
 class StateFile:

@@ -13,9 +13,9 @@ from typing import Any
 import requests
 from flask import Blueprint, Response, jsonify, request
 
-from app.emulator.errors import GoogleApiError
-from app.emulator.oauth import preset_consent
-from app.emulator.state import current_state
+from groupsync_emulator.errors import GoogleApiError
+from groupsync_emulator.oauth import preset_consent
+from groupsync_emulator.state import current_state
 
 bp = Blueprint("emulator_hooks", __name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 import phonenumbers
 from googleapiclient.discovery_cache import get_static_doc
 
-from app.emulator.errors import GoogleApiError
+from groupsync_emulator.errors import GoogleApiError
 
 SYNC_TOKEN_LIFETIME = 7 * 24 * 3600
 """Google: a sync token expires seven days after the full sync that issued it."""

@@ -18,9 +18,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from app.emulator.errors import GoogleApiError
-from app.emulator.oauth import Grant, require_grant
-from app.emulator.people_state import (
+from groupsync_emulator.errors import GoogleApiError
+from groupsync_emulator.oauth import require_grant
+from groupsync_emulator.oauth_state import Grant
+from groupsync_emulator.people_state import (
     COST_BATCH_DELETE,
     COST_BATCH_MUTATE,
     COST_CRITICAL_READ,
@@ -45,7 +46,7 @@ from app.emulator.people_state import (
     parse_mask,
     query_parameters,
 )
-from app.emulator.state import current_state
+from groupsync_emulator.state import current_state
 
 people_bp = Blueprint("emulator_people", __name__)
 

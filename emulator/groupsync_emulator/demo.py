@@ -21,14 +21,14 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
-from app.crm.demo_data import seed_demo_account
 from app.crm.models import ContactList, ListAccess
-from app.emulator.cli import RunningEmulator, serve_in_thread
-from app.emulator.hooks import HookError, HooksClient
-from app.emulator.oauth import IDENTITIES
-from app.emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 from app.extensions import db
 from app.worker.embedded import EmbeddedWorker
+from groupsync_emulator.cli import RunningEmulator, serve_in_thread
+from groupsync_emulator.demo_data import seed_demo_account
+from groupsync_emulator.hooks import HookError, HooksClient
+from groupsync_emulator.oauth_state import IDENTITIES
+from groupsync_emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
 
 DEMO_ACCOUNT = "Acme CRM (demo)"
 

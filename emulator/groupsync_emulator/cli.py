@@ -10,8 +10,8 @@ import click
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from app.emulator.server import create_emulator
-from app.emulator.state import EXTENSION_KEY, ClientSpec, EmulatorMode, EmulatorSettings, EmulatorState
+from groupsync_emulator.server import create_emulator
+from groupsync_emulator.state import EXTENSION_KEY, ClientSpec, EmulatorMode, EmulatorSettings, EmulatorState
 
 
 class _QuietHandler(WSGIRequestHandler):

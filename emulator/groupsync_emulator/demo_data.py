@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.accounts.models import Account
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
-from app.crm.services import DbSession
 from app.crm.validation import validate_contact
+from app.db import DbSession
 
 DEMO_LIST_ID = "demo-customers"
 DEMO_LIST_NAME = "Customers"

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.emulator.errors import GoogleApiError
-from app.emulator.people_state import (
+from groupsync_emulator.errors import GoogleApiError
+from groupsync_emulator.people_state import (
     READ_MASK_FIELDS,
     SYNC_TOKEN_LIFETIME,
     Account,
@@ -26,7 +26,7 @@ from app.emulator.people_state import (
     canonical_json,
     invalid,
 )
-from app.emulator.state import EmulatorState, current_state
+from groupsync_emulator.state import EmulatorState, current_state
 
 _Parsed = TypeVar("_Parsed")
 

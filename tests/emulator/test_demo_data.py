@@ -8,9 +8,9 @@ import re
 from flask import Flask
 
 from app.crm import services
-from app.crm.demo_data import DEMO_SIZE, demo_payload, seed_demo_account
 from app.crm.validation import validate_contact
 from app.extensions import db
+from groupsync_emulator.demo_data import DEMO_SIZE, demo_payload, seed_demo_account
 from tests.conftest import Factory
 from tests.crm.conftest import live_members
 
