@@ -12,6 +12,9 @@ from app.config import Settings
 
 CONTACTS_SCOPE = "https://www.googleapis.com/auth/contacts"
 SIGN_IN_SCOPES = ("openid", "email", "profile")
+GOOGLE_ID_TOKEN_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+"""The only ``iss`` values an ID token may carry, in every mode: the emulator signs as Google does,
+with its own keys served at ``certs_uri``, so the issuer check has no emulator case."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,6 @@ class GoogleEndpoints:
     revoke_uri: str
     userinfo_uri: str
     certs_uri: str
-    issuers: tuple[str, ...]
     people_api: str
     """The ``api_endpoint`` handed to google-api-python-client."""
 
@@ -40,7 +42,6 @@ class GoogleEndpoints:
             revoke_uri="https://oauth2.googleapis.com/revoke",
             userinfo_uri="https://openidconnect.googleapis.com/v1/userinfo",
             certs_uri="https://www.googleapis.com/oauth2/v1/certs",
-            issuers=("https://accounts.google.com", "accounts.google.com"),
             people_api="https://people.googleapis.com",
         )
 
@@ -53,6 +54,5 @@ class GoogleEndpoints:
             revoke_uri=f"{base}/revoke",
             userinfo_uri=f"{base}/v1/userinfo",
             certs_uri=f"{base}/oauth2/v1/certs",
-            issuers=(base,),
             people_api=base,
         )

@@ -30,7 +30,7 @@ from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from app.config import Settings
 from app.db import utcnow
-from app.google.endpoints import CONTACTS_SCOPE, SIGN_IN_SCOPES, GoogleEndpoints
+from app.google.endpoints import CONTACTS_SCOPE, GOOGLE_ID_TOKEN_ISSUERS, SIGN_IN_SCOPES, GoogleEndpoints
 from app.ledger.events import Flow, FlowKind
 from app.ledger.services import GoogleRequestLedger, StartedRequest
 
@@ -270,7 +270,7 @@ def verify_id_token(
         raise IdTokenError(
             "id_token_invalid", "the ID token's signature, audience or times are wrong"
         ) from None
-    if claims.get("iss") not in endpoints.issuers:
+    if claims.get("iss") not in GOOGLE_ID_TOKEN_ISSUERS:
         raise IdTokenError("id_token_issuer", "the ID token was not issued by Google")
     expires = claims.get("exp")
     if not isinstance(expires, int) or expires <= utcnow().timestamp():

@@ -38,6 +38,10 @@ bp = Blueprint("emulator_oauth", __name__, template_folder="templates")
 
 _PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
+ISSUER = "https://accounts.google.com"
+"""Google's own issuer, whatever address the emulator listens on: the ID tokens are Google-shaped
+and only the signing key (served at this emulator's /oauth2/v1/certs) tells them apart."""
+
 
 def note_caller(sub: str | None, client_id: str | None, method: str) -> None:
     """What the request log records for this request."""
@@ -60,10 +64,6 @@ class AuthPageError(Exception):
 def auth_page_error(error: AuthPageError) -> tuple[str, int, dict[str, str]]:
     page = render_template("emulator/error.html", error=error.error, description=error.description)
     return page, error.code, {"Content-Security-Policy": _PAGE_CSP}
-
-
-def _issuer(state: EmulatorState) -> str:
-    return state.settings.issuer or request.host_url.rstrip("/")
 
 
 def parse_authorization_request(state: EmulatorState, args: MultiDict[str, str]) -> AuthRequest:
@@ -248,7 +248,7 @@ def _token_response(state: EmulatorState, tokens: Tokens) -> Response:
         identity = state.oauth.identities[tokens.sub]
         now = int(state.now())
         claims = {
-            "iss": _issuer(state),
+            "iss": ISSUER,
             "azp": tokens.client_id,
             "aud": tokens.client_id,
             **identity.claims(tokens.scopes),
@@ -345,11 +345,10 @@ def certs_jwk() -> Response:
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
     note_caller(None, None, "oauth2.discovery")
-    state = current_state()
     base = request.host_url.rstrip("/")
     return jsonify(
         {
-            "issuer": _issuer(state),
+            "issuer": ISSUER,
             "authorization_endpoint": f"{base}/o/oauth2/v2/auth",
             "token_endpoint": f"{base}/token",
             "userinfo_endpoint": f"{base}/v1/userinfo",

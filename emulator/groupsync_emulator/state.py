@@ -52,8 +52,6 @@ class EmulatorSettings:
     mode: EmulatorMode = EmulatorMode.TEST
     token_lifetime: int = 3600
     """Seconds an access token lives (Google: 3600)."""
-    issuer: str | None = None
-    """The ``iss`` of ID tokens; ``None`` means the base URL the request arrived on."""
     state_file: Path | None = None
     """SQLite file the state is saved to after each change and loaded from at start."""
     people: PeopleSettings = field(default_factory=PeopleSettings)

@@ -20,7 +20,7 @@ from app.accounts.models import Account, Invitation, LoginSession, Membership, R
 from app.auth import services
 from app.db import utcnow
 from app.extensions import db
-from app.google.endpoints import GoogleEndpoints
+from app.google.endpoints import GOOGLE_ID_TOKEN_ISSUERS, GoogleEndpoints
 from app.google.oauth import Identity
 from app.ledger.models import LedgerEntry
 from groupsync_emulator.hooks import HooksClient
@@ -296,7 +296,7 @@ def _unverified_token_endpoint(app: Flask, mock: responses.RequestsMock, nonce: 
     endpoints = GoogleEndpoints.for_settings(settings)
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": endpoints.issuers[0],
+        "iss": GOOGLE_ID_TOKEN_ISSUERS[0],
         "aud": settings.google_client_id,
         "sub": "unverified-sub-1",
         "email": "grace.hopper@example.org",

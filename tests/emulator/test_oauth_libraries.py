@@ -80,7 +80,7 @@ def test_flow_with_pkce_yields_verifiable_id_token_and_refreshable_credentials(
         claims = id_token.verify_token(
             credentials.id_token, Request(), audience=CLIENT_ID, certs_url=emulator.url + certs
         )
-        assert claims["iss"] == emulator.url
+        assert claims["iss"] == "https://accounts.google.com"
         assert claims["aud"] == claims["azp"] == CLIENT_ID
         assert claims["sub"] == "110000000000000000002"
         assert claims["email"] == OLENA

@@ -441,7 +441,7 @@ def test_openid_configuration_points_at_the_emulator(emulator: RunningEmulator) 
     config: dict[str, Any] = requests.get(
         f"{emulator.url}/.well-known/openid-configuration", timeout=TIMEOUT
     ).json()
-    assert config["issuer"] == emulator.url
+    assert config["issuer"] == "https://accounts.google.com"
     assert config["authorization_endpoint"] == f"{emulator.url}/o/oauth2/v2/auth"
     assert config["token_endpoint"] == f"{emulator.url}/token"
     assert config["revocation_endpoint"] == f"{emulator.url}/revoke"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +29,7 @@ from app.ledger.services import GoogleRequestLedger
 from groupsync_emulator.keys import SigningKey
 
 HOST = "127.0.0.1:9"
-ISSUER = f"http://{HOST}"
+ISSUER = "https://accounts.google.com"
 REDIRECT = "http://127.0.0.1:5000/auth/callback"
 NONCE = "nonce-" + "n" * 20
 VERIFIER = "v" * 43
@@ -288,6 +289,8 @@ def test_unreachable_token_endpoint(
         ({"nonce": "another-sign-in"}, "id_token_nonce"),
         ({"nonce": None}, "id_token_nonce"),
         ({"iss": "https://attacker.example"}, "id_token_issuer"),
+        # Nor is the emulator's own address: it signs as Google does; the check has no emulator case.
+        ({"iss": f"http://{HOST}"}, "id_token_issuer"),
         ({"aud": "someone-else.apps.googleusercontent.com"}, "id_token_invalid"),
         ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 4200}, "id_token_invalid"),
         ({"sub": ""}, "id_token_identity"),
@@ -305,6 +308,20 @@ def test_id_token_claims_are_checked(
     with pytest.raises(oauth.IdTokenError) as info:
         _exchange(settings)
     assert info.value.outcome == outcome
+
+
+@pytest.mark.parametrize("issuer", ["https://accounts.google.com", "accounts.google.com"])
+@pytest.mark.parametrize("emulated", [True, False])
+@pytest.mark.usefixtures("app")
+def test_only_googles_issuers_pass_in_every_mode(
+    settings: Settings, key: SigningKey, google: responses.RequestsMock, issuer: str, emulated: bool
+) -> None:
+    """Both spellings Google documents pass, against Google and against the emulator alike."""
+    if not emulated:
+        settings = replace(settings, google_emulator_host=None)
+    assert GoogleEndpoints.for_settings(settings).certs_uri.startswith("http://" if emulated else "https://")
+    _serve(google, settings, key, iss=issuer)
+    assert _exchange(settings).identity.sub == "110000000000000000001"
 
 
 def test_id_token_with_altered_claims_fails_the_signature_check(
