@@ -111,6 +111,8 @@ _FIELD_CATEGORIES: Final[Mapping[str, DataCategory]] = {
 }
 _SCOPE_MASK: Final = ",".join(_SCOPE_FIELDS)
 _GROUP_FIELDS: Final = "clientData,groupType,memberCount,metadata,name"
+_CREATE_GROUP_FIELDS: Final = "clientData,groupType,metadata,name"
+"""contactGroups.create's readGroupFields: Google documents no memberCount there (a new group has none)."""
 _GROUP_CATEGORIES: Final = frozenset({DataCategory.CONTACT_GROUPS, DataCategory.CLIENT_DATA})
 _QUOTA_REASONS: Final = frozenset(
     {
@@ -689,7 +691,7 @@ class PeopleClient:
         call = _Call("contactGroups.create", FlowKind.CREATE, _GROUP_CATEGORIES, records=1)
         body = {
             "contactGroup": {"name": name, "clientData": [marker.as_json()]},
-            "readGroupFields": _GROUP_FIELDS,
+            "readGroupFields": _CREATE_GROUP_FIELDS,
         }
         try:
             group = self._sender.send(call, self._service.contactGroups().create(body=body), _Mode.CREATE)

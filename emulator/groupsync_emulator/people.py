@@ -18,6 +18,16 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from groupsync_emulator.discovery import (
+    DEFAULT_GROUP_FIELDS,
+    DEFAULT_READ_GROUP_FIELDS,
+    READ_MASK_FIELDS,
+    check_json,
+    check_sources,
+    invalid,
+    parse_mask,
+    query_parameters,
+)
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.oauth import require_grant
 from groupsync_emulator.oauth_state import Grant
@@ -29,36 +39,17 @@ from groupsync_emulator.people_state import (
     COST_FULL_SYNC_FIRST_PAGE,
     COST_GROUP_READ,
     COST_WRITE,
-    DEFAULT_GROUP_FIELDS,
-    DEFAULT_READ_GROUP_FIELDS,
-    GROUP_FIELDS,
     MAX_BATCH_DELETE,
     MAX_BATCH_GET,
     MAX_BATCH_MUTATE,
-    READ_MASK_FIELDS,
-    UPDATE_GROUP_FIELDS,
-    UPDATE_MASK_FIELDS,
     Account,
     Cost,
     PeopleState,
-    check_json,
-    invalid,
-    parse_mask,
-    query_parameters,
 )
 from groupsync_emulator.state import current_state
 
 people_bp = Blueprint("emulator_people", __name__)
 
-_READ_SOURCES = frozenset(
-    {
-        "READ_SOURCE_TYPE_UNSPECIFIED",
-        "READ_SOURCE_TYPE_PROFILE",
-        "READ_SOURCE_TYPE_CONTACT",
-        "READ_SOURCE_TYPE_DOMAIN_CONTACT",
-        "READ_SOURCE_TYPE_OTHER_CONTACT",
-    }
-)
 # Parameters every Google API accepts; google-api-python-client sends alt=json on each request.
 _SYSTEM_PARAMETERS = frozenset(
     {
@@ -183,21 +174,18 @@ def _bool_param(name: str) -> bool:
 
 
 def _sources() -> frozenset[str]:
-    values = _params().getlist("sources")
-    unknown = [v for v in values if v not in _READ_SOURCES]
-    if unknown:
-        raise invalid(
-            f"Invalid value at 'sources' (type.googleapis.com/google.people.v1.ReadSourceType), "
-            f'"{unknown[0]}"'
-        )
-    return frozenset(values) or frozenset({"READ_SOURCE_TYPE_CONTACT"})
+    return check_sources(_params().getlist("sources")) or frozenset({"READ_SOURCE_TYPE_CONTACT"})
+
+
+def _mask(raw: str | None, name: str, *, required: bool) -> frozenset[str]:
+    """Field mask ``name`` of the method being served, checked against what Google documents for it."""
+    return parse_mask(raw, g.api_method, name, required=required)
 
 
 def _person_fields(required: bool) -> frozenset[str]:
     params = _params()
     raw = params.get("personFields") or params.get("requestMask.includeField")
-    mask = parse_mask(raw, READ_MASK_FIELDS, "personFields", required=required)
-    return mask or READ_MASK_FIELDS
+    return _mask(raw, "personFields", required=required) or READ_MASK_FIELDS
 
 
 def _body(schema: str, where: str) -> dict[str, Any]:
@@ -220,7 +208,7 @@ def _read_mask(body: dict[str, Any]) -> frozenset[str] | None:
     """``None`` when the read mask is empty: Google then skips the read-back and returns no people."""
     if "readMask" not in body:
         raise invalid("readMask is required (send an empty string to skip reading the people back).")
-    mask = parse_mask(body["readMask"], READ_MASK_FIELDS, "readMask", required=False)
+    mask = _mask(body["readMask"], "readMask", required=False)
     return mask or None
 
 
@@ -291,9 +279,7 @@ def get_people() -> Response:
 @people_bp.patch("/v1/people/<person_id>:updateContact")
 def update_contact(person_id: str) -> Response:
     grant = _caller("people.updateContact", write=True)
-    update_mask = parse_mask(
-        _params().get("updatePersonFields"), UPDATE_MASK_FIELDS, "updatePersonFields", required=True
-    )
+    update_mask = _mask(_params().get("updatePersonFields"), "updatePersonFields", required=True)
     mask = _person_fields(required=False)
     _sources()
     person = _body("Person", "person")
@@ -361,7 +347,7 @@ def batch_update_contacts() -> Response:
         raise invalid("contacts is required: give at least one contact to update.")
     if len(contacts) > MAX_BATCH_MUTATE:
         raise invalid(f"contacts may hold at most {MAX_BATCH_MUTATE} contacts (got {len(contacts)}).")
-    update_mask = parse_mask(body.get("updateMask"), UPDATE_MASK_FIELDS, "updateMask", required=True)
+    update_mask = _mask(body.get("updateMask"), "updateMask", required=True)
     read_mask = _read_mask(body)
     updates = list(contacts.items())
     where = [f"contacts[{name}]" for name, _ in updates]
@@ -401,11 +387,8 @@ def list_connections(person_id: str) -> Response:
     if person_id != "me":
         raise invalid(f'Resource name "people/{person_id}" is not valid: only people/me has connections.')
     params = _params()
-    mask = parse_mask(
-        params.get("personFields") or params.get("requestMask.includeField"),
-        READ_MASK_FIELDS,
-        "personFields",
-        required=True,
+    mask = _mask(
+        params.get("personFields") or params.get("requestMask.includeField"), "personFields", required=True
     )
     sort_order = params.get("sortOrder") or "LAST_MODIFIED_ASCENDING"
     if sort_order not in _SORT_ORDERS:
@@ -447,7 +430,7 @@ def list_connections(person_id: str) -> Response:
 
 
 def _group_fields(raw: str | None, default: frozenset[str], name: str) -> frozenset[str]:
-    return parse_mask(raw, GROUP_FIELDS, name, required=False) or default
+    return _mask(raw, name, required=False) or default
 
 
 def _max_members() -> int:
@@ -541,9 +524,9 @@ def update_group(group_id: str) -> Response:
     group_body = body.get("contactGroup")
     if not isinstance(group_body, dict):
         raise invalid("contactGroup is required.")
-    update_fields = parse_mask(
-        body.get("updateGroupFields"), UPDATE_GROUP_FIELDS, "updateGroupFields", required=False
-    ) or frozenset({"name"})
+    update_fields = _mask(body.get("updateGroupFields"), "updateGroupFields", required=False) or frozenset(
+        {"name"}
+    )
     fields = _group_fields(body.get("readGroupFields"), DEFAULT_READ_GROUP_FIELDS, "readGroupFields")
     resource_name = f"contactGroups/{group_id}"
 

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
+from groupsync_emulator.discovery import READ_MASK_FIELDS, invalid
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.people_state import (
-    READ_MASK_FIELDS,
     SYNC_TOKEN_LIFETIME,
     Account,
     Contact,
@@ -24,7 +24,6 @@ from groupsync_emulator.people_state import (
     PeopleState,
     Quotas,
     canonical_json,
-    invalid,
 )
 from groupsync_emulator.state import EmulatorState, current_state
 

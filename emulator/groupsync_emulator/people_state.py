@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
 import phonenumbers
-from googleapiclient.discovery_cache import get_static_doc
 
+from groupsync_emulator.discovery import check_json, discovery_schemas, invalid
 from groupsync_emulator.errors import GoogleApiError
 
 SYNC_TOKEN_LIFETIME = 7 * 24 * 3600
@@ -34,41 +33,6 @@ MAX_BATCH_MUTATE = 200
 MAX_BATCH_DELETE = 500
 MAX_MEMBER_CHANGES = 1000
 
-# Every field name the discovery document lists for personFields / readMask, and for updatePersonFields.
-READ_MASK_FIELDS = frozenset(
-    {
-        "addresses",
-        "ageRanges",
-        "biographies",
-        "birthdays",
-        "calendarUrls",
-        "clientData",
-        "coverPhotos",
-        "emailAddresses",
-        "events",
-        "externalIds",
-        "genders",
-        "imClients",
-        "interests",
-        "locales",
-        "locations",
-        "memberships",
-        "metadata",
-        "miscKeywords",
-        "names",
-        "nicknames",
-        "occupations",
-        "organizations",
-        "phoneNumbers",
-        "photos",
-        "relations",
-        "sipAddresses",
-        "skills",
-        "urls",
-        "userDefined",
-    }
-)
-UPDATE_MASK_FIELDS = READ_MASK_FIELDS - {"ageRanges", "coverPhotos", "metadata", "photos", "skills"}
 STORED_FIELDS = (
     "names",
     "organizations",
@@ -85,11 +49,6 @@ STORED_FIELDS = (
 )
 """The person fields the emulator stores; memberships are kept apart as group ids."""
 SINGLETON_FIELDS = ("names", "birthdays", "biographies", "genders")
-GROUP_FIELDS = frozenset({"clientData", "groupType", "memberCount", "metadata", "name"})
-DEFAULT_GROUP_FIELDS = frozenset({"metadata", "groupType", "memberCount", "name"})
-DEFAULT_READ_GROUP_FIELDS = frozenset({"metadata", "groupType", "name"})
-UPDATE_GROUP_FIELDS = frozenset({"clientData", "name"})
-
 MY_CONTACTS = "myContacts"
 STARRED = "starred"
 ALL = "all"
@@ -358,105 +317,12 @@ def _etag(prefix: str, *parts: object) -> str:
     return prefix + base64.urlsafe_b64encode(_digest(*parts)[:18]).decode()
 
 
-def invalid(message: str) -> GoogleApiError:
-    return GoogleApiError(400, "INVALID_ARGUMENT", message)
-
-
 def not_found(message: str = "Requested entity was not found.") -> GoogleApiError:
     return GoogleApiError(404, "NOT_FOUND", message)
 
 
 def failed_precondition(message: str, reason: str | None = None) -> GoogleApiError:
     return GoogleApiError(400, "FAILED_PRECONDITION", message, reason=reason)
-
-
-# --- request bodies checked against the discovery document ------------------------------------------
-
-
-@cache
-def discovery_document() -> Mapping[str, Any]:
-    document = get_static_doc("people", "v1")
-    if document is None:
-        raise RuntimeError("google-api-python-client no longer ships people.v1.json")
-    parsed: Mapping[str, Any] = json.loads(document)
-    return parsed
-
-
-def discovery_schemas() -> Mapping[str, Any]:
-    schemas: Mapping[str, Any] = discovery_document()["schemas"]
-    return schemas
-
-
-@cache
-def query_parameters(method: str) -> frozenset[str]:
-    """The query parameters the discovery document declares for ``method`` (``people.connections.list``)."""
-    *path, name = method.split(".")
-    resource: Mapping[str, Any] = discovery_document()
-    for part in path:
-        resource = resource["resources"][part]
-    parameters = resource["methods"][name].get("parameters", {})
-    return frozenset(k for k, v in parameters.items() if v["location"] == "query")
-
-
-def check_json(schema_name: str, value: Any, where: str) -> None:
-    """Reject what Google's JSON parser rejects: unknown names and values of the wrong type."""
-    _check_value({"$ref": schema_name}, value, where)
-
-
-def _check_value(schema: Mapping[str, Any], value: Any, where: str) -> None:
-    if "$ref" in schema:
-        definition = discovery_schemas()[schema["$ref"]]
-        if not isinstance(value, dict):
-            raise invalid(f"Invalid value at '{where}' ({schema['$ref']}), {json.dumps(value)}")
-        properties = definition.get("properties", {})
-        for name, item in value.items():
-            if name not in properties:
-                raise invalid(
-                    f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
-                )
-            _check_value(properties[name], item, f"{where}.{name}")
-        return
-    kind = schema.get("type")
-    if kind == "array":
-        if not isinstance(value, list):
-            raise invalid(f"Invalid value at '{where}' (array), {json.dumps(value)}")
-        for index, item in enumerate(value):
-            _check_value(schema["items"], item, f"{where}[{index}]")
-    elif kind == "object" and "additionalProperties" in schema:
-        if not isinstance(value, dict):
-            raise invalid(f"Invalid value at '{where}' (map), {json.dumps(value)}")
-        for key, item in value.items():
-            _check_value(schema["additionalProperties"], item, f"{where}[{key}]")
-    elif kind == "string":
-        if not isinstance(value, str):
-            raise invalid(f"Invalid value at '{where}' (TYPE_STRING), {json.dumps(value)}")
-        if "enum" in schema and value not in schema["enum"]:
-            raise invalid(f"Invalid value at '{where}', \"{value}\"")
-    elif kind == "integer":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | str)
-            or not str(value).lstrip("-").isdigit()
-        ):
-            raise invalid(f"Invalid value at '{where}' (TYPE_INT32), {json.dumps(value)}")
-    elif kind == "boolean" and not isinstance(value, bool):
-        raise invalid(f"Invalid value at '{where}' (TYPE_BOOL), {json.dumps(value)}")
-
-
-def parse_mask(raw: str | None, allowed: frozenset[str], name: str, *, required: bool) -> frozenset[str]:
-    """A comma-separated field mask; each name must be one the discovery document lists."""
-    if raw is None or raw.strip() == "":
-        if required:
-            raise invalid(
-                f"{name} mask is required. Please specify one or more valid paths. "
-                f"Valid paths are documented at https://developers.google.com/people/api/rest/v1/people."
-            )
-        return frozenset()
-    names = frozenset(part.strip() for part in raw.split(","))
-    unknown = sorted(n for n in names if n.removeprefix("person.") not in allowed)
-    if unknown:
-        raise invalid(f'Invalid {name} path: "{unknown[0]}". Valid paths are: {", ".join(sorted(allowed))}.')
-    return frozenset(n.removeprefix("person.") for n in names)
 
 
 def _page_size(raw: int | None, default: int, maximum: int) -> int:

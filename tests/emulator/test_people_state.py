@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from groupsync_emulator.discovery import check_json
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.people_state import (
     COST_BATCH_MUTATE,
@@ -16,7 +17,6 @@ from groupsync_emulator.people_state import (
     PeopleSettings,
     PeopleState,
     Quotas,
-    check_json,
 )
 
 NOW = 1_700_000_000.0
