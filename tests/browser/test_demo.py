@@ -1,4 +1,4 @@
-"""The README's first quick start, `groupsync demo` (what `make demo` runs), walked through in Chromium.
+"""The README's first quick start, `groupsync-demo` (what `make demo` runs), walked through in Chromium.
 
 The demo runs as a separate process, as a person starts it, on free ports and a fresh
 instance folder. Its member signs in through the emulator, connects Google, turns the demo
@@ -60,8 +60,7 @@ def demo(tmp_path: Path) -> Iterator[RunningDemo]:
     port, emulator_port = _free_port(), _free_port()
     output = tmp_path / "demo.log"
     command = [
-        str(Path(sys.executable).with_name("groupsync")),
-        "demo",
+        str(Path(sys.executable).with_name("groupsync-demo")),
         f"--port={port}",
         f"--emulator-port={emulator_port}",
         f"--instance={tmp_path / 'instance'}",
