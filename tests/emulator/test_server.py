@@ -201,6 +201,42 @@ def test_oauth_state_and_signing_key_survive_a_restart_with_a_state_file(tmp_pat
         second.stop()
 
 
+def test_a_state_file_from_before_the_emulator_left_app_still_loads(tmp_path: Path) -> None:
+    """An existing instance/demo/ keeps its emulated Google accounts across the move out of app/."""
+    path = tmp_path / "emulator.sqlite3"
+    settings = EmulatorSettings(mode=EmulatorMode.DEMO, state_file=path)
+    first = serve_in_thread(settings)
+    try:
+        driver = OAuthDriver(first.url, HooksClient(first.url))
+        driver.hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+        tokens = driver.tokens()
+        state = first.state
+        with state.lock:
+            # Protocol 3 names each class as a line of text, so the old module names can be written back in.
+            blob = pickle.dumps((state.clock, state.oauth, state.people, state.log), protocol=3)
+    finally:
+        first.stop()
+    old = (
+        blob.replace(b"cgroupsync_emulator.oauth_state\nClock\n", b"capp.emulator.state\nClock\n")
+        .replace(b"groupsync_emulator.oauth_state\n", b"app.emulator.oauth\n")
+        .replace(b"groupsync_emulator.", b"app.emulator.")
+    )
+    assert b"groupsync_emulator" not in old
+    assert b"app.emulator.state\nClock" in old
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO emulator_state VALUES ('state', ?)", (old,))
+    conn.close()
+
+    second = serve_in_thread(settings)
+    try:
+        driver = OAuthDriver(second.url, HooksClient(second.url))
+        refreshed = driver.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+        assert refreshed.status_code == 200, refreshed.text
+    finally:
+        second.stop()
+
+
 class _Planted:
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (print, ("this must never run",))
