@@ -1,4 +1,4 @@
-"""``groupsync emulator`` and :func:`serve_in_thread`, the two ways the emulator gets a socket."""
+"""``groupsync-emulator`` and :func:`serve_in_thread`, the two ways the emulator gets a socket."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class _PathOnlyHandler(WSGIRequestHandler):
-    """The access log of ``groupsync emulator`` leaves query strings out: ``/revoke?token=...`` carries
+    """The access log of ``groupsync-emulator`` leaves query strings out: ``/revoke?token=...`` carries
     a token, and authorization requests carry state and nonce."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -1,4 +1,4 @@
-"""``groupsync demo``: the whole product on one machine against the local Google emulator.
+"""``groupsync-demo`` (``make demo``): the whole product on one machine against the local Google emulator.
 
 Starts the emulator (state kept in the instance folder), migrates the database, seeds a
 demo CRM account whose people are the emulator's test identities, runs the embedded

@@ -179,7 +179,7 @@ class HookError(Exception):
 
 
 class HooksClient:
-    """Drives the hooks of a running emulator over HTTP (tests, ``groupsync demo``)."""
+    """Drives the hooks of a running emulator over HTTP (tests, ``groupsync-demo``)."""
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")

@@ -5,18 +5,17 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 
 from groupsync_emulator.errors import register_error_handlers
+from groupsync_emulator.hooks import bp as hooks_bp
 from groupsync_emulator.keys import SigningKey
+from groupsync_emulator.oauth import bp as oauth_bp
+from groupsync_emulator.people import people_bp
+from groupsync_emulator.people_hooks import people_hooks_bp
 from groupsync_emulator.state import EXTENSION_KEY, EmulatorSettings, EmulatorState, StateFile
 
 HOOKS_PREFIX = "/__emulator__"
 
 
 def create_emulator(settings: EmulatorSettings) -> Flask:
-    from groupsync_emulator.hooks import bp as hooks_bp
-    from groupsync_emulator.oauth import bp as oauth_bp
-    from groupsync_emulator.people import people_bp
-    from groupsync_emulator.people_hooks import people_hooks_bp
-
     app = Flask(__name__)
     # Google keeps non-ASCII names (e.g. Cyrillic) as UTF-8 in its JSON, not as \\u escapes.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
