@@ -61,7 +61,7 @@ def main() -> None:
 
 
 def _add_commands() -> None:
-    from flask_migrate.cli import db as db_group
+    from flask_migrate.cli import db as db_group  # type: ignore[import-untyped]
 
     from app import models  # noqa: F401  (commands' modules read the complete table metadata)
     from app.cli_registry import app_commands, standalone_commands
