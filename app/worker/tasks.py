@@ -21,8 +21,8 @@ from app.config import Settings
 from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
 from app.db import utcnow
+from app.flows.connections import purge_unused_connections
 from app.google.credentials import UserOAuthCredentialsSource
-from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
 from app.ledger.services import make_checkpoints, purge_ledger

@@ -11,16 +11,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.lifecycle import wind_down
 from app.accounts.models import Account, Membership, Role, User
 from app.crm.services import withdraw_access
 from app.emulator.hooks import HooksClient
 from app.extensions import db
+from app.flows.members import wind_down
+from app.flows.rights import delete_account
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
-from app.privacy.rights import delete_account
 from app.sync.mapping import read_tag
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory
