@@ -39,6 +39,8 @@ from app.ledger.services import GoogleRequestLedger, record
 
 CONSENT_LIFETIME = timedelta(minutes=10)
 EXCHANGE_METHOD = "oauth2.token.exchange"
+RETENTION_CONTEXT = CallContext(Purpose.RETENTION, Trigger.SYSTEM, "system")
+"""Who disconnects a connection unused for longer than the retention period: GroupSync itself."""
 
 
 class PeopleCallForbiddenError(Exception):
@@ -432,9 +434,6 @@ def record_purge(session: DbSession, connection: GoogleConnection, *, settings: 
                 detail={"retention_days": settings.retention_connection_days},
             ),
         )
-
-
-RETENTION_CONTEXT = CallContext(Purpose.RETENTION, Trigger.SYSTEM, "system")
 
 
 def context_for(connection: GoogleConnection, actor: str) -> CallContext:
