@@ -111,7 +111,6 @@ def connect() -> Response:
             accepted=_accepted_terms(),
         )
     except connections.DisclosureRequiredError:
-        db.session.rollback()
         flash("Please read and accept what GroupSync will do with your Google Contacts first.", "warning")
         return redirect(url_for("google.disclosure_page"))
     return redirect(url, code=303)

@@ -1,7 +1,8 @@
 """The jobs GroupSync runs in the background, as plain functions over a session.
 
-The embedded worker (:mod:`app.worker.embedded`) and the Celery worker
-(:mod:`app.worker.celery_app`) call exactly these; neither holds logic of its own.
+The embedded worker (:mod:`app.worker.embedded`) and the Celery tasks
+(:mod:`app.worker.celery_tasks`) call exactly these; neither holds logic of its own. Each
+job owns its transactions (:func:`app.db.unit_of_work`).
 Each job re-reads the sync's state when it runs — whatever was true when it was
 enqueued may have changed (sync turned off, connection revoked, member removed).
 """
