@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
 from app.accounts.models import Membership
-from app.accounts.services import BEFORE_MEMBER_REMOVAL
 from app.crm.models import ApiKey, ContactList, CrmContact, CrmSettings, ListAccess, ListMember
 from app.crm.validation import (
     FieldError,
@@ -694,13 +693,6 @@ def withdraw_all_access(session: DbSession, membership_id: int, actor: str) -> i
         access.contact_list.bump(now)
     session.flush()
     return len(grants)
-
-
-def _withdraw_before_removal(session: Session, membership: Membership) -> None:
-    withdraw_all_access(session, membership.id, f"membership_removed:{membership.id}")
-
-
-BEFORE_MEMBER_REMOVAL.append(_withdraw_before_removal)
 
 
 # ----------------------------------------------------------------------------- API keys

@@ -27,7 +27,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
-from app.google.services import ensure_may_call_people
+from app.google.services import ensure_usable
 from app.google.tokens import (
     CallContext,
     RefreshRejectedError,
@@ -61,9 +61,10 @@ class CredentialsSource(Protocol):
         """Credentials for ``connection``'s Google account.
 
         Raises :class:`~app.google.services.PeopleCallForbiddenError` when no People API
-        call may be made for the user (disclosure not accepted, not connected, needs
-        reconnecting), :class:`ConnectionUnusableError` when the stored credentials turn out
-        to be unusable (the connection is then marked "needs reconnect") and
+        call may be made for the user (not connected, needs reconnecting; whoever starts a
+        run has checked the disclosure before), :class:`ConnectionUnusableError` when the
+        stored credentials turn out to be unusable (the connection is then marked "needs
+        reconnect") and
         :class:`~app.google.tokens.TokenEndpointUnavailableError` when Google's token
         endpoint is down (the caller tries later).
         """
@@ -96,8 +97,8 @@ class UserOAuthCredentialsSource:
         self._sleep = sleep
 
     def credentials_for(self, connection: GoogleConnection) -> Credentials:
-        # The gate is checked here too, so no People API credentials exist without it.
-        ensure_may_call_people(self._session, connection)
+        # Google's half of the gate is checked here too: no credentials exist for an unusable connection.
+        ensure_usable(connection)
         try:
             access = self._vault.access_token(connection)
         except TokenUnreadableError as exc:

@@ -33,10 +33,11 @@ from app.google.errors import (
 )
 from app.google.models import GoogleConnection, StatusReason
 from app.google.people import PeopleClient, RequestContext
-from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.services import PeopleCallForbiddenError, ensure_usable
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import GoogleRequestLedger, record
+from app.privacy import disclosure
 from app.sync import executor, loaders
 from app.sync.executor import DbSession
 from app.sync.models import (
@@ -67,6 +68,17 @@ class SyncNotAllowedError(Exception):
 
 class LeaseLostError(Exception):
     """Another run took this Google account over (this one stalled past its lease)."""
+
+
+def ensure_may_call_people(session: DbSession, connection: GoogleConnection) -> None:
+    """Raise :class:`PeopleCallForbiddenError` unless a run may call the People API for this connection.
+
+    The gate of everything that starts a run: the user accepted the current disclosure in
+    this account, and the connection is usable (connected, contacts scope, refresh token).
+    """
+    if not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
+        raise PeopleCallForbiddenError("disclosure_not_accepted")
+    ensure_usable(connection)
 
 
 # --------------------------------------------------------------------------- lease
