@@ -48,6 +48,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.ledger.views import bp as ledger_bp
     from app.ops.views import bp as ops_bp
     from app.privacy.views import bp as privacy_bp
+    from app.security import gate
+    from app.security.views import bp as security_bp
     from app.sync.views import bp as sync_bp
     from app.web.views import bp as web_bp
     from app.worker.views import bp as worker_bp
@@ -56,6 +58,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(worker_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(security_bp)
+    gate.init_app(app)
 
     from app.cli import register_commands
 

@@ -5,6 +5,7 @@ from app.crm import models as crm_models
 from app.google import models as google_models
 from app.ledger import models as ledger_models
 from app.privacy import models as privacy_models
+from app.security import models as security_models
 from app.sync import models as sync_models
 from app.worker import models as worker_models
 
@@ -14,6 +15,7 @@ __all__ = [
     "google_models",
     "ledger_models",
     "privacy_models",
+    "security_models",
     "sync_models",
     "worker_models",
 ]

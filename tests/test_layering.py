@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"ledger"}),
     frozenset({"privacy"}),
     frozenset({"google", "crm"}),
-    frozenset({"sync", "auth"}),
+    frozenset({"sync", "auth", "security"}),
     frozenset({"flows"}),
     frozenset(
         {"entry", "worker", "web", "emulator", "demo", "app", "cli", "cli_registry", "models", "web_security"}

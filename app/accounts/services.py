@@ -31,6 +31,9 @@ class MembershipError(Exception):
 RemovalStep = Callable[[Session, Membership], None]
 """Work another domain must do before a membership disappears (see :mod:`app.flows.members`)."""
 
+Record = Callable[[Session], None] | None
+"""Written in the same transaction as the change it records (the account audit log's entry)."""
+
 
 def parse_role(value: str) -> Role:
     try:
@@ -48,11 +51,16 @@ def normalize_email(value: str) -> str:
     return str(checked.normalized).lower()
 
 
-def invite(session: DbSession, account: Account, *, email: str, role: Role, invited_by: User) -> Invitation:
+def invite(
+    session: DbSession, account: Account, *, email: str, role: Role, invited_by: User, record: Record = None
+) -> Invitation:
     """Invite ``email`` into ``account`` with ``role``; inviting the same address again updates the role."""
     address = normalize_email(email)
     with unit_of_work(session) as work:
-        return _invite(work, account, address, role, invited_by)
+        invitation = _invite(work, account, address, role, invited_by)
+        if record is not None:
+            record(work)
+        return invitation
 
 
 def _invite(session: Session, account: Account, address: str, role: Role, invited_by: User) -> Invitation:
@@ -76,9 +84,11 @@ def _invite(session: Session, account: Account, address: str, role: Role, invite
     return invitation
 
 
-def withdraw_invitation(session: DbSession, invitation: Invitation) -> None:
+def withdraw_invitation(session: DbSession, invitation: Invitation, *, record: Record = None) -> None:
     with unit_of_work(session) as work:
         work.delete(invitation)
+        if record is not None:
+            record(work)
 
 
 def lock_memberships(session: DbSession, account_id: int) -> None:
@@ -107,7 +117,7 @@ def _other_admins(session: DbSession, membership: Membership) -> int:
     )
 
 
-def change_role(session: DbSession, membership: Membership, role: Role) -> None:
+def change_role(session: DbSession, membership: Membership, role: Role, *, record: Record = None) -> None:
     with unit_of_work(session) as work:
         if membership.role is Role.ADMIN and role is not Role.ADMIN and _other_admins(work, membership) == 0:
             raise MembershipError(
@@ -115,6 +125,8 @@ def change_role(session: DbSession, membership: Membership, role: Role) -> None:
                 "The account's last admin cannot be given another role; make someone else admin first.",
             )
         membership.role = role
+        if record is not None:
+            record(work)
 
 
 def refuse_removing_last_admin(session: DbSession, membership: Membership) -> None:
@@ -129,7 +141,11 @@ def refuse_removing_last_admin(session: DbSession, membership: Membership) -> No
 
 
 def remove_member(
-    session: DbSession, membership: Membership, *, before_removal: Iterable[RemovalStep] = ()
+    session: DbSession,
+    membership: Membership,
+    *,
+    before_removal: Iterable[RemovalStep] = (),
+    record: Record = None,
 ) -> None:
     """Remove ``membership`` and end all of its sign-in sessions at once.
 
@@ -147,6 +163,8 @@ def remove_member(
         refuse_removing_last_admin(work, membership)
         end_sessions_of(membership.id)
         work.delete(membership)
+        if record is not None:
+            record(work)
 
 
 def members_of(session: DbSession, account: Account) -> list[Membership]:

@@ -61,6 +61,7 @@ def sign_in(membership: Membership) -> None:
         work.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
     session[_SESSION_KEY] = token
     g.pop("membership", None)
+    g.pop("login", None)
 
 
 def sign_out() -> None:
@@ -70,6 +71,7 @@ def sign_out() -> None:
             work.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
     session.clear()
     g.pop("membership", None)
+    g.pop("login", None)
 
 
 def end_sessions_of(membership_id: int) -> None:
@@ -77,24 +79,35 @@ def end_sessions_of(membership_id: int) -> None:
     db.session.execute(delete(LoginSession).where(LoginSession.membership_id == membership_id))
 
 
+def current_login() -> LoginSession | None:
+    """This browser's live session row, read without marking it seen (the security gate checks it first)."""
+    if "login" in g:
+        cached: LoginSession | None = g.login
+        return cached
+    login: LoginSession | None = None
+    token = session.get(_SESSION_KEY)
+    if isinstance(token, str):
+        login = db.session.scalar(
+            select(LoginSession).where(LoginSession.token_hash == _hash(token), ~_expired(utcnow()))
+        )
+        if login is None:
+            session.pop(_SESSION_KEY, None)
+    g.login = login
+    return login
+
+
 def current_membership() -> Membership | None:
     if "membership" in g:
         cached: Membership | None = g.membership
         return cached
     membership: Membership | None = None
-    token = session.get(_SESSION_KEY)
-    if isinstance(token, str):
+    login = current_login()
+    if login is not None:
         now = utcnow()
-        login = db.session.scalar(
-            select(LoginSession).where(LoginSession.token_hash == _hash(token), ~_expired(now))
-        )
-        if login is not None:
-            membership = login.membership
-            if login.last_seen_at < now - _LAST_SEEN_GRANULARITY:
-                with unit_of_work(db.session):
-                    login.last_seen_at = now
-        else:
-            session.pop(_SESSION_KEY, None)
+        membership = login.membership
+        if login.last_seen_at < now - _LAST_SEEN_GRANULARITY:
+            with unit_of_work(db.session):
+                login.last_seen_at = now
     g.membership = membership
     return membership
 

@@ -12,6 +12,7 @@ from app.config import current_settings
 from app.extensions import db
 from app.flows import members as member_flows
 from app.google.vault import TokenVault
+from app.security.audit import AuditAction, step
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -22,6 +23,11 @@ def _back(error: services.MembershipError | None = None, success: str = "") -> R
     elif success:
         flash(success, "success")
     return redirect(url_for("accounts.members"))
+
+
+def _actor() -> int | None:
+    me = current_membership()
+    return me.user_id if me is not None else None
 
 
 @bp.get("/members")
@@ -51,6 +57,12 @@ def invite() -> Response:
             email=request.form.get("email", ""),
             role=role,
             invited_by=me.user,
+            record=step(
+                current_account().id,
+                AuditAction.MEMBER_INVITED,
+                actor_user_id=me.user_id,
+                detail={"role": role.value},
+            ),
         )
     except services.MembershipError as exc:
         return _back(exc)
@@ -61,7 +73,13 @@ def invite() -> Response:
 @require_role(Role.ADMIN)
 def withdraw_invitation(invitation_id: int) -> Response:
     invitation = get_scoped_or_404(Invitation, invitation_id)
-    services.withdraw_invitation(db.session(), invitation)
+    record = step(
+        invitation.account_id,
+        AuditAction.INVITATION_WITHDRAWN,
+        actor_user_id=_actor(),
+        detail={"invitation_id": invitation.id},
+    )
+    services.withdraw_invitation(db.session(), invitation, record=record)
     return _back(success="Invitation withdrawn.")
 
 
@@ -70,7 +88,14 @@ def withdraw_invitation(invitation_id: int) -> Response:
 def change_role(membership_id: int) -> Response:
     membership = get_scoped_or_404(Membership, membership_id)
     try:
-        services.change_role(db.session(), membership, services.parse_role(request.form.get("role", "")))
+        role = services.parse_role(request.form.get("role", ""))
+        record = step(
+            membership.account_id,
+            AuditAction.ROLE_CHANGED,
+            actor_user_id=_actor(),
+            detail={"member_user_id": membership.user_id, "from": membership.role.value, "to": role.value},
+        )
+        services.change_role(db.session(), membership, role, record=record)
     except services.MembershipError as exc:
         return _back(exc)
     flash(f"{membership.user.email} is now {membership.role.value}.", "success")
@@ -90,7 +115,16 @@ def remove_member(membership_id: int) -> Response:
     settings = current_settings()
     try:
         member_flows.remove_member(
-            db.session(), membership, settings=settings, vault=TokenVault.for_settings(settings)
+            db.session(),
+            membership,
+            settings=settings,
+            vault=TokenVault.for_settings(settings),
+            record=step(
+                membership.account_id,
+                AuditAction.MEMBER_REMOVED,
+                actor_user_id=_actor(),
+                detail={"member_user_id": membership.user_id, "role": membership.role.value},
+            ),
         )
     except services.MembershipError as exc:
         return _back(exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -34,6 +34,15 @@ from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, Type
 from app.db import utcnow
 
 DbSession = Session | scoped_session[Any]
+Record = Callable[[Session], None] | None
+"""Written in the same transaction as the change it records (the account audit log's entry)."""
+
+
+def _record(session: DbSession, record: Record) -> None:
+    if record is not None:
+        record(session() if isinstance(session, scoped_session) else session)
+
+
 API_KEY_PREFIX = "gsk_"
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -635,7 +644,14 @@ def syncs_by_list(session: DbSession, account_id: int) -> dict[int, dict[int, st
     return grouped
 
 
-def grant_access(session: DbSession, contact_list: ContactList, membership: Membership, actor: str) -> bool:
+def grant_access(
+    session: DbSession,
+    contact_list: ContactList,
+    membership: Membership,
+    actor: str,
+    *,
+    record: Record = None,
+) -> bool:
     """Make a list available to a member of the same account; False if it already was."""
     if membership.account_id != contact_list.account_id:
         raise NotFoundError("membership", "no such member in this account")
@@ -652,11 +668,14 @@ def grant_access(session: DbSession, contact_list: ContactList, membership: Memb
         session.add(access)
     access.granted_at, access.granted_by, access.revoked_at, access.revoked_by = now, actor, None, None
     contact_list.bump(now)
+    _record(session, record)
     commit(session)
     return True
 
 
-def withdraw_access(session: DbSession, contact_list: ContactList, membership_id: int, actor: str) -> bool:
+def withdraw_access(
+    session: DbSession, contact_list: ContactList, membership_id: int, actor: str, *, record: Record = None
+) -> bool:
     """Withdraw a list from a member; the sync engine then empties that member's group of it."""
     access = session.scalar(
         select(ListAccess).where(
@@ -670,6 +689,7 @@ def withdraw_access(session: DbSession, contact_list: ContactList, membership_id
     now = utcnow()
     access.revoked_at, access.revoked_by = now, actor
     contact_list.bump(now)
+    _record(session, record)
     commit(session)
     return True
 
@@ -707,7 +727,13 @@ class FormAlreadyUsedError(Exception):
 
 
 def create_api_key(
-    session: DbSession, account_id: int, name: str, created_by: int | None, form_token: str | None = None
+    session: DbSession,
+    account_id: int,
+    name: str,
+    created_by: int | None,
+    form_token: str | None = None,
+    *,
+    record: Record = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret; the secret is returned once and only its hash is stored.
 
@@ -727,6 +753,7 @@ def create_api_key(
     )
     session.add(key)
     try:
+        _record(session, record)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -739,9 +766,10 @@ def create_api_key(
     return key, secret
 
 
-def revoke_api_key(session: DbSession, key: ApiKey) -> None:
+def revoke_api_key(session: DbSession, key: ApiKey, *, record: Record = None) -> None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        _record(session, record)
         session.commit()
 
 

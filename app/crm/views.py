@@ -19,6 +19,7 @@ from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.extensions import db
+from app.security.audit import AuditAction, step
 
 bp = Blueprint("crm", __name__)
 bp.register_blueprint(api_bp)
@@ -36,6 +37,11 @@ def _actor() -> str:
     user = current_user()
     assert user is not None
     return f"user:{user.id}"
+
+
+def _actor_id() -> int | None:
+    user = current_user()
+    return user.id if user is not None else None
 
 
 @bp.get("/admin/crm")
@@ -116,7 +122,13 @@ def grant(list_id: int) -> Response:
     if membership_id is None or not 0 < membership_id <= _MAX_ROW_ID:
         abort(400)
     membership = get_scoped_or_404(Membership, membership_id)
-    if services.grant_access(db.session, contact_list, membership, _actor()):
+    record = step(
+        contact_list.account_id,
+        AuditAction.LIST_ACCESS_GRANTED,
+        actor_user_id=_actor_id(),
+        detail={"list_id": contact_list.id, "member_user_id": membership.user_id},
+    )
+    if services.grant_access(db.session, contact_list, membership, _actor(), record=record):
         flash(f"'{contact_list.name}' is now available to {membership.user.email}.", "info")
     return redirect(url_for("crm.overview"))
 
@@ -125,7 +137,13 @@ def grant(list_id: int) -> Response:
 @require_role(Role.ADMIN)
 def withdraw(list_id: int, membership_id: int) -> Response:
     contact_list = get_scoped_or_404(ContactList, list_id)
-    if services.withdraw_access(db.session, contact_list, membership_id, _actor()):
+    record = step(
+        contact_list.account_id,
+        AuditAction.LIST_ACCESS_WITHDRAWN,
+        actor_user_id=_actor_id(),
+        detail={"list_id": contact_list.id, "membership_id": membership_id},
+    )
+    if services.withdraw_access(db.session, contact_list, membership_id, _actor(), record=record):
         flash(f"'{contact_list.name}' was withdrawn; its contacts leave that member's Google group.", "info")
     return redirect(url_for("crm.overview"))
 
@@ -181,6 +199,12 @@ def create_api_key() -> str | Response:
             request.form.get("name", ""),
             user.id if user else None,
             form_token=token,
+            record=step(
+                current_account().id,
+                AuditAction.API_KEY_CREATED,
+                actor_user_id=user.id if user else None,
+                detail={"name": request.form.get("name", "")[:100]},
+            ),
         )
     except InputError as exc:
         flash(f"Key name {exc.errors[0].message}.", "error")
@@ -200,7 +224,13 @@ def create_api_key() -> str | Response:
 @require_role(Role.ADMIN)
 def revoke_api_key(key_id: int) -> Response:
     key = get_scoped_or_404(ApiKey, key_id)
-    services.revoke_api_key(db.session, key)
+    record = step(
+        key.account_id,
+        AuditAction.API_KEY_REVOKED,
+        actor_user_id=_actor_id(),
+        detail={"key_id": key.id, "prefix": key.prefix},
+    )
+    services.revoke_api_key(db.session, key, record=record)
     flash(f"API key '{key.name}' revoked.", "info")
     return redirect(url_for("crm.api_keys"))
 

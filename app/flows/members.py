@@ -134,6 +134,7 @@ def remove_member(
     settings: Settings,
     vault: TokenVault,
     people: PeopleFactory = PeopleClient.for_settings,
+    record: accounts.Record = None,
 ) -> None:
     """Remove ``membership`` from its account after its syncs emptied their groups and Google was revoked.
 
@@ -144,4 +145,4 @@ def remove_member(
     def wind_down_first(step_session: Session, leaving: Membership) -> None:
         wind_down(step_session, leaving, settings=settings, vault=vault, people=people)
 
-    accounts.remove_member(session, membership, before_removal=[wind_down_first])
+    accounts.remove_member(session, membership, before_removal=[wind_down_first], record=record)

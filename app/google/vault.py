@@ -36,6 +36,8 @@ class TokenPurpose(StrEnum):
     REFRESH_TOKEN = "refresh_token"
     ACCESS_TOKEN = "access_token"
     PKCE_VERIFIER = "pkce_verifier"
+    TOTP_SECRET = "totp_secret"
+    """GroupSync's own second factor (app/security), sealed by this one vault."""
 
 
 class TokenUnreadableError(Exception):

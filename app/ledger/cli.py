@@ -15,6 +15,7 @@ from app.ledger.queries import FilterError, incident, parse_moment
 from app.ledger.services import export_checkpoints, make_checkpoints, purge_ledger
 from app.ledger.signing import Signer, SigningKeyError, load_public_key
 from app.ledger.verify import PackError, verify_database, verify_pack
+from app.security.audit import verify_audit
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -45,8 +46,17 @@ def verify_command(pack: Path | None, public_key: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
     for line in report.lines():
         click.echo(line)
-    if not report.ok:
+    audit_ok = pack is not None or _verify_account_audit_log()
+    if not report.ok or not audit_ok:
         raise click.exceptions.Exit(1)
+
+
+def _verify_account_audit_log() -> bool:
+    """The account audit log (app/security) is chained like the ledger and checked with it."""
+    audit = verify_audit(db.session)
+    for line in audit.lines():
+        click.echo(line)
+    return audit.ok
 
 
 @ledger_group.command("checkpoint")

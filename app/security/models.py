@@ -1,0 +1,157 @@
+"""Tables of the security domain: the account audit chain, per-account policy, second factors.
+
+The audit entries carry no foreign keys, like the ledger's: they outlive the people and
+memberships they name (a removed member stays as a bare id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import DDL, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+AUDIT_GUARD_DDL = """
+CREATE OR REPLACE FUNCTION account_audit_entry_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND coalesce(current_setting('groupsync.ledger_maintenance', true), '') = 'on' THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION USING
+        MESSAGE = 'account_audit_entry is insert-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
+END;
+$$;
+CREATE TRIGGER account_audit_entry_insert_only_rows
+    BEFORE UPDATE OR DELETE ON account_audit_entry
+    FOR EACH ROW EXECUTE FUNCTION account_audit_entry_guard();
+CREATE TRIGGER account_audit_entry_insert_only_truncate
+    BEFORE TRUNCATE ON account_audit_entry
+    FOR EACH STATEMENT EXECUTE FUNCTION account_audit_entry_guard();
+"""
+"""The same insert-only guard as the ledger's (same maintenance setting), on the audit table."""
+
+AUDIT_GUARD_SQLITE_DDL = """
+CREATE TRIGGER account_audit_entry_insert_only BEFORE UPDATE ON account_audit_entry
+BEGIN
+    SELECT RAISE(ABORT, 'account_audit_entry is insert-only: UPDATE refused');
+END
+"""
+
+AUDIT_GUARD_DROP_DDL = """
+DROP TRIGGER IF EXISTS account_audit_entry_insert_only_truncate ON account_audit_entry;
+DROP TRIGGER IF EXISTS account_audit_entry_insert_only_rows ON account_audit_entry;
+DROP FUNCTION IF EXISTS account_audit_entry_guard();
+"""
+
+
+class AuditEntry(Base):
+    """One administrative act in an account, hash-chained per account (chain ``audit:<account id>``)."""
+
+    __tablename__ = "account_audit_entry"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    account_id: Mapped[int] = mapped_column(Integer, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(40))
+    """``user:<id>``, ``system`` or ``operator``."""
+    action: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    """Canonical JSON object: ids and small values, never a secret."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Last sequence and hash of each audit chain; writers lock it to append."""
+
+    __tablename__ = "account_audit_head"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SecondFactorRule(StrEnum):
+    OFF = "off"
+    ADMINS = "admins"
+    EVERYONE = "everyone"
+
+
+class SecurityPolicy(Base):
+    """An account's sign-in rules; an account without a row has the defaults."""
+
+    __tablename__ = "security_policy"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    second_factor: Mapped[str] = mapped_column(String(20), default=SecondFactorRule.OFF.value)
+    idle_minutes: Mapped[int] = mapped_column(Integer)
+    absolute_hours: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecondFactor(Base):
+    """A TOTP authenticator of one membership; its secret is sealed by the token vault."""
+
+    __tablename__ = "security_second_factor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="totp")
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_key_id: Mapped[str] = mapped_column(String(64))
+    last_counter: Mapped[int | None] = mapped_column(Integer)
+    """The last accepted time step, so one code is never accepted twice."""
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    """``None`` while enrolment waits for a first correct code."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code (SHA-256 of a random 60-bit code; the code is shown once)."""
+
+    __tablename__ = "security_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class SessionDetail(Base):
+    """What the security domain knows of a sign-in session: where from, and the second factor."""
+
+    __tablename__ = "security_session_detail"
+
+    login_session_id: Mapped[int] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    second_factor_at: Mapped[datetime | None] = mapped_column()
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+event.listen(
+    AuditEntry.__table__,
+    "after_create",
+    DDL(AUDIT_GUARD_DDL).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+)
+event.listen(
+    AuditEntry.__table__,
+    "after_create",
+    DDL(AUDIT_GUARD_SQLITE_DDL).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
+)

@@ -1,0 +1,250 @@
+"""Pages of GroupSync's own sign-in security: second factor, one's sessions, account rules, audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Membership, Role, User
+from app.accounts.services import members_of
+from app.accounts.tenancy import (
+    ANY_ROLE,
+    current_account,
+    current_login,
+    current_membership,
+    get_scoped_or_404,
+    require_role,
+    sign_out,
+)
+from app.config import current_settings
+from app.extensions import db
+from app.google.vault import TokenVault
+from app.security import audit, services
+from app.security.models import SecondFactorRule
+from app.web_security import safe_next
+
+bp = Blueprint("security", __name__, url_prefix="/security")
+
+
+def _me() -> Membership:
+    membership = current_membership()
+    if membership is None:
+        abort(401)
+    return membership
+
+
+def _signed_in_or_sign_in() -> Membership | Response:
+    membership = current_membership()
+    if membership is None:
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+    return membership
+
+
+def _vault() -> TokenVault:
+    return TokenVault.for_settings(current_settings())
+
+
+def _next() -> str:
+    return safe_next(request.values.get("next"), url_for("web.dashboard"))
+
+
+# ---------------------------------------------------------------- the second factor at sign-in
+
+
+@bp.get("/verify")
+def verify() -> str | Response:
+    me = _signed_in_or_sign_in()
+    if isinstance(me, Response):
+        return me
+    return render_template("security/verify.html", next_url=_next())
+
+
+@bp.post("/verify")
+def verify_code() -> str | Response:
+    me = _signed_in_or_sign_in()
+    if isinstance(me, Response):
+        return me
+    login = current_login()
+    assert login is not None
+    outcome = services.verify(db.session, _vault(), me, login, request.form.get("code", ""))
+    if outcome is services.Verified.LOCKED:
+        sign_out()
+        flash("Too many wrong codes. You were signed out; sign in again to retry.", "error")
+        return redirect(url_for("auth.sign_in"))
+    if outcome is services.Verified.WRONG:
+        flash("That code is not right. Try the code your app shows now, or a recovery code.", "error")
+        return render_template("security/verify.html", next_url=_next())
+    if outcome is services.Verified.RECOVERY_CODE:
+        left = services.recovery_codes_left(db.session, me.id)
+        flash(
+            f"You used a recovery code; {left} left. If you lost your authenticator, set up a new one "
+            "on your security page.",
+            "info",
+        )
+    return redirect(_next())
+
+
+@bp.get("/enrol")
+def enrol() -> str | Response:
+    me = _signed_in_or_sign_in()
+    if isinstance(me, Response):
+        return me
+    required = services.policy_of(db.session, me.account_id).requires_factor(me.role)
+    return render_template("security/enrol.html", required=required, enrolment=None, next_url=_next())
+
+
+@bp.post("/enrol")
+def enrol_start() -> str | Response:
+    me = _signed_in_or_sign_in()
+    if isinstance(me, Response):
+        return me
+    enrolment = services.start_enrolment(db.session, _vault(), me)
+    return render_template("security/enrol.html", required=False, enrolment=enrolment, next_url=_next())
+
+
+@bp.post("/enrol/confirm")
+def enrol_confirm() -> str | Response:
+    me = _signed_in_or_sign_in()
+    if isinstance(me, Response):
+        return me
+    factor_id = request.form.get("factor_id", "")
+    try:
+        codes = services.confirm_enrolment(
+            db.session,
+            _vault(),
+            me,
+            factor_id=int(factor_id) if factor_id.isdigit() else 0,
+            code=request.form.get("code", ""),
+            login=current_login(),
+        )
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("security.enrol", next=_next()))
+    return render_template("security/recovery_codes.html", codes=codes, next_url=_next())
+
+
+# ---------------------------------------------------------------- one's own security page
+
+
+@bp.get("/")
+@require_role(*ANY_ROLE)
+def overview() -> str:
+    me = _me()
+    login = current_login()
+    return render_template(
+        "security/overview.html",
+        enrolled=services.confirmed_factor(db.session, me.id) is not None,
+        codes_left=services.recovery_codes_left(db.session, me.id),
+        sessions=services.sessions_of(db.session, me.user_id),
+        current_id=login.id if login is not None else None,
+        policy=services.policy_of(db.session, me.account_id),
+    )
+
+
+@bp.post("/recovery-codes")
+@require_role(*ANY_ROLE)
+def renew_codes() -> str | Response:
+    try:
+        codes = services.renew_recovery_codes(db.session, _me())
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("security.overview"))
+    return render_template("security/recovery_codes.html", codes=codes, next_url=url_for("security.overview"))
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@require_role(*ANY_ROLE)
+def end_session(session_id: int) -> Response:
+    login = current_login()
+    services.end_sessions(db.session, _me(), only=session_id)
+    if login is not None and login.id == session_id:
+        sign_out()
+        return redirect(url_for("web.index"))
+    flash("That session was signed out.", "success")
+    return redirect(url_for("security.overview"))
+
+
+@bp.post("/sessions/end-all")
+@require_role(*ANY_ROLE)
+def end_all_sessions() -> Response:
+    services.end_sessions(db.session, _me())
+    sign_out()
+    flash("You were signed out everywhere.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+# ---------------------------------------------------------------- admins: rules and resets
+
+
+@bp.get("/admin")
+@require_role(Role.ADMIN)
+def admin() -> str:
+    account = current_account()
+    return render_template(
+        "security/admin.html",
+        account=account,
+        policy=services.policy_of(db.session, account.id),
+        rules=list(SecondFactorRule),
+        members=members_of(db.session, account),
+        enrolled=services.factor_status(db.session, account.id),
+        me=_me(),
+        idle_range=services.IDLE_RANGE,
+        absolute_range=services.ABSOLUTE_RANGE,
+    )
+
+
+@bp.post("/admin/policy")
+@require_role(Role.ADMIN)
+def update_policy() -> Response:
+    me = _me()
+    try:
+        services.update_policy(
+            db.session,
+            me.account_id,
+            actor_user_id=me.user_id,
+            second_factor=request.form.get("second_factor", ""),
+            idle_minutes=request.form.get("idle_minutes", ""),
+            absolute_hours=request.form.get("absolute_hours", ""),
+        )
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Sign-in rules saved.", "success")
+    return redirect(url_for("security.admin"))
+
+
+@bp.post("/admin/members/<int:membership_id>/reset")
+@require_role(Role.ADMIN)
+def reset_factor(membership_id: int) -> Response:
+    target = get_scoped_or_404(Membership, membership_id)
+    try:
+        services.reset_factor(db.session, _me(), target)
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            f"The second factor of {target.user.email} was reset and their sessions ended; "
+            "they set up a new one at their next sign-in.",
+            "success",
+        )
+    return redirect(url_for("security.admin"))
+
+
+# ---------------------------------------------------------------- the account audit log
+
+
+@bp.get("/audit")
+@require_role(Role.ADMIN, Role.REVIEWER)
+def audit_log() -> str:
+    account = current_account()
+    entries = audit.entries_of(db.session, account.id)
+    ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
+    people = {u.id: u.email for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return render_template(
+        "security/audit.html",
+        account=account,
+        entries=entries,
+        people=people,
+        details={e.id: audit.detail_items(e) for e in entries},
+    )
