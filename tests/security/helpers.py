@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app.db import utcnow
 from app.extensions import db
 from app.security.models import AUDIT_GUARD_SQLITE_DDL
 
@@ -28,7 +29,7 @@ def csrf(client: FlaskClient, page: str = "/sign-in") -> str:
 
 
 def post(
-    client: FlaskClient, path: str, data: dict[str, str] | None = None, page: str = "/sign-in"
+    client: FlaskClient, path: str, data: dict[str, str] | None = None, page: str = "/security/enrol"
 ) -> TestResponse:
     return client.post(path, data={"csrf_token": csrf(client, page), **(data or {})})
 
@@ -43,7 +44,8 @@ def enrol(client: FlaskClient, moment: datetime | None = None) -> tuple[str, lis
     secret, factor = _SECRET.search(page), _FACTOR.search(page)
     assert secret is not None, page
     assert factor is not None, page
-    code = pyotp.TOTP(secret.group(1)).at(moment) if moment else pyotp.TOTP(secret.group(1)).now()
+    # A step before now by default, so the test's next code (now) is a new one, not a replay.
+    code = pyotp.TOTP(secret.group(1)).at(moment or utcnow() - timedelta(seconds=30))
     shown = post(client, "/security/enrol/confirm", {"factor_id": factor.group(1), "code": code})
     assert shown.status_code == 200, shown.get_data(as_text=True)
     codes = _CODES.findall(shown.get_data(as_text=True))
