@@ -31,7 +31,7 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.accounts.models import Account, Invitation, Membership, Role, User
+from app.accounts.models import Account, Invitation, LoginSession, Membership, Role, User
 from app.crm import services as crm_services
 from app.crm.models import ContactList, CrmContact, CsvUpload
 from app.extensions import db
@@ -149,7 +149,17 @@ def _sync(account: Account, label: str) -> int:
     return sync.id
 
 
+def _login_session(account: Account, label: str) -> int:
+    login = LoginSession(
+        token_hash=f"{label}-{next(_serial)}".ljust(64, "0"), membership_id=_member(account, label)
+    )
+    db.session.add(login)
+    db.session.commit()
+    return login.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
+    "session_id": _login_session,
     "membership_id": _member,
     "invitation_id": _invitation,
     "list_id": lambda account, label: _list(account, label).id,
@@ -275,6 +285,8 @@ def rows_outside(account_id: int | None, skip_tables: frozenset[str] = frozenset
                 )
             if account_id is not None and table.name == "ledger_head":
                 statement = statement.where(table.c.chain != f"account:{account_id}")
+            if account_id is not None and table.name == "account_audit_head":
+                statement = statement.where(table.c.chain != f"audit:{account_id}")
             for row in conn.execute(statement):
                 dump.append((table.name, json.dumps([str(v) for v in row])))
     return sorted(dump)

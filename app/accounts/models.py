@@ -75,6 +75,9 @@ class LoginSession(Base):
     membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    """Where the session began, so its owner can recognise it in the list of their sessions."""
 
     membership: Mapped[Membership] = relationship()
 

@@ -58,7 +58,14 @@ def sign_in(membership: Membership) -> None:
     token = secrets.token_urlsafe(32)
     with unit_of_work(db.session) as work:
         work.execute(delete(LoginSession).where(_expired(utcnow())))
-        work.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
+        work.add(
+            LoginSession(
+                token_hash=_hash(token),
+                membership_id=membership.id,
+                ip=(request.remote_addr or "")[:45],
+                user_agent=request.user_agent.string[:200],
+            )
+        )
     session[_SESSION_KEY] = token
     g.pop("membership", None)
     g.pop("login", None)

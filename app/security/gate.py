@@ -74,10 +74,7 @@ def check_request() -> Response | None:
             return _json(401, "session_ended", _ENDED[ended])
         flash(_ENDED[ended], "info")
         return redirect(url_for("auth.sign_in"))
-    detail = services.detail_of(
-        db.session, login, ip=request.remote_addr or "", user_agent=request.user_agent.string
-    )
-    if detail.second_factor_at is not None or endpoint in SECOND_FACTOR_ENDPOINTS:
+    if endpoint in SECOND_FACTOR_ENDPOINTS or services.second_factor_given(db.session, login):
         return None
     enrolled = services.confirmed_factor(db.session, membership.id) is not None
     if not enrolled and not policy.requires_factor(membership.role):

@@ -132,15 +132,16 @@ class RecoveryCode(Base):
 
 
 class SessionDetail(Base):
-    """What the security domain knows of a sign-in session: where from, and the second factor."""
+    """A sign-in session's second factor: when it was given, and wrong codes so far.
+
+    Written only when a code is entered, so viewing a page never writes here.
+    """
 
     __tablename__ = "security_session_detail"
 
     login_session_id: Mapped[int] = mapped_column(
         ForeignKey("login_session.id", ondelete="CASCADE"), primary_key=True
     )
-    ip: Mapped[str] = mapped_column(String(45), default="")
-    user_agent: Mapped[str] = mapped_column(String(200), default="")
     second_factor_at: Mapped[datetime | None] = mapped_column()
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
 

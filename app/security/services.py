@@ -145,14 +145,9 @@ def session_end(policy: Policy, login: LoginSession, now: datetime) -> Ended | N
     return None
 
 
-def detail_of(session: DbSession, login: LoginSession, *, ip: str, user_agent: str) -> SessionDetail:
-    """The session's security detail, made at its first request (where it came from)."""
+def second_factor_given(session: DbSession, login: LoginSession) -> bool:
     detail = session.get(SessionDetail, login.id)
-    if detail is None:
-        with unit_of_work(session) as work:
-            detail = SessionDetail(login_session_id=login.id, ip=ip[:45], user_agent=user_agent[:200])
-            work.add(detail)
-    return detail
+    return detail is not None and detail.second_factor_at is not None
 
 
 def end_login(session: DbSession, login_id: int) -> None:
@@ -186,8 +181,8 @@ def sessions_of(session: DbSession, user_id: int) -> list[ActiveSession]:
             account_name=login.membership.account.name,
             created_at=login.created_at,
             last_seen_at=login.last_seen_at,
-            ip=detail.ip if detail else "",
-            user_agent=detail.user_agent if detail else "",
+            ip=login.ip,
+            user_agent=login.user_agent,
             second_factor=bool(detail and detail.second_factor_at),
         )
         for login, detail in rows

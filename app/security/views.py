@@ -34,13 +34,6 @@ def _me() -> Membership:
     return membership
 
 
-def _signed_in_or_sign_in() -> Membership | Response:
-    membership = current_membership()
-    if membership is None:
-        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
-    return membership
-
-
 def _vault() -> TokenVault:
     return TokenVault.for_settings(current_settings())
 
@@ -53,18 +46,15 @@ def _next() -> str:
 
 
 @bp.get("/verify")
-def verify() -> str | Response:
-    me = _signed_in_or_sign_in()
-    if isinstance(me, Response):
-        return me
+@require_role(*ANY_ROLE)
+def verify() -> str:
     return render_template("security/verify.html", next_url=_next())
 
 
 @bp.post("/verify")
+@require_role(*ANY_ROLE)
 def verify_code() -> str | Response:
-    me = _signed_in_or_sign_in()
-    if isinstance(me, Response):
-        return me
+    me = _me()
     login = current_login()
     assert login is not None
     outcome = services.verify(db.session, _vault(), me, login, request.form.get("code", ""))
@@ -86,28 +76,25 @@ def verify_code() -> str | Response:
 
 
 @bp.get("/enrol")
+@require_role(*ANY_ROLE)
 def enrol() -> str | Response:
-    me = _signed_in_or_sign_in()
-    if isinstance(me, Response):
-        return me
+    me = _me()
     required = services.policy_of(db.session, me.account_id).requires_factor(me.role)
     return render_template("security/enrol.html", required=required, enrolment=None, next_url=_next())
 
 
 @bp.post("/enrol")
+@require_role(*ANY_ROLE)
 def enrol_start() -> str | Response:
-    me = _signed_in_or_sign_in()
-    if isinstance(me, Response):
-        return me
+    me = _me()
     enrolment = services.start_enrolment(db.session, _vault(), me)
     return render_template("security/enrol.html", required=False, enrolment=enrolment, next_url=_next())
 
 
 @bp.post("/enrol/confirm")
+@require_role(*ANY_ROLE)
 def enrol_confirm() -> str | Response:
-    me = _signed_in_or_sign_in()
-    if isinstance(me, Response):
-        return me
+    me = _me()
     factor_id = request.form.get("factor_id", "")
     try:
         codes = services.confirm_enrolment(

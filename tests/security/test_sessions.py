@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from flask import Flask, session
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.models import LoginSession, Membership, Role
+from app.accounts.tenancy import sign_in
 from app.db import utcnow
 from app.extensions import db
 from app.security.audit import AuditAction, entries_of
@@ -73,21 +75,31 @@ def test_another_accounts_limits_do_not_apply(factory: Factory, signed_in: SignI
     assert client.get("/dashboard").status_code == 200
 
 
-def test_ones_sessions_are_listed_with_where_they_came_from(factory: Factory, signed_in: SignIn) -> None:
+def _sign_in_from(app: Flask, membership: Membership, ip: str, browser: str) -> FlaskClient:
+    """A real session started by a request from ``ip`` with this User-Agent."""
+    client = app.test_client()
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": ip}, headers={"User-Agent": browser}):
+        sign_in(membership)
+        token = session["login"]
+    with client.session_transaction() as stored:
+        stored["login"] = token
+    return client
+
+
+def test_ones_sessions_are_listed_with_where_they_came_from(app: Flask, factory: Factory) -> None:
     member = factory.member(factory.account("Acme"), Role.MEMBER)
-    laptop = signed_in(member)
-    phone = signed_in(member)
-    laptop.get("/dashboard", headers={"User-Agent": "Laptop browser"})
-    phone.get("/dashboard", headers={"User-Agent": "Phone browser"})
+    laptop = _sign_in_from(app, member, "192.0.2.10", "Laptop browser")
+    _sign_in_from(app, member, "2001:db8::7", "Phone browser")
+    _sign_in_from(app, factory.member(factory.account(), Role.MEMBER), "198.51.100.1", "Stranger browser")
+    before = db.session.scalars(select(LoginSession.last_seen_at)).all()
     page = laptop.get("/security/").get_data(as_text=True)
     assert page.count('data-testid="session-') == 2
-    assert "Laptop browser" in page
-    assert "Phone browser" in page
-    assert "(this browser)" in page
-    assert {d.ip for d in db.session.scalars(select(SessionDetail))} == {"127.0.0.1"}
-    stranger = factory.member(factory.account(), Role.MEMBER)
-    signed_in(stranger).get("/dashboard")
-    assert laptop.get("/security/").get_data(as_text=True).count('data-testid="session-') == 2
+    for shown in ("Laptop browser", "192.0.2.10", "Phone browser", "2001:db8::7", "(this browser)"):
+        assert shown in page
+    assert "Stranger browser" not in page
+    assert "198.51.100.1" not in page
+    assert db.session.scalars(select(SessionDetail)).all() == [], "viewing pages writes no session detail"
+    assert len(before) == 3
 
 
 def test_signing_out_one_other_session(factory: Factory, signed_in: SignIn) -> None:

@@ -1,4 +1,4 @@
-"""Account audit log (hash-chained), sign-in rules per account, second factors, session details.
+"""Account audit log (hash-chained), sign-in rules per account, second factors, where sessions began.
 
 Revision ID: 0005
 Revises: 0002
@@ -131,8 +131,6 @@ def upgrade() -> None:
     op.create_table(
         "security_session_detail",
         sa.Column("login_session_id", sa.Integer(), nullable=False),
-        sa.Column("ip", sa.String(length=45), nullable=False),
-        sa.Column("user_agent", sa.String(length=200), nullable=False),
         sa.Column("second_factor_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("failed_attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -143,6 +141,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("login_session_id", name=op.f("pk_security_session_detail")),
     )
+    with op.batch_alter_table("login_session", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ip", sa.String(length=45), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("user_agent", sa.String(length=200), nullable=False, server_default=""))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_GUARD_FUNCTION)
         for statement in _PG_GUARD_TRIGGERS:
@@ -158,6 +159,9 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS account_audit_entry_guard()")
     else:
         op.execute("DROP TRIGGER IF EXISTS account_audit_entry_insert_only")
+    with op.batch_alter_table("login_session", schema=None) as batch_op:
+        batch_op.drop_column("user_agent")
+        batch_op.drop_column("ip")
     op.drop_table("security_session_detail")
     with op.batch_alter_table("security_recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_security_recovery_code_membership_id"))
