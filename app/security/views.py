@@ -144,7 +144,8 @@ def renew_codes() -> str | Response:
 @require_role(*ANY_ROLE)
 def end_session(session_id: int) -> Response:
     login = current_login()
-    services.end_sessions(db.session, _me(), only=session_id)
+    if services.end_sessions(db.session, _me(), only=session_id) == 0:
+        abort(404)
     if login is not None and login.id == session_id:
         sign_out()
         return redirect(url_for("web.index"))

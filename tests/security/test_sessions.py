@@ -136,5 +136,5 @@ def test_a_session_of_someone_else_cannot_be_ended(factory: Factory, signed_in: 
     mine, theirs = signed_in(me), signed_in(other)
     theirs.get("/dashboard")
     their_id = db.session.scalars(select(LoginSession.id).where(LoginSession.membership_id == other.id)).one()
-    post(mine, f"/security/sessions/{their_id}/end", page="/security/")
+    assert post(mine, f"/security/sessions/{their_id}/end", page="/security/").status_code == 404
     assert theirs.get("/dashboard").status_code == 200
