@@ -49,6 +49,8 @@ class AuditAction(StrEnum):
     RECOVERY_CODES_RENEWED = "security.recovery_codes_renewed"
     SIGN_IN_REFUSED = "security.second_factor_refused"
     SESSIONS_ENDED = "security.sessions_ended"
+    ACCESS_RULES_CHANGED = "security.access_rules_changed"
+    ACCESS_REFUSED = "security.access_refused"
 
 
 Detail = Mapping[str, str | int | bool | None]

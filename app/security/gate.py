@@ -1,4 +1,4 @@
-"""The one check every signed-in request passes: the account's session limits and second factor.
+"""The one check every request passes: the account's session limits, address and hours rules, second factor.
 
 Registered by the app factory (:func:`init_app`); it runs before any view, so no view can
 forget it. A session the account's limits have ended is deleted; a session that has not
@@ -7,13 +7,15 @@ yet given a required second factor reaches only the second-factor pages and sign
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, request, url_for
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.tenancy import current_login, sign_out
+from app.crm import services as crm_services
 from app.db import utcnow
 from app.extensions import db
-from app.security import services
+from app.security import restrictions, services
+from app.security.access import Channel
 from app.security.services import Ended
 
 OPEN_ENDPOINTS = frozenset(
@@ -59,8 +61,10 @@ def _wants_json() -> bool:
 
 def check_request() -> Response | None:
     endpoint = request.endpoint
-    if endpoint is None or endpoint in OPEN_ENDPOINTS or endpoint.startswith("crm.api."):
+    if endpoint is None or endpoint in OPEN_ENDPOINTS or endpoint == "crm.api.openapi":
         return None
+    if endpoint.startswith("crm.api."):
+        return _check_api_request()
     login = current_login()
     if login is None:
         return None
@@ -74,6 +78,13 @@ def check_request() -> Response | None:
             return _json(401, "session_ended", _ENDED[ended])
         flash(_ENDED[ended], "info")
         return redirect(url_for("auth.sign_in"))
+    refusal = restrictions.check_access(
+        db.session, membership.account_id, Channel.WEB, request.remote_addr or "", user_id=membership.user_id
+    )
+    if refusal is not None:
+        if _wants_json():
+            return _json(403, refusal.code, refusal.message)
+        return make_response(render_template("security/refused.html", refusal=refusal), 403)
     if endpoint in SECOND_FACTOR_ENDPOINTS or services.second_factor_given(db.session, login):
         return None
     enrolled = services.confirmed_factor(db.session, membership.id) is not None
@@ -83,6 +94,20 @@ def check_request() -> Response | None:
         return _json(401, "second_factor_required", "Confirm your second factor to continue.")
     target = "security.verify" if enrolled else "security.enrol"
     return redirect(url_for(target, next=request.full_path.rstrip("?")))
+
+
+def _check_api_request() -> Response | None:
+    """The CRM API's address and hours rules; an unknown key is left to the API's own 401."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    key = crm_services.authenticate_api_key(db.session, secret.strip())
+    if key is None:
+        return None
+    refusal = restrictions.check_access(
+        db.session, key.account_id, Channel.API, request.remote_addr or "", api_key_id=key.id
+    )
+    return _json(403, refusal.code, refusal.message) if refusal is not None else None
 
 
 def _json(status: int, code: str, message: str) -> Response:

@@ -99,6 +99,13 @@ class SecurityPolicy(Base):
     second_factor: Mapped[str] = mapped_column(String(20), default=SecondFactorRule.OFF.value)
     idle_minutes: Mapped[int] = mapped_column(Integer)
     absolute_hours: Mapped[int] = mapped_column(Integer)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    web_networks: Mapped[str] = mapped_column(Text, default="")
+    """Allowed address ranges for the web pages, one CIDR a line; empty allows any."""
+    api_networks: Mapped[str] = mapped_column(Text, default="")
+    web_hours: Mapped[str] = mapped_column(String(11), default="")
+    """``HH:MM-HH:MM`` in ``time_zone``; empty allows all day."""
+    api_hours: Mapped[str] = mapped_column(String(11), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -24,6 +24,12 @@ from app.accounts.models import LoginSession, Membership, Role
 from app.db import DbSession, unit_of_work, utcnow
 from app.google.vault import Binding, Sealed, TokenPurpose, TokenVault
 from app.security import audit
+from app.security.access import (
+    Channel,
+    Rules,
+    parse_hours,
+    parse_networks,
+)
 from app.security.audit import AuditAction
 from app.security.models import (
     RecoveryCode,
@@ -55,6 +61,14 @@ class Policy:
     second_factor: SecondFactorRule
     idle: timedelta
     absolute: timedelta
+    time_zone: str = "UTC"
+    web: Rules = field(default_factory=Rules)
+    api: Rules = field(default_factory=Rules)
+    texts: dict[str, str] | None = None
+    """What the admin typed (for the form), by field name."""
+
+    def rules(self, channel: Channel) -> Rules:
+        return self.web if channel is Channel.WEB else self.api
 
     def requires_factor(self, role: Role) -> bool:
         return self.second_factor is SecondFactorRule.EVERYONE or (
@@ -76,7 +90,21 @@ def policy_of(session: DbSession, account_id: int) -> Policy:
         SecondFactorRule(row.second_factor),
         timedelta(minutes=row.idle_minutes),
         timedelta(hours=row.absolute_hours),
+        row.time_zone,
+        # Stored rules were checked when saved; parsing them again cannot fail.
+        Rules(parse_networks(row.web_networks, "web"), parse_hours(row.web_hours, "web")),
+        Rules(parse_networks(row.api_networks, "api"), parse_hours(row.api_hours, "api")),
+        {name: getattr(row, name) for name in RULE_FIELDS},
     )
+
+
+RULE_FIELDS = ("time_zone", "web_networks", "web_hours", "api_networks", "api_hours")
+RULE_LABELS = {
+    "web_networks": "Addresses allowed for the web pages",
+    "web_hours": "Hours allowed for the web pages",
+    "api_networks": "Addresses allowed for the CRM API",
+    "api_hours": "Hours allowed for the CRM API",
+}
 
 
 def _whole(value: str, name: str, bounds: tuple[int, int]) -> int:
@@ -105,10 +133,7 @@ def update_policy(
     absolute = _whole(absolute_hours, "Absolute timeout (hours)", ABSOLUTE_RANGE)
     with unit_of_work(session) as work:
         before = policy_of(work, account_id)
-        row = work.get(SecurityPolicy, account_id)
-        if row is None:
-            row = SecurityPolicy(account_id=account_id)
-            work.add(row)
+        row = policy_row(work, account_id)
         row.second_factor, row.idle_minutes, row.absolute_hours = rule.value, idle, absolute
         row.updated_at = utcnow()
         audit.record(
@@ -126,6 +151,24 @@ def update_policy(
             },
         )
     return policy_of(session, account_id)
+
+
+def policy_row(session: Session, account_id: int) -> SecurityPolicy:
+    row = session.get(SecurityPolicy, account_id)
+    if row is None:
+        row = SecurityPolicy(
+            account_id=account_id,
+            second_factor=SecondFactorRule.OFF.value,
+            idle_minutes=DEFAULT_IDLE_MINUTES,
+            absolute_hours=DEFAULT_ABSOLUTE_HOURS,
+            time_zone="UTC",
+            web_networks="",
+            api_networks="",
+            web_hours="",
+            api_hours="",
+        )
+        session.add(row)
+    return row
 
 
 # ------------------------------------------------------------------------------ sessions
@@ -219,7 +262,7 @@ def _binding(factor: SecondFactor) -> Binding:
     return Binding(SecondFactor.__tablename__, factor.id, factor.user_id, TokenPurpose.TOTP_SECRET)
 
 
-def _secret(vault: TokenVault, factor: SecondFactor) -> str:
+def totp_secret(vault: TokenVault, factor: SecondFactor) -> str:
     return vault.open(Sealed(factor.secret_key_id, factor.secret_ciphertext), _binding(factor))
 
 
@@ -259,7 +302,7 @@ def start_enrolment(session: DbSession, vault: TokenVault, membership: Membershi
     return Enrolment(factor.id, secret, uri)
 
 
-def _matching_counter(secret: str, code: str, last: int | None, now: datetime) -> int | None:
+def matching_counter(secret: str, code: str, last: int | None, now: datetime) -> int | None:
     """The time step ``code`` belongs to (one step of clock drift either way), unless already used."""
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
@@ -303,7 +346,7 @@ def confirm_enrolment(
         factor = work.get(SecondFactor, factor_id)
         if factor is None or factor.membership_id != membership.id or factor.confirmed_at is not None:
             raise SecurityError("This enrolment is over or unknown. Please start again.")
-        counter = _matching_counter(_secret(vault, factor), code, None, moment)
+        counter = matching_counter(totp_secret(vault, factor), code, None, moment)
         if counter is None:
             raise SecurityError("That code is not right. Enter the 6-digit code your app shows now.")
         work.execute(
@@ -354,7 +397,7 @@ def verify(
     with unit_of_work(session) as work:
         factor = confirmed_factor(work, membership.id)
         if factor is not None:
-            counter = _matching_counter(_secret(vault, factor), code, factor.last_counter, moment)
+            counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
             if counter is not None:
                 factor.last_counter = counter
                 _mark_verified(work, login, moment)

@@ -20,7 +20,7 @@ from app.accounts.tenancy import (
 from app.config import current_settings
 from app.extensions import db
 from app.google.vault import TokenVault
-from app.security import audit, services
+from app.security import audit, restrictions, services
 from app.security.models import SecondFactorRule
 from app.web_security import safe_next
 
@@ -179,6 +179,8 @@ def admin() -> str:
         me=_me(),
         idle_range=services.IDLE_RANGE,
         absolute_range=services.ABSOLUTE_RANGE,
+        address=request.remote_addr or "",
+        rule_texts=services.policy_of(db.session, account.id).texts or {},
     )
 
 
@@ -199,6 +201,25 @@ def update_policy() -> Response:
         flash(str(exc), "error")
     else:
         flash("Sign-in rules saved.", "success")
+    return redirect(url_for("security.admin"))
+
+
+@bp.post("/admin/access")
+@require_role(Role.ADMIN)
+def update_access_rules() -> Response:
+    try:
+        restrictions.update_access_rules(
+            db.session,
+            _vault(),
+            _me(),
+            code=request.form.get("code", ""),
+            values={name: request.form.get(name, "") for name in services.RULE_FIELDS},
+            address=request.remote_addr or "",
+        )
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Address and hours rules saved.", "success")
     return redirect(url_for("security.admin"))
 
 

@@ -81,6 +81,11 @@ def upgrade() -> None:
         sa.Column("second_factor", sa.String(length=20), nullable=False),
         sa.Column("idle_minutes", sa.Integer(), nullable=False),
         sa.Column("absolute_hours", sa.Integer(), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("web_networks", sa.Text(), nullable=False),
+        sa.Column("api_networks", sa.Text(), nullable=False),
+        sa.Column("web_hours", sa.String(length=11), nullable=False),
+        sa.Column("api_hours", sa.String(length=11), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"], ["account.id"], name=op.f("fk_security_policy_account_id_account"), ondelete="CASCADE"

@@ -1,0 +1,134 @@
+"""An account's address and time-of-day rules: changing them (second factor, lock-out guard), applying them.
+
+Every change and every refusal is written to the account audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.accounts.models import Membership
+from app.db import DbSession, unit_of_work, utcnow
+from app.google.vault import TokenVault
+from app.security import audit
+from app.security.access import (
+    Channel,
+    Refusal,
+    RuleError,
+    Rules,
+    decide,
+    parse_hours,
+    parse_networks,
+    parse_zone,
+)
+from app.security.audit import AuditAction
+from app.security.services import (
+    RULE_FIELDS,
+    RULE_LABELS,
+    Policy,
+    SecurityError,
+    confirmed_factor,
+    matching_counter,
+    policy_of,
+    policy_row,
+    totp_secret,
+)
+
+
+def update_access_rules(
+    session: DbSession,
+    vault: TokenVault,
+    admin: Membership,
+    *,
+    code: str,
+    values: dict[str, str],
+    address: str,
+    now: datetime | None = None,
+) -> Policy:
+    """Change the account's address and hours rules, confirmed with a fresh second-factor code.
+
+    Refused when the new web address ranges would not admit ``address``, the admin's own
+    current address: a rule change can therefore never lock out the admin who makes it, so
+    never the last one. Hours are not held to that, since a time window opens again by itself.
+    """
+    moment = now or utcnow()
+    texts = {name: values.get(name, "").strip() for name in RULE_FIELDS}
+    problems: list[str] = []
+    parsed: dict[str, object] = {}
+    for name, label in RULE_LABELS.items():
+        try:
+            parse = parse_networks if name.endswith("networks") else parse_hours
+            parsed[name] = parse(texts[name], label)
+        except RuleError as exc:
+            problems.append(str(exc))
+    try:
+        texts["time_zone"] = parse_zone(texts["time_zone"])
+    except RuleError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise SecurityError(" ".join(problems))
+    web = Rules(parse_networks(texts["web_networks"], ""), None)
+    if decide(web, Channel.WEB, address, moment, texts["time_zone"]) is not None:
+        raise SecurityError(
+            f"These address ranges would lock you out: your current address {address or 'unknown'} is not "
+            "in them. Add it (or a range that holds it) and save again."
+        )
+    with unit_of_work(session) as work:
+        factor = confirmed_factor(work, admin.id)
+        if factor is None:
+            raise SecurityError("Set up a second factor for yourself before changing these rules.")
+        counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
+        if counter is None:
+            raise SecurityError("The code from your authenticator app is missing or not right.")
+        factor.last_counter = counter
+        row = policy_row(work, admin.account_id)
+        before = {name: getattr(row, name) or "" for name in RULE_FIELDS}
+        for name in RULE_FIELDS:
+            setattr(row, name, texts[name])
+        row.updated_at = moment
+        changes: dict[str, str | int | bool | None] = {}
+        for name in RULE_FIELDS:
+            if before[name] != texts[name]:
+                changes[f"{name}_from"] = before[name].replace("\n", " ")[:300]
+                changes[f"{name}_to"] = texts[name].replace("\n", " ")[:300]
+        audit.record(
+            work,
+            admin.account_id,
+            AuditAction.ACCESS_RULES_CHANGED,
+            actor_user_id=admin.user_id,
+            detail=changes,
+            now=moment,
+        )
+    return policy_of(session, admin.account_id)
+
+
+def check_access(
+    session: DbSession,
+    account_id: int,
+    channel: Channel,
+    address: str,
+    *,
+    user_id: int | None = None,
+    api_key_id: int | None = None,
+    now: datetime | None = None,
+) -> Refusal | None:
+    """Apply the account's rules to a request; a refusal is recorded in the audit log."""
+    moment = now or utcnow()
+    policy = policy_of(session, account_id)
+    refusal = decide(policy.rules(channel), channel, address, moment, policy.time_zone)
+    if refusal is not None:
+        detail: dict[str, str | int | bool | None] = {"channel": channel.value, "rule": refusal.code}
+        detail["address"] = address[:45]
+        if api_key_id is not None:
+            detail["api_key_id"] = api_key_id
+        with unit_of_work(session) as work:
+            audit.record(
+                work,
+                account_id,
+                AuditAction.ACCESS_REFUSED,
+                actor_user_id=user_id,
+                outcome="refused",
+                detail=detail,
+                now=moment,
+            )
+    return refusal
