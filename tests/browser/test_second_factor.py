@@ -1,4 +1,4 @@
-"""A second factor in a real browser: set up TOTP, sign out, sign in with Google and then the code."""
+"""In a real browser: set up TOTP, then sign in with Google and a code; a refused address."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from datetime import timedelta
 import pyotp
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from app.accounts.models import Account
 from app.db import utcnow
+from app.extensions import db
+from app.security.audit import AuditAction, entries_of
+from app.security.models import SecurityPolicy
 from tests.browser.conftest import screenshot, sign_in
 from tests.live_server import LiveApp
 
@@ -43,3 +48,34 @@ def test_totp_enrolment_then_sign_in_with_a_code(page: Page, live: LiveApp) -> N
     page.goto(f"{live.url}/security/")
     expect(page.get_by_test_id("factor-status")).to_contain_text("Recovery codes left: 10")
     assert screenshot(page, "second-factor-signed-in").stat().st_size > 0
+
+
+def test_a_refused_address_gets_a_page_naming_the_rule(page: Page, live: LiveApp) -> None:
+    sign_in(page, live, "olena.kovalenko@example.com")
+    with live.app.app_context():
+        account_id = db.session.scalars(select(Account.id)).one()
+        db.session.add(
+            SecurityPolicy(
+                account_id=account_id,
+                second_factor="off",
+                idle_minutes=720,
+                absolute_hours=336,
+                time_zone="UTC",
+                web_networks="10.0.0.0/8\n2001:db8::/32",
+                api_networks="",
+                web_hours="",
+                api_hours="",
+            )
+        )
+        db.session.commit()
+    response = page.goto(f"{live.url}/dashboard")
+    assert response is not None
+    assert response.status == 403
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_have_attribute("data-rule", "address_not_allowed")
+    expect(refusal).to_contain_text("your address 127.0.0.1 is not one of them")
+    screenshot(page, "access-refused")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    with live.app.app_context():
+        assert [e.action for e in entries_of(db.session, account_id)] == [AuditAction.ACCESS_REFUSED]
