@@ -38,6 +38,14 @@ class User(Base):
     google_sub: Mapped[str] = mapped_column(String(255), unique=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
+    name_chosen: Mapped[bool] = mapped_column(default=False)
+    """The person set ``name`` themselves, so sign-in no longer replaces it with Google's."""
+    notice_email: Mapped[str] = mapped_column(String(320), default="")
+    """Where notices go instead of the sign-in address, if set by the person."""
+    age_confirmed_at: Mapped[datetime | None] = mapped_column()
+    """When the person confirmed being 16 or older (at sign-up)."""
+    processing_restricted_at: Mapped[datetime | None] = mapped_column()
+    """The person paused all their syncs (right to restriction); ``None`` when not restricted."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
@@ -117,4 +125,6 @@ class SignInRequest(Base):
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str] = mapped_column(String(64))
     next_url: Mapped[str] = mapped_column(Text, default="")
+    age_confirmed: Mapped[bool] = mapped_column(default=False)
+    """The person ticked "I am 16 or older" on the sign-in page (needed to create a new user)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -65,7 +65,13 @@ def redirect_uri(settings: Settings) -> str:
 
 
 def start_sign_in(
-    session: Session, settings: Settings, *, browser_secret: str, next_url: str, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    browser_secret: str,
+    next_url: str,
+    age_confirmed: bool = False,
+    now: datetime | None = None,
 ) -> str:
     """Store a fresh single-use sign-in request and return Google's authorization URL for it."""
     moment = now or utcnow()
@@ -77,6 +83,7 @@ def start_sign_in(
                 state_hash=_hash(state),
                 browser_hash=_hash(browser_secret),
                 next_url=next_url,
+                age_confirmed=age_confirmed,
                 created_at=moment,
             )
         )
@@ -164,6 +171,17 @@ def complete_sign_in(
         logger.warning("sign-in refused after the token request: %s (HTTP %s)", exc.outcome, exc.http_status)
         raise SignInError(_failure_message(exc)) from None
     with unit_of_work(session) as work:
+        refused = not pending.age_confirmed and _is_new(work, grant.identity.sub)
+        if refused:
+            # Nobody is created, so the outcome stays on the installation-wide chain.
+            outcome = grant.request.ended("refused_age_not_confirmed")
+            google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
+    if refused:
+        raise SignInError(
+            "GroupSync is for people aged 16 or older. To create your account, tick the box confirming "
+            "that you are, then sign in again."
+        )
+    with unit_of_work(session) as work:
         user, memberships, notices = admit(work, grant.identity)
         # The outcome goes to the person's account chain when there is exactly one to attribute it to.
         outcome = replace(
@@ -190,6 +208,10 @@ def _failure_message(exc: oauth.OAuthError) -> str:
     return "Google did not confirm this sign-in. Please sign in again."
 
 
+def _is_new(session: Session, sub: str) -> bool:
+    return session.scalar(select(User.id).where(User.google_sub == sub)) is None
+
+
 def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Membership], list[str]]:
     """Find the person by ``sub``, join the accounts that invited their verified address, or give them one."""
     # Two first sign-ins of one person can finish at once; the second insert yields to the
@@ -204,7 +226,11 @@ def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Member
         select(User).where(User.google_sub == identity.sub).execution_options(populate_existing=True)
     ).one()
     user.email = identity.email
-    user.name = identity.name or user.name
+    if not user.name_chosen:
+        user.name = identity.name or user.name
+    if user.age_confirmed_at is None:
+        # Only a sign-in whose box was ticked gets here for a new person (see complete_sign_in).
+        user.age_confirmed_at = utcnow()
     session.flush()
     notices: list[str] = []
     invitations = session.scalars(

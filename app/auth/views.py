@@ -51,6 +51,7 @@ def start() -> Response:
         _settings(),
         browser_secret=browser_secret,
         next_url=safe_next(request.form.get("next"), _home()),
+        age_confirmed=request.form.get("age_confirmed") == "yes",
     )
     return redirect(url)
 

@@ -22,3 +22,13 @@ class DisclosureAcceptance(Base):
     policy_version: Mapped[str] = mapped_column(String(40))
     """The privacy policy version in force when the user accepted; a new policy needs a new acceptance."""
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PausedSync(Base):
+    """A sync the person's restriction of processing turned off, so lifting it turns it back on."""
+
+    __tablename__ = "paused_sync"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("contact_sync.id", ondelete="CASCADE"), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from app import create_app
 from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
 from app.crm.models import ContactList, ListAccess
+from app.db import utcnow
 from app.extensions import db
 from app.worker.embedded import EmbeddedWorker
 from groupsync_emulator.cli import RunningEmulator, serve_in_thread
@@ -108,7 +109,10 @@ def seed(session: Session) -> Account:
         identity = IDENTITIES[person.identity_index]
         user = session.scalar(select(User).where(User.google_sub == identity.sub))
         if user is None:
-            user = User(google_sub=identity.sub, email=identity.email, name=identity.name)
+            # The demo's people are adults: each is recorded as having confirmed being 16 or older.
+            user = User(
+                google_sub=identity.sub, email=identity.email, name=identity.name, age_confirmed_at=utcnow()
+            )
             session.add(user)
         membership = session.scalar(
             select(Membership).where(Membership.account == account, Membership.user == user)

@@ -23,7 +23,9 @@ def csrf_token(client: FlaskClient, page: str = "/sign-in") -> str:
 
 def start_sign_in(client: FlaskClient, next_url: str = "") -> str:
     """Press "Continue with Google"; returns the authorization URL the app redirects to."""
-    response = client.post("/sign-in", data={"csrf_token": csrf_token(client), "next": next_url})
+    response = client.post(
+        "/sign-in", data={"csrf_token": csrf_token(client), "next": next_url, "age_confirmed": "yes"}
+    )
     assert response.status_code == 302, response.status_code
     return response.headers["Location"]
 

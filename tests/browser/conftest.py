@@ -79,6 +79,7 @@ def sign_in(page: Page, live: LiveApp, email: str = "ada.lovelace@example.com") 
     """From the landing page through the emulator's consent page (pick ``email``, Allow) to the dashboard."""
     page.goto(live.url)
     page.get_by_test_id("sign-in").click()
+    page.get_by_test_id("age-confirmed").check()
     page.get_by_test_id("continue-with-google").click()
     page.get_by_label(re.compile(re.escape(email))).check()
     page.get_by_role("button", name="Allow").click()

@@ -1,4 +1,4 @@
-"""Account audit log (hash-chained), sign-in rules per account, second factors, where sessions began.
+"""Account audit log (hash-chained), sign-in rules, second factors, where sessions began, people's own choices.
 
 Revision ID: 0005
 Revises: 0002
@@ -146,6 +146,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("login_session_id", name=op.f("pk_security_session_detail")),
     )
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_chosen", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column("notice_email", sa.String(length=320), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("age_confirmed_at", UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("processing_restricted_at", UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("sign_in_request", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("age_confirmed", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_table(
+        "paused_sync",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("sync_id", sa.Integer(), nullable=False),
+        sa.Column("paused_at", UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["sync_id"], ["contact_sync.id"], name=op.f("fk_paused_sync_sync_id_contact_sync"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_paused_sync_user_id_user"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", "sync_id", name=op.f("pk_paused_sync")),
+    )
     with op.batch_alter_table("login_session", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ip", sa.String(length=45), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("user_agent", sa.String(length=200), nullable=False, server_default=""))
@@ -164,6 +182,14 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS account_audit_entry_guard()")
     else:
         op.execute("DROP TRIGGER IF EXISTS account_audit_entry_insert_only")
+    op.drop_table("paused_sync")
+    with op.batch_alter_table("sign_in_request", schema=None) as batch_op:
+        batch_op.drop_column("age_confirmed")
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.drop_column("processing_restricted_at")
+        batch_op.drop_column("age_confirmed_at")
+        batch_op.drop_column("notice_email")
+        batch_op.drop_column("name_chosen")
     with op.batch_alter_table("login_session", schema=None) as batch_op:
         batch_op.drop_column("user_agent")
         batch_op.drop_column("ip")
