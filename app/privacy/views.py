@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
 from app.config import current_settings
 from app.extensions import db
+from app.flows import restriction
 from app.flows import rights as deletion
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
 from app.privacy import policy as policies
-from app.privacy import rights
+from app.privacy import profile, rights
 
 bp = Blueprint("privacy", __name__)
 
@@ -130,3 +131,45 @@ def delete_member_data(membership_id: int) -> tuple[str, int]:
         member=membership,
         reasons=REASON_LABELS,
     )
+
+
+# --------------------------------------------------------------------------- rectification, restriction
+
+
+@bp.get("/privacy/profile")
+@require_role(*ANY_ROLE)
+def my_profile() -> str:
+    return render_template("privacy/profile.html", user=_me().user)
+
+
+@bp.post("/privacy/profile")
+@require_role(*ANY_ROLE)
+def update_my_profile() -> Response:
+    try:
+        profile.update_profile(
+            db.session,
+            _me().user,
+            name=request.form.get("name", ""),
+            notice_email=request.form.get("notice_email", ""),
+        )
+    except profile.ProfileError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Your profile was saved.", "success")
+    return redirect(url_for("privacy.my_profile"))
+
+
+@bp.post("/privacy/restriction")
+@require_role(*ANY_ROLE)
+def restrict_processing() -> Response:
+    user = _me().user
+    if request.form.get("restrict") == "on":
+        paused = restriction.restrict(db.session, user)
+        flash(f"Processing is restricted: {paused} sync(s) paused. Nothing was deleted.", "success")
+    else:
+        lifted = restriction.lift(db.session, user)
+        message = f"Restriction lifted: {lifted.resumed} sync(s) turned back on."
+        if lifted.not_resumed:
+            message += f" {lifted.not_resumed} could not run any more (list withdrawn or Google gone)."
+        flash(message, "success")
+    return redirect(url_for("privacy.my_profile"))
