@@ -49,7 +49,7 @@ _LEDGER_TABLES = frozenset(t.name for t in Base.metadata.sorted_tables if t.name
 _GO_WITH_PARENT = frozenset({"sync_lease"})
 """Tables whose ``SET NULL`` reference is deleted with its parent: a sync's lease is keyed by the
 Google account it holds, which must not outlive the sync."""
-_SECRET_MARKERS = ("ciphertext", "token", "secret", "verifier", "state_hash", "browser_hash")
+_SECRET_MARKERS = ("ciphertext", "token", "secret", "verifier", "state_hash", "browser_hash", "code_hash")
 """Columns never exported: credentials, their ciphertext and key ids, and hashes of one-time secrets."""
 
 

@@ -16,11 +16,12 @@ from app.google.models import ConnectionStatus, GoogleConnection
 from app.ledger.models import LedgerEntry
 from app.privacy.models import PausedSync
 from app.privacy.policy import current_policy
+from app.security.models import RecoveryCode
 from app.sync.models import ContactSync
 from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import answer_at_google, csrf_token
 from tests.conftest import Factory
-from tests.security.helpers import post
+from tests.security.helpers import enrol, post
 
 SignIn = Callable[[Membership], FlaskClient]
 
@@ -151,3 +152,19 @@ def test_the_policy_states_every_right_how_to_use_it_the_complaint_and_the_age_c
         "audit log",
     ):
         assert phrase in text, f"the policy does not say {phrase!r}"
+
+
+def test_the_export_holds_the_second_factor_state_but_no_secret_or_code_hash(
+    factory: Factory, signed_in: SignIn
+) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    client = signed_in(member)
+    secret, codes = enrol(client)
+    exported = post(client, "/privacy/my-data/export", page="/privacy/my-data")
+    assert exported.status_code == 200
+    text = exported.get_data(as_text=True)
+    assert "security_second_factor" in text
+    hashes = db.session.scalars(select(RecoveryCode.code_hash)).all()
+    assert len(hashes) == 10
+    for forbidden in (secret, *codes, *hashes):
+        assert forbidden not in text
