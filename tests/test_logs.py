@@ -96,7 +96,7 @@ def _through_google(
 
 
 def _sign_in(browser: requests.Session, live: LiveApp) -> tuple[str, str]:
-    form = _form(browser, live, "/sign-in", "/sign-in")
+    form = {**_form(browser, live, "/sign-in", "/sign-in"), "age_confirmed": "yes"}
     start = browser.post(f"{live.url}/sign-in", data=form, allow_redirects=False, timeout=10)
     callback = _through_google(browser, live, start)
     browser.get(callback, allow_redirects=False, timeout=10)

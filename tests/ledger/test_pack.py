@@ -20,6 +20,7 @@ from app.ledger.services import GoogleRequestLedger, make_checkpoints
 from app.ledger.signing import Signer
 from app.ledger.verify import PackError, verify_pack
 from app.privacy import disclosure
+from app.privacy.policy import current_policy_version
 from tests.ledger.helpers import fill
 from tests.ledger.test_requests import request_flow
 
@@ -78,9 +79,10 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
     assert {line["chain"] for line in lines} == {"account:1"}
     assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
     assert {"manifest.json", "manifest.sig", "checkpoints.jsonl", "documents/privacy-policy-v1.md"} <= names
+    assert f"documents/privacy-policy-{current_policy_version()}.md" in names
     assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
     assert manifest["documents_in_force"] == {
-        "privacy_policy": "v1",
+        "privacy_policy": current_policy_version(),
         "disclosure": disclosure.current().version,
     }
     assert any(n.startswith("public-keys/") for n in names)
