@@ -78,6 +78,8 @@ class FieldSpec:
     """Text: the key inside the Person field's single entry (``givenName``, ``title``...)."""
     type_description: str = ""
     """Typed values: what the ``type`` of each value may be."""
+    searchable: bool = False
+    """The admin UI's contact search looks in it."""
     name: str = ""
 
 
@@ -98,6 +100,7 @@ def text(
     ru: tuple[str, ...] = (),
     multiline: bool = False,
     description: str = "",
+    searchable: bool = False,
 ) -> Any:
     """A one-line (or ``multiline``) text field; ``person`` is ``(Person field, key in its entry)``.
 
@@ -113,6 +116,7 @@ def text(
         multiline=multiline,
         description=description,
         person_key=person_key,
+        searchable=searchable,
     )
     return _declare(spec, "")
 
@@ -187,9 +191,16 @@ class ContactData:
         en=("first name", "given name"),
         uk=("ім'я", "ім\u2019я", "ім\u02bcя"),  # the apostrophe as typed, as Word and as in the standard
         ru=("имя",),
+        searchable=True,
     )
     middle_name: str = text(
-        200, ("names", "middleName"), _C.NAMES, en=("middle name",), uk=("по батькові",), ru=("отчество",)
+        200,
+        ("names", "middleName"),
+        _C.NAMES,
+        en=("middle name",),
+        uk=("по батькові",),
+        ru=("отчество",),
+        searchable=True,
     )
     family_name: str = text(
         200,
@@ -198,6 +209,7 @@ class ContactData:
         en=("last name", "surname", "family name"),
         uk=("прізвище",),
         ru=("фамилия",),
+        searchable=True,
     )
     suffix: str = text(
         200,
@@ -223,6 +235,7 @@ class ContactData:
         en=("organization", "organisation"),
         uk=("компанія", "організація"),
         ru=("компания", "организация"),
+        searchable=True,
     )
     emails: tuple[TypedValue, ...] = structured(
         Kind.EMAILS,
@@ -240,6 +253,7 @@ class ContactData:
         max_length=254,
         description="An e-mail address (syntax checked, no DNS lookup)",
         type_description="home, work, other...",
+        searchable=True,
     )
     phones: tuple[TypedValue, ...] = structured(
         Kind.PHONES,
