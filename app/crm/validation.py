@@ -463,6 +463,13 @@ SCHEMAS: Final[dict[Kind, Callable[[FieldSpec], dict[str, Any]]]] = {
 """The JSON Schema fragment of each kind of field, as :data:`CHECKS` enforces it."""
 
 
+_MULTILINE_NAMES: Final = [
+    *(name for name, rule in CONTACT_TEXT.items() if rule.multiline),
+    *(name for name, rule in ADDRESS_TEXT.items() if rule.multiline),
+]
+_MULTILINE: Final = " and ".join([", ".join(_MULTILINE_NAMES[:-1]), _MULTILINE_NAMES[-1]])
+
+
 def contact_input_schema() -> dict[str, Any]:
     """JSON Schema (2020-12, as OpenAPI 3.1 uses) of a contact the API accepts."""
     return {
@@ -470,7 +477,7 @@ def contact_input_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "description": (
             "A CRM contact. Omitted fields are stored empty (PUT semantics). Strings may not contain "
-            "control characters (line breaks are allowed in notes and street)."
+            f"control characters (line breaks are allowed in {_MULTILINE})."
         ),
         "properties": {
             "id": {"type": "string", "pattern": ID_PATTERN, "description": "The CRM's own id"},

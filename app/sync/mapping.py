@@ -243,7 +243,7 @@ def _map_birthday(
 def _map_addresses(
     collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
 ) -> None:
-    addresses = [a for a in (_address(collect, i, a) for i, a in enumerate(values)) if a]
+    addresses = [a for a in (_address(collect, f"{spec.name}[{i}]", a) for i, a in enumerate(values)) if a]
     if addresses:
         fields[spec.person_field] = addresses
 
@@ -251,7 +251,7 @@ def _map_addresses(
 def _map_messengers(
     collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
 ) -> None:
-    messengers = [m for m in (_messenger(collect, i, m) for i, m in enumerate(values)) if m]
+    messengers = [m for m in (_messenger(collect, f"{spec.name}[{i}]", m) for i, m in enumerate(values)) if m]
     if messengers:
         fields[spec.person_field] = messengers
 
@@ -298,9 +298,9 @@ def _birthday(birthday: Birthday) -> dict[str, int] | None:
     return value
 
 
-def _address(collect: _Collector, index: int, address: PostalAddress) -> dict[str, str] | None:
+def _address(collect: _Collector, where: str, address: PostalAddress) -> dict[str, str] | None:
     entry = collect.entry(
-        f"addresses[{index}]",
+        where,
         {
             "type": address.type,
             "streetAddress": address.street,
@@ -318,13 +318,13 @@ def _address(collect: _Collector, index: int, address: PostalAddress) -> dict[st
     return entry
 
 
-def _messenger(collect: _Collector, index: int, messenger: Messenger) -> dict[str, str] | None:
+def _messenger(collect: _Collector, where: str, messenger: Messenger) -> dict[str, str] | None:
     protocol = _clean(messenger.protocol).lower()
     if not protocol:
-        collect.not_carried.append(NotCarried(f"messengers[{index}]", "no messenger name"))
+        collect.not_carried.append(NotCarried(where, "no messenger name"))
         return None
     entry = collect.entry(
-        f"messengers[{index}]",
+        where,
         {"username": messenger.username, "protocol": _GOOGLE_IM_PROTOCOLS.get(protocol, protocol)},
     )
     if entry is None or not entry.get("username"):
