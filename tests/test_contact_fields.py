@@ -103,7 +103,7 @@ def test_every_field_is_in_the_openapi_document() -> None:
 def test_every_field_has_csv_columns_named_in_english_ukrainian_and_russian() -> None:
     columns = [column for spec in CONTACT_FIELDS for column in spec.csv]
     assert all(spec.csv for spec in CONTACT_FIELDS)
-    assert TARGETS == ("id", *(column.target for column in columns))
+    assert ("id", *(column.target for column in columns)) == TARGETS
     owner: dict[str, str] = {}
     for column in columns:
         assert column.uk, f"CSV column {column.target} has no Ukrainian header name"
