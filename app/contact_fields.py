@@ -9,10 +9,11 @@ import, the database columns and the row ↔ value conversion (``app.crm``), the
 (``app.sync.mapping``) and the owned Person fields with their ledger categories
 (``app.google.fields``) are all derived from it, and none keeps a list of its own.
 
-Adding a plain text field is one :func:`text` line here plus one Alembic migration for its
-column (see "Adding a contact field" in the README); ``tests/test_contact_fields.py`` fails if
-any consumer misses it. The other kinds (typed values, birthday, addresses, messengers) each
-have code of their own in every consumer, which that test also checks exists.
+Adding a plain text field takes one :func:`text` line here, a migration for its column and the
+lines users read ("Adding a contact field" in the README lists every step);
+``tests/test_contact_fields.py`` fails if any consumer misses it. The other kinds (typed
+values, birthday, addresses, messengers) each have code of their own in every consumer, keyed
+by :class:`Kind`; that test fails too when one lacks it.
 
 This module sits below ``app.crm``, ``app.sync`` and ``app.google`` so that all may import it;
 it imports only the ledger's vocabulary.
@@ -356,5 +357,3 @@ def _collect() -> tuple[FieldSpec, ...]:
 
 CONTACT_FIELDS: Final[tuple[FieldSpec, ...]] = _collect()
 """Every declared field in declaration order (``crm_id`` and ``updated_at`` are not fields)."""
-
-FIELDS_BY_NAME: Final = {spec.name: spec for spec in CONTACT_FIELDS}
