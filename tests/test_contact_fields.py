@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from googleapiclient.discovery_cache import get_static_doc
 
 from app.contact_fields import (
@@ -25,14 +26,16 @@ from app.contact_fields import (
     PostalAddress,
     TypedValue,
 )
-from app.crm.csv_import import TARGETS, guess_mapping
+from app.crm.csv_import import TARGETS, guess_mapping, import_rows, parse_csv
 from app.crm.models import FIELD_COLUMNS, CrmContact, apply_contact_data, to_contact_data
 from app.crm.openapi import openapi_document
-from app.crm.services import contact_payload
+from app.crm.services import contact_payload, get_contact
 from app.crm.validation import validate_contact
+from app.extensions import db
 from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
 from app.ledger.events import DataCategory
 from app.sync.mapping import UPDATE_MASK, map_contact, owned_projection
+from tests.conftest import Factory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,6 +115,36 @@ def test_every_field_has_csv_columns_named_in_english_ukrainian_and_russian() ->
         for alias in (column.target.replace("_", " "), *column.aliases):
             assert owner.setdefault(alias.casefold(), column.target) == column.target, alias
             assert guess_mapping([alias.upper()]) == [column.target], alias
+
+
+_CELLS: dict[Kind, Any] = {
+    Kind.TEXT: lambda key: "Олена",
+    Kind.EMAILS: lambda key: f"{key}@example.com",
+    Kind.PHONES: lambda key: "+380441234567",
+    Kind.URLS: lambda key: f"https://example.com/{key}",
+    Kind.BIRTHDAY: lambda key: "1988-02-29",
+    Kind.ADDRESSES: lambda key: "UA" if key == "country_code" else "Київ",
+    Kind.MESSENGERS: lambda key: f"{key}_olena",
+}
+"""A valid CSV cell for a column of each kind, given the column's key."""
+
+
+def test_a_csv_column_for_every_target_fills_every_field(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    targets = [(spec, column) for spec in CONTACT_FIELDS for column in spec.csv]
+    header = ",".join(["id", *(column.target for _, column in targets)])
+    row = ",".join(["c-1", *(_CELLS[spec.kind](column.key) for spec, column in targets)])
+    parsed = parse_csv(f"{header}\n{row}\n".encode())
+
+    report = import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "Everything")
+
+    assert [(r.status, r.reason) for r in report.rows] == [("created", "")]
+    stored = contact_payload(to_contact_data(get_contact(db.session, account.id, "c-1")))
+    assert [spec.name for spec in CONTACT_FIELDS if not stored[spec.name]] == []
+    typed = (Kind.EMAILS, Kind.PHONES, Kind.URLS)
+    for spec, column in targets:
+        if spec.kind in typed:
+            assert column.key in {value["type"] for value in stored[spec.name]}, column.target
 
 
 def test_every_field_reaches_a_person_field_the_people_api_accepts() -> None:
