@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
 from app.crm.models import ContactList, ListAccess
