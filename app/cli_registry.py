@@ -20,5 +20,6 @@ def standalone_commands() -> list[click.Command]:
     """Commands that must work with no GroupSync configuration at all."""
     from app.demo import demo_command
     from app.emulator.cli import emulator_command
+    from app.ledger.cli import ledger_group
 
-    return [emulator_command, demo_command]
+    return [emulator_command, demo_command, ledger_group]

@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
@@ -27,9 +26,10 @@ from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.events import EventTag, Purpose
+from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
 from app.ledger.human_view import ViewRequest, grant, render_reason_form
 from app.ledger.models import LedgerEntry
-from app.ledger.pack import csv_lines, evidence_pack, ndjson_lines
+from app.ledger.pack import evidence_pack
 from app.ledger.queries import FilterError, LedgerFilter, summarize
 from app.ledger.services import record_human_view
 from app.web_security import safe_next
@@ -95,14 +95,16 @@ def _export(lines_of: str) -> Response:
     chosen, error = _filter()
     if error:
         return _bad_filter(error)
-    entries = db.session.scalars(scoped(chosen.statement(), LedgerEntry).execution_options(yield_per=500))
+    # The body is read after this request's session is closed: the rows come in batches, each
+    # from a short session of its own (app.ledger.exports), never from db.session.
+    rows = iter_rows(db.engine, scoped(chosen.statement(), LedgerEntry))
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     if lines_of == "csv":
-        body, mimetype = csv_lines(entries), "text/csv"
+        body, mimetype = csv_lines(rows), "text/csv"
     else:
-        body, mimetype = ndjson_lines(entries), "application/x-ndjson"
+        body, mimetype = ndjson_lines(rows), "application/x-ndjson"
     return Response(
-        stream_with_context(body),
+        body,
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="groupsync-ledger-{stamp}.{lines_of}"'},
     )
