@@ -191,7 +191,8 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
-        where = f"chain {self.chain}" + (f" seq {self.seq}" if self.seq is not None else "")
+        where = "pack" if self.chain == "pack" else f"chain {self.chain}"
+        where += f" seq {self.seq}" if self.seq is not None else ""
         return f"{where}: {self.what}"
 
 
