@@ -30,7 +30,13 @@ from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerSigningKey
 from app.ledger.services import DbSession, checkpoint_fields, entry_fields, make_checkpoints
 from app.ledger.signing import Signer, public_pem
-from app.ledger.standalone_verify import REQUEST_ID, PublicKey, Report, verify_records
+from app.ledger.standalone_verify import (
+    REQUEST_ID,
+    PublicKey,
+    Report,
+    check_slice_pairing,
+    verify_records,
+)
 from app.privacy import disclosure
 from app.privacy.policy import current_policy, policy_dir, version_numbers
 from app.privacy.policy import load as load_policy
@@ -226,6 +232,7 @@ def build_evidence_pack(
     keys = {kid: PublicKey.from_pem(pem) for kid, pem in pems.items()}
     report = verify_records(entries, checkpoints, keys, [key_id] if key_id else [], partial=True)
     report.subject = f"evidence pack for account {account_id} (at build time)"
+    check_slice_pairing(entries, report)
 
     files: dict[str, bytes] = {
         "ledger.ndjson": b"".join(chain.canonical(e) + b"\n" for rows in entries.values() for e in rows),

@@ -348,6 +348,22 @@ def pair_requests(entries: Iterable[Mapping[str, Any]]) -> RequestPairing:
     return RequestPairing(unfinished, orphaned, mismatched)
 
 
+def check_slice_pairing(entries: Mapping[str, Sequence[Mapping[str, Any]]], report: Report) -> None:
+    """Pairing within a pack: a slice may cut a pair at its edges, so only a contradiction is a problem."""
+    pairing = pair_requests(e for rows in entries.values() for e in rows if e.get("redacted") is not True)
+    report.problems.extend(mismatch_problems(pairing))
+    if pairing.unfinished:
+        report.warnings.append(
+            f"{len(pairing.unfinished)} Google request(s) started in this pack have no outcome in it "
+            "(recorded after the slice ends, or the process ended while Google was answering)"
+        )
+    if pairing.orphaned:
+        report.warnings.append(
+            f"{len(pairing.orphaned)} Google request outcome(s) in this pack have their write-ahead entry "
+            "outside it (before the slice starts)"
+        )
+
+
 def mismatch_problems(pairing: RequestPairing) -> list[Problem]:
     what = "Google request outcome does not match its write-ahead entry"
     return [Problem(name, seq, what) for name, seq in pairing.mismatched]
@@ -568,18 +584,7 @@ def verify_pack(path: Path, trust: Trust = Trust()) -> Report:
     report = verify_records(entries, checkpoints, keys, trusted, partial=True)
     report.subject = f"evidence pack {path.name}"
     _check_slice(manifest, entries, report)
-    pairing = pair_requests(e for rows in entries.values() for e in rows if e.get("redacted") is not True)
-    report.problems.extend(mismatch_problems(pairing))
-    if pairing.unfinished:
-        warnings.append(
-            f"{len(pairing.unfinished)} Google request(s) started in this pack have no outcome in it "
-            "(recorded after the slice ends, or the process ended while Google was answering)"
-        )
-    if pairing.orphaned:
-        warnings.append(
-            f"{len(pairing.orphaned)} Google request outcome(s) in this pack have their write-ahead entry "
-            "outside it (before the slice starts)"
-        )
+    check_slice_pairing(entries, report)
     if trust.anchored:
         # With a key to trust, anything it does not vouch for is a failure, not a caveat.
         if not manifest_trusted:

@@ -56,7 +56,9 @@ def populate() -> None:
 
 def build(app: Flask, tmp_path: Path, account_id: int = 1, name: str = "pack.zip") -> Path:
     settings = app.config["GROUPSYNC"]
-    data = signed_evidence_pack(db.session, settings, account_id=account_id, start=None, end=None, now=utcnow())
+    data = signed_evidence_pack(
+        db.session, settings, account_id=account_id, start=None, end=None, now=utcnow()
+    )
     path = tmp_path / name
     path.write_bytes(data)
     return path
@@ -113,7 +115,9 @@ def refresh_manifest(files: Files, *, drop_signature: bool = True) -> None:
     for row in rows:
         manifest["slice"].setdefault(row["chain"], [row["seq"], row["seq"]])[1] = row["seq"]
     manifest["files"] = {
-        n: hashlib.sha256(c).hexdigest() for n, c in files.items() if n not in {"manifest.json", "manifest.sig"}
+        n: hashlib.sha256(c).hexdigest()
+        for n, c in files.items()
+        if n not in {"manifest.json", "manifest.sig"}
     }
     files["manifest.json"] = json.dumps(manifest, indent=2).encode()
     if drop_signature:
