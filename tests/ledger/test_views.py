@@ -21,7 +21,6 @@ from app.ledger import human_view
 from app.ledger.events import Destination, EventTag, FlowKind, HumanViewReason, Purpose
 from app.ledger.human_view import requires_view_reason
 from app.ledger.models import LedgerEntry
-from app.ledger.verify import verify_pack
 from tests.conftest import Factory, make_settings, sign_in_client
 from tests.ledger.helpers import fill
 
@@ -139,17 +138,6 @@ def test_exports_are_scoped_filtered_and_inert(
     entries = [json.loads(line) for line in lines]
     assert len(entries) == 4
     assert {e["chain"] for e in entries} == {f"account:{two_accounts[0].id}"}
-
-
-def test_evidence_pack_download_verifies(reviewer: FlaskClient, tmp_path: Path) -> None:
-    response = reviewer.get("/ledger/evidence-pack")
-    assert response.status_code == 200
-    assert response.mimetype == "application/zip"
-    path = tmp_path / "pack.zip"
-    path.write_bytes(response.data)
-    report = verify_pack(path)
-    assert report.ok, report.lines()
-    assert [c.entries for c in report.chains] == [3]
 
 
 def test_ledger_pages_change_nothing(reviewer: FlaskClient) -> None:
