@@ -216,3 +216,20 @@ def test_a_pack_pairs_the_google_requests_it_holds(app: Flask, tmp_path: Path) -
     assert built["problems"] == [str(p) for p in report.problems], (
         "the report made at build time says the same"
     )
+
+
+def test_scopes_md_ships_inside_the_package_and_is_never_silently_missing(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from app.ledger import pack
+
+    root = Path(pack.__file__).resolve().parents[2]
+    dockerfile = (root / "deploy" / "Dockerfile").read_text()
+    # The image installs the package and deletes the source tree: scopes.md must be inside it.
+    assert "COPY scopes.md ./app/scopes.md" in dockerfile
+    assert dockerfile.index("COPY scopes.md ./app/scopes.md") < dockerfile.index("RUN pip install")
+    assert Path(pack.__file__).resolve().parents[1] / "scopes.md" in pack.SCOPES_CANDIDATES
+    monkeypatch.setattr(pack, "SCOPES_CANDIDATES", (tmp_path / "absent" / "scopes.md",))
+    fill(1, 1)
+    with pytest.raises(pack.PackBuildError, match=r"scopes\.md is missing"):
+        evidence_pack(db.session, app.config["GROUPSYNC"], account_id=1, start=None, end=None, now=utcnow())
