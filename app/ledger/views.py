@@ -38,7 +38,7 @@ from app.extensions import db
 from app.ledger import chain, tasks
 from app.ledger.events import EventTag, Purpose
 from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
-from app.ledger.human_view import ViewRequest, grant, render_reason_form
+from app.ledger.human_view import ViewRequest, grant, render_reason_form, requires_view_reason
 from app.ledger.models import EvidencePackRequest, LedgerEntry, PackState
 from app.ledger.queries import FilterError, LedgerFilter, summarize
 from app.ledger.services import record_human_view
@@ -47,6 +47,8 @@ from app.web_security import safe_next
 bp = Blueprint("ledger", __name__)
 
 REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
+LEDGER_VIEW = "ledger"
+"""Ledger entries name the users whose Google data flowed: reading them is a recorded human view."""
 PAGE_SIZE = 50
 
 
@@ -85,6 +87,7 @@ def _page() -> int:
 
 @bp.get("/ledger")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def browse() -> tuple[str, int]:
     chosen, error = _filter()
     page = db.paginate(
@@ -97,6 +100,7 @@ def browse() -> tuple[str, int]:
 
 @bp.get("/ledger/summary")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def summary() -> tuple[str, int]:
     chosen, error = _filter()
     result = summarize(db.session, scoped(chosen.statement(), LedgerEntry))
@@ -126,12 +130,14 @@ def _export(lines_of: str) -> Response:
 
 @bp.get("/ledger/export.csv")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def export_csv() -> Response:
     return _export("csv")
 
 
 @bp.get("/ledger/export.ndjson")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def export_ndjson() -> Response:
     return _export("ndjson")
 
@@ -179,10 +185,15 @@ def request_pack() -> BaseResponse:
     return redirect(url_for("ledger.packs"))
 
 
+def _own_pack(pack_id: int) -> EvidencePackRequest:
+    return get_scoped_or_404(EvidencePackRequest, pack_id)
+
+
 @bp.get("/ledger/evidence-pack/<int:pack_id>.zip")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW, scope=_own_pack)
 def download_pack(pack_id: int) -> Response:
-    made = get_scoped_or_404(EvidencePackRequest, pack_id)
+    made = _own_pack(pack_id)
     if made.state is not PackState.DONE or made.content is None:
         abort(404)
     stamp = (made.finished_at or made.created_at).strftime("%Y%m%dT%H%M%SZ")

@@ -22,10 +22,10 @@ from app.emulator.cli import RunningEmulator
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.exports import BATCH_SIZE, iter_rows
-from app.ledger.models import LedgerEntry
+from app.ledger.models import LedgerEntry, LedgerHead
 from app.ledger.verify import verify_database
 from tests.conftest import sign_in_client
-from tests.ledger.helpers import fill
+from tests.ledger.helpers import fill, give_reason
 from tests.live_server import LiveApp, live_app
 
 BIG = 100_000
@@ -71,6 +71,7 @@ def write_chain(account_id: int, count: int) -> None:
             batch = []
     if batch:
         db.session.execute(sa.insert(LedgerEntry), batch)
+    db.session.add(LedgerHead(chain=f"account:{account_id}", seq=count, hash=previous))
     db.session.commit()
 
 
@@ -80,41 +81,52 @@ def live(emulator: RunningEmulator, tmp_path: Path) -> Iterator[LiveApp]:
         yield running
 
 
-def _reviewer_cookies(app: Flask) -> tuple[int, dict[str, str]]:
-    """A reviewer's session cookie for the live server (the same app and secret behind it)."""
+def _reviewer(app: Flask) -> tuple[int, int]:
     with app.app_context():
         account = Account(name="Exporters")
         user = User(google_sub="reviewer-sub", email="reviewer@example.com", name="Rita Reviewer")
         membership = Membership(account=account, user=user, role=Role.REVIEWER)
         db.session.add_all([account, user, membership])
         db.session.commit()
-        client = sign_in_client(app, membership)
-        cookies = {cookie.key: cookie.value for cookie in client._cookies.values()}
-        return account.id, cookies
+        return account.id, membership.id
+
+
+def _cookies(app: Flask, membership_id: int) -> dict[str, str]:
+    """A reviewer's session cookie for the live server (the same app and secret behind it),
+    with the reason for reading the exports given (and recorded)."""
+    with app.app_context():
+        client = sign_in_client(app, db.session.get_one(Membership, membership_id))
+        for path in ("/ledger/export.csv", "/ledger/export.ndjson"):
+            give_reason(client, path, "legal")
+        return {cookie.key: cookie.value for cookie in client._cookies.values()}
 
 
 def test_exports_download_over_real_http(live: LiveApp) -> None:
-    account_id, cookies = _reviewer_cookies(live.app)
+    account_id, membership_id = _reviewer(live.app)
     with live.app.app_context():
         fill(account_id, 3, outcome="=cmd()", user_id=13)
         fill(account_id + 1, 2)
-    got = requests.get(f"{live.url}/ledger/export.csv", cookies=cookies, timeout=30)
+    cookies = _cookies(live.app, membership_id)
+    got = requests.get(f"{live.url}/ledger/export.csv?user=13", cookies=cookies, timeout=30)
     assert got.status_code == 200, got.text[:500]
+    assert got.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(got.text)))
     assert [(r["chain"], r["seq"], r["outcome"]) for r in rows] == [
         (f"account:{account_id}", str(seq), "'=cmd()") for seq in (1, 2, 3)
     ]
-    got = requests.get(f"{live.url}/ledger/export.ndjson?user=13", cookies=cookies, timeout=30)
+    got = requests.get(f"{live.url}/ledger/export.ndjson", cookies=cookies, timeout=30)
     assert got.status_code == 200, got.text[:500]
     entries = [json.loads(line) for line in got.text.splitlines()]
-    assert [e["seq"] for e in entries] == [1, 2, 3]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5], "3 entries and the 2 recorded reasons"
+    assert {e["account_id"] for e in entries} == {account_id}
     assert all(chain.entry_hash(e) == e["hash"] for e in entries), "the exported form is the hashed form"
 
 
 def test_a_100k_entry_export_streams_in_constant_memory(live: LiveApp) -> None:
-    account_id, cookies = _reviewer_cookies(live.app)
+    account_id, membership_id = _reviewer(live.app)
     with live.app.app_context():
         write_chain(account_id, BIG)
+    cookies = _cookies(live.app, membership_id)
     tracemalloc.start()
     try:
         lines = 0
@@ -129,8 +141,8 @@ def test_a_100k_entry_export_streams_in_constant_memory(live: LiveApp) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert lines == BIG
-    # The body is some 70 MB; the server (in this process) and the client together stay at a
+    assert lines == BIG + 2, "the entries and the two recorded reasons"
+    # The body is some 60 MB; the server (in this process) and the client together stay at a
     # small fraction: one batch of rows plus a chunk of text (figures in docs/benchmarks.md).
     assert body > 50_000_000
     assert peak < 16 * 1024 * 1024, f"peak traced memory {peak / 1e6:.1f} MB while exporting"

@@ -24,6 +24,7 @@ from app.worker.embedded import EmbeddedWorker
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory
 from tests.ledger import packs
+from tests.ledger.helpers import give_reason
 
 SignedIn = Callable[[Membership], FlaskClient]
 
@@ -64,6 +65,8 @@ def test_a_reviewer_asks_and_the_worker_signs_the_pack(
     assert 'http-equiv="refresh"' not in page
     link = re.search(r'href="(/ledger/evidence-pack/\d+\.zip)"', page)
     assert link is not None
+    assert 'data-testid="human-view-form"' in reviewer.get(link.group(1)).get_data(as_text=True)
+    give_reason(reviewer, link.group(1), "legal")
     response = reviewer.get(link.group(1))
     assert response.mimetype == "application/zip"
     path = tmp_path / "pack.zip"
