@@ -8,15 +8,17 @@ configured app first (``with_appcontext``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import update_wrapper
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
 from flask import current_app
-from flask.cli import ScriptInfo, with_appcontext
+from flask.cli import ScriptInfo
 
-from app.config import current_settings
+from app.config import ConfigError, current_settings
 from app.db import utcnow
 from app.extensions import db
 from app.ledger.chain import INSTALLATION_CHAIN, chain_key
@@ -30,6 +32,31 @@ from app.ledger.standalone_verify import PackError, Report, Trust, trust_from_ar
 from app.ledger.verify import verify_database
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _push_app(ctx: click.Context) -> None:
+    """The configured app's context, or a clear list of what the configuration lacks."""
+    if current_app:
+        return
+    try:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"{exc}\n(only `groupsync ledger verify --pack FILE` works without configuration)"
+        ) from None
+    ctx.with_resource(app.app_context())
+
+
+def _with_app(function: F) -> F:
+    """Like Flask's ``with_appcontext``, but a missing setting is an error message, not a traceback."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        _push_app(ctx)
+        return ctx.invoke(function, *args, **kwargs)
+
+    return cast(F, update_wrapper(wrapper, function))
 
 
 @click.group("ledger")
@@ -84,13 +111,12 @@ def verify_command(
 
 
 def _verify_database(ctx: click.Context, trust: Trust) -> Report:
-    if not current_app:
-        ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+    _push_app(ctx)
     return verify_database(db.session, trust)
 
 
 @ledger_group.command("checkpoint")
-@with_appcontext
+@_with_app
 @click.option(
     "--export",
     "export_dir",
@@ -112,7 +138,7 @@ def checkpoint_command(export_dir: Path | None) -> None:
 
 
 @ledger_group.command("purge")
-@with_appcontext
+@_with_app
 def purge_command() -> None:
     """Delete entries older than GROUPSYNC_RETENTION_LEDGER_DAYS, recording each purge in its chain."""
     results = purge_ledger(db.session, utcnow())
@@ -122,7 +148,7 @@ def purge_command() -> None:
 
 
 @ledger_group.command("incident")
-@with_appcontext
+@_with_app
 @click.option("--from", "start", required=True, help="Start of the window (date or ISO date-time, UTC).")
 @click.option(
     "--to", "end", required=True, help="End of the window (exclusive; a bare date includes that day)."
@@ -155,7 +181,7 @@ def incident_command(start: str, end: str) -> None:
 
 
 @ledger_group.command("pack")
-@with_appcontext
+@_with_app
 @click.option("--account", "account_id", type=int, required=True, help="Account whose chain to pack.")
 @click.option("--from", "start", help="Start of the window (date or ISO date-time, UTC).")
 @click.option("--to", "end", help="End of the window (exclusive; a bare date includes that day).")
@@ -180,7 +206,7 @@ def pack_command(account_id: int, start: str | None, end: str | None, out: Path)
 
 
 @ledger_group.command("export")
-@with_appcontext
+@_with_app
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="ndjson", show_default=True)
 @click.option("--account", "account_id", type=int, help="Only this account's chain (default: every chain).")
 @click.option(

@@ -13,7 +13,7 @@ the database or carried in a pack are used to check signatures, never to vouch f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -129,12 +129,3 @@ def verify_database(session: DbSession, trust: Trust | None = None) -> Report:
                 what = "no checkpoint signed by a trusted key covers any of this chain"
                 report.problems.append(Problem(result.chain, None, what))
     return report
-
-
-def trust_of(public_keys: Sequence[bytes], key_ids: Sequence[str] = ()) -> Trust:
-    """Trust built from PEM bytes and fingerprints (raises ``SigningKeyError`` naming a bad one)."""
-    try:
-        keys = tuple(PublicKey.from_pem(pem) for pem in public_keys)
-    except ValueError as exc:
-        raise SigningKeyError(str(exc)) from exc
-    return Trust(keys, tuple(k.lower() for k in key_ids))

@@ -198,4 +198,8 @@ def test_groupsync_verifies_a_pack_with_no_configuration_and_writes_nothing(
     )
     assert done.returncode == 1
     assert "PROBLEM pack: manifest is not signed by a trusted key" in done.stdout
+    done = _groupsync_without_configuration(workdir, "ledger", "verify")
+    assert done.returncode == 1
+    assert "invalid configuration" in done.stderr
+    assert "Traceback" not in done.stderr, "the database needs configuration: say which, plainly"
     assert list(workdir.iterdir()) == [], "verifying a pack must write nothing"
