@@ -81,13 +81,17 @@ def _chain_checkpoints(session: DbSession, chain_name: str) -> list[dict[str, ob
 
 
 def _covering_end(last: int, checkpoints: Sequence[Mapping[str, Any]], key_id: str | None) -> int:
-    """The slice's end moved up to the first checkpoint at or after it, so every entry is covered."""
-    later = [
-        int(str(c["seq"]))
-        for c in checkpoints
-        if int(str(c["seq"])) >= last and (key_id is None or c["key_id"] == key_id)
-    ]
-    return min(later) if later else last
+    """Where the slice ends so that a checkpoint covers every entry in it.
+
+    Up to the first checkpoint at or after the window's last entry; for a signed pack whose
+    window runs past the signing key's newest checkpoint (entries written while the pack was
+    being made), back to that checkpoint, so the pack holds nothing its signature cannot cover.
+    """
+    seqs = [int(str(c["seq"])) for c in checkpoints if key_id is None or c["key_id"] == key_id]
+    later = [seq for seq in seqs if seq >= last]
+    if later:
+        return min(later)
+    return max(seqs) if key_id is not None and seqs else last
 
 
 def _entries(session: DbSession, chain_name: str, low: int, high: int) -> list[dict[str, object]]:
@@ -127,12 +131,10 @@ def _installation_slice(
         window.append(LedgerEntry.recorded_at >= start - SIGN_IN_GRACE)
     if end is not None:
         window.append(LedgerEntry.recorded_at < end)
-    candidates = session.scalars(
-        select(LedgerEntry).where(
-            *window,
-            or_(LedgerEntry.tag == "google.request_started", LedgerEntry.user_id.in_(user_ids or {-1})),
-        )
-    )
+    wanted = [LedgerEntry.tag == "google.request_started"]
+    if user_ids:
+        wanted.append(LedgerEntry.user_id.in_(user_ids))
+    candidates = session.scalars(select(LedgerEntry).where(*window, or_(*wanted)))
     concerning = {
         e.seq
         for e in candidates

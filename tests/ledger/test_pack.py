@@ -15,7 +15,13 @@ from flask import Flask
 from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
-from app.ledger.pack import PACK_FORMAT, evidence_pack, signed_evidence_pack
+from app.ledger.pack import (
+    PACK_FORMAT,
+    build_evidence_pack,
+    evidence_documents,
+    evidence_pack,
+    signed_evidence_pack,
+)
 from app.ledger.services import GoogleRequestLedger, make_checkpoints
 from app.ledger.signing import Signer
 from app.ledger.standalone_verify import Trust, Verdict
@@ -233,3 +239,26 @@ def test_scopes_md_ships_inside_the_package_and_is_never_silently_missing(
     fill(1, 1)
     with pytest.raises(pack.PackBuildError, match=r"scopes\.md is missing"):
         evidence_pack(db.session, app.config["GROUPSYNC"], account_id=1, start=None, end=None, now=utcnow())
+
+
+def test_a_signed_pack_holds_only_what_its_checkpoints_cover(app: Flask, tmp_path: Path) -> None:
+    """Entries written while a pack is made (after its checkpoint) are left for the next pack."""
+    settings = app.config["GROUPSYNC"]
+    signer = Signer.for_settings(settings)
+    fill(1, 3)
+    make_checkpoints(db.session, signer)
+    fill(1, 2)  # a sync writing meanwhile
+    data = build_evidence_pack(
+        db.session,
+        account_id=1,
+        start=None,
+        end=None,
+        documents=evidence_documents(settings),
+        signer=signer,
+        now=utcnow(),
+    )
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    report = verify_pack(path, Trust(key_ids=(signer.key_id,)))
+    assert report.verdict is Verdict.VERIFIED, report.lines()
+    assert [(c.first_seq, c.head_seq) for c in report.chains] == [(1, 3)]
