@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -27,6 +27,8 @@ PACKS_PER_RUN = 10
 """At most this many packs per run, so one burst of requests cannot hold the worker."""
 PENDING_PER_ACCOUNT = 3
 """A reviewer may queue this many packs at a time per account."""
+KEEP_PACKS = timedelta(days=7)
+"""A finished pack can be downloaded for this long; a reviewer can always ask for a fresh one."""
 
 
 class PackRequestError(Exception):
@@ -88,7 +90,15 @@ def _claim(session: Session, now: datetime) -> EvidencePackRequest | None:
 
 
 def build_requested_packs(session: Session, settings: Settings, now: datetime) -> int:
-    """Fulfil waiting pack requests (the worker's job); returns how many packs were built."""
+    """Fulfil waiting pack requests (the worker's job), and forget packs older than
+    :data:`KEEP_PACKS`; returns how many packs were built."""
+    session.execute(
+        delete(EvidencePackRequest).where(
+            EvidencePackRequest.state.in_([PackState.DONE, PackState.FAILED]),
+            EvidencePackRequest.finished_at < now - KEEP_PACKS,
+        )
+    )
+    session.commit()
     built = 0
     for _ in range(PACKS_PER_RUN):
         request = _claim(session, now)

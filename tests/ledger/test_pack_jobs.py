@@ -19,7 +19,7 @@ from app.extensions import db
 from app.ledger.models import EvidencePackRequest, LedgerCheckpoint, PackState
 from app.ledger.signing import Signer
 from app.ledger.standalone_verify import Trust, Verdict, verify_pack
-from app.ledger.tasks import CLAIM_TIMEOUT, PENDING_PER_ACCOUNT, build_requested_packs
+from app.ledger.tasks import CLAIM_TIMEOUT, KEEP_PACKS, PENDING_PER_ACCOUNT, build_requested_packs
 from app.worker.embedded import EmbeddedWorker
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory
@@ -147,3 +147,8 @@ def test_requests_are_bounded_and_a_dead_workers_claim_expires(
     settings = app.config["GROUPSYNC"]
     assert build_requested_packs(db.session(), settings, now) == 0, "a live claim is left alone"
     assert build_requested_packs(db.session(), settings, now + CLAIM_TIMEOUT) == PENDING_PER_ACCOUNT
+    assert build_requested_packs(db.session(), settings, now + CLAIM_TIMEOUT + KEEP_PACKS) == 0
+    kept = db.session.scalar(sa.select(sa.func.count()).select_from(EvidencePackRequest))
+    assert kept == PENDING_PER_ACCOUNT, "kept for a week"
+    build_requested_packs(db.session(), settings, now + CLAIM_TIMEOUT + KEEP_PACKS + timedelta(seconds=1))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EvidencePackRequest)) == 0
