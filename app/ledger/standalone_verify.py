@@ -542,7 +542,18 @@ class Trust:
 
 
 def verify_pack(path: Path, trust: Trust = Trust()) -> Report:
-    """Verify an evidence pack: file hashes, manifest signature, chains, checkpoints, coverage."""
+    """Verify an evidence pack: file hashes, manifest signature, chains, checkpoints, coverage.
+
+    Raises :class:`PackError` for a file that is not a pack, or one whose contents do not have
+    the shapes FORMAT.md gives (a forger's malformed field is a clear failure, not a crash).
+    """
+    try:
+        return _verify_pack(path, trust)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise PackError(f"{path.name} is malformed: {type(exc).__name__}: {exc}") from exc
+
+
+def _verify_pack(path: Path, trust: Trust) -> Report:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:

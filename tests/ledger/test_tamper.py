@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.ledger.standalone_verify import Trust, Verdict, trust_from_args, verify_pack
+from app.ledger.standalone_verify import PackError, Trust, Verdict, trust_from_args, verify_pack
 from app.ledger.verify import verify_pack as project_verify_pack
 from tests.ledger import packs
 
@@ -203,3 +203,21 @@ def test_groupsync_verifies_a_pack_with_no_configuration_and_writes_nothing(
     assert "invalid configuration" in done.stderr
     assert "Traceback" not in done.stderr, "the database needs configuration: say which, plainly"
     assert list(workdir.iterdir()) == [], "verifying a pack must write nothing"
+
+
+def test_malformed_fields_are_a_clear_failure_not_a_crash(
+    genuine: tuple[Path, Path, Path], stranger_python: Path
+) -> None:
+    mine, _, key = genuine
+    files = packs.read(mine)
+    rows = packs.lines(files)
+    request = next(i for i, r in enumerate(rows) if r.get("tag") == "google.request")
+    del rows[request]["detail"]
+    packs.set_lines(files, rows)
+    packs.refresh_manifest(files)
+    broken = packs.write(files, mine.with_name("malformed.zip"))
+    with pytest.raises(PackError, match=r"malformed\.zip is malformed"):
+        verify_pack(broken)
+    code, report = _standalone(stranger_python, broken, "--public-key", str(key))
+    assert code == 1
+    assert "is malformed" in str(report["error"])
