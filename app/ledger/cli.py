@@ -110,6 +110,13 @@ def verify_command(
         raise click.exceptions.Exit(code)
 
 
+# ``verify --pack`` must run where nothing is configured, so the top-level CLI must not build
+# the app before it runs (it builds it only for the database: ``_verify_database``). The CLI
+# wraps commands in Flask's ``with_appcontext`` unless their callback carries this marker.
+assert verify_command.callback is not None
+verify_command.callback._groupsync_in_app = True  # type: ignore[attr-defined]
+
+
 def _verify_database(ctx: click.Context, trust: Trust) -> Report:
     _push_app(ctx)
     return verify_database(db.session, trust)

@@ -18,7 +18,6 @@ from flask import Flask
 
 from app.accounts.models import Account, Membership, Role, User
 from app.db import utcnow
-from app.emulator.cli import RunningEmulator
 from app.extensions import db
 from app.ledger import chain
 from app.ledger.exports import BATCH_SIZE, iter_rows
@@ -26,7 +25,7 @@ from app.ledger.models import LedgerEntry, LedgerHead
 from app.ledger.verify import verify_database
 from tests.conftest import sign_in_client
 from tests.ledger.helpers import fill, give_reason
-from tests.live_server import LiveApp, live_app
+from tests.live_server import LiveApp, RunningEmulator, live_app
 
 BIG = 100_000
 
