@@ -42,6 +42,8 @@ DECREASE_FACTOR = 0.5
 """A 429 halves the refused bucket's budget."""
 RECOVERY_SHARE = 0.1
 """Each minute without a 429 gives back this share of the configured budget."""
+MAX_HOLD_SECONDS = 120.0
+"""A Retry-After above this is capped (as the retry policy caps it), so one answer cannot park an account for hours."""
 MARGIN_SECONDS = 0.25
 """Slack added to every window expiry, for clocks that drift apart by a fraction of a second."""
 
@@ -183,7 +185,7 @@ class Pacer:
     def _refused(self, account: _Account, bucket: Bucket | None, retry_after: float | None) -> None:
         now = self._clock()
         if retry_after is not None:
-            account.hold_until = max(account.hold_until, now + retry_after)
+            account.hold_until = max(account.hold_until, now + min(retry_after, MAX_HOLD_SECONDS))
         if bucket is None:
             return
         usage = self._usage(account, bucket)

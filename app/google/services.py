@@ -335,6 +335,8 @@ def complete_connect(
         report_unreadable(exc)
         session.commit()
         return ConnectResult(ConnectOutcome.EXPIRED)
+    # The consumed request is committed before Google is called (no writes held across a request).
+    session.commit()
     google_requests = GoogleRequestLedger(session)
     try:
         grant = oauth.exchange_code(
@@ -375,6 +377,7 @@ def complete_connect(
             vault.erase(connection)
             connection.mark_needs_reconnect(StatusReason.CONTACTS_NOT_GRANTED)
             connection.granted_scopes = granted
+        session.commit()
         _revoke_unused_grant(session, membership, grant, settings)
         session.commit()
         return ConnectResult(ConnectOutcome.CONTACTS_NOT_GRANTED, grant.identity.email)

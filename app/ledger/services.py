@@ -271,11 +271,7 @@ class GoogleRequestLedger:
     def start(self, flow: Flow) -> StartedRequest:
         if flow.tag is not EventTag.GOOGLE_REQUEST:
             raise ValueError(f"only Google requests are recorded ahead (got {flow.tag.value})")
-        if _holds_uncommitted_writes(self._caller):
-            raise UncommittedWorkError(
-                f"{flow.method or 'a Google request'}: commit the database work before calling Google"
-                " (the ledger records the request on its own connection)"
-            )
+        self._check_caller(flow)
         started = StartedRequest(uuid.uuid4().hex, flow)
         detail = {**flow.detail, REQUEST_ID: started.request_id}
         self._write(replace(flow, tag=EventTag.GOOGLE_REQUEST_STARTED, outcome="started", detail=detail))
@@ -283,7 +279,15 @@ class GoogleRequestLedger:
 
     def finish(self, started: StartedRequest, flow: Flow) -> LedgerEntry:
         """Record and commit ``flow`` (normally ``started.ended(...)``) as the request's outcome."""
+        self._check_caller(flow)
         return self._write(replace(flow, detail={**flow.detail, REQUEST_ID: started.request_id}))
+
+    def _check_caller(self, flow: Flow) -> None:
+        if _holds_uncommitted_writes(self._caller):
+            raise UncommittedWorkError(
+                f"{flow.method or 'a Google request'}: commit the database work before calling Google"
+                " or recording its outcome (the ledger writes on its own connection)"
+            )
 
     def _write(self, flow: Flow) -> LedgerEntry:
         with Session(self._engine, expire_on_commit=False) as own, own.begin():
