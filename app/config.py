@@ -182,11 +182,7 @@ class Settings:
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
-        if "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE" in env:
-            reader.problems.append(
-                "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE is no longer read: Google counts quota units, set"
-                " GROUPSYNC_GOOGLE_{CRITICAL_READS,CRITICAL_WRITES,READS,WRITES}_PER_MINUTE instead"
-            )
+        reader.problems.extend(_replaced_settings_problems(env))
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))
         if reader.problems:
@@ -220,6 +216,17 @@ def current_settings() -> Settings:
     """The running app's settings (needs an app context)."""
     settings: Settings = current_app.config["GROUPSYNC"]
     return settings
+
+
+_REPLACED_SETTINGS = {
+    "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE": "Google counts quota units, not requests: set"
+    " GROUPSYNC_GOOGLE_{CRITICAL_READS,CRITICAL_WRITES,READS,WRITES}_PER_MINUTE instead",
+}
+"""Settings GroupSync no longer reads; one left in a deployment would silently do nothing."""
+
+
+def _replaced_settings_problems(env: Mapping[str, str]) -> list[str]:
+    return [f"{name} is no longer read: {why}" for name, why in _REPLACED_SETTINGS.items() if name in env]
 
 
 def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
