@@ -43,7 +43,7 @@ DECREASE_FACTOR = 0.5
 RECOVERY_SHARE = 0.1
 """Each minute without a 429 gives back this share of the configured budget."""
 MAX_HOLD_SECONDS = 120.0
-"""A Retry-After above this is capped (as the retry policy caps it), so one answer cannot park an account for hours."""
+"""A Retry-After above this is capped (as the retry policy caps it): one answer cannot park an account."""
 MARGIN_SECONDS = 0.25
 """Slack added to every window expiry, for clocks that drift apart by a fraction of a second."""
 
