@@ -168,6 +168,8 @@ def is_quota_refusal(status: int, body: ErrorBody) -> bool:
 
 def refused_bucket(status: int, content: bytes | None) -> tuple[bool, Bucket | None]:
     """Whether an answer is a quota refusal, and the bucket it names (for the pacer)."""
+    if status not in (403, 429):
+        return False, None  # and a large 200 answer is not parsed twice
     body = error_body(content)
     if not is_quota_refusal(status, body):
         return False, None

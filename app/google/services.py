@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Membership
 from app.accounts.services import BEFORE_MEMBER_REMOVAL
 from app.config import Settings, current_settings
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.google import oauth
 from app.google.endpoints import CONTACTS_SCOPE
 from app.google.models import (
@@ -414,6 +414,10 @@ def _disconnect(
     settings: Settings,
     vault: TokenVault,
 ) -> DisconnectReceipt:
+    # No writes (or row locks) may be held across a request to Google (docs/ledger.md): the
+    # caller's work so far is committed first, as recording the revocation ahead used to do.
+    with unit_of_work(session, expire_on_commit=False):
+        pass
     outcome = revoke(session, connection, vault, settings, context)
     vault.erase(connection)
     connection.status = ConnectionStatus.DISCONNECTED
