@@ -44,6 +44,10 @@ def _seconds(entry: Mapping[str, str]) -> float:
     return datetime.fromisoformat(entry["started"]).timestamp()
 
 
+def _seconds_done(entry: Mapping[str, str]) -> float:
+    return datetime.fromisoformat(entry["time"]).timestamp()
+
+
 def run(size: int, units: int) -> None:
     print(f"\n== Initial sync of {size} contacts, quota {units} units/min per bucket (emulator and pacer)")
     with emulator_process() as host:
@@ -69,6 +73,11 @@ def run(size: int, units: int) -> None:
     )
     print(f"units: {dict(units_used)}")
     print(f"first to last request: {elapsed:.1f} s; quota-bound: {bound:.1f} s")
+    start = _seconds(served[0])
+    timeline = ", ".join(f"{_seconds(e) - start:.1f}" for e in served)
+    print(f"request times (s from the first): {timeline}")
+    busy = sum(_seconds_done(e) - _seconds(e) for e in served)
+    print(f"emulator busy answering: {busy:.1f} s in all, {busy / len(served):.2f} s per request")
     ratio = bound / elapsed if elapsed else 1.0
     print(f"ratio to the quota-bound rate: {ratio:.1%}; 429 answers: {len(refused)}")
 

@@ -44,8 +44,11 @@ RECOVERY_SHARE = 0.1
 """Each minute without a 429 gives back this share of the configured budget."""
 MAX_HOLD_SECONDS = 120.0
 """A Retry-After above this is capped (as the retry policy caps it): one answer cannot park an account."""
-MARGIN_SECONDS = 0.25
-"""Slack added to every window expiry, for clocks that drift apart by a fraction of a second."""
+MARGIN_SECONDS = 0.05
+"""Slack added to every window expiry, for clocks whose rates differ (NTP slews by at most 0.05%).
+
+Usage is stamped when the answer arrives, which is already after Google counted the request,
+so no slack is needed for the time a request spends on the way."""
 
 
 @dataclass
