@@ -9,17 +9,12 @@ What the layer guarantees, so its callers cannot get it wrong:
   raises :class:`~app.google.errors.ScopeViolationError` before a byte is sent. Contacts are read
   only by resource names the group listing or an earlier response put in scope, and
   ``connections.list`` results outside the scope are dropped here. No raw service is exposed.
-* **Everything else is the transport's and the retry policy's.** Every request goes through
-  :mod:`app.google.transport` (paced in Google's quota units, timed, recorded in the ledger
-  before it is sent, never resent underneath), and :mod:`app.google.retry` decides what is
-  tried again: only 429/5xx-like failures, and a create only when nothing was applied.
-  Batch sizes and quota costs are in :mod:`app.google.limits`.
+* **The rest is the transport's and the retry policy's:** :mod:`app.google.transport` (paced
+  in quota units, timed, recorded ahead, never resent underneath), :mod:`app.google.retry`
+  (only 429/5xx-like failures; a create only when nothing was applied), :mod:`app.google.limits`.
 
-Transactions: the caller must hold no uncommitted database writes when it calls a method
-here (each request is recorded on the ledger's own session, see
-:class:`~app.ledger.services.GoogleRequestLedger`); it commits its own work before each call.
-
-A client is not thread-safe; use one per sync run.
+The caller holds no uncommitted database writes when it calls a method here (requests are
+recorded on the ledger's own session); it commits its own work first. Not thread-safe.
 """
 
 from __future__ import annotations
