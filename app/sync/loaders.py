@@ -16,7 +16,7 @@ from app.accounts.models import Membership
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.services import lists_available_to, to_contact_data
 from app.crm.values import ContactData
-from app.sync.executor import DbSession
+from app.db import DbSession
 from app.sync.models import ContactSync
 
 _CHUNK = 500

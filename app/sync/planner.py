@@ -320,19 +320,20 @@ def _mass_delete(leaving: int, group_size: int, limits: Limits) -> tuple[Blocked
 
 
 def within_contact_limit(the_plan: Plan, account_contacts: int, limits: Limits = Limits()) -> Plan:
-    """``the_plan``, blocked if its creates would take an account of ``account_contacts`` past the limit.
+    """``the_plan``, blocked if it would take an account of ``account_contacts`` past the limit.
 
-    Creates are sent before any delete, so the deletes of the same run do not make room.
+    The run's deletes are sent before its creates, so they make room for them.
     """
-    after = account_contacts + the_plan.creates
+    after = account_contacts + the_plan.creates - the_plan.deletes
     if the_plan.blocked is not None or after <= limits.contact_limit:
         return the_plan
+    frees = f" (and frees {the_plan.deletes})" if the_plan.deletes else ""
     return replace(
         the_plan,
         blocked=Blocked.CONTACT_LIMIT,
         blocked_detail=(
             f"the Google account holds {account_contacts} contacts and this list needs"
-            f" {the_plan.creates} more;"
+            f" {the_plan.creates} more{frees};"
             f" that would pass Google's limit of {limits.contact_limit} contacts per account"
             f" by {after - limits.contact_limit}"
         ),
