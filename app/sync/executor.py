@@ -299,17 +299,7 @@ class _Gatherer:
                 row = by_rn[requested]
                 remote = self._remote(person, row)
                 inspected[remote.resource_name] = remote
-                if (row.resource_name, row.etag, row.field_hash) != (
-                    remote.resource_name,
-                    remote.etag,
-                    remote.field_hash,
-                ):
-                    # Google may rename a contact; the mapping follows before anything is planned.
-                    row.resource_name, row.etag, row.field_hash = (
-                        remote.resource_name,
-                        remote.etag,
-                        remote.field_hash,
-                    )
+                if _learn(row, remote):
                     changed.append(row)
         facts = GoogleFacts(inspected=inspected, missing=frozenset(missing), strays=strays)
         return _Gathered(facts, len(readded), changed)
@@ -342,6 +332,18 @@ class _Gatherer:
             in_group=person.in_group,
             in_user_groups=bool(own_groups),
         )
+
+
+def _learn(row: Row, remote: RemoteContact) -> bool:
+    """Take what this run read into the mapping row; True if anything changed.
+
+    Google may give a contact a new resource name: the mapping follows it before anything is planned.
+    """
+    seen = (remote.resource_name, remote.etag, remote.field_hash)
+    if (row.resource_name, row.etag, row.field_hash) == seen:
+        return False
+    row.resource_name, row.etag, row.field_hash = seen
+    return True
 
 
 def _idle(session: DbSession) -> None:
