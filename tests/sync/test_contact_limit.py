@@ -123,7 +123,8 @@ def test_one_more_create_than_the_deletes_free_is_refused(world: World) -> None:
     assert_blocked(
         world,
         f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 51 more"
-        f" (and frees 50); that would pass Google's limit of {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+        " (and frees 50); that would pass Google's limit of"
+        f" {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
     )
 
 
