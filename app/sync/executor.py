@@ -49,6 +49,7 @@ from app.sync import rows as mapping_rows
 from app.sync.mapping import MARKER_KEY, MappedContact, field_hash, map_contact, read_tag
 from app.sync.models import ContactSync, SyncedContact, SyncRun, SyncStatus, has_not_carried
 from app.sync.planner import (
+    CREATE_BATCH,
     CreateOp,
     GoogleFacts,
     Limits,
@@ -56,6 +57,7 @@ from app.sync.planner import (
     RemoteContact,
     RowState,
     UpdateOp,
+    contact_limit_problem,
     plan,
     within_contact_limit,
 )
@@ -107,6 +109,14 @@ class CrmSource(Protocol):
         """The full contacts among ``crm_ids`` that the group must hold."""
         ...
 
+    def count(self) -> int:
+        """How many contacts the group must hold."""
+        ...
+
+    def in_chunks(self, size: int) -> Iterable[list[tuple[ContactData, datetime]]]:
+        """Every contact the group must hold with its version, ``size`` at a time."""
+        ...
+
 
 def run(
     session: DbSession,
@@ -123,6 +133,9 @@ def run(
     assert sync.group_resource_name is not None
     scope = GroupScope(sync.group_resource_name, marker)
     members: frozenset[str]
+    if created and not _has_rows(session, sync):
+        _fill(session, sync, sync_run=sync_run, contacts=ctx.client.contacts(scope), crm=crm, ctx=ctx)
+        return
     if created:
         # A group this run created is empty: nothing to adopt and nobody to read.
         contacts, members = ctx.client.contacts(scope), frozenset()
@@ -194,6 +207,51 @@ def run(
         if repair or created:
             # Every member was compared (or there were none): the next repair is due from now.
             sync.last_full_sync_at = started
+        sync.mass_delete_confirmed = False
+
+
+def _has_rows(session: DbSession, sync: ContactSync) -> bool:
+    return (
+        session.scalar(select(SyncedContact.id).where(SyncedContact.sync_id == sync.id).limit(1)) is not None
+    )
+
+
+def _fill(
+    session: DbSession,
+    sync: ContactSync,
+    *,
+    sync_run: SyncRun,
+    contacts: GroupContacts,
+    crm: CrmSource,
+    ctx: RunContext,
+) -> None:
+    """The first run into a new, empty group: every list contact is a create, streamed a batch at a time.
+
+    Nothing is planned as a whole: each batch of the list is loaded, mapped and sent before
+    the next is read, so the first contact reaches Google at once and memory stays that of
+    one batch whatever the list's size.
+    """
+    started = ctx.now()
+    total = crm.count()
+    if total:
+        _idle(session)
+        # The whole list is created; the account's own contacts count against the same limit.
+        problem = contact_limit_problem(ctx.client.count_contacts(), total, 0, ctx.limits)
+        if problem is not None:
+            raise RunBlockedError(SyncStatus.GOOGLE_CONTACT_LIMIT, problem)
+    with unit_of_work(session, expire_on_commit=False):
+        sync_run.full_resync = True
+        sync_run.progress_total = -(-total // CREATE_BATCH)
+    applier = _Applier(session, sync, sync_run=sync_run, contacts=contacts, rows={}, crm=({}, {}), ctx=ctx)
+    for chunk in crm.in_chunks(CREATE_BATCH):
+        mapped = _mapped(contact for contact, _ in chunk)
+        # One batch at a time: what the applier keeps is this batch's rows and contacts only.
+        applier.rows, applier.mapped = {}, mapped
+        applier.versions = {contact.crm_id: version for contact, version in chunk}
+        sync_run.not_carried += sum(1 for m in mapped.values() if m.not_carried)
+        applier.create([CreateOp(crm_id, contact) for crm_id, contact in mapped.items()])
+    with unit_of_work(session, expire_on_commit=False):
+        sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
 
 
@@ -437,7 +495,7 @@ class _Applier:
             self.run.deleted += sum(1 for op in delete_batch if not op.duplicate)
             self._batch_done()
         for batch in the_plan.create_batches:
-            self._create(batch)
+            self.create(batch)
         for update_batch in the_plan.update_batches:
             self._update(update_batch)
         if the_plan.forget:
@@ -459,7 +517,7 @@ class _Applier:
             self.rows[crm_id] = row
         return row
 
-    def _create(self, batch: Sequence[CreateOp]) -> None:
+    def create(self, batch: Sequence[CreateOp]) -> None:
         group = self.contacts.scope.group_resource_name
         batch_rows = [self._row(op.crm_id) for op in batch]
         new = [row for row in batch_rows if not row.stored]

@@ -324,19 +324,27 @@ def within_contact_limit(the_plan: Plan, account_contacts: int, limits: Limits =
 
     The run's deletes are sent before its creates, so they make room for them.
     """
-    after = account_contacts + the_plan.creates - the_plan.deletes
-    if the_plan.blocked is not None or after <= limits.contact_limit:
+    if the_plan.blocked is not None:
         return the_plan
-    frees = f" (and frees {the_plan.deletes})" if the_plan.deletes else ""
-    return replace(
-        the_plan,
-        blocked=Blocked.CONTACT_LIMIT,
-        blocked_detail=(
-            f"the Google account holds {account_contacts} contacts and this list needs"
-            f" {the_plan.creates} more{frees};"
-            f" that would pass Google's limit of {limits.contact_limit} contacts per account"
-            f" by {after - limits.contact_limit}"
-        ),
+    detail = contact_limit_problem(account_contacts, the_plan.creates, the_plan.deletes, limits)
+    if detail is None:
+        return the_plan
+    return replace(the_plan, blocked=Blocked.CONTACT_LIMIT, blocked_detail=detail)
+
+
+def contact_limit_problem(
+    account_contacts: int, creates: int, deletes: int, limits: Limits = Limits()
+) -> str | None:
+    """Why ``creates`` (less ``deletes`` sent first) do not fit the account; ``None`` when they do."""
+    after = account_contacts + creates - deletes
+    if after <= limits.contact_limit:
+        return None
+    frees = f" (and frees {deletes})" if deletes else ""
+    return (
+        f"the Google account holds {account_contacts} contacts and this list needs"
+        f" {creates} more{frees};"
+        f" that would pass Google's limit of {limits.contact_limit} contacts per account"
+        f" by {after - limits.contact_limit}"
     )
 
 

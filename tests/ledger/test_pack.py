@@ -80,7 +80,7 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
     assert {"manifest.json", "manifest.sig", "checkpoints.jsonl", "documents/privacy-policy-v1.md"} <= names
     assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
     assert manifest["documents_in_force"] == {
-        "privacy_policy": "v1",
+        "privacy_policy": "v2",
         "disclosure": disclosure.current().version,
     }
     assert any(n.startswith("public-keys/") for n in names)
