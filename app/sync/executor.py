@@ -12,8 +12,9 @@ Nothing outside the group is read. Order of a run, each step needed by the next:
    read (scope fields only) when an earlier create may have gone unanswered or a mapped
    contact went missing, to adopt contacts carrying this sync's tag.
 3. Read (``people:batchGet``) only the members this run may write: changed in the CRM or
-   leaving the list. A *repair run* (every ``repair_every``) reads every member and compares
-   etags, so edits made in Google are found and undone.
+   leaving the list. A *repair run* (every ``repair_every``) also reads every other member
+   with scope fields only and compares etags; those Google changed are read in full, so
+   edits made in Google are found and undone.
 4. Plan (:mod:`app.sync.planner`), check Google's contact limit with the count of
    ``contactGroups/myContacts`` (this run's deletes netted), then apply: adoptions, membership
    changes, deletes, creates (intent rows committed first), updates.
@@ -309,6 +310,7 @@ class _Gatherer:
         self.sync = sync
         self.contacts = contacts
         self.rows = rows
+        self.rows_by_rn: dict[str, Row] = {}
         self.ctx = ctx
 
     def gather(
@@ -317,6 +319,7 @@ class _Gatherer:
         by_rn = {
             r.resource_name: r for r in self.rows.values() if r.resource_name and r.state is RowState.SYNCED
         }
+        self.rows_by_rn = by_rn
         absent = [rn for rn in by_rn if rn not in members]
         intents = any(r.state is RowState.INTENDED for r in self.rows.values())
         unknown = sorted(members - by_rn.keys())
@@ -340,14 +343,13 @@ class _Gatherer:
             missing.update(answer.not_found)
             readded.update(rn for rn in chunk if rn not in answer.not_found)
 
+        wanted = [
+            rn
+            for rn, row in by_rn.items()
+            if rn not in missing and not row.stop_syncing and _crm_side_changed(row, mapped)
+        ]
         if repair:
-            wanted = [rn for rn in by_rn if rn not in missing]
-        else:
-            wanted = [
-                rn
-                for rn, row in by_rn.items()
-                if rn not in missing and not row.stop_syncing and _crm_side_changed(row, mapped)
-            ]
+            wanted += self._changed_in_google([rn for rn in by_rn if rn not in missing], set(wanted), missing)
         inspected: dict[str, RemoteContact] = {}
         changed: list[Row] = []
         if wanted:
@@ -361,6 +363,25 @@ class _Gatherer:
                     changed.append(row)
         facts = GoogleFacts(inspected=inspected, missing=frozenset(missing), strays=strays)
         return _Gathered(facts, len(readded), changed)
+
+    def _changed_in_google(self, members: Sequence[str], wanted: set[str], missing: set[str]) -> list[str]:
+        """Members whose etag moved since GroupSync last saw them (read with scope fields only).
+
+        A repair run compares every member this way; only those Google changed are then read
+        in full and hashed.
+        """
+        rest = [rn for rn in members if rn not in wanted and not self.rows_by_rn[rn].stop_syncing]
+        if not rest:
+            return []
+        glance = self.contacts.batch_get(rest, ())
+        missing.update(glance.missing)
+        return [
+            requested
+            for requested, person in glance.found.items()
+            if person.etag != self.rows_by_rn[requested].etag
+            or person.resource_name != requested
+            or not person.in_group
+        ]
 
     def _strays(self, unknown: Sequence[str]) -> dict[str, list[RemoteContact]]:
         """Unmapped members carrying this sync's tag, by CRM id (scope fields only)."""

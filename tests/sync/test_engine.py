@@ -206,8 +206,16 @@ def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(worl
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
     assert run.full_resync
-    # The repair run compares every member's etag: one read of the group's contacts, one fix.
-    assert world.requests() == ["contactGroups.get", "people.getBatchGet", "people.batchUpdateContacts"]
+    # The repair run compares every member's etag; only those Google changed are read in full.
+    assert world.requests() == [
+        "contactGroups.get",
+        "people.getBatchGet",
+        "people.getBatchGet",
+        "people.batchUpdateContacts",
+    ]
+    glance, full = [e for e in world.google.log(world.mark) if e["method"] == "people.getBatchGet"]
+    # All three compared; only the edited one read in full.
+    assert (len(glance["contacts_touched"]), len(full["contacts_touched"])) == (3, 1)
     assert (run.updated, run.recreated, run.created) == (1, 0, 0)
     world.assert_mirrors({"c1": "Ann", "c2": "Ben", "c3": "Cy"})
     assert world.rows()["c2"].deleted_in_google_at is not None
