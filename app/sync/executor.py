@@ -156,20 +156,34 @@ def run(
     # A repair run also re-maps every contact, so a changed mapping reaches Google.
     fresh = [cid for cid, version in versions.items() if repair or _stale(rows.get(cid), version)]
     mapped = _mapped(crm.load(fresh))
-    stand_ins = versions.keys() - mapped.keys()
-    for crm_id in stand_ins:
-        # Unchanged in the CRM since it was last mapped: its hash stands in for the contact.
-        row = rows.get(crm_id)
-        mapped[crm_id] = MappedContact(crm_id, {}, (row.crm_hash if row else None) or "", ())
 
-    gathered = _Gatherer(session, sync, contacts, rows, ctx).gather(mapped, members, repair=repair)
+    def wanted(crm_id: str) -> str | None:
+        """The hash of what the CRM wants for ``crm_id``; ``None`` when it leaves the group."""
+        contact = mapped.get(crm_id)
+        if contact is not None:
+            return contact.field_hash
+        if crm_id not in versions:
+            return None
+        # Unchanged in the CRM since it was last mapped: its stored hash stands in for the contact.
+        row = rows.get(crm_id)
+        return (row.crm_hash if row else None) or ""
+
+    gathered = _Gatherer(session, sync, contacts, rows, ctx).gather(wanted, members, repair=repair)
     facts = gathered.facts
+    # Contacts nothing can change this run stay out of the plan; they are only counted.
+    settled = {cid for cid, row in rows.items() if _settled(row, wanted(cid), facts)}
+    stand_ins = [cid for cid in versions if cid not in mapped and cid not in settled]
     # Whatever the plan may write needs the CRM's full contact, not the stand-in.
     upgraded = [cid for cid in stand_ins if cid in rows and _may_write(rows[cid], facts)]
     mapped.update(_mapped(crm.load(upgraded)))
     full_ids = (set(fresh) | set(upgraded)) & mapped.keys()
-
-    the_plan = plan(mapped.values(), (r.entry() for r in rows.values()), facts, ctx.limits)
+    desired = [
+        mapped.get(cid) or MappedContact(cid, {}, wanted(cid) or "", ())
+        for cid in versions
+        if cid not in settled
+    ]
+    entries = [row.entry() for cid, row in rows.items() if cid not in settled]
+    the_plan = plan(desired, entries, facts, ctx.limits, settled=len(settled))
     if the_plan.blocked is None and the_plan.creates:
         # Only creates can reach Google's limit; the count reads no person.
         _idle(session)
@@ -314,7 +328,7 @@ class _Gatherer:
         self.ctx = ctx
 
     def gather(
-        self, mapped: Mapping[str, MappedContact], members: frozenset[str], *, repair: bool
+        self, wanted: Callable[[str], str | None], members: frozenset[str], *, repair: bool
     ) -> _Gathered:
         by_rn = {
             r.resource_name: r for r in self.rows.values() if r.resource_name and r.state is RowState.SYNCED
@@ -331,7 +345,7 @@ class _Gatherer:
         put_back: list[str] = []
         for rn in absent:
             row = by_rn[rn]
-            if row.crm_id in mapped and not row.stop_syncing and row.crm_id not in strays:
+            if wanted(row.crm_id) is not None and not row.stop_syncing and row.crm_id not in strays:
                 put_back.append(rn)
             else:
                 # Left the CRM list (or renamed and found again): not GroupSync's to look at.
@@ -343,17 +357,20 @@ class _Gatherer:
             missing.update(answer.not_found)
             readded.update(rn for rn in chunk if rn not in answer.not_found)
 
-        wanted = [
+        # Changed in the CRM or leaving the list: the contacts this run may write.
+        to_read = [
             rn
             for rn, row in by_rn.items()
-            if rn not in missing and not row.stop_syncing and _crm_side_changed(row, mapped)
+            if rn not in missing and not row.stop_syncing and wanted(row.crm_id) != row.field_hash
         ]
         if repair:
-            wanted += self._changed_in_google([rn for rn in by_rn if rn not in missing], set(wanted), missing)
+            to_read += self._changed_in_google(
+                [rn for rn in by_rn if rn not in missing], set(to_read), missing
+            )
         inspected: dict[str, RemoteContact] = {}
         changed: list[Row] = []
-        if wanted:
-            result = self.contacts.batch_get(wanted, OWNED_FIELDS)
+        if to_read:
+            result = self.contacts.batch_get(to_read, OWNED_FIELDS)
             missing.update(result.missing)
             for requested, person in result.found.items():
                 row = by_rn[requested]
@@ -435,10 +452,19 @@ def _idle(session: DbSession) -> None:
         pass
 
 
-def _crm_side_changed(row: Row, mapped: Mapping[str, MappedContact]) -> bool:
-    """Whether this run may write the contact: changed in the CRM, or leaving the list."""
-    contact = mapped.get(row.crm_id)
-    return contact is None or contact.field_hash != row.field_hash
+def _settled(row: Row, wanted: str | None, facts: GoogleFacts) -> bool:
+    """Whether nothing about this synced contact can change this run (so the plan leaves it out)."""
+    rn = row.resource_name
+    return (
+        row.state is RowState.SYNCED
+        and rn is not None
+        and not row.stop_syncing
+        and wanted is not None
+        and wanted == row.field_hash
+        and rn not in facts.missing
+        and rn not in facts.inspected
+        and row.crm_id not in facts.strays
+    )
 
 
 def _mapped(contacts: Iterable[ContactData]) -> dict[str, MappedContact]:

@@ -184,8 +184,15 @@ def plan(
     mapping: Iterable[MappingEntry],
     facts: GoogleFacts,
     limits: Limits = Limits(),
+    *,
+    settled: int = 0,
 ) -> Plan:
-    """Decide every change that makes GroupSync's group equal to ``desired`` (mapped CRM contacts)."""
+    """Decide every change that makes GroupSync's group equal to ``desired`` (mapped CRM contacts).
+
+    ``settled`` counts synced contacts the caller left out of ``desired`` and ``mapping``
+    because nothing about them can change (in sync in the CRM and as last seen in Google):
+    they count as in sync and as members of the group.
+    """
     rows = {row.crm_id: row for row in mapping}
     creates: list[CreateOp] = []
     adoptions: list[AdoptOp] = []
@@ -195,7 +202,7 @@ def plan(
     deletes: list[DeleteOp] = []
     forget: list[str] = []
     not_carried: dict[str, tuple[NotCarried, ...]] = {}
-    in_sync = stopped = deferred = 0
+    in_sync, stopped, deferred = settled, 0, 0
     seen: set[str] = set()
 
     for mapped in desired:
@@ -269,7 +276,7 @@ def plan(
         if crm_id not in seen and crm_id not in rows:
             deletes.extend(DeleteOp(s.resource_name, crm_id) for s in unwanted)
 
-    group_size = sum(
+    group_size = settled + sum(
         1
         for row in rows.values()
         if row.state is RowState.SYNCED and row.resource_name and row.resource_name not in facts.missing
