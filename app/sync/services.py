@@ -154,18 +154,20 @@ def enable_sync(
     connection = _connection_of(session, membership)
     if connection is None or not connection.is_usable:
         raise SyncNotAllowedError("connect your Google account first")
-    sync = session.scalar(
-        select(ContactSync).where(ContactSync.membership_id == membership.id, ContactSync.list_id == list_id)
-    )
-    if sync is None:
-        sync = ContactSync(
-            account_id=membership.account_id,
-            membership_id=membership.id,
-            list_id=list_id,
-            connection_id=connection.id,
-        )
-        session.add(sync)
     with unit_of_work(session):
+        sync = session.scalar(
+            select(ContactSync).where(
+                ContactSync.membership_id == membership.id, ContactSync.list_id == list_id
+            )
+        )
+        if sync is None:
+            sync = ContactSync(
+                account_id=membership.account_id,
+                membership_id=membership.id,
+                list_id=list_id,
+                connection_id=connection.id,
+            )
+            session.add(sync)
         sync.enabled = True
         sync.connection_id = connection.id
         _make_due(sync, Trigger.USER_ACTION, now)
@@ -446,10 +448,10 @@ def _run_holding_lease(
             ),
             ledger,
         )
-        source = loaders.ListSource(session, sync)
-        base_name = _group_name(session, source.name, sync)
-        # Nothing of the run's own is pending when the first request goes out.
-        session.commit()
+        # Its reads end here too: no transaction is open when the first request goes out.
+        with unit_of_work(session, expire_on_commit=False):
+            source = loaders.ListSource(session, sync)
+            base_name = _group_name(session, source.name, sync)
         with client:
             executor.run(
                 session,
