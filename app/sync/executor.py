@@ -39,6 +39,7 @@ from app.db import DbSession, unit_of_work, utcnow
 from app.google.errors import GroupNameTakenError, StaleEtagError
 from app.google.fields import OWNED_FIELDS
 from app.google.people import (
+    MAX_BATCH_GET,
     MAX_MEMBER_CHANGES,
     ClientDataTag,
     FetchedPerson,
@@ -369,8 +370,9 @@ class _Gatherer:
             )
         inspected: dict[str, RemoteContact] = {}
         changed: list[Row] = []
-        if to_read:
-            result = self.contacts.batch_get(to_read, OWNED_FIELDS)
+        # A batch at a time: only the small verdicts outlive each answer, not the persons in it.
+        for start in range(0, len(to_read), MAX_BATCH_GET):
+            result = self.contacts.batch_get(to_read[start : start + MAX_BATCH_GET], OWNED_FIELDS)
             missing.update(result.missing)
             for requested, person in result.found.items():
                 row = by_rn[requested]
@@ -390,23 +392,27 @@ class _Gatherer:
         rest = [rn for rn in members if rn not in wanted and not self.rows_by_rn[rn].stop_syncing]
         if not rest:
             return []
-        glance = self.contacts.batch_get(rest, ())
-        missing.update(glance.missing)
-        return [
-            requested
-            for requested, person in glance.found.items()
-            if person.etag != self.rows_by_rn[requested].etag
-            or person.resource_name != requested
-            or not person.in_group
-        ]
+        moved: list[str] = []
+        for start in range(0, len(rest), MAX_BATCH_GET):
+            glance = self.contacts.batch_get(rest[start : start + MAX_BATCH_GET], ())
+            missing.update(glance.missing)
+            moved.extend(
+                requested
+                for requested, person in glance.found.items()
+                if person.etag != self.rows_by_rn[requested].etag
+                or person.resource_name != requested
+                or not person.in_group
+            )
+        return moved
 
     def _strays(self, unknown: Sequence[str]) -> dict[str, list[RemoteContact]]:
         """Unmapped members carrying this sync's tag, by CRM id (scope fields only)."""
         strays: dict[str, list[RemoteContact]] = {}
-        for person in self.contacts.batch_get(unknown, ()).found.values():
-            tagged = read_tag(person.person)
-            if tagged is not None and tagged[0] == self.sync.tag and person.in_group:
-                strays.setdefault(tagged[1], []).append(self._remote(person, None))
+        for start in range(0, len(unknown), MAX_BATCH_GET):
+            for person in self.contacts.batch_get(unknown[start : start + MAX_BATCH_GET], ()).found.values():
+                tagged = read_tag(person.person)
+                if tagged is not None and tagged[0] == self.sync.tag and person.in_group:
+                    strays.setdefault(tagged[1], []).append(self._remote(person, None))
         return strays
 
     def _remote(self, person: FetchedPerson, row: Row | None) -> RemoteContact:
