@@ -47,7 +47,7 @@ class Row:
 
 HEADER = (
     f"{'scenario':<26}{'size':>7}{'requests':>9}{'minimum':>9}{'cpu ms':>11}{'cpu µs/ct':>12}"
-    f"{'peak MiB':>9}{'rss MiB':>9}{'1st wr s':>9}{'wall s':>9}"
+    f"{'peak MiB':>9}{'+rss MiB':>9}{'1st wr s':>9}{'wall s':>9}"
 )
 
 
@@ -67,10 +67,11 @@ def _reset_peak_rss() -> None:
         f.write("5")
 
 
-def _peak_rss_mib() -> float | None:
+def _status_mib(key: str) -> float | None:
+    """A ``/proc/self/status`` figure (``VmRSS``, ``VmHWM``) in MiB; ``None`` off Linux."""
     with contextlib.suppress(OSError), open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return None
 
@@ -79,8 +80,10 @@ def measure(
     world: BenchWorld, scenario: str, run: Callable[[], Measured], *, memory: bool
 ) -> tuple[Row, Measured]:
     gc.collect()
+    base_rss = None
     if memory:
         _reset_peak_rss()
+        base_rss = _status_mib("VmRSS")
         tracemalloc.start()
     cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
     measured = run()
@@ -89,7 +92,9 @@ def measure(
     if memory:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        rss = _peak_rss_mib()
+        peak_rss = _status_mib("VmHWM")
+        # What the run added to the process's resident set (the world it runs in is already there).
+        rss = peak_rss - base_rss if peak_rss is not None and base_rss is not None else None
     first = measured.first_write - started if measured.first_write is not None else None
     expected = minimum(scenario, world.size)
     row = Row(scenario, world.size, len(measured.requests), expected, cpu * 1000, peak, wall, first, rss)

@@ -1001,6 +1001,14 @@ class GroupContacts:
                 self._seen[name].in_group = False
         return result
 
+    def forget(self, resource_names: Iterable[str]) -> None:
+        """Drop what this client saw of contacts its caller will not touch again (keeps memory flat).
+
+        A forgotten contact is out of scope: a later write to it is refused until it is read again.
+        """
+        for name in resource_names:
+            self._seen.pop(name, None)
+
     def put_back(self, resource_names: Sequence[str]) -> MembersResult:
         """Put contacts GroupSync created, and that left its group, back in; nothing is read first.
 

@@ -266,6 +266,8 @@ def _fill(
         applier.versions = {contact.crm_id: version for contact, version in chunk}
         sync_run.not_carried += sum(1 for m in mapped.values() if m.not_carried)
         applier.create([CreateOp(crm_id, contact) for crm_id, contact in mapped.items()])
+        # Nothing later in this run writes these contacts again.
+        contacts.forget(row.resource_name for row in applier.rows.values() if row.resource_name)
     with unit_of_work(session, expire_on_commit=False):
         sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
