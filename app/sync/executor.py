@@ -156,7 +156,7 @@ def run(
     versions = crm.versions()
     # A repair run also re-maps every contact, so a changed mapping reaches Google.
     fresh = [cid for cid, version in versions.items() if repair or _stale(rows.get(cid), version)]
-    mapped = _mapped(crm.load(fresh))
+    mapped, light = _map_keeping_needed(crm.load(fresh), rows)
 
     def wanted(crm_id: str) -> str | None:
         """The hash of what the CRM wants for ``crm_id``; ``None`` when it leaves the group."""
@@ -175,7 +175,7 @@ def run(
     settled = {cid for cid, row in rows.items() if _settled(row, wanted(cid), facts)}
     stand_ins = [cid for cid in versions if cid not in mapped and cid not in settled]
     # Whatever the plan may write needs the CRM's full contact, not the stand-in.
-    upgraded = [cid for cid in stand_ins if cid in rows and _may_write(rows[cid], facts)]
+    upgraded = [cid for cid in (*stand_ins, *light) if cid in rows and _may_write(rows[cid], facts)]
     mapped.update(_mapped(crm.load(upgraded)))
     full_ids = (set(fresh) | set(upgraded)) & mapped.keys()
     desired = [
@@ -473,6 +473,29 @@ def _settled(row: Row, wanted: str | None, facts: GoogleFacts) -> bool:
         and rn not in facts.inspected
         and row.crm_id not in facts.strays
     )
+
+
+def _map_keeping_needed(
+    contacts: Iterable[ContactData], rows: Mapping[str, Row]
+) -> tuple[dict[str, MappedContact], set[str]]:
+    """Map and hash ``contacts``; keep the fields only of those that differ from what Google holds.
+
+    The others (``light``: hash and report only) are loaded again if this run turns out to
+    write them, so a repair run that re-maps the whole list holds one batch of fields at a time.
+    """
+    mapped: dict[str, MappedContact] = {}
+    light: set[str] = set()
+    for contact in contacts:
+        if contact.crm_id in mapped:
+            continue
+        full = map_contact(contact)
+        row = rows.get(contact.crm_id)
+        if row is not None and row.state is RowState.SYNCED and full.field_hash == row.field_hash:
+            mapped[contact.crm_id] = MappedContact(full.crm_id, {}, full.field_hash, full.not_carried)
+            light.add(contact.crm_id)
+        else:
+            mapped[contact.crm_id] = full
+    return mapped, light
 
 
 def _mapped(contacts: Iterable[ContactData]) -> dict[str, MappedContact]:
