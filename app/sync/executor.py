@@ -398,13 +398,16 @@ class _Gatherer:
         for start in range(0, len(rest), MAX_BATCH_GET):
             glance = self.contacts.batch_get(rest[start : start + MAX_BATCH_GET], ())
             missing.update(glance.missing)
-            moved.extend(
+            chunk_moved = [
                 requested
                 for requested, person in glance.found.items()
                 if person.etag != self.rows_by_rn[requested].etag
                 or person.resource_name != requested
                 or not person.in_group
-            )
+            ]
+            moved.extend(chunk_moved)
+            # The unchanged are not written this run: the People layer need not remember them.
+            self.contacts.forget(set(glance.found) - set(chunk_moved))
         return moved
 
     def _strays(self, unknown: Sequence[str]) -> dict[str, list[RemoteContact]]:
