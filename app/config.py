@@ -60,6 +60,8 @@ class Settings:
     log_json: bool = True
     session_cookie_secure: bool = True
     sync_interval_seconds: int = 900
+    sync_repair_interval_seconds: int = 14_400
+    """How often a run reads every contact of the group to find and undo edits made in Google."""
     sync_change_delay_seconds: int = 30
     celery_broker_url: str | None = None
     celery_visibility_timeout_seconds: int = 3600
@@ -147,6 +149,9 @@ class Settings:
             log_json=reader.boolean("GROUPSYNC_LOG_JSON", default=not relaxed),
             session_cookie_secure=reader.boolean("GROUPSYNC_SECURE_COOKIES", default=not relaxed),
             sync_interval_seconds=reader.integer("GROUPSYNC_SYNC_INTERVAL_SECONDS", 900, minimum=10),
+            sync_repair_interval_seconds=reader.integer(
+                "GROUPSYNC_SYNC_REPAIR_INTERVAL_SECONDS", 14_400, minimum=60
+            ),
             sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
             celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
             celery_visibility_timeout_seconds=reader.integer(

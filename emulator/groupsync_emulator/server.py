@@ -55,6 +55,7 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
                 status=response.status_code,
                 contacts_touched=tuple(g.get("contacts_touched") or ()),
                 started=g.get("arrived_at"),
+                response=response.get_data(as_text=True) if state.log_bodies else None,
             )
         if store is not None:
             store.save(state)

@@ -87,6 +87,8 @@ class LogEntry:
     contacts_touched: tuple[str, ...]
     started: float = 0.0
     """When the request arrived (``time`` is when its answer was ready), to show requests that overlapped."""
+    response: str | None = None
+    """The answer's body, kept only while a test asked for bodies (``POST /log/bodies``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class LogEntry:
             "status": self.status,
             "contacts_touched": list(self.contacts_touched),
             "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
+            **({"response": self.response} if self.response is not None else {}),
         }
 
 
@@ -112,6 +115,7 @@ class EmulatorState:
         self.oauth: OAuthState = OAuthState(self.clock, settings.token_lifetime)
         self.people = PeopleState(settings.people)
         self.log: list[LogEntry] = []
+        self.log_bodies = False
         self.next_consent: ConsentAnswer | None = None
         self.register_configured_clients()
 
@@ -129,6 +133,7 @@ class EmulatorState:
             self.oauth = OAuthState(self.clock, self.settings.token_lifetime)
             self.people = PeopleState(self.settings.people)
             self.log = []
+            self.log_bodies = False
             self.next_consent = None
             self.register_configured_clients()
 
@@ -143,6 +148,7 @@ class EmulatorState:
         status: int,
         contacts_touched: tuple[str, ...],
         started: float | None = None,
+        response: str | None = None,
     ) -> None:
         with self.lock:
             self.log.append(
@@ -157,6 +163,7 @@ class EmulatorState:
                     status=status,
                     contacts_touched=contacts_touched,
                     started=self.now() if started is None else started,
+                    response=response,
                 )
             )
 
