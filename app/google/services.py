@@ -22,7 +22,7 @@ from app.accounts.models import Membership
 from app.accounts.services import BEFORE_MEMBER_REMOVAL
 from app.config import Settings, current_settings
 from app.db import utcnow
-from app.google import oauth
+from app.google import domain_models, oauth
 from app.google.endpoints import CONTACTS_SCOPE
 from app.google.models import (
     ConnectionStatus,
@@ -135,7 +135,12 @@ def ensure_may_call_people(session: Session, connection: GoogleConnection) -> No
     Allowed means: the user accepted the current disclosure in this account, and the
     connection is usable (connected, contacts scope granted, a refresh token held).
     """
-    if not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
+    if connection.domain_connection_id is not None:
+        # Through the domain: the admin's statement and the user's notice stand in for the disclosure.
+        problem = domain_models.call_problem(session, connection.domain_connection_id, connection.user_id)
+        if problem is not None:
+            raise PeopleCallForbiddenError(problem)
+    elif not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
         raise PeopleCallForbiddenError("disclosure_not_accepted")
     if not connection.is_usable:
         raise PeopleCallForbiddenError(connection.status_reason.value or connection.status.value)

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
 from app.db import utcnow
-from app.google.credentials import UserOAuthCredentialsSource
+from app.google.domain import RoutingCredentialsSource
 from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
@@ -67,7 +67,7 @@ BUSY_RETRY = timedelta(seconds=30)
 
 def run_one(session: Session, settings: Settings, sync_id: int, trigger: Trigger) -> SyncRun | None:
     """Run one sync if it may run now; ``None`` when it is off, halted or its Google account is busy."""
-    credentials = UserOAuthCredentialsSource(
+    credentials = RoutingCredentialsSource(
         session, TokenVault.for_settings(settings), settings, trigger=trigger
     )
     run = sync_services.run_sync(
