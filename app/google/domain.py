@@ -246,6 +246,8 @@ def classify(error: str, description: str, mode: DomainMode) -> DomainProblem:
     if error == "invalid_grant":
         if "account not found" in text:
             return DomainProblem.SERVICE_ACCOUNT_GONE
+        if "short-lived" in text or "timeframe" in text:
+            return DomainProblem.CLOCK_WRONG
         if "signature" in text:
             return DomainProblem.KEY_REJECTED
         if "deleted" in text:

@@ -49,6 +49,7 @@ class DomainProblem(StrEnum):
     KEY_REJECTED = "key_rejected"
     SERVICE_ACCOUNT_GONE = "service_account_gone"
     SCOPE_REFUSED = "scope_refused"
+    CLOCK_WRONG = "clock_wrong"
     PEOPLE_DENIED = "people_denied"
     TOKEN_ENDPOINT_DOWN = "token_endpoint_down"  # noqa: S105 (a problem name)
     NO_KEY = "no_key"

@@ -52,6 +52,11 @@ PROBLEMS: dict[DomainProblem, Problem] = {
         "Google answered invalid_scope: it refused the contacts scope.",
         "Check that the People API is enabled in the service account's Cloud project, then test again.",
     ),
+    DomainProblem.CLOCK_WRONG: Problem(
+        "Google answered invalid_grant: the signed request is outside the time Google accepts "
+        "(the server's clock is off).",
+        "Nothing needs fixing on your side; the operator has to correct the server's clock.",
+    ),
     DomainProblem.PEOPLE_DENIED: Problem(
         "Google issued a token, but the People API refused the harmless test request.",
         "Enable the People API in the service account's Cloud project, wait a few minutes and test again.",
