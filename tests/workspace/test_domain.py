@@ -296,3 +296,28 @@ def test_removing_the_key_stops_the_domain(world: DomainWorld) -> None:
     assert domain.key_ciphertext is None
     result = services.test(db.session, world.settings, world.vault, domain, world.admin)
     assert result.problem is DomainProblem.NO_KEY
+
+
+def test_keyless_signing_goes_through_iam_sign_jwt_with_the_runtime_identity(
+    world: DomainWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installation = world.ws.create_service_account(PROJECT, "installation")
+    runtime = world.ws.create_service_account("groupsync-runtime", "web-runtime")
+    runtime_key = tmp_path / "runtime.json"
+    runtime_key.write_text(json.dumps(world.ws.create_key(runtime["email"])))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(runtime_key))
+    world.ws.add_token_creator(installation["email"], runtime["email"])
+    world.ws.set_marketplace(DOMAIN, PROJECT, [CONTACTS_SCOPE])
+    world.settings = world.settings.with_overrides(domain_service_account=installation["email"])
+    domain = services.connect(db.session, world.admin, DOMAIN, DomainMode.INSTALLATION, world.settings)
+    result = services.test(db.session, world.settings, world.vault, domain, world.admin)
+    assert result.ok, result
+    methods = [
+        e.method
+        for e in db.session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.account_id == world.account.id, LedgerEntry.tag == EventTag.GOOGLE_REQUEST.value
+            )
+        )
+    ]
+    assert methods[:3] == ["oauth2.token.runtime", "iamcredentials.signJwt", "oauth2.token.jwt_bearer"]
