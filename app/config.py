@@ -96,6 +96,10 @@ class Settings:
     mail_transport: str = "console"
     """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
     mail_from: str = "GroupSync <no-reply@localhost>"
+    support_url: str | None = None
+    """Where users get help; the Marketplace listing shows it."""
+    terms_url: str | None = None
+    """The operator's terms of service; the Marketplace listing shows it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -178,6 +182,8 @@ class Settings:
             domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
             mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
             mail_from=reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>"),
+            support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
+            terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         if mode is Mode.PRODUCTION:
@@ -341,6 +347,9 @@ class _Reader:
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
         return value.rstrip("/")
+
+    def optional_url(self, name: str) -> str | None:
+        return self.url(name, "") if self._raw(name) is not None else None
 
     def host_port(self, name: str) -> str | None:
         value = self._raw(name)
