@@ -1,4 +1,4 @@
-"""The Marketplace material agrees with the consent screen and scopes.md; its icons have the listing's sizes."""
+"""Marketplace material agrees with the consent screen and scopes.md; its icons have the listed sizes."""
 
 from __future__ import annotations
 
