@@ -35,6 +35,7 @@ from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.crm import services as crm_services
 from app.crm.models import ContactList, CrmContact, CsvUpload
 from app.extensions import db
+from app.google.domain_models import DomainAssignment, DomainConnection, DomainMode
 from app.google.models import GoogleConnection
 from app.sync.models import ContactSync
 from tests.auth.flows import csrf_token
@@ -149,6 +150,26 @@ def _sync(account: Account, label: str) -> int:
     return sync.id
 
 
+def _assignment(account: Account, label: str) -> int:
+    membership = db.session.get_one(Membership, _member(account, label))
+    domain = db.session.scalar(sa.select(DomainConnection).where(DomainConnection.account_id == account.id))
+    if domain is None:
+        domain = DomainConnection(
+            account_id=account.id, domain=f"{label.lower()}.example", mode=DomainMode.CUSTOMER_KEY
+        )
+        db.session.add(domain)
+        db.session.flush()
+    assignment = DomainAssignment(
+        account_id=account.id,
+        domain_connection_id=domain.id,
+        membership_id=membership.id,
+        list_id=_list(account, label).id,
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
     "membership_id": _member,
     "invitation_id": _invitation,
@@ -158,6 +179,7 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "upload_id": _upload,
     "sync_id": _sync,
     "crm_id": lambda account, label: _contact(account, label).crm_id,
+    "assignment_id": _assignment,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
