@@ -250,6 +250,13 @@ def test_removing_the_delegation_stops_syncs_cleanly_and_deletes_nothing(
     page = signed_in(world.admin).get("/admin/syncs")
     assert 'data-testid="domain-failing"' in page.text
 
+    # The admin puts the delegation back and tests again: the stopped syncs resume on their own.
+    world.delegate()
+    assert services.test(db.session, world.settings, world.vault, domain, world.admin).ok
+    resumed = world.run(sync)
+    assert resumed is not None
+    assert resumed.outcome is RunOutcome.OK
+
 
 def test_a_suspended_user_stops_alone(world: DomainWorld) -> None:
     world.ready()
