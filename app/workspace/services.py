@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select
 
+from app.accounts import services as accounts_services
 from app.accounts.models import Account, Membership, Role
 from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import grant_access
-from app.db import DbSession, utcnow
+from app.db import DbSession, plain, utcnow
 from app.google.domain import (
     DomainTokenError,
     KeyFileError,
@@ -262,6 +263,21 @@ def _try(
 
 
 # --- members ------------------------------------------------------------------------------------
+
+
+def invite(session: DbSession, domain: DomainConnection, admin: Membership, email: str) -> None:
+    """Invite a colleague by address; only addresses in the domain, as members."""
+    _require_admin(admin)
+    if not domain.covers(email.strip()):
+        raise WorkspaceError(f"{email.strip() or 'that'} is not an address in {domain.domain}")
+    account = session.get(Account, domain.account_id)
+    assert account is not None
+    try:
+        accounts_services.invite(
+            plain(session), account, email=email, role=Role.MEMBER, invited_by=admin.user
+        )
+    except accounts_services.MembershipError as exc:
+        raise WorkspaceError(str(exc)) from None
 
 
 def domain_members(session: DbSession, domain: DomainConnection) -> list[Membership]:

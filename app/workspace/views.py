@@ -181,6 +181,17 @@ def assign() -> Response:
     return _done(f"{contact_list.name} will be synced into {member.user.email}'s Google Contacts.")
 
 
+@bp.post("/invite")
+@require_role(Role.ADMIN)
+def invite() -> Response:
+    email = request.form.get("email", "")
+    try:
+        services.invite(db.session, _domain_or_404(), _membership(), email)
+    except services.WorkspaceError as exc:
+        return _done(str(exc), "error")
+    return _done(f"Invited {email.strip().lower()}: once they sign in, you can give them lists.")
+
+
 # --- the member's side ----------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.models import Membership
+from app.accounts.models import Invitation, Membership, Role
 from app.extensions import db
 from app.google.domain_models import DomainMode, DomainNotice, DomainProblem, DomainStatus
 from app.google.endpoints import CONTACTS_SCOPE
@@ -328,3 +328,15 @@ def test_keyless_signing_goes_through_iam_sign_jwt_with_the_runtime_identity(
         )
     ]
     assert methods[:3] == ["oauth2.token.runtime", "iamcredentials.signJwt", "oauth2.token.jwt_bearer"]
+
+
+def test_the_admin_invites_only_addresses_in_the_domain(world: DomainWorld) -> None:
+    domain = world.ready()
+    with pytest.raises(services.WorkspaceError, match=r"not an address in acme\.example"):
+        services.invite(db.session, domain, world.admin, "someone@elsewhere.example")
+    services.invite(db.session, domain, world.admin, "New.Colleague@ACME.example")
+    invitation = db.session.scalar(select(Invitation).where(Invitation.account_id == world.account.id))
+    assert invitation is not None
+    assert (invitation.email, invitation.role) == ("new.colleague@acme.example", Role.MEMBER)
+    with pytest.raises(services.WorkspaceError, match="already a member"):
+        services.invite(db.session, domain, world.admin, TARAS)
