@@ -177,7 +177,14 @@ class IamSigner:
 
     def _runtime_credentials(self) -> Any:
         if self._runtime is None:
-            self._runtime, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+            try:
+                self._runtime, _ = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                )
+            except google.auth.exceptions.DefaultCredentialsError as exc:
+                raise DomainTokenError(
+                    DomainProblem.NOT_CONFIGURED, f"the runtime has no Google identity to sign with: {exc}"
+                ) from None
         return self._runtime
 
     def sign(self, claims: Mapping[str, Any], ledger: SigningContext) -> str:
@@ -331,7 +338,7 @@ def signer_for(domain: DomainConnection, vault: TokenVault, settings: Settings) 
             raise DomainTokenError(DomainProblem.KEY_UNREADABLE, "the stored key does not open") from None
         if key_json is None:
             raise DomainTokenError(DomainProblem.NO_KEY, "no key uploaded")
-        return KeySigner(ServiceAccountKey.parse(key_json))
+        return KeySigner(_parsed(key_json, "the stored key"))
     if settings.domain_service_account_key_file is not None:
         try:
             text = settings.domain_service_account_key_file.read_text(encoding="utf-8")
@@ -339,10 +346,17 @@ def signer_for(domain: DomainConnection, vault: TokenVault, settings: Settings) 
             raise DomainTokenError(
                 DomainProblem.NOT_CONFIGURED, f"key file unreadable: {exc.strerror}"
             ) from None
-        return KeySigner(ServiceAccountKey.parse(text))
+        return KeySigner(_parsed(text, "GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"))
     if settings.domain_service_account is None:
         raise DomainTokenError(DomainProblem.NOT_CONFIGURED, "the operator configured no service account")
     return IamSigner(settings.domain_service_account)
+
+
+def _parsed(text: str, what: str) -> ServiceAccountKey:
+    try:
+        return ServiceAccountKey.parse(text)
+    except KeyFileError as exc:
+        raise DomainTokenError(DomainProblem.NOT_CONFIGURED, f"{what} cannot be used: {exc}") from None
 
 
 def installation_identity(settings: Settings) -> tuple[str, str] | None:

@@ -50,7 +50,9 @@ def test_a_domain_is_set_up_users_are_told_and_their_groups_filled(world: Domain
     (mail,) = world.mails()
     assert mail["To"] == TARAS
     body = mail.get_content()
-    assert "Maria" not in body or "administrator" in body
+    assert world.admin.user.name in body
+    assert "Acme CRM" in body
+    assert "turn a sync off" in body
     assert "/workspace/my" in body
     assert "/privacy" in body
     assert db.session.scalar(select(DomainNotice).where(DomainNotice.user_id == world.taras.user_id))
@@ -340,3 +342,24 @@ def test_the_admin_invites_only_addresses_in_the_domain(world: DomainWorld) -> N
     assert (invitation.email, invitation.role) == ("new.colleague@acme.example", Role.MEMBER)
     with pytest.raises(services.WorkspaceError, match="already a member"):
         services.invite(db.session, domain, world.admin, TARAS)
+
+
+def test_an_installation_without_a_usable_identity_is_named_not_configured(
+    world: DomainWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"type": "authorized_user"}')
+    world.settings = world.settings.with_overrides(domain_service_account_key_file=broken)
+    domain = services.connect(db.session, world.admin, DOMAIN, DomainMode.INSTALLATION, world.settings)
+    result = services.test(db.session, world.settings, world.vault, domain, world.admin)
+    assert result.problem is DomainProblem.NOT_CONFIGURED
+    assert "GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE cannot be used" in result.detail
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    world.settings = world.settings.with_overrides(
+        domain_service_account_key_file=None,
+        domain_service_account="installation@acme-groupsync.iam.gserviceaccount.com",
+    )
+    result = services.test(db.session, world.settings, world.vault, domain, world.admin)
+    assert result.problem is DomainProblem.NOT_CONFIGURED
+    assert "no Google identity" in result.detail
