@@ -7,8 +7,8 @@ import click
 from app.accounts.models import Account
 from app.config import current_settings
 from app.extensions import db
+from app.flows.rights import delete_account
 from app.google.vault import TokenVault
-from app.privacy.rights import delete_account
 
 
 @click.group("accounts")

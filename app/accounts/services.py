@@ -1,9 +1,10 @@
 """Managing who belongs to an account: invitations, roles and removal.
 
-Each function owns its transaction. Rows handed in were already scoped to the signed-in
-account by :mod:`app.accounts.tenancy`; the functions check the business rules (an account
-always keeps an admin, an address is invited once) and raise :class:`MembershipError` with a
-message that names the problem.
+Each function owns its transaction (:func:`app.db.unit_of_work`). Rows handed in were
+already scoped to the signed-in account by :mod:`app.accounts.tenancy`; the functions check
+the business rules (an account always keeps an admin, an address is invited once) and raise
+:class:`MembershipError` with a message that names the problem. What other domains must do
+when a member leaves is not known here: :mod:`app.flows.members` states it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.tenancy import end_sessions_of
+from app.db import DbSession, plain, unit_of_work
 
 
 class MembershipError(Exception):
@@ -27,12 +29,7 @@ class MembershipError(Exception):
 
 
 RemovalStep = Callable[[Session, Membership], None]
-"""Work another domain must do, in the removal's transaction, before a membership disappears."""
-
-BEFORE_MEMBER_REMOVAL: list[RemovalStep] = []
-"""The hook point of :func:`remove_member`: domains that hold per-member state (for example the
-Google connection, which must be disconnected and revoked first) append a step here when
-their package is imported. Steps run in order; one that raises aborts the removal."""
+"""Work another domain must do before a membership disappears (see :mod:`app.flows.members`)."""
 
 
 def parse_role(value: str) -> Role:
@@ -51,9 +48,14 @@ def normalize_email(value: str) -> str:
     return str(checked.normalized).lower()
 
 
-def invite(session: Session, account: Account, *, email: str, role: Role, invited_by: User) -> Invitation:
+def invite(session: DbSession, account: Account, *, email: str, role: Role, invited_by: User) -> Invitation:
     """Invite ``email`` into ``account`` with ``role``; inviting the same address again updates the role."""
     address = normalize_email(email)
+    with unit_of_work(session) as work:
+        return _invite(work, account, address, role, invited_by)
+
+
+def _invite(session: Session, account: Account, address: str, role: Role, invited_by: User) -> Invitation:
     already = session.scalar(
         select(Membership)
         .join(User, Membership.user_id == User.id)
@@ -71,16 +73,15 @@ def invite(session: Session, account: Account, *, email: str, role: Role, invite
         session.add(invitation)
     else:
         invitation.role = role
-    session.commit()
     return invitation
 
 
-def withdraw_invitation(session: Session, invitation: Invitation) -> None:
-    session.delete(invitation)
-    session.commit()
+def withdraw_invitation(session: DbSession, invitation: Invitation) -> None:
+    with unit_of_work(session) as work:
+        work.delete(invitation)
 
 
-def lock_memberships(session: Session, account_id: int) -> None:
+def lock_memberships(session: DbSession, account_id: int) -> None:
     """Serialise changes to one account's memberships until the transaction ends.
 
     Without it two admins demoting each other at the same moment would each count the other
@@ -90,7 +91,7 @@ def lock_memberships(session: Session, account_id: int) -> None:
     session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
 
 
-def _other_admins(session: Session, membership: Membership) -> int:
+def _other_admins(session: DbSession, membership: Membership) -> int:
     lock_memberships(session, membership.account_id)
     return (
         session.scalar(
@@ -106,16 +107,21 @@ def _other_admins(session: Session, membership: Membership) -> int:
     )
 
 
-def change_role(session: Session, membership: Membership, role: Role) -> None:
-    if membership.role is Role.ADMIN and role is not Role.ADMIN and _other_admins(session, membership) == 0:
-        raise MembershipError(
-            "role", "The account's last admin cannot be given another role; make someone else admin first."
-        )
-    membership.role = role
-    session.commit()
+def change_role(session: DbSession, membership: Membership, role: Role) -> None:
+    with unit_of_work(session) as work:
+        if membership.role is Role.ADMIN and role is not Role.ADMIN and _other_admins(work, membership) == 0:
+            raise MembershipError(
+                "role",
+                "The account's last admin cannot be given another role; make someone else admin first.",
+            )
+        membership.role = role
 
 
-def _refuse_removing_last_admin(session: Session, membership: Membership) -> None:
+def refuse_removing_last_admin(session: DbSession, membership: Membership) -> None:
+    """Raise :class:`MembershipError` when ``membership`` is the account's last admin.
+
+    Locks the account's memberships until the transaction ends.
+    """
     if membership.role is Role.ADMIN and _other_admins(session, membership) == 0:
         raise MembershipError(
             "member", "The account's last admin cannot be removed; make someone else admin first."
@@ -123,25 +129,27 @@ def _refuse_removing_last_admin(session: Session, membership: Membership) -> Non
 
 
 def remove_member(
-    session: Session, membership: Membership, *, before_removal: Iterable[RemovalStep] | None = None
+    session: DbSession, membership: Membership, *, before_removal: Iterable[RemovalStep] = ()
 ) -> None:
     """Remove ``membership`` and end all of its sign-in sessions at once.
 
-    ``before_removal`` defaults to the registered :data:`BEFORE_MEMBER_REMOVAL` steps.
+    ``before_removal`` is what other domains must do first, in that order; the caller states
+    it (:func:`app.flows.members.remove_member`). A step that raises keeps the member.
     """
-    _refuse_removing_last_admin(session, membership)
-    for step in BEFORE_MEMBER_REMOVAL if before_removal is None else before_removal:
-        step(session, membership)
-    # The steps commit (a final sync and a disconnect talk to Google, and every request to
-    # Google is a commit point), which ends the lock taken above; an admin removed or demoted
-    # meanwhile must be seen, so the check runs again in the transaction that deletes.
-    _refuse_removing_last_admin(session, membership)
-    end_sessions_of(membership.id)
-    session.delete(membership)
-    session.commit()
+    with unit_of_work(session) as work:
+        refuse_removing_last_admin(work, membership)
+    for step in before_removal:
+        step(plain(session), membership)
+    # The steps commit (a final sync and a disconnect talk to Google), which ends the lock
+    # taken above; an admin removed or demoted meanwhile must be seen, so the check runs again
+    # in the transaction that deletes.
+    with unit_of_work(session) as work:
+        refuse_removing_last_admin(work, membership)
+        end_sessions_of(membership.id)
+        work.delete(membership)
 
 
-def members_of(session: Session, account: Account) -> list[Membership]:
+def members_of(session: DbSession, account: Account) -> list[Membership]:
     return list(
         session.scalars(
             select(Membership)
@@ -152,7 +160,7 @@ def members_of(session: Session, account: Account) -> list[Membership]:
     )
 
 
-def invitations_of(session: Session, account: Account) -> list[Invitation]:
+def invitations_of(session: DbSession, account: Account) -> list[Invitation]:
     return list(
         session.scalars(
             select(Invitation).where(Invitation.account_id == account.id).order_by(Invitation.email)

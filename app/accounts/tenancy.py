@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Account, LoginSession, Membership, Role, User
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.extensions import db
 
 P = ParamSpec("P")
@@ -56,9 +56,9 @@ def sign_in(membership: Membership) -> None:
     """Start a fresh session for ``membership``; the old cookie contents (and CSRF token) are dropped."""
     session.clear()
     token = secrets.token_urlsafe(32)
-    db.session.execute(delete(LoginSession).where(_expired(utcnow())))
-    db.session.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
-    db.session.commit()
+    with unit_of_work(db.session) as work:
+        work.execute(delete(LoginSession).where(_expired(utcnow())))
+        work.add(LoginSession(token_hash=_hash(token), membership_id=membership.id))
     session[_SESSION_KEY] = token
     g.pop("membership", None)
 
@@ -66,8 +66,8 @@ def sign_in(membership: Membership) -> None:
 def sign_out() -> None:
     token = session.get(_SESSION_KEY)
     if isinstance(token, str):
-        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
-        db.session.commit()
+        with unit_of_work(db.session) as work:
+            work.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
     session.clear()
     g.pop("membership", None)
 
@@ -91,8 +91,8 @@ def current_membership() -> Membership | None:
         if login is not None:
             membership = login.membership
             if login.last_seen_at < now - _LAST_SEEN_GRANULARITY:
-                login.last_seen_at = now
-                db.session.commit()
+                with unit_of_work(db.session):
+                    login.last_seen_at = now
         else:
             session.pop(_SESSION_KEY, None)
     g.membership = membership

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.accounts import (
-    lifecycle,  # noqa: F401  (registers the step that empties groups, then revokes)
-    services,
-)
+from app.accounts import services
 from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
+from app.config import current_settings
 from app.extensions import db
+from app.flows import members as member_flows
+from app.google.vault import TokenVault
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -87,8 +87,11 @@ def remove_member(membership_id: int) -> Response:
     me = current_membership()
     removing_self = me is not None and me.id == membership.id
     email = membership.user.email
+    settings = current_settings()
     try:
-        services.remove_member(db.session(), membership)
+        member_flows.remove_member(
+            db.session(), membership, settings=settings, vault=TokenVault.for_settings(settings)
+        )
     except services.MembershipError as exc:
         return _back(exc)
     if removing_self:

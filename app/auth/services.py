@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, SignInRequest, User
 from app.config import Settings
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.google import oauth
 from app.google.endpoints import SIGN_IN_SCOPES
 from app.ledger import services as ledger
@@ -69,14 +69,17 @@ def start_sign_in(
 ) -> str:
     """Store a fresh single-use sign-in request and return Google's authorization URL for it."""
     moment = now or utcnow()
-    session.execute(delete(SignInRequest).where(SignInRequest.created_at < moment - REQUEST_LIFETIME))
     state = oauth.new_secret()
-    session.add(
-        SignInRequest(
-            state_hash=_hash(state), browser_hash=_hash(browser_secret), next_url=next_url, created_at=moment
+    with unit_of_work(session) as work:
+        work.execute(delete(SignInRequest).where(SignInRequest.created_at < moment - REQUEST_LIFETIME))
+        work.add(
+            SignInRequest(
+                state_hash=_hash(state),
+                browser_hash=_hash(browser_secret),
+                next_url=next_url,
+                created_at=moment,
+            )
         )
-    )
-    session.commit()
     return oauth.sign_in_url(
         settings,
         redirect_uri=redirect_uri(settings),
@@ -88,12 +91,13 @@ def start_sign_in(
 
 def _claim(session: Session, *, state: str, browser_secret: str, now: datetime) -> SignInRequest:
     """Consume the request named by ``state``; any mismatch leaves nothing to retry with."""
-    pending = session.scalar(select(SignInRequest).where(SignInRequest.state_hash == _hash(state)))
-    if pending is None:
-        logger.warning("sign-in callback refused: unknown or reused state")
-        raise SignInError("This sign-in link was already used or is unknown. Please sign in again.")
-    claimed = session.execute(delete(SignInRequest).where(SignInRequest.id == pending.id))
-    session.commit()
+    with unit_of_work(session) as work:
+        # Committed before any check below refuses: a refused answer leaves nothing to retry with.
+        pending = work.scalar(select(SignInRequest).where(SignInRequest.state_hash == _hash(state)))
+        if pending is None:
+            logger.warning("sign-in callback refused: unknown or reused state")
+            raise SignInError("This sign-in link was already used or is unknown. Please sign in again.")
+        claimed = work.execute(delete(SignInRequest).where(SignInRequest.id == pending.id))
     if getattr(claimed, "rowcount", 0) != 1:
         logger.warning("sign-in callback refused: state claimed by a concurrent callback")
         raise SignInError("This sign-in link was already used. Please sign in again.")
@@ -152,24 +156,25 @@ def complete_sign_in(
             flow=_token_flow(),
         )
     except oauth.OAuthError as exc:
-        if exc.request is not None:
-            # The person is not known, so the outcome stays on the installation-wide chain too.
-            outcome = exc.request.ended(exc.outcome)
-            google_requests.finish(exc.request, _with_status(outcome, exc.http_status))
-        session.commit()
+        with unit_of_work(session):
+            if exc.request is not None:
+                # The person is not known, so the outcome stays on the installation-wide chain too.
+                outcome = exc.request.ended(exc.outcome)
+                google_requests.finish(exc.request, _with_status(outcome, exc.http_status))
         logger.warning("sign-in refused after the token request: %s (HTTP %s)", exc.outcome, exc.http_status)
         raise SignInError(_failure_message(exc)) from None
-    user, memberships, notices = admit(session, grant.identity)
-    # The outcome goes to the person's account chain when there is exactly one to attribute it to.
-    outcome = replace(
-        grant.request.ended("ok"),
-        account_id=memberships[0].account_id if len(memberships) == 1 else None,
-        user_id=user.id,
-        actor=f"user:{user.id}",
-        google_account=grant.identity.sub,
-    )
+    with unit_of_work(session) as work:
+        user, memberships, notices = admit(work, grant.identity)
+        # The outcome goes to the person's account chain when there is exactly one to attribute it to.
+        outcome = replace(
+            grant.request.ended("ok"),
+            account_id=memberships[0].account_id if len(memberships) == 1 else None,
+            user_id=user.id,
+            actor=f"user:{user.id}",
+            google_account=grant.identity.sub,
+        )
+    # Recorded on the ledger's own session, so only after the caller's work is committed.
     google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
-    session.commit()
     logger.info("sign-in completed: user %s, %d account(s)", user.id, len(memberships))
     return SignInOutcome(
         user_id=user.id, memberships=tuple(memberships), next_url=pending.next_url, notices=tuple(notices)

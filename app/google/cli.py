@@ -8,8 +8,8 @@ import click
 
 from app.config import current_settings
 from app.extensions import db
+from app.flows.connections import purge_unused_connections
 from app.google.keys import KeyUnavailableError, new_key_spec
-from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 
 

@@ -1,9 +1,11 @@
 """Connecting and disconnecting a user's Google account for contact sync.
 
-The order the user goes through: the disclosure, accepted with an affirmative click, then
-Google's consent screen (:func:`start_connect` stores the acceptance and builds the
-address), the callback (:func:`complete_connect`), and at any time :func:`disconnect`.
-:func:`ensure_may_call_people` is the gate every People API caller passes first.
+The order the user goes through: the disclosure, accepted with an affirmative click (that
+part, and the check that it is in force, belong to :mod:`app.flows.connections`), then
+Google's consent screen (:func:`start_connect` builds the address), the callback
+(:func:`complete_connect`), and at any time :func:`disconnect`. Nothing here knows about
+syncs or the disclosure: the flows that start a run or a disconnect handle those around
+these calls.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership
-from app.accounts.services import BEFORE_MEMBER_REMOVAL
-from app.config import Settings, current_settings
-from app.db import utcnow
-from app.google import domain_models, oauth
+from app.config import Settings
+from app.db import DbSession, unit_of_work, utcnow
+from app.google import oauth
 from app.google.endpoints import CONTACTS_SCOPE
 from app.google.models import (
     ConnectionStatus,
@@ -35,13 +36,11 @@ from app.google.tokens import CallContext, Grantee, revoke, revoke_token, token_
 from app.google.vault import TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import GoogleRequestLedger, record
-from app.privacy import disclosure
-from app.privacy.models import DisclosureAcceptance
-from app.privacy.policy import current_policy_version
-from app.sync.models import ContactSync
 
 CONSENT_LIFETIME = timedelta(minutes=10)
 EXCHANGE_METHOD = "oauth2.token.exchange"
+RETENTION_CONTEXT = CallContext(Purpose.RETENTION, Trigger.SYSTEM, "system")
+"""Who disconnects a connection unused for longer than the retention period: GroupSync itself."""
 
 
 class PeopleCallForbiddenError(Exception):
@@ -50,10 +49,6 @@ class PeopleCallForbiddenError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"no People API call allowed: {reason}")
         self.reason = reason
-
-
-class DisclosureRequiredError(Exception):
-    """The user has not accepted the current disclosure (or accepted an outdated one)."""
 
 
 class ConnectOutcome(StrEnum):
@@ -65,17 +60,6 @@ class ConnectOutcome(StrEnum):
     OTHER_ACCOUNT = "other_account"
     """Reconnecting chose a different Google account than the one the syncs write to."""
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class AcceptedTerms:
-    """The versions shown on the disclosure page the user agreed to."""
-
-    disclosure: str
-    policy: str
-
-    def __str__(self) -> str:
-        return f"disclosure {self.disclosure} with privacy policy {self.policy}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +78,7 @@ def _nonce_for(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def connection_of(session: Session, membership: Membership) -> GoogleConnection | None:
+def connection_of(session: DbSession, membership: Membership) -> GoogleConnection | None:
     return session.scalar(
         select(GoogleConnection).where(
             GoogleConnection.account_id == membership.account_id,
@@ -103,17 +87,8 @@ def connection_of(session: Session, membership: Membership) -> GoogleConnection 
     )
 
 
-@dataclass(frozen=True)
-class Overview:
-    """What the user's connection page shows."""
-
-    connection: GoogleConnection | None
-    disclosure_accepted: bool
-    last_receipt: DisconnectReceipt | None
-
-
-def overview(session: Session, membership: Membership) -> Overview:
-    receipt = session.scalar(
+def last_receipt(session: DbSession, membership: Membership) -> DisconnectReceipt | None:
+    return session.scalar(
         select(DisconnectReceipt)
         .where(
             DisconnectReceipt.account_id == membership.account_id,
@@ -122,93 +97,46 @@ def overview(session: Session, membership: Membership) -> Overview:
         .order_by(DisconnectReceipt.created_at.desc(), DisconnectReceipt.id.desc())
         .limit(1)
     )
-    return Overview(
-        connection_of(session, membership),
-        disclosure.has_current_acceptance(session, membership.user_id, membership.account_id),
-        receipt,
-    )
 
 
-def ensure_may_call_people(session: Session, connection: GoogleConnection) -> None:
-    """Raise :class:`PeopleCallForbiddenError` unless a People API call for this connection is allowed.
+def ensure_usable(connection: GoogleConnection) -> None:
+    """Raise :class:`PeopleCallForbiddenError` unless the connection is connected, with the contacts
+    scope granted and a refresh token held (or its Workspace domain's connection to go through).
 
-    Allowed means: the user accepted the current disclosure in this account, and the
-    connection is usable (connected, contacts scope granted, a refresh token held).
+    Google's half of the People API gate; whoever starts a run also checks the disclosure
+    (:func:`app.sync.services.ensure_may_call_people`).
     """
-    if connection.domain_connection_id is not None:
-        # Through the domain: the admin's statement and the user's notice stand in for the disclosure.
-        problem = domain_models.call_problem(session, connection.domain_connection_id, connection.user_id)
-        if problem is not None:
-            raise PeopleCallForbiddenError(problem)
-    elif not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
-        raise PeopleCallForbiddenError("disclosure_not_accepted")
     if not connection.is_usable:
         raise PeopleCallForbiddenError(connection.status_reason.value or connection.status.value)
 
 
-def _accept_disclosure(session: Session, membership: Membership, accepted: AcceptedTerms) -> None:
-    if accepted.disclosure != disclosure.current().version or accepted.policy != current_policy_version():
-        raise DisclosureRequiredError(f"{accepted} is not what is in force now")
-    session.add(
-        DisclosureAcceptance(
-            account_id=membership.account_id,
-            user_id=membership.user_id,
-            version=accepted.disclosure,
-            policy_version=accepted.policy,
-        )
-    )
-    record(
-        session,
-        Flow(
-            tag=EventTag.DISCLOSURE_ACCEPTED,
-            account_id=membership.account_id,
-            kind=FlowKind.LIFECYCLE,
-            purpose=Purpose.ACCOUNT_CONNECTION,
-            trigger=Trigger.USER_ACTION,
-            actor=f"user:{membership.user_id}",
-            outcome="ok",
-            destination=Destination.GROUPSYNC_STORE,
-            user_id=membership.user_id,
-            detail={"version": accepted.disclosure, "policy_version": accepted.policy},
-        ),
-    )
-    session.flush()
-
-
 def start_connect(
-    session: Session,
+    session: DbSession,
     membership: Membership,
     browser_token: str,
     *,
     settings: Settings,
     vault: TokenVault,
     redirect_uri: str,
-    accepted: AcceptedTerms | None = None,
 ) -> str:
     """Open a single-use consent request for this browser and user; returns Google's consent URL.
 
-    ``accepted`` is the disclosure and policy versions the user just accepted with an
-    affirmative click; the acceptance is stored first. Raises
-    :class:`DisclosureRequiredError` when the current disclosure is not (or no longer)
-    accepted: nobody is sent to Google before reading it.
+    Only :func:`app.flows.connections.start_connect` calls this, once it has checked that the
+    user accepted the disclosure in force: nobody is sent to Google before reading it.
     """
-    if accepted is not None:
-        _accept_disclosure(session, membership, accepted)
-    if not disclosure.has_current_acceptance(session, membership.user_id, membership.account_id):
-        raise DisclosureRequiredError("accept the current disclosure first")
-    session.execute(delete(ConsentRequest).where(ConsentRequest.created_at < utcnow() - CONSENT_LIFETIME))
-    state = oauth.new_secret()
-    verifier = oauth.new_secret()
-    request = ConsentRequest(
-        state_hash=_hash(state),
-        browser_hash=_hash(browser_token),
-        account_id=membership.account_id,
-        user_id=membership.user_id,
-    )
-    session.add(request)
-    session.flush()
-    vault.store_verifier(request, verifier)
-    session.commit()
+    with unit_of_work(session) as work:
+        work.execute(delete(ConsentRequest).where(ConsentRequest.created_at < utcnow() - CONSENT_LIFETIME))
+        state = oauth.new_secret()
+        verifier = oauth.new_secret()
+        request = ConsentRequest(
+            state_hash=_hash(state),
+            browser_hash=_hash(browser_token),
+            account_id=membership.account_id,
+            user_id=membership.user_id,
+        )
+        work.add(request)
+        work.flush()
+        vault.store_verifier(request, verifier)
     return oauth.contacts_consent_url(
         settings,
         redirect_uri=redirect_uri,
@@ -323,23 +251,22 @@ def complete_connect(
     People API call can follow. Tokens Google issued that are not kept (contacts unticked,
     or another Google account than the connected one) are revoked at Google.
     """
-    request = _consume_request(session, membership, browser_token, state)
-    if request is None:
-        session.commit()
-        return ConnectResult(ConnectOutcome.EXPIRED)
-    if error is not None or not code:
-        record(
-            session,
-            _consent_flow(membership, EventTag.CONSENT_DENIED, "denied", {"error": _error_label(error)}),
-        )
-        session.commit()
-        return ConnectResult(ConnectOutcome.DENIED)
-    try:
-        verifier = vault.verifier(request)
-    except TokenUnreadableError as exc:
-        report_unreadable(exc)
-        session.commit()
-        return ConnectResult(ConnectOutcome.EXPIRED)
+    with unit_of_work(session):
+        # Consumed (and committed) before Google is asked: an answer is used once, whatever follows.
+        request = _consume_request(session, membership, browser_token, state)
+        if request is None:
+            return ConnectResult(ConnectOutcome.EXPIRED)
+        if error is not None or not code:
+            record(
+                session,
+                _consent_flow(membership, EventTag.CONSENT_DENIED, "denied", {"error": _error_label(error)}),
+            )
+            return ConnectResult(ConnectOutcome.DENIED)
+        try:
+            verifier = vault.verifier(request)
+        except TokenUnreadableError as exc:
+            report_unreadable(exc)
+            return ConnectResult(ConnectOutcome.EXPIRED)
     google_requests = GoogleRequestLedger(session)
     try:
         grant = oauth.exchange_code(
@@ -354,12 +281,24 @@ def complete_connect(
             flow=_exchange_flow(membership),
         )
     except oauth.OAuthError as exc:
-        if exc.request is not None:
-            google_requests.finish(exc.request, exc.request.ended(exc.outcome))
-        session.commit()
+        with unit_of_work(session):
+            if exc.request is not None:
+                google_requests.finish(exc.request, exc.request.ended(exc.outcome))
         return ConnectResult(ConnectOutcome.FAILED)
-    outcome = grant.request.ended(str(grant.http_status))
-    google_requests.finish(grant.request, replace(outcome, google_account=grant.identity.sub))
+    with unit_of_work(session):
+        outcome = grant.request.ended(str(grant.http_status))
+        google_requests.finish(grant.request, replace(outcome, google_account=grant.identity.sub))
+        result = _keep_grant(session, membership, grant, vault)
+    if result.outcome in (ConnectOutcome.OTHER_ACCOUNT, ConnectOutcome.CONTACTS_NOT_GRANTED):
+        with unit_of_work(session):
+            _revoke_unused_grant(session, membership, grant, settings)
+    return result
+
+
+def _keep_grant(
+    session: Session, membership: Membership, grant: oauth.TokenGrant, vault: TokenVault
+) -> ConnectResult:
+    """Store the grant when it may be kept; the result says what happened to it."""
     granted = " ".join(sorted(grant.scopes))
     connection = connection_of(session, membership)
     if (
@@ -368,8 +307,6 @@ def complete_connect(
         and connection.google_sub not in (None, grant.identity.sub)
     ):
         # The syncs' groups live in the connected account; switching accounts goes through a disconnect.
-        _revoke_unused_grant(session, membership, grant, settings)
-        session.commit()
         return ConnectResult(ConnectOutcome.OTHER_ACCOUNT, connection.email)
     if CONTACTS_SCOPE not in grant.scopes:
         record(
@@ -380,12 +317,9 @@ def complete_connect(
             vault.erase(connection)
             connection.mark_needs_reconnect(StatusReason.CONTACTS_NOT_GRANTED)
             connection.granted_scopes = granted
-        _revoke_unused_grant(session, membership, grant, settings)
-        session.commit()
         return ConnectResult(ConnectOutcome.CONTACTS_NOT_GRANTED, grant.identity.email)
     if grant.refresh_token is None:
         # prompt=consent with offline access always yields one; without it sync could not last an hour.
-        session.commit()
         return ConnectResult(ConnectOutcome.FAILED)
     if connection is None:
         connection = GoogleConnection(account_id=membership.account_id, user_id=membership.user_id)
@@ -403,7 +337,6 @@ def complete_connect(
     vault.store_refresh_token(connection, grant.refresh_token)
     vault.store_access_token(connection, grant.access_token, grant.expires_at)
     record(session, _consent_flow(membership, EventTag.CONSENT_GRANTED, "ok", {"scopes": granted}))
-    session.commit()
     return ConnectResult(ConnectOutcome.CONNECTED, grant.identity.email)
 
 
@@ -415,18 +348,17 @@ def _disconnect(
     *,
     settings: Settings,
     vault: TokenVault,
+    syncs_stopped: int,
 ) -> DisconnectReceipt:
+    # No writes (or row locks) may be held across a request to Google (docs/ledger.md): the
+    # caller's work so far is committed first, as recording the revocation ahead used to do.
+    with unit_of_work(session, expire_on_commit=False):
+        pass
     outcome = revoke(session, connection, vault, settings, context)
     vault.erase(connection)
     connection.status = ConnectionStatus.DISCONNECTED
     connection.status_reason = reason
     connection.disconnected_at = utcnow()
-    syncs = session.scalars(
-        select(ContactSync).where(ContactSync.connection_id == connection.id, ContactSync.enabled.is_(True))
-    ).all()
-    for sync in syncs:
-        sync.enabled = False
-    stopped = len(syncs)
     record(
         session,
         token_flow(
@@ -434,7 +366,7 @@ def _disconnect(
             context,
             EventTag.CONNECTION_REVOKED,
             outcome.value,
-            detail={"tokens_deleted": True, "syncs_stopped": stopped, "reason": reason.value},
+            detail={"tokens_deleted": True, "syncs_stopped": syncs_stopped, "reason": reason.value},
         ),
     )
     receipt = DisconnectReceipt(
@@ -445,92 +377,70 @@ def _disconnect(
         reason=reason,
         revoke_outcome=outcome.value,
         tokens_deleted=True,
-        syncs_stopped=stopped,
+        syncs_stopped=syncs_stopped,
     )
     session.add(receipt)
     return receipt
 
 
 def disconnect(
-    session: Session,
+    session: DbSession,
     connection: GoogleConnection,
-    actor: str,
+    context: CallContext,
     *,
-    settings: Settings | None = None,
-    vault: TokenVault | None = None,
-    reason: StatusReason = StatusReason.DISCONNECTED_BY_USER,
+    settings: Settings,
+    vault: TokenVault,
+    reason: StatusReason,
+    syncs_stopped: int = 0,
 ) -> DisconnectReceipt:
-    """Revoke at Google (already revoked is fine), delete the tokens, stop every sync, keep a receipt.
+    """Revoke at Google (already revoked is fine), delete the tokens, keep a receipt.
 
-    ``actor`` is ``user:<id>`` of whoever asked (the user, or an admin removing them) or ``system``.
-    Contacts already written to Google stay there. ``settings`` and ``vault`` default to the
-    running app's, so other domains (user data deletion, account deletion) can call this as is.
+    Contacts already written to Google stay there. Stopping the connection's syncs is the
+    caller's part (:func:`app.flows.connections.disconnect` does it first and says how many
+    it stopped in ``syncs_stopped``). Whatever the caller changed must be committed before:
+    revoking is a request to Google.
     """
-    settings = settings or current_settings()
-    trigger = Trigger.USER_ACTION if actor == f"user:{connection.user_id}" else Trigger.ADMIN
-    context = CallContext(Purpose.ACCOUNT_CONNECTION, trigger, actor)
-    receipt = _disconnect(
-        session,
-        connection,
-        context,
-        reason,
-        settings=settings,
-        vault=vault or TokenVault.for_settings(settings),
-    )
-    session.commit()
-    return receipt
+    with unit_of_work(session) as work:
+        return _disconnect(
+            work, connection, context, reason, settings=settings, vault=vault, syncs_stopped=syncs_stopped
+        )
 
 
-def purge_unused_connections(session: Session, *, settings: Settings, vault: TokenVault) -> int:
-    """Retention: disconnect (revoke, delete tokens, stop syncs) connections unused for too long.
+def stale_connections(session: DbSession, *, settings: Settings) -> list[GoogleConnection]:
+    """Connections unused for longer than the retention period allows.
 
     "Unused" counts from the last time credentials were handed out or refreshed, else from
-    the connection. Each purge is recorded, and each connection committed on its own so a
-    failure half-way keeps what was done. Returns how many connections were purged.
+    the connection.
     """
     cutoff = utcnow() - timedelta(days=settings.retention_connection_days)
     last_activity = func.coalesce(
         GoogleConnection.last_used_at, GoogleConnection.connected_at, GoogleConnection.created_at
     )
-    stale = session.scalars(
-        select(GoogleConnection).where(
-            GoogleConnection.status != ConnectionStatus.DISCONNECTED, last_activity < cutoff
+    return list(
+        session.scalars(
+            select(GoogleConnection).where(
+                GoogleConnection.status != ConnectionStatus.DISCONNECTED, last_activity < cutoff
+            )
         )
-    ).all()
-    context = CallContext(Purpose.RETENTION, Trigger.SYSTEM, "system")
-    for connection in stale:
-        _disconnect(
-            session, connection, context, StatusReason.UNUSED_TOO_LONG, settings=settings, vault=vault
-        )
+    )
+
+
+def record_purge(session: DbSession, connection: GoogleConnection, *, settings: Settings) -> None:
+    """The retention entry of a connection purged for being unused."""
+    with unit_of_work(session) as work:
         record(
-            session,
+            work,
             token_flow(
                 connection,
-                context,
+                RETENTION_CONTEXT,
                 EventTag.RETENTION_PURGED,
                 "ok",
                 detail={"retention_days": settings.retention_connection_days},
             ),
         )
-        session.commit()
-    return len(stale)
 
 
-def disconnect_before_removal(session: Session, membership: Membership) -> None:
-    """Removal step for :func:`app.accounts.services.remove_member`; revoking at Google commits."""
-    connection = connection_of(session, membership)
-    if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
-        return
-    settings = current_settings()
-    context = CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.ADMIN, "system")
-    _disconnect(
-        session,
-        connection,
-        context,
-        StatusReason.DISCONNECTED_BY_ADMIN,
-        settings=settings,
-        vault=TokenVault.for_settings(settings),
-    )
-
-
-BEFORE_MEMBER_REMOVAL.append(disconnect_before_removal)
+def context_for(connection: GoogleConnection, actor: str) -> CallContext:
+    """Who asks for a disconnect: the user themself, an admin (``user:<id>``) or ``system``."""
+    trigger = Trigger.USER_ACTION if actor == f"user:{connection.user_id}" else Trigger.ADMIN
+    return CallContext(Purpose.ACCOUNT_CONNECTION, trigger, actor)

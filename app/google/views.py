@@ -13,6 +13,7 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_membership, require_role
 from app.config import current_settings
 from app.extensions import db
+from app.flows import connections
 from app.google import services
 from app.google.models import ConnectionStatus
 from app.google.vault import TokenVault
@@ -69,10 +70,10 @@ def _browser_token() -> str:
     return token
 
 
-def _accepted_terms() -> services.AcceptedTerms | None:
+def _accepted_terms() -> connections.AcceptedTerms | None:
     """What the disclosure form says the user agreed to; None when the post did not come from it."""
     shown, policy = request.form.get("disclosure_version"), request.form.get("policy_version")
-    return services.AcceptedTerms(shown, policy) if shown and policy else None
+    return connections.AcceptedTerms(shown, policy) if shown and policy else None
 
 
 def _redirect_uri() -> str:
@@ -83,7 +84,7 @@ def _redirect_uri() -> str:
 @bp.get("/")
 @require_role(*CONNECTING_ROLES)
 def connection() -> str:
-    overview = services.overview(db.session(), _membership())
+    overview = connections.overview(db.session(), _membership())
     return render_template("google/connection.html", overview=overview, Status=ConnectionStatus)
 
 
@@ -100,7 +101,7 @@ def disclosure_page() -> str:
 def connect() -> Response:
     settings = current_settings()
     try:
-        url = services.start_connect(
+        url = connections.start_connect(
             db.session(),
             _membership(),
             _browser_token(),
@@ -109,8 +110,7 @@ def connect() -> Response:
             redirect_uri=_redirect_uri(),
             accepted=_accepted_terms(),
         )
-    except services.DisclosureRequiredError:
-        db.session.rollback()
+    except connections.DisclosureRequiredError:
         flash("Please read and accept what GroupSync will do with your Google Contacts first.", "warning")
         return redirect(url_for("google.disclosure_page"))
     return redirect(url, code=303)
@@ -164,7 +164,7 @@ def disconnect() -> Response:
         flash("No Google account is connected.", "warning")
         return redirect(url_for("google.connection"), code=303)
     settings = current_settings()
-    services.disconnect(
+    connections.disconnect(
         db.session(),
         connection,
         f"user:{membership.user_id}",

@@ -16,13 +16,31 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from app.accounts.models import Membership
+from app.db import DbSession
+from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
+from app.ledger.services import record
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
 
 CONTENT_DIR = Path(__file__).parent / "content" / "disclosure"
 _VERSION_FILE = re.compile(r"v(\d+)\.md")
+
+
+class DisclosureRequiredError(Exception):
+    """The user has not accepted the current disclosure (or accepted an outdated one)."""
+
+
+@dataclass(frozen=True)
+class AcceptedTerms:
+    """The versions shown on the disclosure page the user agreed to."""
+
+    disclosure: str
+    policy: str
+
+    def __str__(self) -> str:
+        return f"disclosure {self.disclosure} with privacy policy {self.policy}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,7 @@ def current() -> Disclosure:
     return load(versions()[-1])
 
 
-def has_current_acceptance(session: Session, user_id: int, account_id: int) -> bool:
+def has_current_acceptance(session: DbSession, user_id: int, account_id: int) -> bool:
     """Whether the user accepted the current disclosure and policy in this account: the People API gate."""
     accepted = session.scalar(
         select(DisclosureAcceptance.id)
@@ -68,3 +86,36 @@ def has_current_acceptance(session: Session, user_id: int, account_id: int) -> b
         .limit(1)
     )
     return accepted is not None
+
+
+def accept(session: DbSession, membership: Membership, accepted: AcceptedTerms) -> None:
+    """Store the user's affirmative acceptance of ``accepted`` and record it; the caller commits.
+
+    Raises :class:`DisclosureRequiredError` when the versions are not the ones in force now.
+    """
+    if accepted.disclosure != current().version or accepted.policy != current_policy_version():
+        raise DisclosureRequiredError(f"{accepted} is not what is in force now")
+    session.add(
+        DisclosureAcceptance(
+            account_id=membership.account_id,
+            user_id=membership.user_id,
+            version=accepted.disclosure,
+            policy_version=accepted.policy,
+        )
+    )
+    record(
+        session,
+        Flow(
+            tag=EventTag.DISCLOSURE_ACCEPTED,
+            account_id=membership.account_id,
+            kind=FlowKind.LIFECYCLE,
+            purpose=Purpose.ACCOUNT_CONNECTION,
+            trigger=Trigger.USER_ACTION,
+            actor=f"user:{membership.user_id}",
+            outcome="ok",
+            destination=Destination.GROUPSYNC_STORE,
+            user_id=membership.user_id,
+            detail={"version": accepted.disclosure, "policy_version": accepted.policy},
+        ),
+    )
+    session.flush()

@@ -7,8 +7,11 @@ the way the database cascades a delete. Export and deletion therefore cover the 
 and a table another domain adds later is covered without a change here.
 
 The ledger has no foreign keys and is never touched: it keeps the numeric user id and the
-keyed hash of the Google account, nothing that names the person. Deleting a whole account
-(:func:`delete_account`) uses the same machinery, rooted at the account.
+keyed hash of the Google account, nothing that names the person. Erasing a whole account
+(:func:`erase_account`) uses the same machinery, rooted at the account.
+
+Revoking Google access comes first and is not done here: :mod:`app.flows.rights` disconnects,
+then calls :func:`erase_user_data` or :func:`erase_account`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.services import lock_memberships
-from app.config import Settings
-from app.db import Base, utcnow
-from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
-from app.google.services import disconnect
-from app.google.vault import TokenVault
+from app.db import Base, DbSession, plain, unit_of_work, utcnow
 from app.ledger.events import (
     DataCategory,
     Destination,
@@ -245,38 +244,38 @@ def export(session: Session, subject: Subject, *, reason: HumanViewReason | None
         "ledger": ledger,
     }
     exported = sum(len(r) for r in tables.values()) + len(ledger) + 1
-    trigger = Trigger.USER_ACTION if subject.by_self else Trigger.ADMIN
-    actor_id = int(subject.actor.removeprefix("user:"))
-    for account_id in subject.account_ids:
-        if reason is not None and not subject.by_self:
-            record_human_view(
+    with unit_of_work(session):
+        trigger = Trigger.USER_ACTION if subject.by_self else Trigger.ADMIN
+        actor_id = int(subject.actor.removeprefix("user:"))
+        for account_id in subject.account_ids:
+            if reason is not None and not subject.by_self:
+                record_human_view(
+                    session,
+                    account_id=account_id,
+                    viewer_user_id=actor_id,
+                    reason=reason,
+                    view="user_data_export",
+                    subject_user_id=user.id,
+                )
+            record(
                 session,
-                account_id=account_id,
-                viewer_user_id=actor_id,
-                reason=reason,
-                view="user_data_export",
-                subject_user_id=user.id,
-            )
-        record(
-            session,
-            Flow(
-                tag=EventTag.DATA_EXPORTED,
-                account_id=account_id,
-                kind=FlowKind.LIFECYCLE,
-                purpose=Purpose.USER_DATA_RIGHTS,
-                trigger=trigger,
-                actor=subject.actor,
-                outcome="ok",
-                destination=Destination.GROUPSYNC_STORE,
-                user_id=user.id,
-                records=exported,
-                categories=frozenset(
-                    {DataCategory.IDENTITY, DataCategory.CONTACT_GROUPS, DataCategory.METADATA}
+                Flow(
+                    tag=EventTag.DATA_EXPORTED,
+                    account_id=account_id,
+                    kind=FlowKind.LIFECYCLE,
+                    purpose=Purpose.USER_DATA_RIGHTS,
+                    trigger=trigger,
+                    actor=subject.actor,
+                    outcome="ok",
+                    destination=Destination.GROUPSYNC_STORE,
+                    user_id=user.id,
+                    records=exported,
+                    categories=frozenset(
+                        {DataCategory.IDENTITY, DataCategory.CONTACT_GROUPS, DataCategory.METADATA}
+                    ),
+                    detail={"tables": len(tables), "ledger_entries": len(ledger)},
                 ),
-                detail={"tables": len(tables), "ledger_entries": len(ledger)},
-            ),
-        )
-    session.commit()
+            )
     return document
 
 
@@ -341,33 +340,23 @@ def _sole_admin_of(session: Session, user_id: int, account_ids: tuple[int, ...])
     )
 
 
-def _refuse_last_admin(session: Session, user: User, account_ids: tuple[int, ...]) -> None:
-    sole = _sole_admin_of(session, user.id, account_ids)
+def subject_user(session: DbSession, subject: Subject) -> User:
+    user = session.get(User, subject.user_id)
+    if user is None:
+        raise RightsError("member", "There is no such person (any more).")
+    return user
+
+
+def refuse_last_admin(session: DbSession, subject: Subject) -> None:
+    """Raise :class:`RightsError` when the person is the last admin of an account in scope."""
+    user = subject_user(session, subject)
+    sole = _sole_admin_of(plain(session), user.id, subject.account_ids)
     if sole:
         names = ", ".join(a.name for a in sole)
         raise RightsError(
             "member",
             f"{user.email} is the last admin of {names}: make someone else admin first, then delete.",
         )
-
-
-def _disconnect_all(
-    session: Session,
-    connections: Iterable[GoogleConnection],
-    actor: str,
-    reason: StatusReason,
-    *,
-    settings: Settings,
-    vault: TokenVault,
-) -> dict[int, str]:
-    outcomes: dict[int, str] = {}
-    for connection in connections:
-        if connection.status is ConnectionStatus.DISCONNECTED:
-            outcomes[connection.account_id] = "already_disconnected"
-            continue
-        receipt = disconnect(session, connection, actor, settings=settings, vault=vault, reason=reason)
-        outcomes[connection.account_id] = receipt.revoke_outcome
-    return outcomes
 
 
 def _deleted_flow(
@@ -388,86 +377,66 @@ def _deleted_flow(
     )
 
 
-def delete_user_data(session: Session, subject: Subject, *, settings: Settings, vault: TokenVault) -> Receipt:
-    """Disconnect and revoke at Google, then delete the person's rows (all at once) and record it.
+def erase_user_data(session: DbSession, subject: Subject, revocations: Mapping[int, str]) -> Receipt:
+    """Delete the person's rows (all at once, in one transaction) and record it.
 
-    Refused, before anything changes, when the person is the last admin of an account in
-    scope. Revocation happens first and is committed on its own: should the deletion then
-    fail, running it again finishes the job.
+    Google access was revoked before (``revocations`` says how, per account). The
+    last-admin rule is checked again here, in the deleting transaction, because the
+    revocations committed on their own and released the lock.
     """
-    user = session.get(User, subject.user_id)
-    if user is None:
-        raise RightsError("member", "There is no such person (any more).")
-    _refuse_last_admin(session, user, subject.account_ids)
-    reason = StatusReason.DISCONNECTED_BY_USER if subject.by_self else StatusReason.DISCONNECTED_BY_ADMIN
-    mine = select(GoogleConnection).where(GoogleConnection.user_id == user.id)
-    if not subject.whole_person:
-        mine = mine.where(GoogleConnection.account_id.in_(subject.account_ids))
-    connections = session.scalars(mine).all()
-    revocations = _disconnect_all(session, connections, subject.actor, reason, settings=settings, vault=vault)
-
-    # Again, in the deletion's transaction: the disconnects committed, and the lock with them.
-    _refuse_last_admin(session, user, subject.account_ids)
-    trigger = Trigger.USER_ACTION if subject.by_self else Trigger.ADMIN
-    user_id, email = user.id, user.email
-    total: Counter[str] = Counter()
-    entries = []
-    for account_id in subject.account_ids:
-        rows = _erase(session, _closure(_personal_roots(user_id, email, [account_id])))
-        total.update(rows)
-        entries.append(record(session, _deleted_flow(account_id, user_id, subject.actor, trigger, rows)))
-    if subject.whole_person:
-        # Rows of accounts the person already left (an acceptance, a receipt) and the person themself.
-        rows = _erase(session, _closure(_person_roots(subject, email)))
-        total.update(rows)
-        entries.append(record(session, _deleted_flow(None, user_id, subject.actor, trigger, rows)))
-    session.commit()
-    session.expire_all()
+    with unit_of_work(session) as work:
+        refuse_last_admin(work, subject)
+        user = subject_user(work, subject)
+        trigger = Trigger.USER_ACTION if subject.by_self else Trigger.ADMIN
+        user_id, email = user.id, user.email
+        total: Counter[str] = Counter()
+        entries = []
+        for account_id in subject.account_ids:
+            rows = _erase(work, _closure(_personal_roots(user_id, email, [account_id])))
+            total.update(rows)
+            entries.append(record(work, _deleted_flow(account_id, user_id, subject.actor, trigger, rows)))
+        if subject.whole_person:
+            # Rows of accounts the person already left (an acceptance, a receipt) and the person themself.
+            rows = _erase(work, _closure(_person_roots(subject, email)))
+            total.update(rows)
+            entries.append(record(work, _deleted_flow(None, user_id, subject.actor, trigger, rows)))
+    plain(session).expire_all()
     return Receipt(
         user_id=subject.user_id,
         account_ids=subject.account_ids,
         deleted_at=utcnow(),
         person_deleted=subject.whole_person,
         rows=dict(sorted(total.items())),
-        revocations=revocations,
+        revocations=dict(revocations),
         ledger=[{"chain": e.chain, "seq": e.seq, "hash": e.hash} for e in entries],
     )
 
 
-def delete_account(
-    session: Session, account: Account, actor: str, *, settings: Settings, vault: TokenVault
-) -> Receipt:
-    """Delete a tenant: disconnect every member first, then every row of the account; the ledger stays.
+def erase_account(session: DbSession, account_id: int, actor: str, revocations: Mapping[int, str]) -> Receipt:
+    """Delete every row of the account after its members' Google access was revoked; the ledger stays.
 
     People who belong to no other account are deleted too; the others keep their user row.
     """
-    account_id = account.id
-    connections = session.scalars(
-        select(GoogleConnection).where(GoogleConnection.account_id == account_id)
-    ).all()
-    revocations = _disconnect_all(
-        session, connections, actor, StatusReason.DISCONNECTED_BY_ADMIN, settings=settings, vault=vault
-    )
-    elsewhere = select(Membership.user_id).where(Membership.account_id != account_id)
-    only_here = select(Membership.user_id).where(
-        Membership.account_id == account_id, Membership.user_id.not_in(elsewhere)
-    )
-    users = _user_table()
-    accounts: Table = Account.__table__  # type: ignore[assignment]
-    roots: dict[Table, list[ColumnElement[bool]]] = {
-        accounts: [accounts.c.id == account_id],
-        users: [users.c.id.in_(list(session.scalars(only_here)))],
-    }
-    rows = _erase(session, _closure(roots))
-    entry = record(session, _deleted_flow(account_id, None, actor, Trigger.ADMIN, rows))
-    session.commit()
-    session.expire_all()
+    with unit_of_work(session) as work:
+        elsewhere = select(Membership.user_id).where(Membership.account_id != account_id)
+        only_here = select(Membership.user_id).where(
+            Membership.account_id == account_id, Membership.user_id.not_in(elsewhere)
+        )
+        users = _user_table()
+        accounts: Table = Account.__table__  # type: ignore[assignment]
+        roots: dict[Table, list[ColumnElement[bool]]] = {
+            accounts: [accounts.c.id == account_id],
+            users: [users.c.id.in_(list(work.scalars(only_here)))],
+        }
+        rows = _erase(work, _closure(roots))
+        entry = record(work, _deleted_flow(account_id, None, actor, Trigger.ADMIN, rows))
+    plain(session).expire_all()
     return Receipt(
         user_id=None,
         account_ids=(account_id,),
         deleted_at=utcnow(),
         person_deleted=False,
         rows=dict(sorted(rows.items())),
-        revocations=revocations,
+        revocations=dict(revocations),
         ledger=[{"chain": entry.chain, "seq": entry.seq, "hash": entry.hash}],
     )

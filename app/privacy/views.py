@@ -11,6 +11,7 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
 from app.config import current_settings
 from app.extensions import db
+from app.flows import rights as deletion
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
@@ -63,7 +64,7 @@ def _delete(subject: rights.Subject, expected: str, page: str, **context: object
     signed_in_as = _me().user_id
     settings = current_settings()
     try:
-        receipt = rights.delete_user_data(
+        receipt = deletion.delete_user_data(
             db.session(), subject, settings=settings, vault=TokenVault.for_settings(settings)
         )
     except rights.RightsError as exc:

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import lists_available_to
 from app.db import utcnow
+from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
 from app.google.errors import (
     ContactLimitReachedError,
@@ -33,10 +34,11 @@ from app.google.errors import (
 )
 from app.google.models import GoogleConnection, StatusReason
 from app.google.people import PeopleClient, RequestContext
-from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.services import PeopleCallForbiddenError, ensure_usable
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import GoogleRequestLedger, record
+from app.privacy import disclosure
 from app.sync import executor, loaders
 from app.sync.executor import DbSession
 from app.sync.models import (
@@ -67,6 +69,23 @@ class SyncNotAllowedError(Exception):
 
 class LeaseLostError(Exception):
     """Another run took this Google account over (this one stalled past its lease)."""
+
+
+def ensure_may_call_people(session: DbSession, connection: GoogleConnection) -> None:
+    """Raise :class:`PeopleCallForbiddenError` unless a run may call the People API for this connection.
+
+    The gate of everything that starts a run: the user accepted the current disclosure in
+    this account, and the connection is usable (connected, contacts scope, refresh token). A
+    connection through a Workspace domain has no disclosure acceptance of its own: the admin's
+    statement and the notice sent to the user stand in for it (``domain_models.call_problem``).
+    """
+    if connection.domain_connection_id is not None:
+        problem = domain_models.call_problem(session, connection.domain_connection_id, connection.user_id)
+        if problem is not None:
+            raise PeopleCallForbiddenError(problem)
+    elif not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
+        raise PeopleCallForbiddenError("disclosure_not_accepted")
+    ensure_usable(connection)
 
 
 # --------------------------------------------------------------------------- lease

@@ -16,6 +16,7 @@ from app.accounts.models import Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role, scoped
 from app.crm.models import ContactList
 from app.extensions import db
+from app.ledger.human_view import requires_view_reason
 from app.sync import services
 from app.sync.models import ContactSync, SyncRun, SyncStatus
 
@@ -164,6 +165,7 @@ def stop_contact(sync_id: int, crm_id: str) -> Response:
 
 @bp.get("/admin/syncs")
 @require_role(Role.ADMIN)
+@requires_view_reason("sync_health")
 def admin_overview() -> str:
     syncs = db.session.scalars(scoped(db.select(ContactSync), ContactSync).order_by(ContactSync.id)).all()
     return render_template("sync/admin.html", syncs=syncs, account=current_account())

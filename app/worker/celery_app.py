@@ -12,7 +12,6 @@ bounds the redeliveries of a job that kills its worker.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, current_task
@@ -20,11 +19,9 @@ from celery.signals import worker_init
 from flask import Flask
 
 from app.config import Settings
-from app.db import utcnow
 from app.extensions import db
-from app.ledger.events import Trigger
 from app.ops import metrics
-from app.worker import tasks
+from app.worker import celery_tasks, tasks
 
 SCHEDULER_TICK_SECONDS = 5.0
 
@@ -64,7 +61,13 @@ def create_celery(flask_app: Flask) -> Celery:
                     db.session.remove()
 
     _install_task_id_filter()
-    celery = Celery("groupsync", broker=settings.celery_broker_url, task_cls=AppContextTask)
+    # The tasks are module-level shared tasks (app.worker.celery_tasks); this app binds them.
+    celery = Celery(
+        "groupsync",
+        broker=settings.celery_broker_url,
+        task_cls=AppContextTask,
+        include=[celery_tasks.__name__],
+    )
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -92,27 +95,5 @@ def create_celery(flask_app: Flask) -> Celery:
     if settings.worker_metrics_port is not None:
         # In the worker's main process, so one endpoint per worker adds up its pool processes.
         worker_init.connect(lambda **_: metrics.serve_in_thread(settings), weak=False)
-
-    @celery.task(name="groupsync.run_sync", bind=True)
-    def run_sync(self: Task, sync_id: int, trigger: str) -> None:
-        tasks.run_job(
-            db.session(),
-            settings,
-            self.request.id,
-            sync_id,
-            Trigger(trigger),
-            worker=self.request.hostname or "",
-        )
-
-    @celery.task(name="groupsync.claim_due")
-    def claim_due() -> int:
-        claimed = tasks.claim_due(db.session(), settings, hold=timedelta(seconds=visibility))
-        for sync_id, trigger in claimed:
-            run_sync.delay(sync_id, trigger.value)
-        return len(claimed)
-
-    @celery.task(name="groupsync.chore")
-    def chore(name: str) -> int:
-        return tasks.CHORES_BY_NAME[name].run(db.session(), settings, utcnow())
 
     return celery

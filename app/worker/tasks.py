@@ -1,7 +1,8 @@
 """The jobs GroupSync runs in the background, as plain functions over a session.
 
-The embedded worker (:mod:`app.worker.embedded`) and the Celery worker
-(:mod:`app.worker.celery_app`) call exactly these; neither holds logic of its own.
+The embedded worker (:mod:`app.worker.embedded`) and the Celery tasks
+(:mod:`app.worker.celery_tasks`) call exactly these; neither holds logic of its own. Each
+job owns its transactions (:func:`app.db.unit_of_work`).
 Each job re-reads the sync's state when it runs — whatever was true when it was
 enqueued may have changed (sync turned off, connection revoked, member removed).
 """
@@ -20,13 +21,14 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
+from app.flows.connections import purge_unused_connections
 from app.google.domain import RoutingCredentialsSource
-from app.google.services import purge_unused_connections
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
 from app.ledger.services import make_checkpoints, purge_ledger
 from app.ledger.signing import Signer
+from app.ledger.tasks import build_requested_packs
 from app.logs import redactor
 from app.ops import metrics
 from app.sync import services as sync_services
@@ -43,21 +45,22 @@ def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) 
     after the latest change it has not seen, and never later than it already was.
     """
     delay = timedelta(seconds=settings.sync_change_delay_seconds)
-    rows = session.execute(
-        select(ContactSync, ContactList.content_changed_at)
-        .join(ContactList, ContactList.id == ContactSync.list_id)
-        .where(
-            ContactSync.enabled.is_(True),
-            (ContactSync.last_run_at.is_(None)) | (ContactList.content_changed_at > ContactSync.last_run_at),
-        )
-    ).all()
     changed: set[int] = set()
-    for sync, changed_at in rows:
-        changed.add(sync.id)
-        due = changed_at + delay
-        if sync.next_due_at is None or sync.next_due_at > due:
-            sync.next_due_at = due
-    session.commit()
+    with unit_of_work(session) as work:
+        rows = work.execute(
+            select(ContactSync, ContactList.content_changed_at)
+            .join(ContactList, ContactList.id == ContactSync.list_id)
+            .where(
+                ContactSync.enabled.is_(True),
+                (ContactSync.last_run_at.is_(None))
+                | (ContactList.content_changed_at > ContactSync.last_run_at),
+            )
+        ).all()
+        for sync, changed_at in rows:
+            changed.add(sync.id)
+            due = changed_at + delay
+            if sync.next_due_at is None or sync.next_due_at > due:
+                sync.next_due_at = due
     return changed
 
 
@@ -78,10 +81,10 @@ def run_one(session: Session, settings: Settings, sync_id: int, trigger: Trigger
         options=sync_services.RunOptions(trigger=trigger),
     )
     if run is None:
-        sync = session.get(ContactSync, sync_id)
-        if sync is not None and sync.enabled:
-            sync.next_due_at = utcnow() + BUSY_RETRY
-            session.commit()
+        with unit_of_work(session) as work:
+            sync = work.get(ContactSync, sync_id)
+            if sync is not None and sync.enabled:
+                sync.next_due_at = utcnow() + BUSY_RETRY
         return None
     metrics.SYNC_RUNS.labels(outcome=run.outcome.value).inc()
     for kind in metrics.WRITE_KINDS:
@@ -105,16 +108,16 @@ def claim_due(
     due = list(sync_services.due_syncs(session, moment))
     if not due:
         return []
-    rows = session.execute(
-        select(ContactSync.id, ContactSync.requested_trigger).where(ContactSync.id.in_(due))
-    )
-    requested: dict[int, str | None] = dict(rows.all())
-    session.execute(
-        update(ContactSync)
-        .where(ContactSync.id.in_(due))
-        .values(next_due_at=moment + hold, requested_trigger=None)
-    )
-    session.commit()
+    with unit_of_work(session) as work:
+        rows = work.execute(
+            select(ContactSync.id, ContactSync.requested_trigger).where(ContactSync.id.in_(due))
+        )
+        requested: dict[int, str | None] = dict(rows.all())
+        work.execute(
+            update(ContactSync)
+            .where(ContactSync.id.in_(due))
+            .values(next_due_at=moment + hold, requested_trigger=None)
+        )
     return [(sync_id, _why(requested.get(sync_id), sync_id in changed)) for sync_id in due]
 
 
@@ -142,11 +145,12 @@ def run_job(
         metrics.JOB_REDELIVERIES.inc()
     if job.attempts > settings.worker_max_attempts:
         metrics.JOBS_GIVEN_UP.inc()
-        job.state = JobState.FAILED
-        job.last_error = (
-            f"given up after {settings.worker_max_attempts} attempts: the worker running it stopped each time"
-        )
-        session.commit()
+        with unit_of_work(session):
+            job.state = JobState.FAILED
+            job.last_error = (
+                f"given up after {settings.worker_max_attempts} attempts: "
+                "the worker running it stopped each time"
+            )
         logger.error("sync %s job %s given up after %s attempts", sync_id, task_id, job.attempts - 1)
         return None
     try:
@@ -165,36 +169,39 @@ def _count_delivery(
     sync = session.get(ContactSync, sync_id)
     if sync is None:
         return None
-    session.add(
-        WorkerJob(
-            task_id=task_id, account_id=sync.account_id, sync_id=sync_id, trigger=trigger.value, worker=worker
-        )
-    )
     try:
-        session.commit()
+        with unit_of_work(session) as work:
+            work.add(
+                WorkerJob(
+                    task_id=task_id,
+                    account_id=sync.account_id,
+                    sync_id=sync_id,
+                    trigger=trigger.value,
+                    worker=worker,
+                )
+            )
     except IntegrityError:
-        session.rollback()
         # A redelivery: the increment happens in the database, so two deliveries cannot both read 1.
-        session.execute(
-            update(WorkerJob)
-            .where(WorkerJob.task_id == task_id)
-            .values(attempts=WorkerJob.attempts + 1, worker=worker, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
+        with unit_of_work(session) as work:
+            work.execute(
+                update(WorkerJob)
+                .where(WorkerJob.task_id == task_id)
+                .values(attempts=WorkerJob.attempts + 1, worker=worker, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
     return session.scalar(
         select(WorkerJob).where(WorkerJob.task_id == task_id).execution_options(populate_existing=True)
     )
 
 
 def _finish(session: Session, task_id: str, state: JobState, error: str) -> None:
-    session.execute(
-        update(WorkerJob)
-        .where(WorkerJob.task_id == task_id)
-        .values(state=state, last_error=error, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    with unit_of_work(session) as work:
+        work.execute(
+            update(WorkerJob)
+            .where(WorkerJob.task_id == task_id)
+            .values(state=state, last_error=error, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def checkpoint_ledger(session: Session, settings: Settings, now: datetime) -> int:
@@ -212,17 +219,17 @@ def purge_finished_jobs(session: Session, settings: Settings, now: datetime) -> 
         JobState.DONE: now - timedelta(days=settings.retention_done_job_days),
         JobState.FAILED: now - timedelta(days=settings.retention_failed_job_days),
     }
-    result = session.execute(
-        delete(WorkerJob).where(
-            or_(
-                *(
-                    and_(WorkerJob.state == state, WorkerJob.updated_at < cutoff)
-                    for state, cutoff in ended_before.items()
+    with unit_of_work(session) as work:
+        result = work.execute(
+            delete(WorkerJob).where(
+                or_(
+                    *(
+                        and_(WorkerJob.state == state, WorkerJob.updated_at < cutoff)
+                        for state, cutoff in ended_before.items()
+                    )
                 )
             )
         )
-    )
-    session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -260,5 +267,6 @@ class Chore:
 CHORES = (
     Chore("ledger-checkpoint", timedelta(hours=1), checkpoint_ledger),
     Chore("retention", timedelta(days=1), enforce_retention),
+    Chore("evidence-packs", timedelta(seconds=10), build_requested_packs),
 )
 CHORES_BY_NAME = {chore.name: chore for chore in CHORES}

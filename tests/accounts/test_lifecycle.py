@@ -11,15 +11,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.lifecycle import wind_down
 from app.accounts.models import Account, Membership, Role, User
 from app.crm.services import withdraw_access
 from app.extensions import db
+from app.flows.members import remove_member, wind_down
+from app.flows.rights import delete_account
 from app.google.models import ConnectionStatus, GoogleConnection, StatusReason
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
-from app.privacy.rights import delete_account
 from app.sync.mapping import read_tag
 from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import csrf_token
@@ -99,6 +99,27 @@ def test_removing_a_member_empties_their_group_then_revokes(
     assert json.loads(stopped.detail)["reason"] == "member_removed"
     assert [e.outcome for e in _entries(EventTag.CONNECTION_REVOKED)] == ["revoked"]
     assert db.session.get(Membership, membership_id) is None
+
+
+def test_a_removal_stopped_after_its_steps_is_finished_by_removing_again(app: Flask, world: World) -> None:
+    membership_id, group = world.member.id, world.group
+    # The process died after the final sync and the disconnect, before the membership was deleted.
+    left = wind_down(
+        db.session(), world.member, settings=settings_of(app), vault=vault_of(app), people=fast_people
+    )
+    assert left == {world.sync.id: 0}
+    assert db.session.get(Membership, membership_id) is not None
+    mark = len(world.google.log())
+
+    remove_member(
+        db.session(), world.member, settings=settings_of(app), vault=vault_of(app), people=fast_people
+    )
+
+    assert db.session.get(Membership, membership_id) is None
+    assert _methods_since(world.google, mark) == [], "nothing left to ask Google"
+    assert [e.outcome for e in _entries(EventTag.SYNC_DISABLED)] == ["cleaned_up"]
+    assert [e.outcome for e in _entries(EventTag.CONNECTION_REVOKED)] == ["revoked"]
+    assert world.group_contacts(group) == []
 
 
 def test_when_the_final_sync_cannot_run_the_member_is_disconnected_anyway_and_the_ledger_says_contacts_stayed(

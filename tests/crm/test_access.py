@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from app.accounts.models import Membership, Role
-from app.accounts.services import remove_member
 from app.crm import services
 from app.extensions import db
+from app.flows.members import remove_member
 from tests.conftest import Factory
+from tests.google.connecting import settings_of, vault_of
 
 
 def test_only_granted_live_lists_are_available(app: Flask, factory: Factory) -> None:
@@ -59,7 +60,7 @@ def test_removing_a_member_from_the_account_bumps_their_lists(app: Flask, factor
     contact_list, _ = services.put_list(db.session, account.id, "a", {"name": "A"})
     services.grant_access(db.session, contact_list, member, "user:1")
     stamp = contact_list.content_changed_at
-    remove_member(db.session, member)
+    remove_member(db.session, member, settings=settings_of(app), vault=vault_of(app))
     db.session.refresh(contact_list)
     assert contact_list.content_changed_at > stamp
     assert db.session.get(Membership, member.id) is None

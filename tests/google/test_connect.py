@@ -15,12 +15,13 @@ from app.accounts.models import Membership, Role
 from app.extensions import db
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
 from app.google.models import ConnectionStatus, ConsentRequest, StatusReason
-from app.google.services import PeopleCallForbiddenError, ensure_may_call_people
+from app.google.services import PeopleCallForbiddenError
 from app.google.tokens import ATTEMPTS
 from app.ledger.events import EventTag
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import current_policy_version
+from app.sync.services import ensure_may_call_people
 from groupsync_emulator.cli import RunningEmulator
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory

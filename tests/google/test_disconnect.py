@@ -14,15 +14,17 @@ from google.oauth2.credentials import Credentials
 from sqlalchemy import select
 
 from app.accounts.models import Membership, Role
-from app.accounts.services import remove_member
 from app.crm.models import ContactList
 from app.db import utcnow
 from app.extensions import db
+from app.flows.connections import disconnect
+from app.flows.members import remove_member
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import ConnectionStatus, DisconnectReceipt, GoogleConnection, StatusReason
-from app.google.services import PeopleCallForbiddenError, disconnect, ensure_may_call_people
+from app.google.services import PeopleCallForbiddenError
 from app.ledger.events import EventTag
 from app.sync.models import ContactSync
+from app.sync.services import ensure_may_call_people
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import ADA, connect, connection_of, csrf_token, ledger, settings_of, vault_of
@@ -155,7 +157,7 @@ def test_removing_a_member_disconnects_first(
     refresh_token = vault_of(app).refresh_token(connection)
     assert refresh_token is not None
     user_id = member.user_id
-    remove_member(db.session(), member)
+    remove_member(db.session(), member, settings=settings_of(app), vault=vault_of(app))
     db.session.expire_all()
     connection = db.session.scalars(select(GoogleConnection).where(GoogleConnection.user_id == user_id)).one()
     assert connection.status is ConnectionStatus.DISCONNECTED
@@ -193,15 +195,20 @@ def test_connections_unused_for_the_retention_period_are_purged(
     assert again.output.startswith("0 connection(s)")
 
 
-def test_an_admin_can_disconnect_a_member_through_the_service(
-    factory: Factory, signed_in: SignedIn, google: HooksClient
+def test_an_admin_can_disconnect_a_member_through_the_flow(
+    app: Flask, factory: Factory, signed_in: SignedIn, google: HooksClient
 ) -> None:
     account = factory.account()
     admin = factory.member(account, Role.ADMIN)
     member = factory.member(account, Role.MEMBER)
     connection = _connected(member, signed_in(member), google)
     receipt = disconnect(
-        db.session(), connection, f"user:{admin.user_id}", reason=StatusReason.DISCONNECTED_BY_ADMIN
+        db.session(),
+        connection,
+        f"user:{admin.user_id}",
+        settings=settings_of(app),
+        vault=vault_of(app),
+        reason=StatusReason.DISCONNECTED_BY_ADMIN,
     )
     assert (receipt.actor, receipt.revoke_outcome) == (f"user:{admin.user_id}", "revoked")
     revoked = [e for e in ledger(account.id) if e.tag == EventTag.CONNECTION_REVOKED.value]
