@@ -9,8 +9,10 @@ token for that user. Who signs:
 * the installation's service account, configured by the operator: its key file, or keyless,
   the IAM Credentials ``signJwt`` API called with the runtime's own identity (:class:`IamSigner`).
 
-:func:`request_token` is the one place a JWT-bearer token request is made; it records the
-request in the ledger ahead of sending it, as :mod:`app.google.tokens` does for refreshes.
+:func:`request_token` is the one place a JWT-bearer token request is made. Like a refresh
+(:mod:`app.google.tokens`), it goes through the one transport (:mod:`app.google.transport`:
+paced, timed, recorded in the ledger before it is sent) and is retried only as
+:data:`app.google.retry.TOKEN_POLICY` says; keyless signing's own requests go the same way.
 Access tokens are sealed per user in that user's :class:`GoogleConnection`, so a user's token
 is minted at most once per lifetime (an hour), whichever worker asks.
 
@@ -40,24 +42,26 @@ from google.oauth2.credentials import Credentials
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import DbSession, utcnow
+from app.db import DbSession, unit_of_work, utcnow
+from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, UserOAuthCredentialsSource
 from app.google.domain_models import DomainConnection, DomainMode, DomainProblem
 from app.google.endpoints import CONTACTS_SCOPE, GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
-from app.google.oauth import LedgeredRequest, transport_outcome
-from app.google.services import ensure_may_call_people
+from app.google.retry import TOKEN_POLICY, TransientError, retrying
+from app.google.services import PeopleCallForbiddenError, ensure_usable
 from app.google.tokens import (
-    ATTEMPTS,
     CallContext,
     Sleep,
     TokenEndpointUnavailableError,
     TokenHolder,
     token_flow,
+    token_transport,
 )
+from app.google.transport import AuthRequest, AuthTransportError, GoogleTransport, attempt_flow
 from app.google.vault import AccessToken, TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import EventTag, Purpose, Trigger
-from app.ledger.services import GoogleRequestLedger, record
+from app.ledger.services import record
 
 JWT_BEARER_METHOD = "oauth2.token.jwt_bearer"
 SIGN_JWT_METHOD = "iamcredentials.signJwt"
@@ -138,12 +142,19 @@ class Signer(Protocol):
 
 @dataclass(frozen=True)
 class SigningContext:
-    """What a signer needs if signing is itself a Google request (keyless)."""
+    """What a signer needs if signing is itself a Google request (keyless): the token request's
+    transport, and whose and which attempt it is, for the ledger."""
 
-    session: DbSession
+    transport: GoogleTransport
     holder: TokenHolder
     context: CallContext
     settings: Settings
+    attempt: int = 1
+
+    def request(self, method: str) -> AuthRequest:
+        """google-auth's request interface for one ``method``, recorded in the ledger as this attempt."""
+        flow = token_flow(self.holder, self.context, EventTag.GOOGLE_REQUEST, "started", method=method)
+        return AuthRequest(self.transport, attempt_flow(flow, self.attempt), raise_transient=True)
 
 
 def _b64url(data: bytes) -> str:
@@ -190,16 +201,9 @@ class IamSigner:
     def sign(self, claims: Mapping[str, Any], ledger: SigningContext) -> str:
         runtime = self._runtime_credentials()
         if not runtime.valid:
-            runtime.refresh(
-                _transport(
-                    ledger.session, ledger.holder, ledger.context, RUNTIME_TOKEN_METHOD, ledger.settings
-                )
-            )
+            runtime.refresh(ledger.request(RUNTIME_TOKEN_METHOD))
         base = _iam_base(ledger.settings)
-        transport = _transport(
-            ledger.session, ledger.holder, ledger.context, SIGN_JWT_METHOD, ledger.settings
-        )
-        response = transport(
+        response = ledger.request(SIGN_JWT_METHOD)(
             f"{base}/v1/projects/-/serviceAccounts/{self.client_email}:signJwt",
             method="POST",
             body=json.dumps({"payload": json.dumps(dict(claims))}).encode(),
@@ -216,13 +220,6 @@ class IamSigner:
 
 def _iam_base(settings: Settings) -> str:
     return f"http://{settings.google_emulator_host}" if settings.google_emulator_host else IAM_CREDENTIALS
-
-
-def _transport(
-    session: DbSession, holder: TokenHolder, context: CallContext, method: str, settings: Settings
-) -> LedgeredRequest:
-    started = token_flow(holder, context, EventTag.GOOGLE_REQUEST, "started", method=method)
-    return LedgeredRequest(GoogleRequestLedger(session), started, settings.http_timeout_seconds)
 
 
 class DomainTokenError(Exception):
@@ -282,15 +279,20 @@ def request_token(
     mode: DomainMode,
     sleep: Sleep = time.sleep,
 ) -> AccessToken:
-    """The JWT-bearer token request for ``subject``: signed, sent through the ledger, answer classified.
+    """The JWT-bearer token request for ``subject``: signed, sent through the transport, answer classified.
 
-    Raises :class:`DomainTokenError` for Google's refusals and
-    :class:`~app.google.tokens.TokenEndpointUnavailableError` when the endpoint keeps failing.
+    The caller holds no uncommitted database writes (the ledger records on its own session);
+    the outcome's lifecycle entry is committed here. Raises :class:`DomainTokenError` for
+    Google's refusals and :class:`~app.google.tokens.TokenEndpointUnavailableError` when the
+    endpoint keeps failing (429, 5xx, no answer: retried per :data:`~app.google.retry.TOKEN_POLICY`).
     """
     token_uri = GoogleEndpoints.for_settings(settings).token_uri
-    signing = SigningContext(session, holder, context, settings)
-    outcome = "error"
-    for attempt in range(ATTEMPTS):
+    started = token_flow(holder, context, EventTag.GOOGLE_REQUEST, "started", method=JWT_BEARER_METHOD)
+    attempts = 0
+
+    def attempt_grant(transport: GoogleTransport) -> tuple[str, datetime | None]:
+        nonlocal attempts
+        attempts += 1
         now = int(time.time())
         claims = {
             "iss": signer.client_email,
@@ -300,32 +302,44 @@ def request_token(
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
         }
-        transport = _transport(session, holder, context, JWT_BEARER_METHOD, settings)
+        signing = SigningContext(transport, holder, context, settings, attempts)
         try:
             assertion = signer.sign(claims, signing)
             token, expiry, _ = google_oauth_client.jwt_grant(  # type: ignore[no-untyped-call]
-                transport, token_uri, assertion, can_retry=False
+                AuthRequest(transport, attempt_flow(started, attempts), raise_transient=True),
+                token_uri,
+                assertion,
+                can_retry=False,
             )
-        except google.auth.exceptions.RefreshError as exc:
-            error, description = _google_error(exc)
-            if not getattr(exc, "retryable", False):
-                problem = classify(error, description, mode)
-                record(session, token_flow(holder, context, EventTag.TOKEN_REFRESH_FAILED, error))
-                raise DomainTokenError(problem, f"{error}: {description}".strip(": ")) from None
-            outcome = error
-        except google.auth.exceptions.TransportError as exc:
-            outcome = transport_outcome(exc)
-        else:
-            expires_at = expiry.replace(tzinfo=UTC) if expiry is not None else None
-            record(
-                session,
-                token_flow(holder, context, EventTag.TOKEN_REFRESHED, "ok", detail={"grant": "jwt_bearer"}),
-            )
-            return AccessToken(token, expires_at)
-        if attempt + 1 < ATTEMPTS:
-            sleep(min(8.0, 0.5 * 2**attempt))
-    record(session, token_flow(holder, context, EventTag.TOKEN_REFRESH_FAILED, outcome))
-    raise TokenEndpointUnavailableError(outcome)
+        except AuthTransportError as exc:
+            # A token request changes nothing when repeated, so every failure without an answer is retried.
+            raise TransientError(exc.outcome, may_have_applied=False) from None
+        return str(token), expiry
+
+    try:
+        with token_transport(session, holder, settings) as transport:
+            token, expiry = retrying(TOKEN_POLICY, sleep)(attempt_grant, transport)
+    except google.auth.exceptions.RefreshError as exc:
+        error, description = _google_error(exc)
+        with unit_of_work(session, expire_on_commit=False):
+            record(session, token_flow(holder, context, EventTag.TOKEN_REFRESH_FAILED, error))
+        if getattr(exc, "retryable", False):
+            raise TokenEndpointUnavailableError(error) from None
+        raise DomainTokenError(
+            classify(error, description, mode), f"{error}: {description}".strip(": ")
+        ) from None
+    except TransientError as exc:
+        with unit_of_work(session, expire_on_commit=False):
+            record(session, token_flow(holder, context, EventTag.TOKEN_REFRESH_FAILED, exc.outcome))
+        raise TokenEndpointUnavailableError(exc.outcome) from None
+    # google-auth reports expiry as a naive UTC datetime.
+    expires_at = expiry.replace(tzinfo=UTC) if expiry is not None else None
+    with unit_of_work(session, expire_on_commit=False):
+        record(
+            session,
+            token_flow(holder, context, EventTag.TOKEN_REFRESHED, "ok", detail={"grant": "jwt_bearer"}),
+        )
+    return AccessToken(token, expires_at)
 
 
 def signer_for(domain: DomainConnection, vault: TokenVault, settings: Settings) -> Signer:
@@ -403,12 +417,20 @@ class DomainCredentialsSource:
         self._sleep = sleep
 
     def credentials_for(self, connection: GoogleConnection) -> Credentials:
-        ensure_may_call_people(self._session, connection)
+        # Google's half of the gate, and the domain's own state: no token is minted for a domain
+        # that is failing, whose statement is not accepted or whose user was not told.
+        ensure_usable(connection)
+        assert connection.domain_connection_id is not None  # routed here only when set
+        problem = domain_models.call_problem(
+            self._session, connection.domain_connection_id, connection.user_id
+        )
+        if problem is not None:
+            raise PeopleCallForbiddenError(problem)
         access = self._stored(connection)
         if access is None:
             access = self._mint(connection)
-        connection.last_used_at = utcnow()
-        self._session.commit()
+        with unit_of_work(self._session, expire_on_commit=False):
+            connection.last_used_at = utcnow()
         credentials = Credentials(  # type: ignore[no-untyped-call]
             token=access.token,
             expiry=_naive_utc(access.expires_at) if access.expires_at else None,
@@ -444,19 +466,15 @@ class DomainCredentialsSource:
                 sleep=self._sleep,
             )
         except DomainTokenError as exc:
-            if exc.user_only:
-                connection.mark_needs_reconnect(StatusReason.LEFT_DOMAIN)
-                reason = StatusReason.LEFT_DOMAIN
-            else:
-                domain.fail(exc.problem, exc.detail)
-                reason = StatusReason.DOMAIN_FAILING
-            self._session.commit()
+            reason = StatusReason.LEFT_DOMAIN if exc.user_only else StatusReason.DOMAIN_FAILING
+            with unit_of_work(self._session, expire_on_commit=False):
+                if exc.user_only:
+                    connection.mark_needs_reconnect(reason)
+                else:
+                    domain.fail(exc.problem, exc.detail)
             raise ConnectionUnusableError(connection.id, reason) from None
-        except TokenEndpointUnavailableError:
-            self._session.commit()
-            raise
-        self._vault.store_access_token(connection, access.token, access.expires_at)
-        self._session.commit()
+        with unit_of_work(self._session, expire_on_commit=False):
+            self._vault.store_access_token(connection, access.token, access.expires_at)
         return access
 
     def _refresh_handler(self, connection: GoogleConnection) -> Any:

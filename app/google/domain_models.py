@@ -16,9 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, DbSession, utcnow
 
 STATEMENT_VERSION = "2026-12-01"
 """The admin's statement that the domain's users have been informed; a new text gets a new version."""
@@ -147,7 +147,7 @@ class DomainNotice(Base):
     banner_seen_at: Mapped[datetime | None] = mapped_column()
 
 
-def call_problem(session: Session, domain_connection_id: int, user_id: int) -> str | None:
+def call_problem(session: DbSession, domain_connection_id: int, user_id: int) -> str | None:
     """Why no People API call may be made for this user through the domain connection, or ``None``.
 
     The domain's counterpart of the user's own disclosure acceptance: the connection works,

@@ -2,8 +2,7 @@
 and the link from a member's Google connection to the domain connection it runs through.
 
 Revision ID: 0004
-Revises: 0002 (main's head when written; the evidence-pack jobs branch adds 0003, and whoever
-merges second points this at 0003)
+Revises: 0003
 Create Date: 2026-12-02 15:56:38.240708
 
 """
