@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import responses
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,8 +19,12 @@ from sqlalchemy import select
 
 from app.accounts.models import Membership
 from app.extensions import db
-from app.google.domain_models import DomainProblem
-from app.ledger.events import EventTag
+from app.google.domain import JWT_BEARER_METHOD, KeySigner, ServiceAccountKey, request_token
+from app.google.domain_models import DomainMode, DomainProblem
+from app.google.endpoints import GoogleEndpoints
+from app.google.tokens import ATTEMPTS, CallContext, Grantee, TokenEndpointUnavailableError
+from app.google.vault import AccessToken
+from app.ledger.events import EventTag, Purpose, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.verify import verify_database
 from app.workspace import services
@@ -27,6 +32,7 @@ from app.workspace.messages import PROBLEMS
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.google.connecting import csrf_token
+from tests.ledger.helpers import request_outcomes
 from tests.workspace.world import TARAS, DomainWorld
 
 
@@ -131,6 +137,73 @@ def test_every_jwt_bearer_request_is_in_the_ledger_one_to_one(world: DomainWorld
     assert verify_database(db.session).ok
     taras = next(u["sub"] for u in world.ws.domain("acme.example")["users"] if u["email"] == TARAS)
     assert any(e["sub"] == taras and e["method"].startswith("people.") for e in sent)
+
+
+def _jwt_bearer_outcomes(world: DomainWorld) -> list[tuple[str, object]]:
+    entries = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.account_id == world.account.id).order_by(LedgerEntry.seq)
+    ).all()
+    return [
+        (e.outcome, json.loads(e.detail).get("attempt"))
+        for e in request_outcomes(entries)
+        if e.method == JWT_BEARER_METHOD
+    ]
+
+
+def _ask_for_admin_token(world: DomainWorld, sleeps: list[float]) -> AccessToken:
+    return request_token(
+        db.session,
+        world.settings,
+        KeySigner(ServiceAccountKey.parse(world.key_text)),
+        world.admin.user.email,
+        holder=Grantee(world.account.id, world.admin.user_id, world.admin.user.google_sub),
+        context=CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.ADMIN, "system"),
+        mode=DomainMode.CUSTOMER_KEY,
+        sleep=sleeps.append,
+    )
+
+
+def test_a_jwt_bearer_request_answered_503_is_retried_after_retry_after_each_attempt_ledgered(
+    world: DomainWorld,
+) -> None:
+    token_uri = GoogleEndpoints.for_settings(world.settings).token_uri
+    sleeps: list[float] = []
+    with responses.RequestsMock() as google_busy:
+        google_busy.add(responses.POST, token_uri, status=503, headers={"Retry-After": "7"})
+        google_busy.add(
+            responses.POST, token_uri, json={"access_token": "ya29.fresh", "expires_in": 3600}, status=200
+        )
+        access = _ask_for_admin_token(world, sleeps)
+    assert access.token == "ya29.fresh"
+    assert len(sleeps) == 1
+    assert sleeps[0] >= 7, "Retry-After was not honoured"
+    assert _jwt_bearer_outcomes(world) == [("503", 1), ("200", 2)]
+    assert verify_database(db.session).ok
+
+
+def test_a_jwt_bearer_endpoint_that_stays_down_is_reported_after_the_policy_s_attempts(
+    world: DomainWorld,
+) -> None:
+    token_uri = GoogleEndpoints.for_settings(world.settings).token_uri
+    sleeps: list[float] = []
+    with responses.RequestsMock() as google_down:
+        google_down.add(responses.POST, token_uri, status=500)
+        with pytest.raises(TokenEndpointUnavailableError) as failed:
+            _ask_for_admin_token(world, sleeps)
+    assert failed.value.outcome == "500"
+    assert _jwt_bearer_outcomes(world) == [("500", attempt) for attempt in range(1, ATTEMPTS + 1)]
+    assert len(sleeps) == ATTEMPTS - 1
+    assert _tag_outcomes(world, EventTag.TOKEN_REFRESH_FAILED) == ["500"]
+
+
+def _tag_outcomes(world: DomainWorld, tag: EventTag) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(LedgerEntry.outcome)
+            .where(LedgerEntry.account_id == world.account.id, LedgerEntry.tag == tag.value)
+            .order_by(LedgerEntry.seq)
+        )
+    )
 
 
 def test_every_problem_has_a_message_and_a_fix() -> None:
