@@ -122,6 +122,21 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "sync.recreate_group": "the viewer's own sync",
     "sync.run_now": "the viewer's own sync",
     "sync.status": "the viewer's own sync",
+    "workspace.setup": (
+        "the domain's set-up and Google's answer to the domain's token requests; per member only "
+        "the address, the list and the sync's state word, no contact data"
+    ),
+    "workspace.connect": "an action",
+    "workspace.upload_key": "an action",
+    "workspace.remove_key": "an action",
+    "workspace.accept_statement": "an action",
+    "workspace.test": "an action (the test's People read is dropped unseen)",
+    "workspace.assign": "an action",
+    "workspace.invite": "an action",
+    "workspace.mine": "the viewer's own assignments",
+    "workspace.turn_off": "the viewer's own assignment",
+    "workspace.turn_on": "the viewer's own assignment",
+    "workspace.dismiss_banner": "the viewer's own notice",
 }
 """Every other signed-in page, and why it shows no Google-derived data to anyone but its user."""
 
