@@ -21,7 +21,7 @@ from app.accounts.models import Account, Membership, Role
 from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import grant_access
-from app.db import DbSession, plain, utcnow
+from app.db import DbSession, plain, unit_of_work, utcnow
 from app.google.domain import (
     DomainTokenError,
     KeyFileError,
@@ -408,7 +408,6 @@ def assign(
                 assigned_by_user_id=admin.user_id,
             )
         )
-    grant_access(session, contact_list, member, f"user:{admin.user_id}")
     sync = session.scalar(
         select(ContactSync).where(
             ContactSync.membership_id == member.id, ContactSync.list_id == contact_list.id
@@ -439,7 +438,10 @@ def assign(
             detail={"sync": sync.id, "via": "domain"},
         ),
     )
-    session.commit()
+    # Last, since granting the list commits (the CRM service owns its transaction): the notice,
+    # the assignment, the sync and the grant are then one transaction, never half an assignment.
+    with unit_of_work(session):
+        grant_access(session, contact_list, member, f"user:{admin.user_id}")
     return sync
 
 
