@@ -95,6 +95,17 @@ class Settings:
     """Deliveries of one Celery job before it is marked failed and not run again."""
     sync_lease_seconds: int = 600
     """How long a sync run holds its Google account without renewing; a dead run blocks it this long."""
+    domain_service_account: str | None = None
+    """The installation's service account (what a Marketplace domain install authorizes); unset, none."""
+    domain_service_account_key_file: Path | None = None
+    """Its JSON key file (from a secret store); unset, GroupSync signs keyless through IAM signJwt."""
+    mail_transport: str = "console"
+    """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
+    mail_from: str = "GroupSync <no-reply@localhost>"
+    support_url: str | None = None
+    """Where users get help; the Marketplace listing shows it."""
+    terms_url: str | None = None
+    """The operator's terms of service; the Marketplace listing shows it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -185,6 +196,12 @@ class Settings:
             worker_metrics_port=reader.optional_port("GROUPSYNC_WORKER_METRICS_PORT"),
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
+            domain_service_account=reader.service_account("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT"),
+            domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
+            mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
+            mail_from=reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>"),
+            support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
+            terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         reader.problems.extend(_replaced_settings_problems(env))
@@ -361,12 +378,37 @@ class _Reader:
             self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
         return value.rstrip("/")
 
+    def optional_url(self, name: str) -> str | None:
+        return self.url(name, "") if self._raw(name) is not None else None
+
     def host_port(self, name: str) -> str | None:
         value = self._raw(name)
         if value is None:
             return None
         if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
             self.problems.append(f"{name} must be host:port (got '{value}')")
+        return value
+
+    def service_account(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\.iam\.gserviceaccount\.com", value):
+            self.problems.append(f"{name} must be a service account address (…@….iam.gserviceaccount.com)")
+        return value
+
+    def readable_file(self, name: str) -> Path | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not Path(value).is_file():
+            self.problems.append(f"{name} must name a readable file (got '{value}')")
+        return Path(value)
+
+    def mail_transport(self, name: str) -> str:
+        value = self._raw(name) or "console"
+        if value != "console" and not re.fullmatch(r"file:.+|smtp://[A-Za-z0-9.\-]+:\d{1,5}", value):
+            self.problems.append(f"{name} must be console, file:<dir> or smtp://host:port (got '{value}')")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import lists_available_to
 from app.db import DbSession, unit_of_work, utcnow
+from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
 from app.google.errors import (
     ContactLimitReachedError,
@@ -73,9 +74,15 @@ def ensure_may_call_people(session: DbSession, connection: GoogleConnection) -> 
     """Raise :class:`PeopleCallForbiddenError` unless a run may call the People API for this connection.
 
     The gate of everything that starts a run: the user accepted the current disclosure in
-    this account, and the connection is usable (connected, contacts scope, refresh token).
+    this account, and the connection is usable (connected, contacts scope, refresh token). A
+    connection through a Workspace domain has no disclosure acceptance of its own: the admin's
+    statement and the notice sent to the user stand in for it (``domain_models.call_problem``).
     """
-    if not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
+    if connection.domain_connection_id is not None:
+        problem = domain_models.call_problem(session, connection.domain_connection_id, connection.user_id)
+        if problem is not None:
+            raise PeopleCallForbiddenError(problem)
+    elif not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
         raise PeopleCallForbiddenError("disclosure_not_accepted")
     ensure_usable(connection)
 

@@ -22,6 +22,7 @@ from flask import current_app
 from groupsync_emulator.keys import SigningKey
 from groupsync_emulator.oauth_state import Clock, OAuthState
 from groupsync_emulator.people_state import PeopleSettings, PeopleState
+from groupsync_emulator.workspace import WorkspaceState
 
 EXTENSION_KEY = "groupsync_emulator"
 
@@ -114,6 +115,7 @@ class EmulatorState:
         self.clock = Clock()
         self.oauth: OAuthState = OAuthState(self.clock, settings.token_lifetime)
         self.people = PeopleState(settings.people)
+        self.workspace = WorkspaceState(self.oauth)
         self.log: list[LogEntry] = []
         self.log_bodies = False
         self.next_consent: ConsentAnswer | None = None
@@ -132,6 +134,7 @@ class EmulatorState:
             self.clock = Clock()
             self.oauth = OAuthState(self.clock, self.settings.token_lifetime)
             self.people = PeopleState(self.settings.people)
+            self.workspace = WorkspaceState(self.oauth)
             self.log = []
             self.log_bodies = False
             self.next_consent = None
@@ -238,14 +241,19 @@ class StateFile:
     def save(self, state: EmulatorState) -> None:
         # Written under the lock too: two threads saving out of order would leave the older state behind.
         with state.lock:
-            self._write("state", pickle.dumps((state.clock, state.oauth, state.people, state.log)))
+            self._write(
+                "state", pickle.dumps((state.clock, state.oauth, state.people, state.log, state.workspace))
+            )
 
     def restore(self, state: EmulatorState) -> bool:
         blob = self._read("state")
         if blob is None:
             return False
         with state.lock:
-            state.clock, state.oauth, state.people, state.log = _EmulatorUnpickler(io.BytesIO(blob)).load()
+            saved = _EmulatorUnpickler(io.BytesIO(blob)).load()
+            state.clock, state.oauth, state.people, state.log = saved[:4]
+            # A file written before Workspace domains existed has four parts; it starts with none.
+            state.workspace = saved[4] if len(saved) > 4 else WorkspaceState(state.oauth)
             state.oauth.token_lifetime = state.settings.token_lifetime
             state.register_configured_clients()
         return True
