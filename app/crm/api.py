@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
 from app.crm.openapi import MAX_PAGE, openapi_document
-from app.crm.services import ConflictError, ItemResult, NotFoundError, Outcome
+from app.crm.services import ConflictError, ItemResult, NameTakenError, NotFoundError, Outcome
 from app.crm.validation import InputError, batch_items, check_id
 from app.extensions import csrf, db
 
@@ -62,6 +62,11 @@ def _invalid(exc: InputError) -> Response:
 @api_bp.errorhandler(NotFoundError)
 def _not_found(exc: NotFoundError) -> Response:
     return _error(404, "not_found", exc.message, exc.field)
+
+
+@api_bp.errorhandler(NameTakenError)
+def _name_taken(exc: NameTakenError) -> Response:
+    return _error(409, "name_taken", str(exc), "name")
 
 
 @api_bp.errorhandler(ConflictError)

@@ -27,7 +27,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column, relationship
 
 from app.contact_fields import (
@@ -159,6 +159,21 @@ class ContactList(Base):
 
     def bump(self, when: datetime | None = None) -> None:
         self.content_changed_at = when or utcnow()
+
+
+_LIVE_LIST = ContactList.deleted_at.is_(None)
+Index(
+    "uq_crm_list_live_name",
+    ContactList.account_id,
+    func.lower(ContactList.name),
+    unique=True,
+    sqlite_where=_LIVE_LIST,
+    postgresql_where=_LIVE_LIST,
+)
+"""Two live lists of an account never share a name, ignoring case: CSV import picks its list by name.
+
+The services compare with :func:`str.casefold` (SQLite's ``lower()`` folds ASCII only); this
+index is what stops two concurrent requests."""
 
 
 class ListMember(Base):

@@ -30,7 +30,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed request (body not UTF-8 or not JSON, bad query parameter)",
         401: "Missing, unknown or revoked API key",
         404: "No such contact or list in this account",
-        409: "A concurrent request wrote the same ids; retry",
+        409: (
+            "A concurrent request wrote the same ids (retry), or another list has this name "
+            "ignoring case (`error.code` is `name_taken`, `error.field` is `name`)"
+        ),
         413: "Body larger than the server accepts",
         415: "Body is not application/json",
         422: "Invalid input; `error.field` names the offending field",

@@ -80,6 +80,8 @@ def create_list() -> Response:
         contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
     except InputError as exc:
         flash(f"List name {exc.errors[0].message}; no list was created.", "error")
+    except services.NameTakenError as exc:
+        flash(f"A list named '{exc.other_name}' already exists; no list was created.", "error")
     else:
         flash(f"List '{contact_list.name}' created; make it available to members below.", "info")
     return redirect(url_for("crm.overview"))
@@ -94,6 +96,8 @@ def rename_list(list_id: int) -> Response:
         outcome = services.rename_list(db.session, contact_list, request.form.get("name", ""))
     except InputError as exc:
         flash(f"List name {exc.errors[0].message}; '{old_name}' keeps its name.", "error")
+    except services.NameTakenError as exc:
+        flash(f"A list named '{exc.other_name}' already exists; '{old_name}' keeps its name.", "error")
     except services.NotFoundError:
         abort(404)
     else:
@@ -239,13 +243,25 @@ def upload() -> str | Response:
     except InputError as exc:
         flash(f"List name {exc.errors[0].message}.", "error")
         return redirect(url_for("crm.import_form"))
+    return _render_preview(staged, parsed, csv_import.guess_mapping(parsed.headers))
+
+
+def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: list[str]) -> str:
+    """The mapping page; it says before the Import button how many rows the mapping would import."""
+    try:
+        check: csv_import.RowCheck | None = csv_import.check_rows(
+            db.session, staged.account_id, parsed, mapping
+        )
+    except csv_import.CsvError:
+        check = None  # the mapping itself is incomplete; the Import button names what is missing
     return render_template(
         "crm/preview.html",
         upload=staged,
         parsed=parsed,
         preview=parsed.rows[:10],
-        mapping=csv_import.guess_mapping(parsed.headers),
+        mapping=mapping,
         targets=csv_import.TARGETS,
+        check=check,
     )
 
 
@@ -259,15 +275,7 @@ def run_import(upload_id: int) -> str | Response:
     except csv_import.CsvError as exc:
         db.session.rollback()
         flash(f"{exc}.", "error")
-        parsed = csv_import.parse_csv(staged.content)
-        return render_template(
-            "crm/preview.html",
-            upload=staged,
-            parsed=parsed,
-            preview=parsed.rows[:10],
-            mapping=mapping,
-            targets=csv_import.TARGETS,
-        )
+        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
     except services.ConflictError:
         abort(409)
     return render_template("crm/report.html", report=report)

@@ -35,7 +35,15 @@ from app.crm.services.api_keys import (
     create_api_key,
     revoke_api_key,
 )
-from app.crm.services.common import ConflictError, ItemResult, NotFoundError, Outcome, Page, transaction
+from app.crm.services.common import (
+    ConflictError,
+    ItemResult,
+    NameTakenError,
+    NotFoundError,
+    Outcome,
+    Page,
+    transaction,
+)
 from app.crm.services.contacts import (
     contact_payload,
     delete_contact,
@@ -51,6 +59,7 @@ from app.crm.services.contacts import (
 from app.crm.services.lists import (
     create_list,
     delete_list,
+    find_list_by_name,
     find_or_create_list_by_name,
     get_list,
     list_sizes,
@@ -66,6 +75,7 @@ __all__ = [
     "ConflictError",
     "FormAlreadyUsedError",
     "ItemResult",
+    "NameTakenError",
     "NotFoundError",
     "Outcome",
     "Page",
@@ -81,6 +91,7 @@ __all__ = [
     "delete_contact",
     "delete_contacts",
     "delete_list",
+    "find_list_by_name",
     "find_or_create_list_by_name",
     "get_contact",
     "get_list",
