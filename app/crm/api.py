@@ -12,8 +12,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
@@ -81,7 +81,40 @@ def _http(exc: HTTPException) -> Response:
     message = (
         f"the body is larger than {request.max_content_length} bytes" if status == 413 else exc.description
     )
+    if status == 429:
+        message = f"too many requests (limit: {exc.description}); retry after the seconds in Retry-After"
     return _error(status, (exc.name or "error").lower().replace(" ", "_"), message or "", field)
+
+
+@api_bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # A bug must still answer in the API's format; the traceback goes to the log, not the client.
+    current_app.logger.exception("unexpected error in %s %s", request.method, request.path)
+    return _error(500, "internal_error", "the server failed to handle this request; it has been logged")
+
+
+def _in_api(path: str) -> bool:
+    return path == api_bp.url_prefix or path.startswith(f"{api_bp.url_prefix}/")
+
+
+@api_bp.before_app_request
+def _unrouted() -> Response | None:
+    """An unknown path or method under /api/v1 is answered in the API's JSON format.
+
+    Routing failed before any blueprint was chosen, so the blueprint's error handlers would
+    never see it; Flask runs this hook before raising the routing error.
+    """
+    exc = request.routing_exception
+    if not _in_api(request.path) or not isinstance(exc, NotFound | MethodNotAllowed):
+        return None
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or ())
+        response = _error(
+            405, "method_not_allowed", f"{request.method} is not allowed here; use {', '.join(allowed)}"
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return _error(404, "not_found", f"no API operation at {request.path}; see /api/v1/openapi.json", "path")
 
 
 @api_bp.before_request

@@ -399,6 +399,31 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_RATE_LIMITED = {
+    "description": (
+        "Too many requests: a rate limit per API key, per client address, or of refused keys per "
+        "client address was reached; retry after `Retry-After` seconds"
+    ),
+    "headers": {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 0}},
+        "X-RateLimit-Limit": {"schema": {"type": "integer"}},
+        "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+        "X-RateLimit-Reset": {"description": "Unix time the window ends", "schema": {"type": "integer"}},
+    },
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def _with_rate_limits(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may be answered 429 (see :mod:`app.crm.rate_limits`)."""
+    for item in paths.values():
+        for method in _METHODS:
+            if method in item:
+                item[method]["responses"]["429"] = copy.deepcopy(_RATE_LIMITED)
+    return paths
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -409,12 +434,17 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "How a CRM shares its contacts and lists with GroupSync. Ids are the CRM's own; every "
                 "write is idempotent by them. Accepted changes reach the Google groups that mirror "
-                "the affected lists after the configured delay."
+                "the affected lists after the configured delay. Every answer, errors included (an "
+                'unknown path or method too), is JSON; an error is `{"error": {"code", "message", '
+                '"field"}}`. `null` is accepted only where a schema says so (a birthday and its '
+                "year); elsewhere leave the field out. Requests are rate-limited per API key and per "
+                "client address, and refused keys (401) per client address, each per minute; beyond a "
+                "limit the answer is 429 with `Retry-After`."
             ),
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "paths": _with_rate_limits(_paths()),
         "components": {
             "securitySchemes": {
                 "apiKey": {
