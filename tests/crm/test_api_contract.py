@@ -67,7 +67,9 @@ def test_wrong_keys_from_one_address_are_answered_429_with_retry_after(tmp_path:
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     # Another address is not held back by this one's guessing.
     other = client.get(
-        "/api/v1/contacts", headers={"Authorization": "Bearer gsk_x"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+        "/api/v1/contacts",
+        headers={"Authorization": "Bearer gsk_x"},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
     )
     assert other.status_code == 401
     with app.app_context():
