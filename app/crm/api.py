@@ -132,6 +132,7 @@ def _authenticate() -> Response | None:
         return _error(401, "unauthorized", "the API key is unknown or revoked", "Authorization")
     g.api_account_id = key.account_id
     g.api_actor = f"api_key:{key.id}"
+    g.api_key_creator = key.created_by
     return None
 
 
@@ -144,7 +145,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _body() -> object:
+def body_json() -> object:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json", "Content-Type")
     raw = request.get_data(cache=False)
@@ -240,7 +241,7 @@ def get_contact(crm_id: str) -> Response:
 @api_bp.put("/contacts/<crm_id>")
 def put_contact(crm_id: str) -> tuple[Response, int]:
     ident = check_id(crm_id, "id")
-    outcome = services.upsert_contact(db.session, _account(), ident, _body())
+    outcome = services.upsert_contact(db.session, _account(), ident, body_json())
     row = services.get_contact(db.session, _account(), ident)
     return jsonify({"status": outcome.value, "contact": _contact_json(row)}), _status(outcome)
 
@@ -253,13 +254,13 @@ def delete_contact(crm_id: str) -> Response:
 
 @api_bp.post("/contacts:batchUpsert")
 def batch_upsert() -> Response:
-    items = batch_items(_body(), "contacts")
+    items = batch_items(body_json(), "contacts")
     return _results(services.upsert_contacts(db.session, _account(), items))
 
 
 @api_bp.post("/contacts:batchDelete")
 def batch_delete() -> Response:
-    ids = batch_items(_body(), "ids")
+    ids = batch_items(body_json(), "ids")
     return _results(services.delete_contacts(db.session, _account(), ids, g.api_actor))
 
 
@@ -281,7 +282,7 @@ def get_list(list_id: str) -> Response:
 
 @api_bp.put("/lists/<list_id>")
 def put_list(list_id: str) -> tuple[Response, int]:
-    row, outcome = services.put_list(db.session, _account(), check_id(list_id, "list_id"), _body())
+    row, outcome = services.put_list(db.session, _account(), check_id(list_id, "list_id"), body_json())
     size = services.list_sizes(db.session, [row.id])[row.id]
     return jsonify({"status": outcome.value, "list": _list_json(row, size)}), _status(outcome)
 
@@ -303,7 +304,7 @@ def list_members(list_id: str) -> Response:
 def _members_view(add: bool) -> Callable[[str], Response]:
     def view(list_id: str) -> Response:
         ident = check_id(list_id, "list_id")
-        return _results(services.change_members(db.session, _account(), ident, _body(), add=add))
+        return _results(services.change_members(db.session, _account(), ident, body_json(), add=add))
 
     return view
 

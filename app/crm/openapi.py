@@ -10,6 +10,7 @@ import copy
 from functools import cache
 from typing import Any
 
+from app.crm.openapi_admin import admin_paths, admin_schemas
 from app.crm.validation import ID_PATTERN, MAX_BATCH, contact_input_schema
 
 MAX_PAGE = 500
@@ -444,7 +445,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"apiKey": []}],
-        "paths": _with_rate_limits(_paths()),
+        "paths": _with_rate_limits({**_paths(), **admin_paths()}),
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -453,6 +454,6 @@ def openapi_document() -> dict[str, Any]:
                     "description": "An API key (gsk_...) an admin created in GroupSync",
                 }
             },
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **admin_schemas()},
         },
     }

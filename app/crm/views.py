@@ -15,12 +15,14 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
 from app.crm import csv_import, services
+from app.crm.admin_api import admin_bp
 from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.extensions import db
 
 bp = Blueprint("crm", __name__)
+api_bp.register_blueprint(admin_bp)
 bp.register_blueprint(api_bp)
 
 _PAGE = 50
