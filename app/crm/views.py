@@ -12,10 +12,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app.accounts.api import admin_bp
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
 from app.crm import csv_import, services
-from app.crm.admin_api import admin_bp
 from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError

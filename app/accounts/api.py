@@ -1,4 +1,4 @@
-"""The admin part of the API, under ``/api/v1/admin``: members and invitations, which lists each
+"""The admin part of the CRM API, under ``/api/v1/admin``: members and invitations, which lists each
 member may sync, API keys, and sync status — what the admin pages do, for scripts.
 
 An API key acts for the admin who created it: these operations need a key whose creator is,
