@@ -166,6 +166,9 @@ def body_json() -> object:
 
 
 def _page_args() -> tuple[int | None, int]:
+    unknown = sorted(set(request.args) - {"limit", "cursor"})
+    if unknown:
+        raise ApiError(400, "invalid", "is not a query parameter of this operation", unknown[0])
     raw_limit = request.args.get("limit", "100")
     if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise ApiError(400, "invalid", f"must be a whole number from 1 to {MAX_PAGE}", "limit")

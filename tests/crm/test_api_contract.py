@@ -24,6 +24,9 @@ def test_unknown_routes_and_methods_answer_in_the_api_format(api: Api) -> None:
     assert wrong_method.status_code == 405
     assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
     assert wrong_method.headers["Allow"].split(", ") == ["GET", "HEAD", "OPTIONS"]
+    unknown_parameter = api.get("/contacts?colour=red")
+    assert unknown_parameter.status_code == 400
+    assert unknown_parameter.get_json()["error"]["field"] == "colour"
     # Outside the API, pages keep their own error pages.
     assert not api.client.get("/no-such-page").is_json
 
