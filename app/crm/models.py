@@ -67,6 +67,9 @@ class CrmContact(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(64), default=None)
     """``user:<id>`` (admin UI) or ``api_key:<id>`` (admin API key)."""
+    undo_until: Mapped[datetime | None] = mapped_column(default=None)
+    """An admin deleted it on a page and may undo that until then; until then the sync still
+    treats it as live (:class:`app.sync.loaders.ListSource`), so nothing leaves Google early."""
 
 
 _BIRTHDAY_PARTS: Final = ("year", "month", "day")

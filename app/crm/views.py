@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -15,10 +16,12 @@ from werkzeug.wrappers import Response
 from app.accounts.api import admin_bp
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
+from app.config import current_settings
 from app.crm import csv_import, services
 from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
+from app.db import utcnow
 from app.extensions import db
 
 bp = Blueprint("crm", __name__)
@@ -147,13 +150,62 @@ def contacts() -> str:
     return render_template("crm/contacts.html", page=page, query=query)
 
 
-@bp.post(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete")
+def _undo_window() -> timedelta:
+    """Deletions on the page wait one sync interval, during which the admin may undo them."""
+    return timedelta(seconds=current_settings().sync_interval_seconds)
+
+
+@bp.route(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def delete_contact(contact_id: int) -> Response:
+def delete_contact(contact_id: int) -> str | Response:
+    """GET asks (saying what will happen); POST deletes and redirects to the receipt.
+
+    One rule for both methods: werkzeug answers an id beyond the column's range with 405, not
+    404, when two rules share the pattern.
+    """
     contact = get_scoped_or_404(CrmContact, contact_id)
-    services.delete_contact(db.session, contact.account_id, contact.crm_id, _actor())
-    flash(f"Contact {contact.crm_id} deleted; it leaves every Google group at the next sync.", "info")
-    return redirect(url_for("crm.contacts", q=request.form.get("q", "")))
+    if request.method == "POST":
+        services.delete_with_undo(db.session, contact, _actor(), _undo_window())
+    if contact.deleted:
+        # A redirect, so reloading or going Back never sends the deletion again.
+        return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
+    return render_template(
+        "crm/confirm_delete.html",
+        contact=contact,
+        reach=services.deletion_reach(db.session, contact),
+        minutes=int(_undo_window().total_seconds() // 60),
+        q=request.args.get("q", "")[:100],
+    )
+
+
+@bp.get(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/deleted")
+@require_role(Role.ADMIN)
+def contact_deleted(contact_id: int) -> str | Response:
+    contact = get_scoped_or_404(CrmContact, contact_id)
+    if not contact.deleted:
+        flash(f"Contact {contact.crm_id} is not deleted.", "info")
+        return redirect(url_for("crm.contacts"))
+    return render_template(
+        "crm/contact_deleted.html",
+        contact=contact,
+        reach=services.deletion_reach(db.session, contact),
+        can_undo=contact.undo_until is not None and contact.undo_until > utcnow(),
+    )
+
+
+@bp.post(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/undo")
+@require_role(Role.ADMIN)
+def undo_delete_contact(contact_id: int) -> Response:
+    contact = get_scoped_or_404(CrmContact, contact_id)
+    if services.undo_delete(db.session, contact):
+        flash(f"Contact {contact.crm_id} is back; nothing was removed from Google.", "info")
+        return redirect(url_for("crm.contacts"))
+    flash(
+        f"Contact {contact.crm_id} can no longer be restored here: its undo window has ended. "
+        "The CRM can send it again through the API.",
+        "error",
+    )
+    return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
 
 
 def _render_api_keys(new_key: ApiKey | None = None, secret: str | None = None) -> str:

@@ -45,14 +45,18 @@ from app.crm.services.common import (
     transaction,
 )
 from app.crm.services.contacts import (
+    DeletionReach,
     contact_payload,
     delete_contact,
     delete_contacts,
+    delete_with_undo,
+    deletion_reach,
     get_contact,
     page_contacts,
     search_contacts,
     store_contact_data,
     to_contact_data,
+    undo_delete,
     upsert_contact,
     upsert_contacts,
 )
@@ -73,6 +77,7 @@ from app.crm.services.settings import default_region, set_default_region
 __all__ = [
     "API_KEY_PREFIX",
     "ConflictError",
+    "DeletionReach",
     "FormAlreadyUsedError",
     "ItemResult",
     "NameTakenError",
@@ -91,6 +96,8 @@ __all__ = [
     "delete_contact",
     "delete_contacts",
     "delete_list",
+    "delete_with_undo",
+    "deletion_reach",
     "find_list_by_name",
     "find_or_create_list_by_name",
     "get_contact",
@@ -110,6 +117,7 @@ __all__ = [
     "syncs_by_list",
     "to_contact_data",
     "transaction",
+    "undo_delete",
     "upsert_contact",
     "upsert_contacts",
     "withdraw_access",
