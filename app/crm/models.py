@@ -14,7 +14,9 @@ Deletion semantics the sync engine relies on
 --------------------------------------------
 * A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``
   (and a new ``updated_at``); a group mirroring one of its lists holds only members that are
-  not deleted, so every such group loses it.
+  not deleted, so every such group loses it. A deletion made on the admin page sets
+  ``undo_until`` (one sync interval on): until then the admin may undo it and the sync still
+  holds the contact, so it leaves Google only once nobody can undo any more.
 * A contact that left a list simply has no :class:`ListMember` row for it any more.
 * A deleted list keeps its row with ``deleted_at`` set and no members, so a sync of it
   empties its group; :func:`app.crm.services.lists_available_to` no longer returns it.
