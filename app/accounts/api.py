@@ -58,7 +58,7 @@ def api_key_json(key: ApiKey) -> dict[str, Any]:
     return {
         "id": key.id,
         "name": key.name,
-        "prefix": key.prefix,
+        "secret_prefix": key.prefix,
         "created_at": key.created_at.isoformat(),
         "last_used_at": _when(key.last_used_at),
         "revoked_at": _when(key.revoked_at),

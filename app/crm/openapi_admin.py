@@ -72,7 +72,7 @@ def admin_schemas() -> dict[str, Any]:
             {
                 "id": {"type": "integer"},
                 "name": {"type": "string"},
-                "prefix": {"type": "string", "description": "The secret's first characters"},
+                "secret_prefix": {"type": "string", "description": "The secret's first characters"},
                 "created_at": _WHEN,
                 "last_used_at": _MAYBE_WHEN,
                 "revoked_at": _MAYBE_WHEN,
