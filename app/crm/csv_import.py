@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from app.contact_fields import CONTACT_FIELDS, ContactData, Kind
 from app.crm import services
 from app.crm.models import CrmContact, CsvUpload
 from app.crm.services import Outcome, transaction
 from app.crm.validation import InputError, check_id, check_name, validate_contact
-from app.db import DbSession, unit_of_work
+from app.db import DbSession, unit_of_work, utcnow
 
 MAX_ROWS = 25_000
 """A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
@@ -393,25 +393,62 @@ def stage_upload(
     return upload, parsed
 
 
+def report_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "list_name": report.list_name,
+        "rows": [[r.row, r.crm_id, r.status, r.reason] for r in report.rows],
+    }
+
+
+def report_from_json(data: dict[str, Any]) -> ImportReport:
+    return ImportReport(str(data["list_name"]), [RowReport(*row) for row in data["rows"]])
+
+
 def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) -> ImportReport:
-    """Import a staged file with the chosen mapping; the staged copy is removed with it."""
+    """Import a staged file with the chosen mapping; the staged content is replaced by the report.
+
+    Sent again (a reload, Back, a double click), the same upload answers with its report and
+    imports nothing.
+    """
+    if upload.report is not None:
+        return report_from_json(upload.report)
     parsed = parse_csv(upload.content)
     check_mapping(parsed, mapping)
-    # Deleting the row first is the claim: it stays locked until the import commits, so
-    # purge_stale_uploads cannot remove an upload while it is being imported.
+    report: ImportReport | None = None
     with transaction(session):
-        session.delete(upload)
-        session.flush()
-        return _import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+        # Marking the row first is the claim: it stays locked until the import commits, so
+        # purge_stale_uploads waits for it and a second sending of the form finds it taken.
+        claimed = session.execute(
+            update(CsvUpload)
+            .where(CsvUpload.id == upload.id, CsvUpload.imported_at.is_(None))
+            .values(imported_at=utcnow(), content=b"")
+        )
+        if getattr(claimed, "rowcount", 0):
+            report = _import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+            stored = update(CsvUpload).where(CsvUpload.id == upload.id).values(report=report_json(report))
+            session.execute(stored)
+    session.expire(upload)
+    if report is not None:
+        return report
+    if upload.report is None:
+        raise CsvError("this file is being imported by another request; reload its report in a moment")
+    return report_from_json(upload.report)
 
 
 def purge_stale_uploads(session: DbSession, now: datetime) -> int:
-    """Delete staged uploads not imported within ``UPLOAD_LIFETIME``; commits, returns how many.
+    """Delete uploads older than ``UPLOAD_LIFETIME`` and reports older than that; commits, returns how many.
 
     The staged file is the row's ``content``, so it goes with the row. An upload being imported
-    is already deleted in the import's open transaction: the delete here waits for that
-    transaction and then finds nothing left to delete.
+    is already claimed (``imported_at`` set) in the import's open transaction: the delete here
+    waits for that transaction and then leaves the row, whose report stays a day.
     """
     with unit_of_work(session):
-        result = session.execute(delete(CsvUpload).where(CsvUpload.created_at < now - UPLOAD_LIFETIME))
+        cutoff = now - UPLOAD_LIFETIME
+        result = session.execute(
+            delete(CsvUpload).where(
+                CsvUpload.created_at < cutoff,
+                # An import's report stays a day after the import, however old the upload was.
+                or_(CsvUpload.imported_at.is_(None), CsvUpload.imported_at < cutoff),
+            )
+        )
     return int(getattr(result, "rowcount", 0) or 0)

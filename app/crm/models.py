@@ -240,7 +240,11 @@ class CrmSettings(Base):
 
 
 class CsvUpload(Base):
-    """An uploaded CSV waiting for its column mapping (removed once imported, or a day on by retention)."""
+    """An uploaded CSV waiting for its column mapping; once imported, its report instead of its content.
+
+    The row goes a day on (retention), so the report page can be reloaded until then and the
+    same import sent twice (a reload, Back) finds the report instead of importing again.
+    """
 
     __tablename__ = "crm_csv_upload"
 
@@ -251,3 +255,5 @@ class CsvUpload(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    imported_at: Mapped[datetime | None] = mapped_column(default=None)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -283,7 +283,7 @@ def upload() -> str | Response:
         return redirect(url_for("crm.import_form"))
     user = current_user()
     try:
-        staged, parsed = csv_import.stage_upload(
+        staged, _ = csv_import.stage_upload(
             db.session,
             current_account().id,
             filename=file.filename,
@@ -297,7 +297,8 @@ def upload() -> str | Response:
     except InputError as exc:
         flash(f"List name {exc.errors[0].message}.", "error")
         return redirect(url_for("crm.import_form"))
-    return _render_preview(staged, parsed, csv_import.guess_mapping(parsed.headers))
+    # A redirect, so Back and reload after the next step never send the file again.
+    return redirect(url_for("crm.run_import", upload_id=staged.id))
 
 
 def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: list[str]) -> str:
@@ -319,17 +320,32 @@ def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: li
     )
 
 
-@bp.post(f"/admin/crm/import/<{_ROW_ID}:upload_id>")
+@bp.route(f"/admin/crm/import/<{_ROW_ID}:upload_id>", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
 def run_import(upload_id: int) -> str | Response:
+    """GET shows the mapping page; POST imports and redirects to the report (reloadable)."""
     staged = get_scoped_or_404(CsvUpload, upload_id)
+    if staged.imported_at is not None:
+        return redirect(url_for("crm.import_report", upload_id=staged.id))
+    if request.method == "GET":
+        parsed = csv_import.parse_csv(staged.content)
+        return _render_preview(staged, parsed, csv_import.guess_mapping(parsed.headers))
     mapping = request.form.getlist("column")
     try:
-        report = csv_import.run_upload(db.session, staged, mapping)
+        csv_import.run_upload(db.session, staged, mapping)
     except csv_import.CsvError as exc:
         db.session.rollback()
         flash(f"{exc}.", "error")
         return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
     except services.ConflictError:
         abort(409)
-    return render_template("crm/report.html", report=report)
+    return redirect(url_for("crm.import_report", upload_id=staged.id))
+
+
+@bp.get(f"/admin/crm/import/<{_ROW_ID}:upload_id>/report")
+@require_role(Role.ADMIN)
+def import_report(upload_id: int) -> str | Response:
+    staged = get_scoped_or_404(CsvUpload, upload_id)
+    if staged.report is None:
+        return redirect(url_for("crm.run_import", upload_id=staged.id))
+    return render_template("crm/report.html", report=csv_import.report_from_json(staged.report))

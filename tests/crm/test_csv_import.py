@@ -243,6 +243,7 @@ def test_the_preview_says_before_the_import_button_that_nothing_would_be_importe
         "/admin/crm/import",
         data={"csrf_token": token, "list_name": "Nope", "file": (io.BytesIO(b"id,email\nc1,bad\n"), "x.csv")},
         content_type="multipart/form-data",
+        follow_redirects=True,
     )
     assert response.status_code == 200
     text = response.text
