@@ -40,6 +40,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     csrf.init_app(app)
     web_security.init_app(app, settings)
 
+    from app.crm import rate_limits
+
+    rate_limits.init_app(app, settings)
+
     from app import models  # noqa: F401  (registers every table on the metadata)
     from app.accounts.views import bp as accounts_bp
     from app.auth.views import bp as auth_bp

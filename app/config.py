@@ -106,6 +106,14 @@ class Settings:
     """Where users get help; the Marketplace listing shows it."""
     terms_url: str | None = None
     """The operator's terms of service; the Marketplace listing shows it."""
+    api_requests_per_minute_per_key: int = 600
+    """Requests to /api/v1 one API key may make per minute (429 beyond)."""
+    api_requests_per_minute_per_address: int = 1200
+    """Requests to /api/v1 one client address may make per minute, whatever the key."""
+    api_refused_keys_per_minute: int = 20
+    """Answers 401 (unknown, revoked or missing key) one client address may get per minute."""
+    rate_limit_storage_url: str = "memory://"
+    """Where the API's rate-limit counters live: ``memory://`` (one process) or a Redis URL (shared)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -202,6 +210,16 @@ class Settings:
             mail_from=reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>"),
             support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
             terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
+            api_requests_per_minute_per_key=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_KEY", 600, minimum=1
+            ),
+            api_requests_per_minute_per_address=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_ADDRESS", 1200, minimum=1
+            ),
+            api_refused_keys_per_minute=reader.integer(
+                "GROUPSYNC_API_REFUSED_KEYS_PER_MINUTE", 20, minimum=1
+            ),
+            rate_limit_storage_url=reader.limiter_storage("GROUPSYNC_RATE_LIMIT_STORAGE_URL"),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         reader.problems.extend(_replaced_settings_problems(env))
@@ -435,6 +453,15 @@ class _Reader:
         if number < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {number})")
         return number
+
+    def limiter_storage(self, name: str) -> str:
+        value = self._raw(name)
+        if value is None:
+            return "memory://"
+        if value != "memory://" and not value.startswith(("redis://", "rediss://")):
+            self.problems.append(f"{name} must be memory:// or a redis:// or rediss:// URL (got '{value}')")
+            return "memory://"
+        return value
 
     def optional_port(self, name: str) -> int | None:
         value = self._raw(name)

@@ -273,6 +273,9 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
     "list_id": lambda account, label: _list(account, label).crm_id,
+    "membership_id": _member,
+    "invitation_id": _invitation,
+    "key_id": _api_key,
 }
 
 

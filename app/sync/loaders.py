@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from app.accounts.models import Membership
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.services import lists_available_to, to_contact_data
 from app.crm.values import ContactData
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.sync.models import ContactSync
 
 _CHUNK = 500
@@ -45,7 +45,9 @@ class ListSource:
 
     def _members(self) -> tuple[ColumnElement[bool], ...]:
         assert self._list is not None
-        return (ListMember.list_id == self._list.id, CrmContact.deleted.is_(False))
+        # A contact an admin deleted on the page stays until its undo window ends.
+        live = or_(CrmContact.deleted.is_(False), CrmContact.undo_until > utcnow())
+        return (ListMember.list_id == self._list.id, live)
 
     def versions(self) -> Mapping[str, datetime]:
         """CRM id → ``updated_at`` of every contact the group must hold."""

@@ -25,7 +25,7 @@ from app.crm.models import ContactList, ListAccess
 from app.extensions import db
 from app.worker.embedded import EmbeddedWorker
 from groupsync_emulator.cli import RunningEmulator, serve_in_thread
-from groupsync_emulator.demo_data import seed_demo_account
+from groupsync_emulator.demo_data import DEMO_LIST_ID, seed_demo_account
 from groupsync_emulator.demo_workspace import WorkspaceDemo, seed_workspace, seed_workspace_account
 from groupsync_emulator.hooks import HookError, HooksClient
 from groupsync_emulator.oauth_state import IDENTITIES
@@ -98,8 +98,16 @@ def start_emulator(settings: Settings, instance: Path, port: int) -> RunningEmul
 
 
 def seed(session: Session) -> Account:
-    """Create the demo account, its people and its contact list; running it again changes nothing."""
+    """Create the demo account, its people and its contact list; running it again changes nothing.
+
+    Once the demo list exists (even deleted) the account was seeded: nothing is seeded again, so
+    a member an admin removed, or a list withdrawn, stays that way after a restart.
+    """
     account = session.scalar(select(Account).where(Account.name == DEMO_ACCOUNT))
+    if account is not None and session.scalar(
+        select(ContactList.id).where(ContactList.account_id == account.id, ContactList.crm_id == DEMO_LIST_ID)
+    ):
+        return account
     if account is None:
         account = Account(name=DEMO_ACCOUNT)
         session.add(account)
