@@ -11,6 +11,15 @@ def app_commands() -> list[click.Command]:
     from app.crm.cli import crm_group
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
+    from app.privacy.cli import privacy_group
     from app.worker.cli import worker_command
 
-    return [accounts_group, crm_group, keys_group, connections_group, ledger_group, worker_command]
+    return [
+        accounts_group,
+        crm_group,
+        keys_group,
+        connections_group,
+        ledger_group,
+        privacy_group,
+        worker_command,
+    ]

@@ -44,6 +44,41 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Operator:
+    """The installation's operator: the legal entity users and Google can reach."""
+
+    legal_name: str
+    address: str
+    support_email: str
+    privacy_email: str
+    """The data-protection contact."""
+    logo_url: str | None = None
+
+
+DEMO_OPERATOR = Operator(
+    legal_name="GroupSync Demo Operator (not a real company)",
+    address="1 Example Street, Kyiv, Ukraine",
+    support_email="support@groupsync.example",
+    privacy_email="privacy@groupsync.example",
+)
+"""What demo and test installations show; production must name its own operator."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """``smtp`` sends through a server; ``file`` writes each message to ``file_dir``; ``console`` logs it."""
+
+    transport: str
+    sender: str = "GroupSync <no-reply@groupsync.example>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    file_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     secret_key: str
@@ -89,6 +124,12 @@ class Settings:
     """Deliveries of one Celery job before it is marked failed and not run again."""
     sync_lease_seconds: int = 600
     """How long a sync run holds its Google account without renewing; a dead run blocks it this long."""
+    operator: Operator = field(default_factory=lambda: DEMO_OPERATOR)
+    """Who runs this installation and how to reach them (home page, policy, disclosure, e-mails)."""
+    mail: MailSettings = field(default_factory=lambda: MailSettings("console"))
+    """How GroupSync sends e-mail (policy notices, breach notifications)."""
+    policy_notice_days: int = 30
+    """Days before a new policy version's effective date that users are told about it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -168,6 +209,12 @@ class Settings:
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
         )
+        settings = replace(
+            settings,
+            operator=_operator(reader, relaxed),
+            mail=_mail(reader, mode or Mode.PRODUCTION, instance),
+            policy_notice_days=reader.integer("GROUPSYNC_POLICY_NOTICE_DAYS", 30, minimum=1),
+        )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))
@@ -202,6 +249,60 @@ def current_settings() -> Settings:
     """The running app's settings (needs an app context)."""
     settings: Settings = current_app.config["GROUPSYNC"]
     return settings
+
+
+def _operator(reader: _Reader, relaxed: bool) -> Operator:
+    """Production must name a reachable operator; demo and test fall back to :data:`DEMO_OPERATOR`."""
+    demo = DEMO_OPERATOR if relaxed else None
+
+    operator = Operator(
+        legal_name=reader.text("GROUPSYNC_OPERATOR_NAME", demo.legal_name if demo else None),
+        address=reader.text("GROUPSYNC_OPERATOR_ADDRESS", demo.address if demo else None),
+        support_email=reader.text("GROUPSYNC_SUPPORT_EMAIL", demo.support_email if demo else None),
+        privacy_email=reader.text("GROUPSYNC_PRIVACY_EMAIL", demo.privacy_email if demo else None),
+        logo_url=reader.optional_url("GROUPSYNC_OPERATOR_LOGO_URL"),
+    )
+    for name, value in (
+        ("GROUPSYNC_SUPPORT_EMAIL", operator.support_email),
+        ("GROUPSYNC_PRIVACY_EMAIL", operator.privacy_email),
+    ):
+        if value and not _EMAIL.fullmatch(value):
+            reader.problems.append(f"{name} must be an e-mail address (got '{value}')")
+    return operator
+
+
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def _mail(reader: _Reader, mode: Mode, instance: Path) -> MailSettings:
+    """SMTP in production; demo and test default to files under the instance folder."""
+    default = "smtp" if mode in (Mode.PRODUCTION, Mode.DEVELOPMENT) else "file"
+    transport = reader.choice_str(
+        "GROUPSYNC_MAIL_TRANSPORT", {"SMTP", "FILE", "CONSOLE"}, default.upper()
+    ).lower()
+    sender = reader.text(
+        "GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@groupsync.example>" if mode.relaxed else None
+    )
+    if sender and "@" not in sender:
+        reader.problems.append(f"GROUPSYNC_MAIL_FROM must hold an e-mail address (got '{sender}')")
+    if transport != "smtp" and mode is Mode.PRODUCTION:
+        reader.problems.append(
+            f"GROUPSYNC_MAIL_TRANSPORT={transport} is for demo and test: production sends by smtp"
+        )
+    if transport == "file":
+        directory = reader.text("GROUPSYNC_MAIL_FILE_DIR", str(instance / "mail"))
+        return MailSettings("file", sender, file_dir=Path(directory))
+    if transport == "console":
+        return MailSettings("console", sender)
+    return MailSettings(
+        "smtp",
+        sender,
+        smtp_host=reader.text("GROUPSYNC_SMTP_HOST", "localhost" if mode.relaxed else None),
+        smtp_port=reader.integer("GROUPSYNC_SMTP_PORT", 587, minimum=1),
+        smtp_username=reader.optional_text("GROUPSYNC_SMTP_USERNAME"),
+        smtp_password=reader.optional_text("GROUPSYNC_SMTP_PASSWORD"),
+        smtp_starttls=reader.boolean("GROUPSYNC_SMTP_STARTTLS", default=True),
+    )
 
 
 def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -273,6 +374,15 @@ class _Reader:
             return ""
         if len(value) < min_length:
             self.problems.append(f"{name} must be at least {min_length} characters long")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        return self._raw(name)
+
+    def optional_url(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is not None and urlsplit(value).scheme not in {"http", "https"}:
+            self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
         return value
 
     def optional_secret(self, name: str, min_length: int) -> str | None:

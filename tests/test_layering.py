@@ -17,7 +17,7 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "db"}),
-    frozenset({"extensions", "logs", "ops"}),
+    frozenset({"extensions", "logs", "ops", "mail"}),
     frozenset({"accounts"}),
     frozenset({"ledger"}),
     frozenset({"contact_fields"}),

@@ -31,6 +31,10 @@ class EventTag(StrEnum):
     DATA_DELETED = "user_data.deleted"
     RETENTION_PURGED = "retention.purged"
     HUMAN_VIEW = "access.human_view"
+    INCIDENT_NOTIFIED = "security.incident_notified"
+    """A user was told of a breach that may have exposed their data (e-mail and sign-in notice)."""
+    POLICY_NOTICE_SENT = "consent.policy_notice_sent"
+    """A user was e-mailed that a new privacy-policy version takes effect on a set date."""
 
 
 class FlowKind(StrEnum):
