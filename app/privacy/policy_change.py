@@ -71,14 +71,11 @@ def status_for(
         return PolicyStatus(False, None)
     paused = not disclosure.has_current_acceptance(session, user_id, account_id)
     upcoming = upcoming_policy(settings, today)
-    announced = upcoming is not None and (start := notice_from(upcoming, settings)) is not None
-    if (
-        upcoming is None
-        or not announced
-        or today < start
-        or _accepted(session, user_id, account_id, upcoming.version)
-    ):
-        upcoming = None
+    start = notice_from(upcoming, settings) if upcoming is not None else None
+    if upcoming is None or start is None or today < start:
+        return PolicyStatus(paused, None)
+    if _accepted(session, user_id, account_id, upcoming.version):
+        return PolicyStatus(paused, None)
     return PolicyStatus(paused, upcoming)
 
 

@@ -82,11 +82,12 @@ def test_acceptance_counts_only_for_the_current_texts_and_account(
     # A new privacy policy needs a fresh acceptance...
     policies = tmp_path / "policy"
     policies.mkdir()
-    for version in ("v1", "v2"):
-        (policies / f"{version}.md").write_text(current_policy().markdown, encoding="utf-8")
+    newer = int(policy.removeprefix("v")) + 1
+    for number in range(1, newer + 1):
+        (policies / f"v{number}.md").write_text(current_policy().markdown, encoding="utf-8")
     settings = app.config["GROUPSYNC"]
     monkeypatch.setitem(app.config, "GROUPSYNC", replace(settings, privacy_policy_dir=policies))
-    assert current_policy_version() == "v2"
+    assert current_policy_version() == f"v{newer}"
     assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
     monkeypatch.setitem(app.config, "GROUPSYNC", settings)
     assert disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
