@@ -90,7 +90,8 @@ def accept_review() -> Response | tuple[str, int]:
 @bp.post("/privacy/notices/<int:notice_id>/dismiss")
 @require_role(*ANY_ROLE)
 def dismiss_notice(notice_id: int) -> Response:
-    notices.dismiss(db.session(), _me().user_id, notice_id)
+    if not notices.dismiss(db.session(), _me().user_id, notice_id):
+        abort(404)
     return redirect(url_for("web.dashboard"))
 
 
