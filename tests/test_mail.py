@@ -62,10 +62,14 @@ def test_file_transport_writes_the_message_with_the_operator_footer(tmp_path: Pa
     (written,) = sent_files(tmp_path / "out")
     text = written.read_text()
     assert message_id in text
-    assert "To: alice@example.com" in text and "Subject: Hello" in text and "Body line." in text
+    assert "To: alice@example.com" in text
+    assert "Subject: Hello" in text
+    assert "Body line." in text
     operator = settings.operator
     assert f"Sent by {operator.legal_name}" in text
-    assert operator.address in text and operator.support_email in text and operator.privacy_email in text
+    assert operator.address in text
+    assert operator.support_email in text
+    assert operator.privacy_email in text
     assert f"Reply-To: {operator.support_email}" in text
 
 
@@ -78,7 +82,8 @@ def test_smtp_transport_hands_the_message_to_the_server(
     )
     send(Mail("bob@example.com", "Notice", "Read this."), settings)
     (body,) = received
-    assert b"To: bob@example.com" in body and b"Read this." in body
+    assert b"To: bob@example.com" in body
+    assert b"Read this." in body
     assert settings.operator.privacy_email.encode() in body
 
 

@@ -29,7 +29,7 @@ def pending(session: DbSession, user_id: int) -> list[UserNotice]:
 
 
 def dismiss(session: DbSession, user_id: int, notice_id: int) -> bool:
-    """Mark the user's own notice read; ``False`` (nothing changed) when it is not theirs or already dismissed."""
+    """Mark the user's own notice read; ``False`` (nothing changed) if not theirs or already dismissed."""
     with unit_of_work(session) as work:
         notice = work.get(UserNotice, notice_id)
         if notice is None or notice.user_id != user_id or notice.dismissed_at is not None:

@@ -97,15 +97,14 @@ def test_other_modes_allow_what_production_refuses(tmp_path: Path, mode: str) ->
 
 
 def test_production_refuses_to_start_without_the_operator_contacts_naming_each(tmp_path: Path) -> None:
-    missing = {
-        name: None
-        for name in (
+    missing = dict.fromkeys(
+        (
             "GROUPSYNC_OPERATOR_NAME",
             "GROUPSYNC_OPERATOR_ADDRESS",
             "GROUPSYNC_SUPPORT_EMAIL",
             "GROUPSYNC_PRIVACY_EMAIL",
         )
-    }
+    )
     assert problems(tmp_path, **missing) == [f"{name} is required (not set)" for name in missing]
 
 
