@@ -13,6 +13,7 @@ def app_commands() -> list[click.Command]:
     from app.ledger.cli import ledger_group
     from app.privacy.cli import privacy_group
     from app.worker.cli import worker_command
+    from app.workspace.cli import marketplace_group
 
     return [
         accounts_group,
@@ -22,4 +23,5 @@ def app_commands() -> list[click.Command]:
         ledger_group,
         privacy_group,
         worker_command,
+        marketplace_group,
     ]

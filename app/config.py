@@ -65,20 +65,6 @@ DEMO_OPERATOR = Operator(
 
 
 @dataclass(frozen=True)
-class MailSettings:
-    """``smtp`` sends through a server; ``file`` writes each message to ``file_dir``; ``console`` logs it."""
-
-    transport: str
-    sender: str = "GroupSync <no-reply@groupsync.example>"
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = True
-    file_dir: Path | None = None
-
-
-@dataclass(frozen=True)
 class Settings:
     mode: Mode
     secret_key: str
@@ -95,11 +81,17 @@ class Settings:
     log_json: bool = True
     session_cookie_secure: bool = True
     sync_interval_seconds: int = 900
+    sync_repair_interval_seconds: int = 14_400
+    """How often a run reads every contact of the group to find and undo edits made in Google."""
     sync_change_delay_seconds: int = 30
     celery_broker_url: str | None = None
     celery_visibility_timeout_seconds: int = 3600
     http_timeout_seconds: float = 30.0
-    google_requests_per_minute: int = 60
+    google_critical_reads_per_minute: int = 60
+    """People API quota units per Google account per minute, per bucket (see app/google/limits.py)."""
+    google_critical_writes_per_minute: int = 60
+    google_reads_per_minute: int = 60
+    google_writes_per_minute: int = 60
     mass_delete_share: float = 0.2
     mass_delete_minimum: int = 50
     retention_connection_days: int = 180
@@ -124,10 +116,32 @@ class Settings:
     """Deliveries of one Celery job before it is marked failed and not run again."""
     sync_lease_seconds: int = 600
     """How long a sync run holds its Google account without renewing; a dead run blocks it this long."""
+    domain_service_account: str | None = None
+    """The installation's service account (what a Marketplace domain install authorizes); unset, none."""
+    domain_service_account_key_file: Path | None = None
+    """Its JSON key file (from a secret store); unset, GroupSync signs keyless through IAM signJwt."""
+    mail_transport: str = "console"
+    """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
+    mail_from: str = "GroupSync <no-reply@localhost>"
+    mail_smtp_username: str | None = None
+    """Login at the ``smtp://`` relay; unset, GroupSync does not log in."""
+    mail_smtp_password: str | None = field(default=None, repr=False)
+    mail_smtp_starttls: bool = True
+    """Upgrade the ``smtp://`` connection with STARTTLS before sending (and before any login)."""
+    support_url: str | None = None
+    """Where users get help; the Marketplace listing shows it."""
+    terms_url: str | None = None
+    """The operator's terms of service; the Marketplace listing shows it."""
+    api_requests_per_minute_per_key: int = 600
+    """Requests to /api/v1 one API key may make per minute (429 beyond)."""
+    api_requests_per_minute_per_address: int = 1200
+    """Requests to /api/v1 one client address may make per minute, whatever the key."""
+    api_refused_keys_per_minute: int = 20
+    """Answers 401 (unknown, revoked or missing key) one client address may get per minute."""
+    rate_limit_storage_url: str = "memory://"
+    """Where the API's rate-limit counters live: ``memory://`` (one process) or a Redis URL (shared)."""
     operator: Operator = field(default_factory=lambda: DEMO_OPERATOR)
     """Who runs this installation and how to reach them (home page, policy, disclosure, e-mails)."""
-    mail: MailSettings = field(default_factory=lambda: MailSettings("console"))
-    """How GroupSync sends e-mail (policy notices, breach notifications)."""
     policy_notice_days: int = 30
     """Days before a new policy version's effective date that users are told about it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -184,13 +198,25 @@ class Settings:
             log_json=reader.boolean("GROUPSYNC_LOG_JSON", default=not relaxed),
             session_cookie_secure=reader.boolean("GROUPSYNC_SECURE_COOKIES", default=not relaxed),
             sync_interval_seconds=reader.integer("GROUPSYNC_SYNC_INTERVAL_SECONDS", 900, minimum=10),
+            sync_repair_interval_seconds=reader.integer(
+                "GROUPSYNC_SYNC_REPAIR_INTERVAL_SECONDS", 14_400, minimum=60
+            ),
             sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
             celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
             celery_visibility_timeout_seconds=reader.integer(
                 "GROUPSYNC_CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60
             ),
             http_timeout_seconds=reader.number("GROUPSYNC_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1),
-            google_requests_per_minute=reader.integer("GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE", 60, minimum=1),
+            # The minimums are the largest single request's cost in each bucket (app/google/limits.py):
+            # a batch create or update takes 6 critical reads and 6 critical writes, a batch delete 10 writes.
+            google_critical_reads_per_minute=reader.integer(
+                "GROUPSYNC_GOOGLE_CRITICAL_READS_PER_MINUTE", 60, minimum=6
+            ),
+            google_critical_writes_per_minute=reader.integer(
+                "GROUPSYNC_GOOGLE_CRITICAL_WRITES_PER_MINUTE", 60, minimum=6
+            ),
+            google_reads_per_minute=reader.integer("GROUPSYNC_GOOGLE_READS_PER_MINUTE", 60, minimum=1),
+            google_writes_per_minute=reader.integer("GROUPSYNC_GOOGLE_WRITES_PER_MINUTE", 60, minimum=10),
             mass_delete_share=reader.number("GROUPSYNC_MASS_DELETE_SHARE", 0.2, minimum=0.0, maximum=1.0),
             mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
             retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
@@ -208,14 +234,33 @@ class Settings:
             worker_metrics_port=reader.optional_port("GROUPSYNC_WORKER_METRICS_PORT"),
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
+            domain_service_account=reader.service_account("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT"),
+            domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
+            mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
+            mail_from=_mail_from(reader, relaxed),
+            mail_smtp_username=reader.optional_text("GROUPSYNC_MAIL_SMTP_USERNAME"),
+            mail_smtp_password=reader.optional_text("GROUPSYNC_MAIL_SMTP_PASSWORD"),
+            mail_smtp_starttls=reader.boolean("GROUPSYNC_MAIL_SMTP_STARTTLS", default=True),
+            support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
+            terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
+            api_requests_per_minute_per_key=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_KEY", 600, minimum=1
+            ),
+            api_requests_per_minute_per_address=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_ADDRESS", 1200, minimum=1
+            ),
+            api_refused_keys_per_minute=reader.integer(
+                "GROUPSYNC_API_REFUSED_KEYS_PER_MINUTE", 20, minimum=1
+            ),
+            rate_limit_storage_url=reader.limiter_storage("GROUPSYNC_RATE_LIMIT_STORAGE_URL"),
         )
         settings = replace(
             settings,
             operator=_operator(reader, relaxed),
-            mail=_mail(reader, mode or Mode.PRODUCTION, instance),
             policy_notice_days=reader.integer("GROUPSYNC_POLICY_NOTICE_DAYS", 30, minimum=1),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
+        reader.problems.extend(_replaced_settings_problems(env))
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))
         if reader.problems:
@@ -274,35 +319,23 @@ def _operator(reader: _Reader, relaxed: bool) -> Operator:
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
 
-def _mail(reader: _Reader, mode: Mode, instance: Path) -> MailSettings:
-    """SMTP in production; demo and test default to files under the instance folder."""
-    default = "smtp" if mode in (Mode.PRODUCTION, Mode.DEVELOPMENT) else "file"
-    transport = reader.choice_str(
-        "GROUPSYNC_MAIL_TRANSPORT", {"SMTP", "FILE", "CONSOLE"}, default.upper()
-    ).lower()
-    sender = reader.text(
-        "GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@groupsync.example>" if mode.relaxed else None
-    )
+def _mail_from(reader: _Reader, relaxed: bool) -> str:
+    """Production must name its own sender; demo and test use a placeholder address."""
+    sender = reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>" if relaxed else None)
     if sender and "@" not in sender:
         reader.problems.append(f"GROUPSYNC_MAIL_FROM must hold an e-mail address (got '{sender}')")
-    if transport != "smtp" and mode is Mode.PRODUCTION:
-        reader.problems.append(
-            f"GROUPSYNC_MAIL_TRANSPORT={transport} is for demo and test: production sends by smtp"
-        )
-    if transport == "file":
-        directory = reader.text("GROUPSYNC_MAIL_FILE_DIR", str(instance / "mail"))
-        return MailSettings("file", sender, file_dir=Path(directory))
-    if transport == "console":
-        return MailSettings("console", sender)
-    return MailSettings(
-        "smtp",
-        sender,
-        smtp_host=reader.text("GROUPSYNC_SMTP_HOST", "localhost" if mode.relaxed else None),
-        smtp_port=reader.integer("GROUPSYNC_SMTP_PORT", 587, minimum=1),
-        smtp_username=reader.optional_text("GROUPSYNC_SMTP_USERNAME"),
-        smtp_password=reader.optional_text("GROUPSYNC_SMTP_PASSWORD"),
-        smtp_starttls=reader.boolean("GROUPSYNC_SMTP_STARTTLS", default=True),
-    )
+    return sender or ""
+
+
+_REPLACED_SETTINGS = {
+    "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE": "Google counts quota units, not requests: set"
+    " GROUPSYNC_GOOGLE_{CRITICAL_READS,CRITICAL_WRITES,READS,WRITES}_PER_MINUTE instead",
+}
+"""Settings GroupSync no longer reads; one left in a deployment would silently do nothing."""
+
+
+def _replaced_settings_problems(env: Mapping[str, str]) -> list[str]:
+    return [f"{name} is no longer read: {why}" for name, why in _REPLACED_SETTINGS.items() if name in env]
 
 
 def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -341,6 +374,11 @@ def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str
             f"WEB_CONCURRENCY is {settings.web_concurrency} but DATABASE_URL is SQLite, which allows "
             "one web process: use PostgreSQL or WEB_CONCURRENCY=1"
         )
+    if not settings.mail_transport.startswith("smtp://"):
+        problems.append(
+            f"GROUPSYNC_MAIL_TRANSPORT={settings.mail_transport} is for demo and test: production "
+            "sends policy and breach notices through smtp://host:port"
+        )
     return problems
 
 
@@ -378,12 +416,6 @@ class _Reader:
 
     def optional_text(self, name: str) -> str | None:
         return self._raw(name)
-
-    def optional_url(self, name: str) -> str | None:
-        value = self._raw(name)
-        if value is not None and urlsplit(value).scheme not in {"http", "https"}:
-            self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
-        return value
 
     def optional_secret(self, name: str, min_length: int) -> str | None:
         value = self._raw(name)
@@ -441,12 +473,37 @@ class _Reader:
             self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
         return value.rstrip("/")
 
+    def optional_url(self, name: str) -> str | None:
+        return self.url(name, "") if self._raw(name) is not None else None
+
     def host_port(self, name: str) -> str | None:
         value = self._raw(name)
         if value is None:
             return None
         if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
             self.problems.append(f"{name} must be host:port (got '{value}')")
+        return value
+
+    def service_account(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\.iam\.gserviceaccount\.com", value):
+            self.problems.append(f"{name} must be a service account address (…@….iam.gserviceaccount.com)")
+        return value
+
+    def readable_file(self, name: str) -> Path | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not Path(value).is_file():
+            self.problems.append(f"{name} must name a readable file (got '{value}')")
+        return Path(value)
+
+    def mail_transport(self, name: str) -> str:
+        value = self._raw(name) or "console"
+        if value != "console" and not re.fullmatch(r"file:.+|smtp://[A-Za-z0-9.\-]+:\d{1,5}", value):
+            self.problems.append(f"{name} must be console, file:<dir> or smtp://host:port (got '{value}')")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -473,6 +530,15 @@ class _Reader:
         if number < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {number})")
         return number
+
+    def limiter_storage(self, name: str) -> str:
+        value = self._raw(name)
+        if value is None:
+            return "memory://"
+        if value != "memory://" and not value.startswith(("redis://", "rediss://")):
+            self.problems.append(f"{name} must be memory:// or a redis:// or rediss:// URL (got '{value}')")
+            return "memory://"
+        return value
 
     def optional_port(self, name: str) -> int | None:
         value = self._raw(name)

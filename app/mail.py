@@ -1,8 +1,12 @@
-"""The one way GroupSync sends e-mail: SMTP in production, files or the log in demo and test.
+"""The one way GroupSync sends e-mail, through the transport the operator configured.
 
-Every message ends with the operator's identity and contacts, so a recipient always knows
-who wrote and how to reach them. Sending is synchronous and raises :class:`MailError` on a
-failure, so the caller can record exactly which notifications went out.
+``GROUPSYNC_MAIL_TRANSPORT``: ``console`` writes each message to the log (demo, development),
+``file:<dir>`` writes one ``.eml`` file per message (tests, a demo that wants to show them),
+``smtp://host:port`` hands it to an SMTP relay (production), with STARTTLS and a login when set.
+
+Every message ends with the operator's identity and contacts, so a recipient always knows who
+wrote and how to reach them. Sending is synchronous and raises :class:`MailError` on a failure,
+so the caller can record exactly which notices went out.
 """
 
 from __future__ import annotations
@@ -15,13 +19,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from app.config import Operator, Settings
+from app.config import DEMO_OPERATOR, Operator, Settings
 
 log = logging.getLogger(__name__)
-
-
-class MailError(Exception):
-    """A message could not be handed to the configured transport."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,16 @@ class Mail:
     to: str
     subject: str
     body: str
+
+
+class MailError(Exception):
+    """The message could not be handed to the transport."""
+
+
+@dataclass(frozen=True)
+class SmtpLogin:
+    username: str
+    password: str
 
 
 def operator_footer(operator: Operator) -> str:
@@ -41,52 +51,87 @@ def operator_footer(operator: Operator) -> str:
     )
 
 
-def build(mail: Mail, settings: Settings) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.mail.sender
-    message["To"] = mail.to
-    message["Reply-To"] = settings.operator.support_email
-    message["Subject"] = mail.subject
-    message["Message-ID"] = make_msgid(domain="groupsync")
-    message.set_content(mail.body.rstrip("\n") + "\n\n" + operator_footer(settings.operator))
-    return message
+class Mailer:
+    def __init__(
+        self,
+        transport: str,
+        sender: str,
+        timeout: float = 30.0,
+        *,
+        operator: Operator = DEMO_OPERATOR,
+        starttls: bool = True,
+        login: SmtpLogin | None = None,
+    ) -> None:
+        self._transport = transport
+        self._sender = sender
+        self._timeout = timeout
+        self._operator = operator
+        self._starttls = starttls
+        self._login = login
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Mailer:
+        login = (
+            SmtpLogin(settings.mail_smtp_username, settings.mail_smtp_password or "")
+            if settings.mail_smtp_username
+            else None
+        )
+        return cls(
+            settings.mail_transport,
+            settings.mail_from,
+            settings.http_timeout_seconds,
+            operator=settings.operator,
+            starttls=settings.mail_smtp_starttls,
+            login=login,
+        )
 
-def send(mail: Mail, settings: Settings) -> str:
-    """Send one message; returns its Message-ID. Raises :class:`MailError` when it did not go out."""
-    message = build(mail, settings)
-    config = settings.mail
-    message_id = str(message["Message-ID"])
-    if config.transport == "file":
-        directory = config.file_dir or settings.instance_path / "mail"
+    def build(self, mail: Mail) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = mail.to
+        message["Reply-To"] = self._operator.support_email
+        message["Subject"] = mail.subject
+        message["Message-ID"] = make_msgid(domain="groupsync")
+        message.set_content(mail.body.rstrip("\n") + "\n\n" + operator_footer(self._operator))
+        return message
+
+    def send(self, mail: Mail) -> str:
+        """Send one message; returns its Message-ID. Raises :class:`MailError` when it did not go out."""
+        message = self.build(mail)
+        message_id = str(message["Message-ID"])
+        kind = self._transport.split(":", 1)[0]
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            name = message_id.strip("<>").replace("@", "_") + ".eml"
-            (directory / name).write_bytes(bytes(message))
-        except OSError as exc:
-            raise MailError(f"cannot write mail to {directory}: {exc.strerror}") from exc
-    elif config.transport == "console":
-        log.info("mail to %s: %s\n%s", mail.to, mail.subject, message.get_content())
-    else:
-        _send_smtp(message, settings)
-    return message_id
+            if self._transport == "console":
+                log.info("mail to a user: %s", mail.subject, extra={"mail_body": message.get_content()})
+            elif self._transport.startswith("file:"):
+                folder = Path(self._transport.removeprefix("file:"))
+                folder.mkdir(parents=True, exist_ok=True)
+                name = message_id.strip("<>").replace("@", "_") + ".eml"
+                (folder / name).write_bytes(bytes(message))
+            else:
+                self._send_smtp(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            where = self._transport if kind == "smtp" else kind
+            raise MailError(f"mail transport {where} failed: {exc}") from exc
+        return message_id
 
-
-def _send_smtp(message: EmailMessage, settings: Settings) -> None:
-    config = settings.mail
-    try:
-        with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=settings.http_timeout_seconds) as smtp:
-            if config.smtp_starttls:
+    def _send_smtp(self, message: EmailMessage) -> None:
+        host, _, port = self._transport.removeprefix("smtp://").rpartition(":")
+        with smtplib.SMTP(host, int(port), timeout=self._timeout) as smtp:
+            if self._starttls:
                 smtp.starttls(context=ssl.create_default_context())
-            if config.smtp_username:
-                smtp.login(config.smtp_username, config.smtp_password or "")
+            if self._login is not None:
+                smtp.login(self._login.username, self._login.password)
             smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(
-            f"SMTP server {config.smtp_host}:{config.smtp_port} refused the message: {exc}"
-        ) from exc
 
 
-def sent_files(directory: Path) -> list[Path]:
-    """Messages the file transport wrote, oldest first (demo and tests read them)."""
-    return sorted(directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if directory.is_dir() else []
+def sent_files(folder: Path) -> list[EmailMessage]:
+    """Messages a ``file:`` transport wrote, oldest first (tests and the demo read them)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    if not folder.is_dir():
+        return []
+    parser = BytesParser(policy=policy.default)
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [parser.parsebytes(path.read_bytes()) for path in files]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import MailSettings, Mode, Settings
-from app.mail import Mail, MailError, send, sent_files
+from app.config import Mode, Settings
+from app.mail import Mail, Mailer, MailError, sent_files
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
@@ -50,17 +50,17 @@ def smtp_server() -> Iterator[tuple[int, list[bytes]]]:
     server.server_close()
 
 
-def _settings(tmp_path: Path, mail: MailSettings) -> Settings:
+def _settings(tmp_path: Path, transport: str) -> Settings:
     base = Settings.from_env({"GROUPSYNC_ENV": "test"}, instance_path=tmp_path)
     assert base.mode is Mode.TEST
-    return base.with_overrides(mail=mail, http_timeout_seconds=5.0)
+    return base.with_overrides(mail_transport=transport, mail_smtp_starttls=False, http_timeout_seconds=5.0)
 
 
 def test_file_transport_writes_the_message_with_the_operator_footer(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, MailSettings("file", file_dir=tmp_path / "out"))
-    message_id = send(Mail("alice@example.com", "Hello", "Body line."), settings)
+    settings = _settings(tmp_path, f"file:{tmp_path / 'out'}")
+    message_id = Mailer.for_settings(settings).send(Mail("alice@example.com", "Hello", "Body line."))
     (written,) = sent_files(tmp_path / "out")
-    text = written.read_text()
+    text = written.as_string()
     assert message_id in text
     assert "To: alice@example.com" in text
     assert "Subject: Hello" in text
@@ -77,10 +77,8 @@ def test_smtp_transport_hands_the_message_to_the_server(
     tmp_path: Path, smtp_server: tuple[int, list[bytes]]
 ) -> None:
     port, received = smtp_server
-    settings = _settings(
-        tmp_path, MailSettings("smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
-    )
-    send(Mail("bob@example.com", "Notice", "Read this."), settings)
+    settings = _settings(tmp_path, f"smtp://127.0.0.1:{port}")
+    Mailer.for_settings(settings).send(Mail("bob@example.com", "Notice", "Read this."))
     (body,) = received
     assert b"To: bob@example.com" in body
     assert b"Read this." in body
@@ -91,8 +89,6 @@ def test_smtp_failure_is_a_mail_error_naming_the_server(tmp_path: Path) -> None:
     closed = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
     port = closed.server_address[1]
     closed.server_close()
-    settings = _settings(
-        tmp_path, MailSettings("smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
-    )
-    with pytest.raises(MailError, match=f"SMTP server 127.0.0.1:{port}"):
-        send(Mail("bob@example.com", "Notice", "Read this."), settings)
+    settings = _settings(tmp_path, f"smtp://127.0.0.1:{port}")
+    with pytest.raises(MailError, match=f"mail transport smtp://127.0.0.1:{port} failed"):
+        Mailer.for_settings(settings).send(Mail("bob@example.com", "Notice", "Read this."))

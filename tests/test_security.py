@@ -90,7 +90,7 @@ def test_secure_cookie_default_follows_the_mode(mode: str, secure: bool, tmp_pat
         "GROUPSYNC_SUPPORT_EMAIL": "support@acme.example",
         "GROUPSYNC_PRIVACY_EMAIL": "dpo@acme.example",
         "GROUPSYNC_MAIL_FROM": "groupsync@acme.example",
-        "GROUPSYNC_SMTP_HOST": "smtp.acme.example",
+        "GROUPSYNC_MAIL_TRANSPORT": "smtp://smtp.acme.example:587",
     }
     settings = Settings.from_env(env)
     assert settings.flask_config()["SESSION_COOKIE_SECURE"] is secure

@@ -22,7 +22,7 @@ from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKin
 from app.ledger.models import LedgerEntry
 from app.ledger.queries import IncidentRow, incident
 from app.ledger.services import record
-from app.mail import Mail, MailError, send
+from app.mail import Mail, Mailer, MailError
 from app.privacy import notices
 
 CATEGORY_WORDS: dict[str, str] = {
@@ -117,6 +117,7 @@ def notify_incident(session: DbSession, incident_: Incident, *, settings: Settin
     """E-mail, notice and ledger entry for each affected user; rows without a live user are skipped."""
     window = _window(incident_)
     done: list[Notified] = []
+    mailer = Mailer.for_settings(settings)
     for row in incident(session, incident_.start, incident_.end):
         if row.user_id is None or row.account_id is None or row.user_email is None:
             continue
@@ -126,7 +127,7 @@ def notify_incident(session: DbSession, incident_: Incident, *, settings: Settin
         kinds = categories_for(session, row, incident_.start, incident_.end)
         mail = message(incident_, row, kinds, settings)
         try:
-            send(mail, settings)
+            mailer.send(mail)
             outcome = "sent"
         except MailError:
             outcome = "failed"

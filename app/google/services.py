@@ -101,7 +101,7 @@ def last_receipt(session: DbSession, membership: Membership) -> DisconnectReceip
 
 def ensure_usable(connection: GoogleConnection) -> None:
     """Raise :class:`PeopleCallForbiddenError` unless the connection is connected, with the contacts
-    scope granted and a refresh token held.
+    scope granted and a refresh token held (or its Workspace domain's connection to go through).
 
     Google's half of the People API gate; whoever starts a run also checks the disclosure
     (:func:`app.sync.services.ensure_may_call_people`).
@@ -350,6 +350,10 @@ def _disconnect(
     vault: TokenVault,
     syncs_stopped: int,
 ) -> DisconnectReceipt:
+    # No writes (or row locks) may be held across a request to Google (docs/ledger.md): the
+    # caller's work so far is committed first, as recording the revocation ahead used to do.
+    with unit_of_work(session, expire_on_commit=False):
+        pass
     outcome = revoke(session, connection, vault, settings, context)
     vault.erase(connection)
     connection.status = ConnectionStatus.DISCONNECTED

@@ -22,7 +22,7 @@ from app.db import DbSession, unit_of_work
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.services import record
-from app.mail import Mail, MailError, send
+from app.mail import Mail, Mailer, MailError
 from app.privacy import disclosure
 from app.privacy.models import DisclosureAcceptance
 from app.privacy.policy import PolicyVersion, upcoming_policy, utc_today
@@ -123,6 +123,7 @@ def notify_upcoming(
     accounts: dict[int, set[int]] = {}
     for user_id, account_id in rows:
         accounts.setdefault(user_id, set()).add(account_id)
+    mailer = Mailer.for_settings(settings)
     results: list[tuple[int, str]] = []
     for user_id in sorted(accounts):
         user = session.get(User, user_id)
@@ -131,7 +132,7 @@ def notify_upcoming(
         if _accepted(session, user_id, None, upcoming.version):
             continue
         try:
-            send(notice_mail(user, upcoming, settings), settings)
+            mailer.send(notice_mail(user, upcoming, settings))
         except MailError:
             results.append((user_id, "failed"))
             continue

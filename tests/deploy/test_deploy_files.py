@@ -32,7 +32,7 @@ def real_settings() -> set[str]:
             config._production_problems,
             config._worker_metrics_problems,
             config._operator,
-            config._mail,
+            config._mail_from,
         )
     )
     names = set(_NAME.findall(source))

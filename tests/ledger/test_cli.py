@@ -150,16 +150,13 @@ def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
 def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
     app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.config import MailSettings
     from app.mail import sent_files
     from tests.auth.flows import csrf_token
     from tests.conftest import sign_in_client
 
     settings = app.config["GROUPSYNC"]
     outbox = tmp_path / "outbox"
-    monkeypatch.setitem(
-        app.config, "GROUPSYNC", settings.with_overrides(mail=MailSettings("file", file_dir=outbox))
-    )
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
     account = factory.account("Acme")
     inside = factory.member(account, Role.MEMBER, email="alice@acme.test")
     outside = factory.member(account, Role.MEMBER, email="bob@acme.test")
@@ -178,7 +175,7 @@ def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
     assert "1 user(s) notified" in output
     mails = sent_files(outbox)
     assert len(mails) == 1
-    text = mails[0].read_text()
+    text = mails[0].as_string()
     assert "To: alice@acme.test" in text
     assert "A backup copy was stolen." in text
     assert f"Period: from {(now - timedelta(days=5)).date()} 00:00" in text

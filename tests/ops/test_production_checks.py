@@ -22,7 +22,7 @@ SAFE = {
     "GROUPSYNC_SUPPORT_EMAIL": "support@acme.example",
     "GROUPSYNC_PRIVACY_EMAIL": "dpo@acme.example",
     "GROUPSYNC_MAIL_FROM": "GroupSync <groupsync@acme.example>",
-    "GROUPSYNC_SMTP_HOST": "smtp.acme.example",
+    "GROUPSYNC_MAIL_TRANSPORT": "smtp://smtp.acme.example:587",
 }
 
 
@@ -113,10 +113,12 @@ def test_operator_addresses_must_be_email_addresses(tmp_path: Path) -> None:
     assert problem == "GROUPSYNC_PRIVACY_EMAIL must be an e-mail address (got 'call us')"
 
 
-def test_production_sends_mail_by_smtp_only_and_needs_its_server(tmp_path: Path) -> None:
-    (problem,) = problems(tmp_path, GROUPSYNC_SMTP_HOST=None)
-    assert problem == "GROUPSYNC_SMTP_HOST is required (not set)"
-    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_TRANSPORT="file")
-    assert problem.startswith("GROUPSYNC_MAIL_TRANSPORT=file is for demo and test")
+def test_production_sends_mail_by_smtp_only_and_needs_its_sender(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_TRANSPORT=None)
+    assert problem.startswith("GROUPSYNC_MAIL_TRANSPORT=console is for demo and test")
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_TRANSPORT="file:/srv/mail")
+    assert problem.startswith("GROUPSYNC_MAIL_TRANSPORT=file:/srv/mail is for demo and test")
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_FROM="nobody")
+    assert problem == "GROUPSYNC_MAIL_FROM must hold an e-mail address (got 'nobody')"
     (problem,) = problems(tmp_path, GROUPSYNC_MAIL_FROM=None)
     assert problem == "GROUPSYNC_MAIL_FROM is required (not set)"

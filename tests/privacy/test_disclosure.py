@@ -45,6 +45,24 @@ def test_shipped_disclosure_covers_what_the_policy_requires() -> None:
         assert needed in text, needed
 
 
+def test_shipped_disclosure_says_exactly_what_groupsync_reads() -> None:
+    text = " ".join(disclosure.current().markdown.split())
+    for needed in (
+        "What GroupSync will read",
+        "the list of the contacts in it",
+        "never the groups' names",
+        "25,000",
+        "never lists your contacts or your groups",
+        "receives nothing of a contact outside its group",
+        "not the name of any group it did not create",
+        "an empty group of the first name may then stay behind",
+    ):
+        assert needed in text, needed
+    # The earlier text is kept as published; it promised less than it could show.
+    assert disclosure.versions()[-2:] == ["v1", "v2"]
+    assert "What GroupSync will read" not in disclosure.load("v1").markdown
+
+
 def test_the_highest_numbered_version_is_current(content: Path) -> None:
     for number in (1, 2, 10):
         (content / f"v{number}.md").write_text(f"Version {number}\n", encoding="utf-8")

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.accounts.models import Role
-from app.config import MailSettings
 from app.extensions import db
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
@@ -79,7 +78,7 @@ def later_version(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     settings = app.config["GROUPSYNC"].with_overrides(
         privacy_policy_dir=tmp_path,
         policy_notice_days=30,
-        mail=MailSettings("file", file_dir=tmp_path / "outbox"),
+        mail_transport=f"file:{tmp_path / 'outbox'}",
     )
     monkeypatch.setitem(app.config, "GROUPSYNC", settings)
     return str(effective)
@@ -101,7 +100,7 @@ def test_upcoming_policy_is_announced_by_banner_and_one_email_and_may_be_accepte
     assert policy_change.notify_upcoming(db.session(), settings=settings) == [(member.user_id, "sent")]
     assert policy_change.notify_upcoming(db.session(), settings=settings) == []
     (mail,) = sent_files(tmp_path / "outbox")
-    text = mail.read_text()
+    text = mail.as_string()
     assert "To: carol@example.com" in text
     assert f"takes effect on {later_version}" in text
     assert "/privacy/review" in text

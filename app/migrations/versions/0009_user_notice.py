@@ -1,7 +1,7 @@
 """Notices shown to a user at sign-in (breach notifications).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 17:00:00.000000
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 
 import app.db
 
-revision = "0004"
-down_revision = "0003"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
