@@ -11,6 +11,14 @@ from app.config import Mode, Settings
 from app.mail import Mail, Mailer, MailError, sent_files
 
 
+class _Received(list[bytes]):
+    """Messages the server received; ``commands`` holds every command line it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[str] = []
+
+
 class _SmtpHandler(socketserver.StreamRequestHandler):
     """Just enough SMTP for smtplib to hand over one message."""
 
@@ -23,8 +31,12 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
         self._say("220 test ready")
         while line := self.rfile.readline():
             verb = line.decode().strip().split(" ")[0].upper()
+            self.server.received.commands.append(line.decode().strip())  # type: ignore[attr-defined]
             if verb in {"EHLO", "HELO"}:
-                self._say("250 test")
+                self._say("250-test")
+                self._say("250 AUTH PLAIN")
+            elif verb == "AUTH":
+                self._say("235 accepted")
             elif verb == "DATA":
                 self._say("354 go ahead")
                 body = b""
@@ -42,7 +54,7 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[int, list[bytes]]]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
-    server.received = []  # type: ignore[attr-defined]
+    server.received = _Received()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1], server.received  # type: ignore[attr-defined]
@@ -92,3 +104,21 @@ def test_smtp_failure_is_a_mail_error_naming_the_server(tmp_path: Path) -> None:
     settings = _settings(tmp_path, f"smtp://127.0.0.1:{port}")
     with pytest.raises(MailError, match=f"mail transport smtp://127.0.0.1:{port} failed"):
         Mailer.for_settings(settings).send(Mail("bob@example.com", "Notice", "Read this."))
+
+
+def test_smtp_login_is_used_when_set_and_the_password_is_not_in_the_settings_repr(
+    tmp_path: Path, smtp_server: tuple[int, list[bytes]]
+) -> None:
+    import base64
+
+    port, received = smtp_server
+    settings = _settings(tmp_path, f"smtp://127.0.0.1:{port}").with_overrides(
+        mail_smtp_username="groupsync", mail_smtp_password="relay-pass"
+    )
+    Mailer.for_settings(settings).send(Mail("bob@example.com", "Notice", "Read this."))
+    (body,) = received
+    assert b"To: bob@example.com" in body
+    assert "relay-pass" not in repr(settings)
+    assert isinstance(received, _Received)
+    (auth,) = [c for c in received.commands if c.upper().startswith("AUTH")]
+    assert base64.b64decode(auth.split()[-1]) == b"\0groupsync\0relay-pass"
