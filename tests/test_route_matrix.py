@@ -85,6 +85,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "accounts.remove_member": "an action",
     "accounts.change_role": "an action",
     "crm.overview": "CRM data",
+    "crm.contact_deleted": "the CRM contact and its undo receipt",
     "crm.api_keys": "CRM API keys",
     "crm.create_api_key": "an action",
     "crm.revoke_api_key": "an action",
