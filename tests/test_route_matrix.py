@@ -85,6 +85,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "accounts.remove_member": "an action",
     "accounts.change_role": "an action",
     "crm.overview": "CRM data",
+    "crm.contact_deleted": "the CRM contact and its undo receipt",
     "crm.api_keys": "CRM API keys",
     "crm.create_api_key": "an action",
     "crm.revoke_api_key": "an action",
@@ -94,7 +95,6 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "crm.upload": "an action on CRM data",
     "crm.run_import": "an action on CRM data",
     "crm.import_report": "CRM data",
-    "crm.contact_deleted": "CRM data",
     "crm.undo_delete_contact": "an action on CRM data",
     "crm.create_list": "an action on CRM data",
     "crm.grant": "an action on CRM data",
@@ -134,6 +134,9 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "security.update_access_rules": "an action on the account's security rules",
     "security.reset_factor": "an action",
     "security.audit_log": "account actions (who changed what in GroupSync); nothing from Google's APIs",
+    "privacy.review": "the policy and disclosure texts",
+    "privacy.accept_review": "the viewer's own acceptance",
+    "privacy.dismiss_notice": "the viewer's own notice",
     "sync.overview": "the viewer's own syncs",
     "sync.turn_on": "the viewer's own syncs",
     "sync.detail": "the viewer's own sync",
@@ -287,8 +290,19 @@ def _pack(account: Account, label: str) -> int:
     return made.id
 
 
+def _notice(account: Account, label: str) -> int:
+    from app.privacy.models import UserNotice
+
+    membership = db.session.get_one(Membership, _member(account, label))
+    notice = UserNotice(user_id=membership.user_id, kind="incident", subject=f"{label} notice", body=label)
+    db.session.add(notice)
+    db.session.commit()
+    return notice.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
     "session_id": _login_session,
+    "notice_id": _notice,
     "pack_id": _pack,
     "membership_id": _member,
     "invitation_id": _invitation,

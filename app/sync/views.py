@@ -24,6 +24,7 @@ bp = Blueprint("sync", __name__)
 
 ADVICE = {
     SyncStatus.NEEDS_RECONNECT: "Reconnect your Google account to resume.",
+    SyncStatus.AWAITING_ACCEPTANCE: "Review and accept the privacy policy to resume (link at the top).",
     SyncStatus.GROUP_DELETED_BY_USER: "Recreate the group to resume syncing.",
     SyncStatus.QUOTA: "Nothing to do: GroupSync retries once Google's quota allows.",
     SyncStatus.GOOGLE_CONTACT_LIMIT: "Delete contacts you no longer need in Google Contacts, then sync.",
