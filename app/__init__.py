@@ -40,6 +40,11 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     csrf.init_app(app)
     web_security.init_app(app, settings)
 
+    from app.web import i18n, shell
+
+    i18n.init_app(app)
+    shell.init_app(app)
+
     from app import models  # noqa: F401  (registers every table on the metadata)
     from app.accounts.views import bp as accounts_bp
     from app.auth.views import bp as auth_bp

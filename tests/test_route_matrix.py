@@ -44,6 +44,8 @@ PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
         "web.index",
+        # The language switcher: anonymous visitors choose a language too (kept in their session).
+        "web.choose_language",
         "auth.sign_in",
         "auth.start",
         "auth.callback",

@@ -39,6 +39,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """The interface language the user chose (uk, en, ru); none means the browser's Accept-Language."""
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    """An IANA zone the user chose for displayed times; none means the one the browser reports."""
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 

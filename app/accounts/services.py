@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.tenancy import end_sessions_of
 from app.db import DbSession, plain, unit_of_work
+from app.extensions import gettext as _
 
 
 class MembershipError(Exception):
@@ -37,14 +38,20 @@ def parse_role(value: str) -> Role:
         return Role(value)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise MembershipError("role", f"Role must be one of {allowed}.") from None
+        raise MembershipError("role", _("Role must be one of %(allowed)s.", allowed=allowed)) from None
+
+
+def role_label(role: Role) -> str:
+    """The role's name in the reader's language (English outside a request)."""
+    labels = {Role.ADMIN: _("admin"), Role.MEMBER: _("member"), Role.REVIEWER: _("reviewer")}
+    return labels[role]
 
 
 def normalize_email(value: str) -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise MembershipError("email", f"E-mail address is not valid: {exc}") from None
+        raise MembershipError("email", _("E-mail address is not valid: %(problem)s", problem=exc)) from None
     return str(checked.normalized).lower()
 
 
@@ -62,7 +69,7 @@ def _invite(session: Session, account: Account, address: str, role: Role, invite
         .where(Membership.account_id == account.id, func.lower(User.email) == address)
     )
     if already is not None:
-        raise MembershipError("email", f"{address} is already a member of this account.")
+        raise MembershipError("email", _("%(email)s is already a member of this account.", email=address))
     invitation = session.scalar(
         select(Invitation).where(Invitation.account_id == account.id, Invitation.email == address)
     )
@@ -112,7 +119,7 @@ def change_role(session: DbSession, membership: Membership, role: Role) -> None:
         if membership.role is Role.ADMIN and role is not Role.ADMIN and _other_admins(work, membership) == 0:
             raise MembershipError(
                 "role",
-                "The account's last admin cannot be given another role; make someone else admin first.",
+                _("The account's last admin cannot be given another role; make someone else admin first."),
             )
         membership.role = role
 
@@ -124,7 +131,7 @@ def refuse_removing_last_admin(session: DbSession, membership: Membership) -> No
     """
     if membership.role is Role.ADMIN and _other_admins(session, membership) == 0:
         raise MembershipError(
-            "member", "The account's last admin cannot be removed; make someone else admin first."
+            "member", _("The account's last admin cannot be removed; make someone else admin first.")
         )
 
 
@@ -166,3 +173,10 @@ def invitations_of(session: DbSession, account: Account) -> list[Invitation]:
             select(Invitation).where(Invitation.account_id == account.id).order_by(Invitation.email)
         )
     )
+
+
+def save_preferences(session: DbSession, user: User, *, language: str | None, time_zone: str | None) -> None:
+    """Store the interface language and time zone ``user`` chose (None: let the browser decide)."""
+    with unit_of_work(session):
+        user.language = language
+        user.time_zone = time_zone

@@ -19,6 +19,7 @@ from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.extensions import db
+from app.extensions import gettext as _
 
 bp = Blueprint("crm", __name__)
 bp.register_blueprint(api_bp)
@@ -67,9 +68,9 @@ def save_settings() -> Response:
     try:
         region = services.set_default_region(db.session, current_account().id, request.form.get("region", ""))
     except InputError as exc:
-        flash(f"Default phone region {exc.errors[0].message}.", "error")
+        flash(_("Default phone region %(problem)s.", problem=exc.errors[0].message), "error")
     else:
-        flash(f"Default phone region: {region or 'none'}.", "info")
+        flash(_("Default phone region: %(region)s.", region=region or _("none")), "info")
     return redirect(url_for("crm.overview"))
 
 
@@ -79,9 +80,11 @@ def create_list() -> Response:
     try:
         contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}; no list was created.", "error")
+        flash(_("List name %(problem)s; no list was created.", problem=exc.errors[0].message), "error")
     else:
-        flash(f"List '{contact_list.name}' created; make it available to members below.", "info")
+        flash(
+            _("List '%(name)s' created; make it available to members below.", name=contact_list.name), "info"
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -93,16 +96,27 @@ def rename_list(list_id: int) -> Response:
     try:
         outcome = services.rename_list(db.session, contact_list, request.form.get("name", ""))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}; '{old_name}' keeps its name.", "error")
+        flash(
+            _(
+                "List name %(problem)s; '%(name)s' keeps its name.",
+                problem=exc.errors[0].message,
+                name=old_name,
+            ),
+            "error",
+        )
     except services.NotFoundError:
         abort(404)
     else:
         if outcome is services.Outcome.UNCHANGED:
-            flash(f"'{old_name}' already has that name.", "info")
+            flash(_("'%(name)s' already has that name.", name=old_name), "info")
         else:
             flash(
-                f"'{old_name}' is now '{contact_list.name}'. Google groups already made from it keep "
-                "their name; groups created from now on take the new one.",
+                _(
+                    "'%(old)s' is now '%(new)s'. Google groups already made from it keep "
+                    "their name; groups created from now on take the new one.",
+                    old=old_name,
+                    new=contact_list.name,
+                ),
                 "info",
             )
     return redirect(url_for("crm.overview"))
@@ -117,7 +131,14 @@ def grant(list_id: int) -> Response:
         abort(400)
     membership = get_scoped_or_404(Membership, membership_id)
     if services.grant_access(db.session, contact_list, membership, _actor()):
-        flash(f"'{contact_list.name}' is now available to {membership.user.email}.", "info")
+        flash(
+            _(
+                "'%(name)s' is now available to %(email)s.",
+                name=contact_list.name,
+                email=membership.user.email,
+            ),
+            "info",
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -126,7 +147,13 @@ def grant(list_id: int) -> Response:
 def withdraw(list_id: int, membership_id: int) -> Response:
     contact_list = get_scoped_or_404(ContactList, list_id)
     if services.withdraw_access(db.session, contact_list, membership_id, _actor()):
-        flash(f"'{contact_list.name}' was withdrawn; its contacts leave that member's Google group.", "info")
+        flash(
+            _(
+                "'%(name)s' was withdrawn; its contacts leave that member's Google group.",
+                name=contact_list.name,
+            ),
+            "info",
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -146,7 +173,9 @@ def contacts() -> str:
 def delete_contact(contact_id: int) -> Response:
     contact = get_scoped_or_404(CrmContact, contact_id)
     services.delete_contact(db.session, contact.account_id, contact.crm_id, _actor())
-    flash(f"Contact {contact.crm_id} deleted; it leaves every Google group at the next sync.", "info")
+    flash(
+        _("Contact %(id)s deleted; it leaves every Google group at the next sync.", id=contact.crm_id), "info"
+    )
     return redirect(url_for("crm.contacts", q=request.form.get("q", "")))
 
 
@@ -171,7 +200,9 @@ def api_keys() -> str:
 def create_api_key() -> str | Response:
     token = request.form.get("form_token", "")
     if not _FORM_TOKEN.fullmatch(token):
-        flash("The form was incomplete or out of date; nothing was created. Please try again here.", "error")
+        flash(
+            _("The form was incomplete or out of date; nothing was created. Please try again here."), "error"
+        )
         return redirect(url_for("crm.api_keys"))
     user = current_user()
     try:
@@ -183,12 +214,14 @@ def create_api_key() -> str | Response:
             form_token=token,
         )
     except InputError as exc:
-        flash(f"Key name {exc.errors[0].message}.", "error")
+        flash(_("Key name %(problem)s.", problem=exc.errors[0].message), "error")
         return redirect(url_for("crm.api_keys"))
     except services.FormAlreadyUsedError:
         flash(
-            "This form already created its key, whose secret is shown only once. "
-            "If you did not copy it, revoke that key and create a new one.",
+            _(
+                "This form already created its key, whose secret is shown only once. "
+                "If you did not copy it, revoke that key and create a new one."
+            ),
             "info",
         )
         return redirect(url_for("crm.api_keys"))
@@ -201,7 +234,7 @@ def create_api_key() -> str | Response:
 def revoke_api_key(key_id: int) -> Response:
     key = get_scoped_or_404(ApiKey, key_id)
     services.revoke_api_key(db.session, key)
-    flash(f"API key '{key.name}' revoked.", "info")
+    flash(_("API key '%(name)s' revoked.", name=key.name), "info")
     return redirect(url_for("crm.api_keys"))
 
 
@@ -221,7 +254,7 @@ def import_form() -> str:
 def upload() -> str | Response:
     file = request.files.get("file")
     if file is None or not file.filename:
-        flash("Choose a CSV file to upload.", "error")
+        flash(_("Choose a CSV file to upload."), "error")
         return redirect(url_for("crm.import_form"))
     user = current_user()
     try:
@@ -237,7 +270,7 @@ def upload() -> str | Response:
         flash(f"{file.filename}: {exc}.", "error")
         return redirect(url_for("crm.import_form"))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}.", "error")
+        flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
         return redirect(url_for("crm.import_form"))
     return render_template(
         "crm/preview.html",

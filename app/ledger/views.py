@@ -25,6 +25,7 @@ from app.accounts.tenancy import ANY_ROLE, current_account, current_membership, 
 from app.config import current_settings
 from app.db import utcnow
 from app.extensions import db
+from app.extensions import gettext as _
 from app.ledger import chain
 from app.ledger.events import EventTag, Purpose
 from app.ledger.human_view import ViewRequest, grant, render_reason_form
@@ -155,5 +156,5 @@ def human_view() -> BaseResponse | tuple[str, int]:
         subject_user_id=asked.subject,
     )
     grant(urlsplit(target).path)
-    flash("Your reason was recorded in the ledger.", "info")
+    flash(_("Your reason was recorded in the ledger."), "info")
     return redirect(target)

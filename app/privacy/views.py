@@ -11,12 +11,14 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
 from app.config import current_settings
 from app.extensions import db
+from app.extensions import gettext as _
 from app.flows import rights as deletion
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
 from app.privacy import policy as policies
 from app.privacy import rights
+from app.web.i18n import current_language
 
 bp = Blueprint("privacy", __name__)
 
@@ -25,8 +27,14 @@ bp = Blueprint("privacy", __name__)
 def policy() -> str:
     directory = policies.policy_dir()
     numbers = policies.version_numbers(directory)
-    shown = policies.load(directory, numbers[-1])
-    return render_template("privacy/policy.html", policy=shown, numbers=numbers, current=numbers[-1])
+    shown = policies.load(directory, numbers[-1], current_language())
+    return render_template(
+        "privacy/policy.html",
+        policy=shown,
+        numbers=numbers,
+        current=numbers[-1],
+        policy_language=shown.language,
+    )
 
 
 @bp.get("/privacy/v/<int:number>")
@@ -35,8 +43,14 @@ def archived(number: int) -> str:
     numbers = policies.version_numbers(directory)
     if number not in numbers:
         abort(404)
-    shown = policies.load(directory, number)
-    return render_template("privacy/policy.html", policy=shown, numbers=numbers, current=numbers[-1])
+    shown = policies.load(directory, number, current_language())
+    return render_template(
+        "privacy/policy.html",
+        policy=shown,
+        numbers=numbers,
+        current=numbers[-1],
+        policy_language=shown.language,
+    )
 
 
 # --------------------------------------------------------------------------- user data rights
@@ -59,7 +73,9 @@ def _download(document: dict[str, object], user_id: int) -> Response:
 def _delete(subject: rights.Subject, expected: str, page: str, **context: object) -> tuple[str, int]:
     """Delete after the typed confirmation matched; the receipt page is shown once, to whoever asked."""
     if request.form.get("confirmation", "").strip().lower() != expected.lower():
-        error = f"To delete, type {expected} in the confirmation field. Nothing was deleted."
+        error = _(
+            "To delete, type %(expected)s in the confirmation field. Nothing was deleted.", expected=expected
+        )
         return render_template(page, error=error, **context), 400
     signed_in_as = _me().user_id
     settings = current_settings()
@@ -112,7 +128,7 @@ def export_member_data(membership_id: int) -> Response | tuple[str, int]:
     membership = get_scoped_or_404(Membership, membership_id)
     raw = request.form.get("reason", "")
     if raw not in set(HumanViewReason):
-        return _member_page(membership, "Choose the reason you need this member's data."), 400
+        return _member_page(membership, _("Choose the reason you need this member's data.")), 400
     subject = rights.admin_request(db.session(), membership, _me())
     document = rights.export(db.session(), subject, reason=HumanViewReason(raw))
     return _download(document, membership.user_id)
