@@ -30,7 +30,7 @@ _GRANTS_KEY = "human_view_grants"
 REASON_LABELS = {
     HumanViewReason.USER_CONSENT: _l("The user asked for help and consented to my reading their data"),
     HumanViewReason.SECURITY: _l("Security: investigating abuse or an incident"),
-    HumanViewReason.LEGAL: "Legal: required to comply with the law",
+    HumanViewReason.LEGAL: _l("Legal: required to comply with the law"),
 }
 
 

@@ -29,7 +29,7 @@ ADVICE = {
     SyncStatus.QUOTA: _l("Nothing to do: GroupSync retries once Google's quota allows."),
     SyncStatus.GOOGLE_CONTACT_LIMIT: _l("Delete contacts you no longer need in Google Contacts, then sync."),
     SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION: _l("An admin of your account must confirm the deletions."),
-    SyncStatus.FAILED: "Nothing to do: the next run retries.",
+    SyncStatus.FAILED: _l("Nothing to do: the next run retries."),
 }
 
 
