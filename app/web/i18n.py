@@ -21,7 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request, session
-from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale, to_user_timezone
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    refresh,
+    to_user_timezone,
+)
 
 from app.accounts.tenancy import current_membership
 
@@ -134,6 +142,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["now_utc"] = lambda: datetime.now(UTC)
     # Multi-line {% trans %} blocks become one message with single spaces (babel.cfg extracts alike).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+    @app.before_request
+    def forget_the_previous_choice() -> None:
+        # Flask-Babel caches the choice on ``g``; a test client may run many requests in one context.
+        refresh()
 
     @app.context_processor
     def languages() -> dict[str, object]:

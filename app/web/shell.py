@@ -126,9 +126,7 @@ def _membership_or_none() -> Membership | None:
         return None
 
 
-def _error_page(
-    code: int, title: LazyText | str, text: LazyText | str, detail: str = ""
-) -> tuple[str, int]:
+def _error_page(code: int, title: LazyText | str, text: LazyText | str, detail: str = "") -> tuple[str, int]:
     return render_template("errors/error.html", code=code, title=title, text=text, detail=detail), code
 
 
