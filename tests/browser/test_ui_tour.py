@@ -19,13 +19,17 @@ from tests.live_server import LiveApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-ADMIN, MEMBER, REVIEWER = "ada.lovelace@example.com", "olena.kovalenko@example.com", "grace.hopper@example.org"
+ADMIN, MEMBER, REVIEWER = (
+    "ada.lovelace@example.com",
+    "olena.kovalenko@example.com",
+    "grace.hopper@example.org",
+)
 WIDTHS = (390, 1280)
 PAGES = {
     Role.ADMIN: [
         "/dashboard",
         "/syncs",
-        "/google/connection",
+        "/google/",
         "/admin/crm",
         "/admin/crm/contacts",
         "/admin/crm/api-keys",
@@ -40,7 +44,7 @@ PAGES = {
         "/privacy",
         "/no-such-page",
     ],
-    Role.MEMBER: ["/dashboard", "/syncs", "/google/connection", "/google/disclosure", "/privacy/my-data", "/ledger"],
+    Role.MEMBER: ["/dashboard", "/syncs", "/google/", "/google/disclosure", "/privacy/my-data", "/ledger"],
     Role.REVIEWER: ["/dashboard", "/ledger", "/ledger/summary", "/privacy/my-data", "/admin/crm"],
 }
 # A title every page in that language shows in its navigation.
@@ -89,8 +93,15 @@ def seeded(live: LiveApp, browser: Browser) -> Iterator[LiveApp]:
         admin = account.memberships[0]
         db.session.add_all(
             [
-                Invitation(account_id=account.id, email=MEMBER, role=Role.MEMBER, invited_by_user_id=admin.user_id),
-                Invitation(account_id=account.id, email=REVIEWER, role=Role.REVIEWER, invited_by_user_id=admin.user_id),
+                Invitation(
+                    account_id=account.id, email=MEMBER, role=Role.MEMBER, invited_by_user_id=admin.user_id
+                ),
+                Invitation(
+                    account_id=account.id,
+                    email=REVIEWER,
+                    role=Role.REVIEWER,
+                    invited_by_user_id=admin.user_id,
+                ),
             ]
         )
         db.session.commit()
@@ -106,7 +117,9 @@ def seeded(live: LiveApp, browser: Browser) -> Iterator[LiveApp]:
 
 
 @pytest.mark.parametrize("language", ["uk", "en", "ru"])
-def test_every_role_in_every_language_at_both_widths(browser: Browser, seeded: LiveApp, language: str) -> None:
+def test_every_role_in_every_language_at_both_widths(
+    browser: Browser, seeded: LiveApp, language: str
+) -> None:
     problems: list[str] = []
     for role, email in ((Role.ADMIN, ADMIN), (Role.MEMBER, MEMBER), (Role.REVIEWER, REVIEWER)):
         for width in WIDTHS:
@@ -138,7 +151,10 @@ def test_the_emulator_sign_in_page_is_accessible_in_every_language(browser: Brow
             expect(page.locator("#allow")).to_be_visible()
             assert page.locator("html").get_attribute("lang") == language
             # Google's order: the way out first, the primary action last.
-            assert page.locator(".buttons button").evaluate_all("bs => bs.map(b => b.id)") == ["deny", "allow"]
+            assert page.locator(".buttons button").evaluate_all("bs => bs.map(b => b.id)") == [
+                "deny",
+                "allow",
+            ]
             problems += [f"{language} {width}px: {v}" for v in _serious_violations(page)]
             if (overflow := _overflow(page)) > 0:
                 problems.append(f"{language} {width}px: {overflow}px wider than the window")
@@ -156,22 +172,27 @@ def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached {selector}")
 
 
+def _press_enter_and_wait(page: Page) -> None:
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def test_a_member_connects_google_with_the_keyboard_alone(browser: Browser, seeded: LiveApp) -> None:
     context = _context(browser, "uk", 390)
     page = context.new_page()
     _sign_in(page, seeded, MEMBER)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
-    _tab_to(page, "nav.main-nav a[href$='/google/connection']")
-    page.keyboard.press("Enter")
+    _tab_to(page, "nav.main-nav a[href*='/google']")
+    _press_enter_and_wait(page)
     expect(page.get_by_test_id("connection-state")).to_contain_text("Не підключено")
     _tab_to(page, "[data-testid=connect]")
-    page.keyboard.press("Enter")
+    _press_enter_and_wait(page)
     _tab_to(page, "[data-testid=accept-disclosure]")
-    page.keyboard.press("Enter")
+    _press_enter_and_wait(page)
     expect(page.locator("#allow")).to_be_visible()
     _tab_to(page, "#allow")
-    page.keyboard.press("Enter")
+    _press_enter_and_wait(page)
     expect(page.get_by_test_id("connection-state")).to_contain_text(MEMBER)
     screenshot(page, "ui-uk-member-keyboard-connected-390")
     context.close()
