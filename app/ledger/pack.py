@@ -168,6 +168,10 @@ def evidence_documents(settings: Settings) -> Documents:
         files[f"privacy-policy-{policy.version}.md"] = policy.markdown.encode("utf-8")
     for version in disclosure.versions():
         files[f"disclosure-{version}.md"] = disclosure.load(version).markdown.encode("utf-8")
+        # Users accepted the text in their language; each translation is part of the record too.
+        for language in disclosure.languages_of(version)[1:]:
+            text = disclosure.load(version, language).markdown
+            files[f"disclosure-{version}.{language}.md"] = text.encode("utf-8")
     if SCOPES_FILE.is_file():
         files["scopes.md"] = SCOPES_FILE.read_bytes()
     in_force = {

@@ -5,7 +5,6 @@ And the member's path to a Google connection works from the keyboard alone."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -83,7 +82,7 @@ def _overflow(page: Page) -> int:
 
 
 @pytest.fixture
-def seeded(live: LiveApp, browser: Browser) -> Iterator[LiveApp]:
+def seeded(live: LiveApp, browser: Browser) -> LiveApp:
     """Ada is the admin (first sign-in); Olena is invited as member with a list, Grace as reviewer."""
     context = _context(browser, "en", 1280)
     _sign_in(context.new_page(), live, ADMIN)
@@ -113,7 +112,7 @@ def seeded(live: LiveApp, browser: Browser) -> Iterator[LiveApp]:
                 f"c{n}",
                 {"given_name": f"Contact{n}", "family_name": "Тестовий", "company": "Acme LLC"},
             )
-    yield live
+    return live
 
 
 @pytest.mark.parametrize("language", ["uk", "en", "ru"])
@@ -185,7 +184,7 @@ def test_a_member_connects_google_with_the_keyboard_alone(browser: Browser, seed
     assert page.evaluate("document.activeElement.className") == "skip-link"
     _tab_to(page, "nav.main-nav a[href*='/google']")
     _press_enter_and_wait(page)
-    expect(page.get_by_test_id("connection-state")).to_contain_text("Не підключено")
+    expect(page.get_by_test_id("connection-state")).to_contain_text("Не підключено")  # noqa: RUF001 (Ukrainian)
     _tab_to(page, "[data-testid=connect]")
     _press_enter_and_wait(page)
     _tab_to(page, "[data-testid=accept-disclosure]")

@@ -215,3 +215,40 @@ def test_times_show_in_the_browser_zone_until_the_user_picks_one(app: Flask) -> 
 def test_catalogues_compile_into_the_instance_folder(tmp_path: Path) -> None:
     i18n.compile_catalogues(ROOT / "app" / "translations", tmp_path)
     assert {p.parts[-3] for p in tmp_path.glob("*/LC_MESSAGES/messages.mo")} == set(LANGUAGES)
+
+
+def test_the_disclosure_is_shown_and_accepted_in_the_reader_language(
+    factory: object, signed_in: Callable[[Membership], FlaskClient]
+) -> None:
+    from app.privacy import disclosure
+    from app.privacy.models import DisclosureAcceptance
+
+    assert disclosure.languages_of("v1") == ["en", "ru", "uk"]
+    assert disclosure.load("v1", "de").language == "en"  # no German text: the English one
+    membership = factory.member(factory.account("Acme"), Role.MEMBER)  # type: ignore[attr-defined]
+    client = signed_in(membership)
+    page = client.get("/google/disclosure", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    assert 'lang="uk"' in page
+    assert "Перш ніж підключати Google Контакти" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    policy = re.search(r'name="policy_version" value="([^"]+)"', page)
+    assert token is not None
+    assert policy is not None
+    client.post(
+        "/google/connect",
+        data={
+            "csrf_token": token.group(1),
+            "disclosure_version": "v1",
+            "disclosure_language": "uk",
+            "policy_version": policy.group(1),
+        },
+    )
+    accepted = db.session.query(DisclosureAcceptance).filter_by(user_id=membership.user_id).one()
+    assert (accepted.version, accepted.language) == ("v1", "uk")
+
+
+def test_the_evidence_pack_carries_every_translation_of_the_disclosure(app: Flask) -> None:
+    from app.ledger.pack import evidence_documents
+
+    files = evidence_documents(app.config["GROUPSYNC"]).files
+    assert {"disclosure-v1.md", "disclosure-v1.uk.md", "disclosure-v1.ru.md"} <= set(files)
