@@ -20,13 +20,12 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"extensions", "logs", "ops"}),
     frozenset({"accounts"}),
     frozenset({"ledger"}),
+    frozenset({"contact_fields"}),
     frozenset({"privacy"}),
     frozenset({"google", "crm"}),
     frozenset({"sync", "auth"}),
     frozenset({"flows"}),
-    frozenset(
-        {"entry", "worker", "web", "emulator", "demo", "app", "cli", "cli_registry", "models", "web_security"}
-    ),
+    frozenset({"entry", "worker", "web", "app", "cli", "cli_registry", "models", "web_security"}),
 )
 """Bottom first. ``entry`` stands for every package's views, CLI and HTTP API modules."""
 

@@ -36,6 +36,7 @@ from app.crm import services as crm_services
 from app.crm.models import ContactList, CrmContact, CsvUpload
 from app.extensions import db
 from app.google.models import GoogleConnection
+from app.ledger.human_view import guarded_view
 from app.sync.models import ContactSync
 from tests.auth.flows import csrf_token
 from tests.conftest import make_settings, sign_in_client
@@ -61,6 +62,69 @@ PUBLIC_ENDPOINTS = frozenset(
     }
 )
 """The only routes anyone may call without signing in: the place to list a new public page."""
+
+GOOGLE_DATA_SHOWN_TO_OTHERS = {
+    "sync.admin_overview": "every member's sync health, with what Google answered",
+    "ledger.browse": "ledger entries naming the users whose Google data flowed",
+    "ledger.summary": "flows and deletions per user",
+    "ledger.export_csv": "ledger entries naming users",
+    "ledger.export_ndjson": "ledger entries naming users",
+    "ledger.download_pack": "an account's ledger slice, naming users",
+}
+"""Pages showing Google-derived data to someone other than its user: each must be wrapped in
+``app.ledger.human_view.requires_view_reason`` (the viewer's reason is recorded first)."""
+
+REASON_IN_THE_FORM = {
+    "privacy.export_member_data": "a POST whose form carries the reason; rights.export records it",
+}
+"""Downloads of another person's Google-derived data that take the reason in their own form."""
+
+NO_GOOGLE_DATA_FOR_OTHERS = {
+    "accounts.invite": "an action",
+    "accounts.withdraw_invitation": "an action",
+    "accounts.members": "members' names and addresses as the account knows them; nothing from Google's APIs",
+    "accounts.remove_member": "an action",
+    "accounts.change_role": "an action",
+    "crm.overview": "CRM data",
+    "crm.api_keys": "CRM API keys",
+    "crm.create_api_key": "an action",
+    "crm.revoke_api_key": "an action",
+    "crm.contacts": "CRM data",
+    "crm.delete_contact": "an action on CRM data",
+    "crm.import_form": "CRM data",
+    "crm.upload": "an action on CRM data",
+    "crm.run_import": "an action on CRM data",
+    "crm.create_list": "an action on CRM data",
+    "crm.grant": "an action on CRM data",
+    "crm.withdraw": "an action on CRM data",
+    "crm.rename_list": "an action on CRM data",
+    "crm.save_settings": "an action on CRM settings",
+    "worker.failed_jobs": "job failures by sync id, errors redacted; no Google user data",
+    "sync.confirm_mass_delete": "an action",
+    "web.dashboard": "the viewer's own",
+    "google.connection": "the viewer's own Google connection",
+    "google.callback": "the viewer's own Google connection",
+    "google.connect": "the viewer's own Google connection",
+    "google.disclosure_page": "the disclosure text",
+    "google.disconnect": "the viewer's own Google connection",
+    "ledger.packs": "the account's pack requests: no user's data",
+    "ledger.request_pack": "an action (the download is guarded)",
+    "ledger.human_view": "records the reason",
+    "privacy.member_data": "the member's address and the forms; the download asks its reason",
+    "privacy.delete_member_data": "an action",
+    "privacy.my_data": "the viewer's own",
+    "privacy.delete_my_data": "the viewer's own",
+    "privacy.export_my_data": "the viewer's own",
+    "sync.overview": "the viewer's own syncs",
+    "sync.turn_on": "the viewer's own syncs",
+    "sync.detail": "the viewer's own sync",
+    "sync.stop_contact": "the viewer's own sync",
+    "sync.turn_off": "the viewer's own sync",
+    "sync.recreate_group": "the viewer's own sync",
+    "sync.run_now": "the viewer's own sync",
+    "sync.status": "the viewer's own sync",
+}
+"""Every other signed-in page, and why it shows no Google-derived data to anyone but its user."""
 
 API_ENDPOINT_PREFIX = "crm.api."
 """The CRM-facing API authenticates with an account's API key instead of a browser session."""
@@ -151,7 +215,17 @@ def _sync(account: Account, label: str) -> int:
     return sync.id
 
 
+def _pack(account: Account, label: str) -> int:
+    from app.ledger.models import EvidencePackRequest, PackState
+
+    made = EvidencePackRequest(account_id=account.id, state=PackState.DONE, content=label.encode())
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
+    "pack_id": _pack,
     "membership_id": _member,
     "invitation_id": _invitation,
     "list_id": lambda account, label: _list(account, label).id,
@@ -371,3 +445,48 @@ def test_matrix_covers_the_whole_url_map() -> None:
     )
     assert {r.endpoint for r in ROUTES} | PUBLIC_ENDPOINTS == endpoints
     assert any(r.arguments for r in ROUTES)
+
+
+BROWSER_ROUTES = [r for r in ROUTES if not r.is_api]
+
+
+def test_every_page_is_classified_for_human_views_of_google_data() -> None:
+    """A new page must say whether it shows Google-derived data to someone other than its user."""
+    classes = (GOOGLE_DATA_SHOWN_TO_OTHERS, REASON_IN_THE_FORM, NO_GOOGLE_DATA_FOR_OTHERS)
+    for route in BROWSER_ROUTES:
+        homes = [c for c in classes if route.endpoint in c]
+        assert len(homes) == 1, (
+            f"{route} ({route.endpoint}) must be in exactly one of GOOGLE_DATA_SHOWN_TO_OTHERS, "
+            "REASON_IN_THE_FORM and NO_GOOGLE_DATA_FOR_OTHERS in tests/test_route_matrix.py"
+        )
+    stale = {e for c in classes for e in c} - {r.endpoint for r in BROWSER_ROUTES}
+    assert not stale, f"classified endpoints that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in BROWSER_ROUTES if r.endpoint in GOOGLE_DATA_SHOWN_TO_OTHERS], ids=str
+)
+def test_google_data_shown_to_others_asks_for_a_recorded_reason(
+    route: Route, app: Flask, world: World
+) -> None:
+    view = app.view_functions[route.endpoint]
+    assert guarded_view(view) is not None, (
+        f"{route} shows Google-derived data to others but is not wrapped in requires_view_reason"
+    )
+    assert route.method == "GET"
+    for role in view.required_roles:
+        response = _call(world.clients[role], route, fill_url(route, world.own, "own"))
+        assert response.status_code == 200, f"{route} as {role.value}: {response.status_code}"
+        assert b'data-testid="human-view-form"' in response.get_data(), (
+            f"{route} showed its data to a {role.value} before asking why"
+        )
+
+
+@pytest.mark.parametrize("endpoint", sorted(REASON_IN_THE_FORM))
+def test_downloads_of_another_persons_data_refuse_without_a_reason(
+    endpoint: str, app: Flask, world: World
+) -> None:
+    [route] = [r for r in BROWSER_ROUTES if r.endpoint == endpoint]
+    client = world.clients[Role.ADMIN]
+    response = _call(client, route, fill_url(route, world.own, "own"))
+    assert response.status_code == 400, f"{route} without a reason answered {response.status_code}"

@@ -13,17 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from app.contact_fields import CONTACT_FIELDS, Kind
 from app.crm import services
 from app.crm.models import CrmContact, CsvUpload
-from app.crm.services import DbSession, Outcome
+from app.crm.services import Outcome, transaction
 from app.crm.validation import InputError, check_id, check_name, validate_contact
+from app.db import DbSession, unit_of_work
 
 MAX_ROWS = 25_000
 """A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
@@ -34,89 +36,18 @@ Older ones were abandoned; a constant, since keeping a forgotten copy of contact
 """
 _STORE_CHUNK = 500
 
-TEXT_TARGETS = (
-    "prefix",
-    "given_name",
-    "middle_name",
-    "family_name",
-    "suffix",
-    "job_title",
-    "company",
-    "notes",
-)
-TYPED_TARGETS: dict[str, tuple[str, str]] = {
-    "email_work": ("emails", "work"),
-    "email_home": ("emails", "home"),
-    "email_other": ("emails", "other"),
-    "phone_mobile": ("phones", "mobile"),
-    "phone_work": ("phones", "work"),
-    "phone_home": ("phones", "home"),
-    "url_homepage": ("urls", "homePage"),
-    "url_profile": ("urls", "profile"),
-}
-ADDRESS_TARGETS = ("street", "city", "region", "postal_code", "country", "country_code")
 IMPORTED_ADDRESS_TYPE = "home"
 """A CSV carries one address; it replaces the contact's address of this type only."""
-MESSENGER_TARGETS = ("telegram", "whatsapp", "viber", "signal", "skype")
-TARGETS: tuple[str, ...] = (
-    "id",
-    *TEXT_TARGETS,
-    *TYPED_TARGETS,
-    "birthday",
-    *ADDRESS_TARGETS,
-    *MESSENGER_TARGETS,
-)
+
+_COLUMNS = {column.target: (spec, column) for spec in CONTACT_FIELDS for column in spec.csv}
+"""Each mapping target with its field and column, from the field table."""
+TARGETS: tuple[str, ...] = ("id", *_COLUMNS)
 """What a column can be mapped to; the empty string means "ignore this column"."""
 
+_ID_ALIASES = ("crm id", "contact id", "external id", "ідентифікатор", "идентификатор")
 _ALIASES: dict[str, str] = {
-    "crm id": "id",
-    "contact id": "id",
-    "external id": "id",
-    "title prefix": "prefix",
-    "first name": "given_name",
-    "given name": "given_name",
-    "ім'я": "given_name",
-    "имя": "given_name",
-    "middle name": "middle_name",
-    "по батькові": "middle_name",
-    "last name": "family_name",
-    "surname": "family_name",
-    "family name": "family_name",
-    "прізвище": "family_name",
-    "job title": "job_title",
-    "title": "job_title",
-    "position": "job_title",
-    "посада": "job_title",
-    "organization": "company",
-    "organisation": "company",
-    "компанія": "company",
-    "note": "notes",
-    "примітки": "notes",
-    "email": "email_work",
-    "e-mail": "email_work",
-    "work email": "email_work",
-    "home email": "email_home",
-    "phone": "phone_mobile",
-    "mobile": "phone_mobile",
-    "mobile phone": "phone_mobile",
-    "телефон": "phone_mobile",
-    "work phone": "phone_work",
-    "home phone": "phone_home",
-    "date of birth": "birthday",
-    "дата народження": "birthday",
-    "website": "url_homepage",
-    "url": "url_homepage",
-    "homepage": "url_homepage",
-    "profile": "url_profile",
-    "linkedin": "url_profile",
-    "address": "street",
-    "street address": "street",
-    "state": "region",
-    "zip": "postal_code",
-    "postcode": "postal_code",
-    "postal code": "postal_code",
-    "місто": "city",
-    "країна": "country",
+    **dict.fromkeys(_ID_ALIASES, "id"),
+    **{alias: target for target, (_, column) in _COLUMNS.items() for alias in column.aliases},
 }
 
 
@@ -240,50 +171,95 @@ def _row_payload(
     cells: dict[str, str], base: dict[str, Any], headers: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Overlay the mapped cells on ``base``; also map payload paths back to column names."""
-    payload = dict(base)
-    columns: dict[str, str] = {}
-    for target in TEXT_TARGETS:
-        if target in cells:
-            payload[target] = cells[target]
-            columns[target] = headers[target]
-    for kind in ("emails", "phones", "urls"):
-        mapped = [(t, type_) for t, (k, type_) in TYPED_TARGETS.items() if k == kind and t in cells]
+    row = _Row(cells, dict(base), {}, headers)
+    for spec in CONTACT_FIELDS:
+        mapped = [(c.target, c.key) for c in spec.csv if c.target in cells]
         if mapped:
-            # The file's values of the mapped types come first; values of other types stay.
-            replaced = {type_ for _, type_ in mapped}
-            filled = [(target, type_) for target, type_ in mapped if cells[target]]
-            for index, (target, _) in enumerate(filled):
-                columns[f"{kind}[{index}].value"] = headers[target]
-            kept = [v for v in payload.get(kind, []) if v["type"] not in replaced]
-            payload[kind] = [{"value": cells[t], "type": type_} for t, type_ in filled] + kept
-    if "birthday" in cells:
-        columns["birthday"] = headers["birthday"]
-        payload["birthday"] = _birthday(cells["birthday"]) if cells["birthday"] else None
-        if cells["birthday"] and payload["birthday"] is None:
-            raise CellError(headers["birthday"], "is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY")
-    address_cells = {t: cells[t] for t in ADDRESS_TARGETS if t in cells}
-    if address_cells:
-        others = [a for a in payload.get("addresses", []) if a["type"] != IMPORTED_ADDRESS_TYPE]
-        payload["addresses"] = others
-        if any(address_cells.values()):
-            for target in address_cells:
-                columns[f"addresses[0].{target}"] = headers[target]
-            payload["addresses"] = [{"type": IMPORTED_ADDRESS_TYPE, **address_cells}, *others]
-    messenger_cells = {t: cells[t] for t in MESSENGER_TARGETS if t in cells}
-    if messenger_cells:
-        kept = [m for m in payload.get("messengers", []) if m["protocol"] not in messenger_cells]
-        payload["messengers"] = kept
-        for protocol, username in messenger_cells.items():
-            if username:
-                columns[f"messengers[{len(kept)}].username"] = headers[protocol]
-                kept.append({"protocol": protocol, "username": username})
-    return payload, columns
+            _OVERLAYS[spec.kind](row, spec.name, mapped)
+    return row.payload, row.columns
+
+
+_Mapped = list[tuple[str, str]]
+"""The mapped (target, key) pairs of one field."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    cells: dict[str, str]
+    payload: dict[str, Any]
+    columns: dict[str, str]
+    """Payload path -> the column it came from, to name the column in an error."""
+    headers: dict[str, str]
+
+
+def _overlay_text(row: _Row, name: str, mapped: _Mapped) -> None:
+    row.payload[name] = row.cells[name]
+    row.columns[name] = row.headers[name]
+
+
+def _overlay_typed(row: _Row, name: str, mapped: _Mapped) -> None:
+    # The file's values of the mapped types come first; values of other types stay.
+    replaced = {type_ for _, type_ in mapped}
+    filled = [(target, type_) for target, type_ in mapped if row.cells[target]]
+    for index, (target, _) in enumerate(filled):
+        row.columns[f"{name}[{index}].value"] = row.headers[target]
+    kept = [v for v in row.payload.get(name, []) if v["type"] not in replaced]
+    row.payload[name] = [{"value": row.cells[t], "type": type_} for t, type_ in filled] + kept
+
+
+def _overlay_birthday(row: _Row, name: str, mapped: _Mapped) -> None:
+    ((target, _),) = mapped
+    row.columns[name] = row.headers[target]
+    row.payload[name] = _birthday(row.cells[target]) if row.cells[target] else None
+    if row.cells[target] and row.payload[name] is None:
+        raise CellError(row.headers[target], "is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY")
+
+
+def _overlay_address(row: _Row, name: str, mapped: _Mapped) -> None:
+    parts = {key: row.cells[target] for target, key in mapped}
+    others = [a for a in row.payload.get(name, []) if a["type"] != IMPORTED_ADDRESS_TYPE]
+    row.payload[name] = others
+    if any(parts.values()):
+        for target, key in mapped:
+            row.columns[f"{name}[0].{key}"] = row.headers[target]
+        row.payload[name] = [{"type": IMPORTED_ADDRESS_TYPE, **parts}, *others]
+
+
+def _overlay_messengers(row: _Row, name: str, mapped: _Mapped) -> None:
+    protocols = {protocol: row.cells[target] for target, protocol in mapped}
+    kept = [m for m in row.payload.get(name, []) if m["protocol"] not in protocols]
+    row.payload[name] = kept
+    for target, protocol in mapped:
+        username = row.cells[target]
+        if username:
+            row.columns[f"{name}[{len(kept)}].username"] = row.headers[target]
+            kept.append({"protocol": protocol, "username": username})
+
+
+_OVERLAYS: dict[Kind, Callable[[_Row, str, _Mapped], None]] = {
+    Kind.TEXT: _overlay_text,
+    Kind.EMAILS: _overlay_typed,
+    Kind.PHONES: _overlay_typed,
+    Kind.URLS: _overlay_typed,
+    Kind.BIRTHDAY: _overlay_birthday,
+    Kind.ADDRESSES: _overlay_address,
+    Kind.MESSENGERS: _overlay_messengers,
+}
+"""How the cells mapped to each kind of field replace what the contact held for them."""
 
 
 def import_rows(
     session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str], list_name: str
 ) -> ImportReport:
     """Import every row into the list called ``list_name`` (created if missing); one transaction."""
+    with transaction(session):
+        return _import_rows(session, account_id, parsed, mapping, list_name)
+
+
+def _import_rows(
+    session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str], list_name: str
+) -> ImportReport:
+    """:func:`import_rows` in the caller's transaction."""
     check_mapping(parsed, mapping)
     contact_list = services.find_or_create_list_by_name(session, account_id, list_name)
     report = ImportReport(contact_list.name)
@@ -345,7 +321,6 @@ def import_rows(
             )
         )
     services.add_contacts_to_list(session, contact_list, stored)
-    services.commit(session)
     report.rows.sort(key=lambda r: r.row)
     return report
 
@@ -373,8 +348,8 @@ def stage_upload(
     upload = CsvUpload(
         account_id=account_id, filename=filename[:255], list_name=name, content=content, created_by=user_id
     )
-    session.add(upload)
-    session.commit()
+    with unit_of_work(session):
+        session.add(upload)
     return upload, parsed
 
 
@@ -384,9 +359,10 @@ def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) ->
     check_mapping(parsed, mapping)
     # Deleting the row first is the claim: it stays locked until the import commits, so
     # purge_stale_uploads cannot remove an upload while it is being imported.
-    session.delete(upload)
-    session.flush()
-    return import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+    with transaction(session):
+        session.delete(upload)
+        session.flush()
+        return _import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
 
 
 def purge_stale_uploads(session: DbSession, now: datetime) -> int:
@@ -396,6 +372,6 @@ def purge_stale_uploads(session: DbSession, now: datetime) -> int:
     is already deleted in the import's open transaction: the delete here waits for that
     transaction and then finds nothing left to delete.
     """
-    result = session.execute(delete(CsvUpload).where(CsvUpload.created_at < now - UPLOAD_LIFETIME))
-    session.commit()
+    with unit_of_work(session):
+        result = session.execute(delete(CsvUpload).where(CsvUpload.created_at < now - UPLOAD_LIFETIME))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -23,20 +23,34 @@ Deletion semantics the sync engine relies on
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column, relationship
 
+from app.contact_fields import (
+    CONTACT_FIELDS,
+    Birthday,
+    ContactData,
+    FieldSpec,
+    Kind,
+    Messenger,
+    PostalAddress,
+    TypedValue,
+)
 from app.db import Base, utcnow
 
 
 class CrmContact(Base):
-    """One contact of the CRM. Typed multi-values are JSON lists of plain objects.
+    """One contact of the CRM: one or more columns per field of the table in :mod:`app.contact_fields`.
 
-    JSON columns keep a contact one row on SQLite and PostgreSQL alike; every value in
-    them has passed :mod:`app.crm.validation`, and GroupSync never queries inside them.
+    The field columns are added from that table below the class (:data:`FIELD_COLUMNS`), so they
+    are reached through :func:`to_contact_data` and :func:`apply_contact_data`, not by name.
+    Typed multi-values are JSON lists of plain objects: JSON columns keep a contact one row on
+    SQLite and PostgreSQL alike; every value in them has passed :mod:`app.crm.validation`, and
+    GroupSync never queries inside them.
     """
 
     __tablename__ = "crm_contact"
@@ -45,30 +59,87 @@ class CrmContact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     crm_id: Mapped[str] = mapped_column(String(128))
-    prefix: Mapped[str] = mapped_column(String(200), default="")
-    given_name: Mapped[str] = mapped_column(String(200), default="")
-    middle_name: Mapped[str] = mapped_column(String(200), default="")
-    family_name: Mapped[str] = mapped_column(String(200), default="")
-    suffix: Mapped[str] = mapped_column(String(200), default="")
-    job_title: Mapped[str] = mapped_column(String(200), default="")
-    company: Mapped[str] = mapped_column(String(200), default="")
-    emails: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    phones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    birthday_year: Mapped[int | None] = mapped_column(default=None)
-    birthday_month: Mapped[int | None] = mapped_column(default=None)
-    birthday_day: Mapped[int | None] = mapped_column(default=None)
-    notes: Mapped[str] = mapped_column(Text, default="")
-    addresses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    messengers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    urls: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     search_text: Mapped[str] = mapped_column(Text, default="")
-    """Case-folded id, names, company and e-mails: SQLite's lower() folds ASCII only."""
+    """Case-folded id and searchable fields: SQLite's lower() folds ASCII only."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted: Mapped[bool] = mapped_column(default=False)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(64), default=None)
     """``user:<id>`` (admin UI) or ``api_key:<id>`` (admin API key)."""
+
+
+_BIRTHDAY_PARTS: Final = ("year", "month", "day")
+_ITEMS: Final[dict[Kind, type[TypedValue | PostalAddress | Messenger]]] = {
+    Kind.EMAILS: TypedValue,
+    Kind.PHONES: TypedValue,
+    Kind.URLS: TypedValue,
+    Kind.ADDRESSES: PostalAddress,
+    Kind.MESSENGERS: Messenger,
+}
+"""The value class of each multi-valued kind, stored as a JSON list of its fields."""
+
+
+def _columns(spec: FieldSpec) -> dict[str, MappedColumn[Any]]:
+    if spec.kind is Kind.TEXT:
+        # Long text goes to TEXT: PostgreSQL and SQLite treat it alike, and no index needs a bound.
+        kind = String(spec.max_length) if spec.max_length <= 255 else Text
+        return {spec.name: mapped_column(kind, default="", nullable=False)}
+    if spec.kind is Kind.BIRTHDAY:
+        return {f"{spec.name}_{part}": mapped_column(Integer, default=None) for part in _BIRTHDAY_PARTS}
+    return {spec.name: mapped_column(JSON, default=list, nullable=False)}
+
+
+FIELD_COLUMNS: Final[dict[str, tuple[str, ...]]] = {}
+"""Each field's column names."""
+for _spec in CONTACT_FIELDS:
+    _made = _columns(_spec)
+    FIELD_COLUMNS[_spec.name] = tuple(_made)
+    for _name, _column in _made.items():
+        setattr(CrmContact, _name, _column)
+
+
+def _read(row: CrmContact, spec: FieldSpec) -> Any:
+    if spec.kind is Kind.TEXT:
+        return getattr(row, spec.name)
+    if spec.kind is Kind.BIRTHDAY:
+        year, month, day = (getattr(row, f"{spec.name}_{part}") for part in _BIRTHDAY_PARTS)
+        return None if month is None or day is None else Birthday(month=month, day=day, year=year)
+    return tuple(_ITEMS[spec.kind](**item) for item in getattr(row, spec.name))
+
+
+def _write(row: CrmContact, spec: FieldSpec, value: Any) -> None:
+    if spec.kind is Kind.TEXT:
+        setattr(row, spec.name, value)
+    elif spec.kind is Kind.BIRTHDAY:
+        for part in _BIRTHDAY_PARTS:
+            setattr(row, f"{spec.name}_{part}", getattr(value, part) if value is not None else None)
+    else:
+        setattr(row, spec.name, [dataclasses.asdict(item) for item in value])
+
+
+def _search_words(spec: FieldSpec, value: Any) -> list[str]:
+    if not spec.searchable:
+        return []
+    if spec.kind is Kind.TEXT:
+        return [value]
+    return [item.value for item in value]
+
+
+def to_contact_data(row: CrmContact) -> ContactData:
+    """The value object the sync engine works on (never the ORM row)."""
+    values = {spec.name: _read(row, spec) for spec in CONTACT_FIELDS}
+    return ContactData(crm_id=row.crm_id, updated_at=row.updated_at, **values)
+
+
+def apply_contact_data(row: CrmContact, data: ContactData) -> None:
+    """Write every field of ``data`` into ``row`` and refresh its search text."""
+    words = [data.crm_id]
+    for spec in CONTACT_FIELDS:
+        value = getattr(data, spec.name)
+        _write(row, spec, value)
+        words.extend(_search_words(spec, value))
+    row.search_text = " ".join(words).casefold()
 
 
 class ContactList(Base):

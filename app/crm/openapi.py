@@ -214,6 +214,78 @@ def _batch_responses() -> dict[str, Any]:
     }
 
 
+def _page_of(key: str, items: dict[str, Any], description: str) -> dict[str, Any]:
+    return _json(
+        {
+            "type": "object",
+            "required": [key, "next_cursor"],
+            "properties": {
+                key: {"type": "array", "items": items},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        },
+        description,
+    )
+
+
+def _resource(
+    schema: str,
+    key: str,
+    operations: tuple[str, str, str],
+    body: str,
+    *,
+    put_summary: str,
+    delete_summary: str,
+    deleted: str,
+    saved: str,
+) -> dict[str, Any]:
+    """GET, PUT and DELETE of one contact or list: the two resources answer alike."""
+    get_id, put_id, delete_id = operations
+    status = {"type": "string"}
+
+    def saved_as(description: str) -> dict[str, Any]:
+        return _json(
+            {
+                "type": "object",
+                "required": ["status", key],
+                "properties": {"status": status, key: _ref(schema)},
+            },
+            description,
+        )
+
+    return {
+        "get": {
+            "operationId": get_id,
+            "responses": {"200": _json(_ref(schema), f"The {key}"), **_errors(401, 404, 422)},
+        },
+        "put": {
+            "operationId": put_id,
+            "summary": put_summary,
+            "requestBody": _body(body),
+            "responses": {
+                "200": saved_as(saved),
+                "201": saved_as("Created"),
+                **_errors(400, 401, 409, 413, 415, 422),
+            },
+        },
+        "delete": {
+            "operationId": delete_id,
+            "summary": delete_summary,
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["id", "status"],
+                        "properties": {"id": status, "status": status},
+                    },
+                    deleted,
+                ),
+                **_errors(401, 404, 409, 422),
+            },
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     contact_id = _id_param("crm_id", "The CRM's id of the contact")
     list_id = _id_param("list_id", "The CRM's id of the list")
@@ -225,66 +297,25 @@ def _paths() -> dict[str, Any]:
                 "summary": "Contacts held for this account, deleted ones included",
                 "parameters": _PAGE_PARAMS,
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["contacts", "next_cursor"],
-                            "properties": {
-                                "contacts": {"type": "array", "items": _ref("Contact")},
-                                "next_cursor": {"type": ["string", "null"]},
-                            },
-                        },
-                        "One page of contacts",
-                    ),
+                    "200": _page_of("contacts", _ref("Contact"), "One page of contacts"),
                     **_errors(400, 401),
                 },
             }
         },
         "/contacts/{crm_id}": {
             "parameters": [contact_id],
-            "get": {
-                "operationId": "getContact",
-                "responses": {"200": _json(_ref("Contact"), "The contact"), **_errors(401, 404, 422)},
-            },
-            "put": {
-                "operationId": "upsertContact",
-                "summary": "Create or replace a contact (idempotent)",
-                "requestBody": _body("ContactInput"),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["status", "contact"],
-                            "properties": {"status": status, "contact": _ref("Contact")},
-                        },
-                        "Updated or unchanged",
-                    ),
-                    "201": _json(
-                        {
-                            "type": "object",
-                            "required": ["status", "contact"],
-                            "properties": {"status": status, "contact": _ref("Contact")},
-                        },
-                        "Created",
-                    ),
-                    **_errors(400, 401, 409, 413, 415, 422),
-                },
-            },
-            "delete": {
-                "operationId": "deleteContact",
-                "summary": "Delete a contact: it is removed from every user's Google group at the next sync",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["id", "status"],
-                            "properties": {"id": status, "status": status},
-                        },
-                        "Deleted (or already deleted)",
-                    ),
-                    **_errors(401, 404, 409, 422),
-                },
-            },
+            **_resource(
+                "Contact",
+                "contact",
+                ("getContact", "upsertContact", "deleteContact"),
+                "ContactInput",
+                put_summary="Create or replace a contact (idempotent)",
+                delete_summary=(
+                    "Delete a contact: it is removed from every user's Google group at the next sync"
+                ),
+                deleted="Deleted (or already deleted)",
+                saved="Updated or unchanged",
+            ),
         },
         "/contacts:batchUpsert": {
             "post": {
@@ -307,66 +338,23 @@ def _paths() -> dict[str, Any]:
                 "operationId": "listLists",
                 "parameters": _PAGE_PARAMS,
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["lists", "next_cursor"],
-                            "properties": {
-                                "lists": {"type": "array", "items": _ref("ContactList")},
-                                "next_cursor": {"type": ["string", "null"]},
-                            },
-                        },
-                        "One page of lists",
-                    ),
+                    "200": _page_of("lists", _ref("ContactList"), "One page of lists"),
                     **_errors(400, 401),
                 },
             }
         },
         "/lists/{list_id}": {
             "parameters": [list_id],
-            "get": {
-                "operationId": "getList",
-                "responses": {"200": _json(_ref("ContactList"), "The list"), **_errors(401, 404, 422)},
-            },
-            "put": {
-                "operationId": "putList",
-                "summary": "Create or rename a list (idempotent)",
-                "requestBody": _body("ListInput"),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["status", "list"],
-                            "properties": {"status": status, "list": _ref("ContactList")},
-                        },
-                        "Renamed or unchanged",
-                    ),
-                    "201": _json(
-                        {
-                            "type": "object",
-                            "required": ["status", "list"],
-                            "properties": {"status": status, "list": _ref("ContactList")},
-                        },
-                        "Created",
-                    ),
-                    **_errors(400, 401, 409, 413, 415, 422),
-                },
-            },
-            "delete": {
-                "operationId": "deleteList",
-                "summary": "Delete a list: its contacts leave the Google groups that mirror it",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["id", "status"],
-                            "properties": {"id": status, "status": status},
-                        },
-                        "Deleted",
-                    ),
-                    **_errors(401, 404, 409, 422),
-                },
-            },
+            **_resource(
+                "ContactList",
+                "list",
+                ("getList", "putList", "deleteList"),
+                "ListInput",
+                put_summary="Create or rename a list (idempotent)",
+                delete_summary="Delete a list: its contacts leave the Google groups that mirror it",
+                deleted="Deleted",
+                saved="Renamed or unchanged",
+            ),
         },
         "/lists/{list_id}/members": {
             "parameters": [list_id],
@@ -374,21 +362,12 @@ def _paths() -> dict[str, Any]:
                 "operationId": "listMembers",
                 "parameters": _PAGE_PARAMS,
                 "responses": {
-                    "200": _json(
+                    "200": _page_of(
+                        "members",
                         {
                             "type": "object",
-                            "required": ["members", "next_cursor"],
-                            "properties": {
-                                "members": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["id", "deleted"],
-                                        "properties": {"id": status, "deleted": {"type": "boolean"}},
-                                    },
-                                },
-                                "next_cursor": {"type": ["string", "null"]},
-                            },
+                            "required": ["id", "deleted"],
+                            "properties": {"id": status, "deleted": {"type": "boolean"}},
                         },
                         "One page of members",
                     ),

@@ -1,8 +1,9 @@
 """Validation of CRM input: one set of rules that both checks payloads and describes them.
 
-The same tables (:data:`CONTACT_TEXT`, :data:`COLLECTIONS`...) drive :func:`validate_contact`
-and :func:`contact_input_schema`, the JSON Schema published in the OpenAPI document, so the
-document cannot drift from what the API accepts.
+The field table (:data:`app.contact_fields.CONTACT_FIELDS`) drives both :func:`validate_contact`
+and :func:`contact_input_schema`, the JSON Schema published in the OpenAPI document, through one
+checker and one schema builder per field kind, so the document cannot drift from what the API
+accepts and a field declared in the table is validated and published without further code.
 
 Length limits. Google does not publish per-field maxima for the People API, so GroupSync
 chooses conservative ones that Google Contacts is known to hold: 200 characters for name
@@ -18,18 +19,28 @@ emoji and their joiners, is kept exactly as given apart from trimming surroundin
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
+from app.contact_fields import (
+    CONTACT_FIELDS,
+    Birthday,
+    ContactData,
+    FieldSpec,
+    Kind,
+    Messenger,
+    PostalAddress,
+    TypedValue,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~-]{0,127}$"
 """CRM ids travel in URL paths, so they are limited to characters that need no escaping."""
@@ -63,16 +74,12 @@ class TextRule:
     description: str = ""
 
 
-CONTACT_TEXT: dict[str, TextRule] = {
-    "prefix": TextRule(200, description="Honorific prefix, e.g. Dr."),
-    "given_name": TextRule(200),
-    "middle_name": TextRule(200),
-    "family_name": TextRule(200),
-    "suffix": TextRule(200, description="Honorific suffix, e.g. Jr."),
-    "job_title": TextRule(200),
-    "company": TextRule(200),
-    "notes": TextRule(2048, multiline=True),
+CONTACT_TEXT: Final[dict[str, TextRule]] = {
+    spec.name: TextRule(spec.max_length, spec.multiline, spec.description)
+    for spec in CONTACT_FIELDS
+    if spec.kind is Kind.TEXT
 }
+"""The text fields of a contact and their rules, from the field table."""
 
 ADDRESS_TEXT: dict[str, TextRule] = {
     "type": TextRule(TYPE_LENGTH, description="home, work, other or a custom label"),
@@ -83,26 +90,6 @@ ADDRESS_TEXT: dict[str, TextRule] = {
     "region": TextRule(200),
     "postal_code": TextRule(200),
     "country": TextRule(200),
-}
-
-
-@dataclass(frozen=True)
-class Collection:
-    """A multi-valued field whose items are ``{value, type}`` objects."""
-
-    value_max: int
-    value_description: str
-    type_description: str
-
-
-COLLECTIONS: dict[str, Collection] = {
-    "emails": Collection(254, "An e-mail address (syntax checked, no DNS lookup)", "home, work, other..."),
-    "phones": Collection(
-        40,
-        "A phone number; normalised to E.164 when it starts with + or the account has a default region",
-        "mobile, home, work, main, other...",
-    ),
-    "urls": Collection(2048, "An http or https URL", "homePage, profile, blog, linkedin..."),
 }
 
 
@@ -150,8 +137,7 @@ class _Checker:
             return []
         return value
 
-    def typed_values(self, value: object, field: str, name: str) -> tuple[TypedValue, ...]:
-        spec = COLLECTIONS[name]
+    def typed_values(self, value: object, field: str, spec: FieldSpec) -> tuple[TypedValue, ...]:
         result: list[TypedValue] = []
         for index, item in enumerate(self.items(value, field)):
             where = f"{field}[{index}]"
@@ -162,23 +148,23 @@ class _Checker:
             if raw is None or raw == "":
                 self.fail(f"{where}.value", "is required")
                 continue
-            text = self.text(raw, f"{where}.value", TextRule(spec.value_max))
+            text = self.text(raw, f"{where}.value", TextRule(spec.max_length))
             kind = self.text(body.get("type"), f"{where}.type", TextRule(TYPE_LENGTH))
             if not text:
                 continue
-            normalised = self._value(name, text, f"{where}.value")
+            normalised = self._value(spec.kind, text, f"{where}.value")
             if normalised is not None:
                 result.append(TypedValue(value=normalised, type=kind))
         return tuple(result)
 
-    def _value(self, name: str, text: str, field: str) -> str | None:
-        if name == "emails":
+    def _value(self, kind: Kind, text: str, field: str) -> str | None:
+        if kind is Kind.EMAILS:
             try:
                 return validate_email(text, check_deliverability=False).normalized
             except EmailNotValidError as exc:
                 self.fail(field, f"is not a valid e-mail address: {exc}")
                 return None
-        if name == "phones":
+        if kind is Kind.PHONES:
             return self._phone(text, field)
         parts = urlsplit(text)
         if (
@@ -284,7 +270,17 @@ class _Checker:
         return tuple(result)
 
 
-CONTACT_FIELDS = frozenset({"id", *CONTACT_TEXT, *COLLECTIONS, "birthday", "addresses", "messengers"})
+CHECKS: Final[dict[Kind, Callable[[_Checker, FieldSpec, object, str], Any]]] = {
+    Kind.TEXT: lambda c, spec, raw, where: c.text(raw, where, CONTACT_TEXT[spec.name]),
+    Kind.EMAILS: lambda c, spec, raw, where: c.typed_values(raw, where, spec),
+    Kind.PHONES: lambda c, spec, raw, where: c.typed_values(raw, where, spec),
+    Kind.URLS: lambda c, spec, raw, where: c.typed_values(raw, where, spec),
+    Kind.BIRTHDAY: lambda c, spec, raw, where: c.birthday(raw, where),
+    Kind.ADDRESSES: lambda c, spec, raw, where: c.addresses(raw, where),
+    Kind.MESSENGERS: lambda c, spec, raw, where: c.messengers(raw, where),
+}
+"""How each kind of field is checked and normalised into its value."""
+_ACCEPTED_KEYS = frozenset({"id", *(spec.name for spec in CONTACT_FIELDS)})
 
 
 def text_problem(value: str, multiline: bool = False) -> str | None:
@@ -356,7 +352,7 @@ def validate_contact(
     if not isinstance(payload, dict):
         where = prefix.rstrip(".") or "body"
         raise InputError([FieldError(where, f"must be a JSON object, not {_json_type(payload)}")])
-    body = checker.obj(payload, prefix.rstrip("."), set(CONTACT_FIELDS))
+    body = checker.obj(payload, prefix.rstrip("."), set(_ACCEPTED_KEYS))
     assert body is not None
     raw_id = crm_id if body.get("id") is None else body["id"]
     if raw_id is None:
@@ -370,24 +366,11 @@ def validate_contact(
             identifier = ""
         if crm_id is not None and identifier and identifier != crm_id:
             checker.fail(f"{prefix}id", f"'{identifier}' differs from the id in the URL")
-    text = {key: checker.text(body.get(key), prefix + key, rule) for key, rule in CONTACT_TEXT.items()}
-    data = ContactData(
-        crm_id=identifier,
-        prefix=text["prefix"],
-        given_name=text["given_name"],
-        middle_name=text["middle_name"],
-        family_name=text["family_name"],
-        suffix=text["suffix"],
-        job_title=text["job_title"],
-        company=text["company"],
-        notes=text["notes"],
-        emails=checker.typed_values(body.get("emails"), f"{prefix}emails", "emails"),
-        phones=checker.typed_values(body.get("phones"), f"{prefix}phones", "phones"),
-        urls=checker.typed_values(body.get("urls"), f"{prefix}urls", "urls"),
-        birthday=checker.birthday(body.get("birthday"), f"{prefix}birthday"),
-        addresses=checker.addresses(body.get("addresses"), f"{prefix}addresses"),
-        messengers=checker.messengers(body.get("messengers"), f"{prefix}messengers"),
-    )
+    values: dict[str, Any] = {
+        spec.name: CHECKS[spec.kind](checker, spec, body.get(spec.name), prefix + spec.name)
+        for spec in CONTACT_FIELDS
+    }
+    data = ContactData(crm_id=identifier, **values)
     if checker.errors:
         raise InputError(checker.errors)
     return data
@@ -419,82 +402,85 @@ def _text_schema(rule: TextRule) -> dict[str, Any]:
     return schema
 
 
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "maxItems": MAX_ITEMS, "items": items}
+
+
+def _typed_values_schema(spec: FieldSpec) -> dict[str, Any]:
+    value = {"type": "string", "minLength": 1, "maxLength": spec.max_length, "description": spec.description}
+    kind = {"type": "string", "maxLength": TYPE_LENGTH, "description": spec.type_description}
+    return _array(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["value"],
+            "properties": {"value": value, "type": kind},
+        }
+    )
+
+
+_BIRTHDAY_SCHEMA: Final = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "required": ["month", "day"],
+    "properties": {
+        "year": {"type": ["integer", "null"], "minimum": 1, "maximum": 9999},
+        "month": {"type": "integer", "minimum": 1, "maximum": 12},
+        "day": {"type": "integer", "minimum": 1, "maximum": 31},
+    },
+}
+_ADDRESS_SCHEMA: Final = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **{key: _text_schema(rule) for key, rule in ADDRESS_TEXT.items()},
+        "country_code": {"type": "string", "pattern": "^([A-Za-z]{2})?$"},
+    },
+}
+_MESSENGER_SCHEMA: Final = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["protocol", "username"],
+    "properties": {
+        "protocol": {
+            "type": "string",
+            "pattern": _PROTOCOL_RE.pattern,
+            "description": ", ".join(KNOWN_MESSENGERS) + " or another lower-case name",
+        },
+        "username": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+}
+
+SCHEMAS: Final[dict[Kind, Callable[[FieldSpec], dict[str, Any]]]] = {
+    Kind.TEXT: lambda spec: _text_schema(CONTACT_TEXT[spec.name]),
+    Kind.EMAILS: _typed_values_schema,
+    Kind.PHONES: _typed_values_schema,
+    Kind.URLS: _typed_values_schema,
+    Kind.BIRTHDAY: lambda spec: copy.deepcopy(_BIRTHDAY_SCHEMA),
+    Kind.ADDRESSES: lambda spec: _array(copy.deepcopy(_ADDRESS_SCHEMA)),
+    Kind.MESSENGERS: lambda spec: _array(copy.deepcopy(_MESSENGER_SCHEMA)),
+}
+"""The JSON Schema fragment of each kind of field, as :data:`CHECKS` enforces it."""
+
+
+_MULTILINE_NAMES: Final = [
+    *(name for name, rule in CONTACT_TEXT.items() if rule.multiline),
+    *(name for name, rule in ADDRESS_TEXT.items() if rule.multiline),
+]
+_MULTILINE: Final = " and ".join([", ".join(_MULTILINE_NAMES[:-1]), _MULTILINE_NAMES[-1]])
+
+
 def contact_input_schema() -> dict[str, Any]:
     """JSON Schema (2020-12, as OpenAPI 3.1 uses) of a contact the API accepts."""
-    typed = {
-        name: {
-            "type": "array",
-            "maxItems": MAX_ITEMS,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["value"],
-                "properties": {
-                    "value": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": spec.value_max,
-                        "description": spec.value_description,
-                    },
-                    "type": {
-                        "type": "string",
-                        "maxLength": TYPE_LENGTH,
-                        "description": spec.type_description,
-                    },
-                },
-            },
-        }
-        for name, spec in COLLECTIONS.items()
-    }
     return {
         "type": "object",
         "additionalProperties": False,
         "description": (
             "A CRM contact. Omitted fields are stored empty (PUT semantics). Strings may not contain "
-            "control characters (line breaks are allowed in notes and street)."
+            f"control characters (line breaks are allowed in {_MULTILINE})."
         ),
         "properties": {
             "id": {"type": "string", "pattern": ID_PATTERN, "description": "The CRM's own id"},
-            **{key: _text_schema(rule) for key, rule in CONTACT_TEXT.items()},
-            **typed,
-            "birthday": {
-                "type": ["object", "null"],
-                "additionalProperties": False,
-                "required": ["month", "day"],
-                "properties": {
-                    "year": {"type": ["integer", "null"], "minimum": 1, "maximum": 9999},
-                    "month": {"type": "integer", "minimum": 1, "maximum": 12},
-                    "day": {"type": "integer", "minimum": 1, "maximum": 31},
-                },
-            },
-            "addresses": {
-                "type": "array",
-                "maxItems": MAX_ITEMS,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        **{key: _text_schema(rule) for key, rule in ADDRESS_TEXT.items()},
-                        "country_code": {"type": "string", "pattern": "^([A-Za-z]{2})?$"},
-                    },
-                },
-            },
-            "messengers": {
-                "type": "array",
-                "maxItems": MAX_ITEMS,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["protocol", "username"],
-                    "properties": {
-                        "protocol": {
-                            "type": "string",
-                            "pattern": _PROTOCOL_RE.pattern,
-                            "description": ", ".join(KNOWN_MESSENGERS) + " or another lower-case name",
-                        },
-                        "username": {"type": "string", "minLength": 1, "maxLength": 200},
-                    },
-                },
-            },
+            **{spec.name: SCHEMAS[spec.kind](spec) for spec in CONTACT_FIELDS},
         },
     }

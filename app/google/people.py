@@ -80,7 +80,7 @@ from app.google.errors import (
     StaleEtagError,
     SyncTokenExpiredError,
 )
-from app.google.fields import OWNED_FIELDS
+from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
 from app.google.pacing import Pacer, shared_pacer
 from app.google.tokens import TokenEndpointUnavailableError
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
@@ -105,9 +105,9 @@ UPDATABLE_FIELDS: Final = frozenset(OWNED_FIELDS)
 _SCOPE_FIELDS: Final = ("clientData", "memberships", "metadata")
 """Read with every person: the layer decides scope from them and needs the etag and sources."""
 _FIELD_CATEGORIES: Final[Mapping[str, DataCategory]] = {
-    # The ledger's data categories are named after the Person fields they come from.
-    name: DataCategory(name)
-    for name in (*UPDATABLE_FIELDS, *_SCOPE_FIELDS)
+    **FIELD_CATEGORIES,
+    # The scope fields' categories are named after them.
+    **{name: DataCategory(name) for name in _SCOPE_FIELDS},
 }
 _SCOPE_MASK: Final = ",".join(_SCOPE_FIELDS)
 _GROUP_FIELDS: Final = "clientData,groupType,memberCount,metadata,name"

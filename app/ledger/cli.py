@@ -1,22 +1,62 @@
-"""``groupsync ledger ...``: verify, checkpoint, purge, incident listing and evidence packs."""
+"""``groupsync ledger ...``: verify, checkpoint, purge, incident listing, exports and evidence packs.
+
+The group hangs off the top-level command as well as the app's, because ``verify --pack``
+must work on a stranger's machine with no GroupSync configuration at all: it loads nothing
+but :mod:`app.ledger.standalone_verify` and writes nothing. Every other command loads the
+configured app first (``with_appcontext``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import update_wrapper
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
+from flask import current_app
+from flask.cli import ScriptInfo
 
-from app.config import current_settings
+from app.config import ConfigError, current_settings
 from app.db import utcnow
 from app.extensions import db
-from app.ledger.pack import evidence_pack
-from app.ledger.queries import FilterError, incident, parse_moment
+from app.ledger.chain import INSTALLATION_CHAIN, chain_key
+from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
+from app.ledger.models import LedgerEntry
+from app.ledger.pack import PackBuildError, signed_evidence_pack
+from app.ledger.queries import FilterError, LedgerFilter, incident, parse_moment
 from app.ledger.services import export_checkpoints, make_checkpoints, purge_ledger
-from app.ledger.signing import Signer, SigningKeyError, load_public_key
-from app.ledger.verify import PackError, verify_database, verify_pack
+from app.ledger.signing import Signer, SigningKeyError
+from app.ledger.standalone_verify import PackError, Report, Trust, trust_from_args, verify_pack
+from app.ledger.verify import verify_database
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _push_app(ctx: click.Context) -> None:
+    """The configured app's context, or a clear list of what the configuration lacks."""
+    if current_app:
+        return
+    try:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"{exc}\n(only `groupsync ledger verify --pack FILE` works without configuration)"
+        ) from None
+    ctx.with_resource(app.app_context())
+
+
+def _with_app(function: F) -> F:
+    """Like Flask's ``with_appcontext``, but a missing setting is an error message, not a traceback."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        _push_app(ctx)
+        return ctx.invoke(function, *args, **kwargs)
+
+    return cast(F, update_wrapper(wrapper, function))
 
 
 @click.group("ledger")
@@ -35,21 +75,55 @@ def _moment(value: str | None, name: str, *, end: bool = False) -> datetime | No
 
 @ledger_group.command("verify")
 @click.option("--pack", type=_FILE, help="Verify this evidence pack offline instead of the database.")
-@click.option("--public-key", type=_FILE, help="Trust only this Ed25519 public key (PEM) for checkpoints.")
-def verify_command(pack: Path | None, public_key: Path | None) -> None:
-    """Recompute every chain and check every checkpoint; exit status 1 names the first bad entry."""
+@click.option(
+    "--public-key", type=_FILE, multiple=True, help="Trust this Ed25519 public key (PEM); repeatable."
+)
+@click.option(
+    "--key-id", multiple=True, help="Trust the key with this fingerprint (SHA-256 hex); repeatable."
+)
+@click.option(
+    "--integrity-only",
+    is_flag=True,
+    help="Exit 0 when the data is intact though no trusted key vouches for it (the verdict still says so).",
+)
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    pack: Path | None,
+    public_key: Sequence[Path],
+    key_id: Sequence[str],
+    integrity_only: bool,
+) -> None:
+    """Verify the ledger or a pack: VERIFIED (0), FAILED (1) or INTEGRITY ONLY (2; 0 with --integrity-only).
+
+    Only the keys given here are trusted; without one the best verdict is INTEGRITY ONLY.
+    """
     try:
-        pinned = load_public_key(public_key.read_bytes()) if public_key else None
-        report = verify_pack(pack, pinned) if pack else verify_database(db.session, pinned)
-    except (PackError, SigningKeyError) as exc:
+        trust = trust_from_args(list(public_key), list(key_id))
+        report = verify_pack(pack, trust) if pack else _verify_database(ctx, trust)
+    except (PackError, ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     for line in report.lines():
         click.echo(line)
-    if not report.ok:
-        raise click.exceptions.Exit(1)
+    code = report.exit_code(accept_integrity_only=integrity_only)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+# ``verify --pack`` must run where nothing is configured, so the top-level CLI must not build
+# the app before it runs (it builds it only for the database: ``_verify_database``). The CLI
+# wraps commands in Flask's ``with_appcontext`` unless their callback carries this marker.
+assert verify_command.callback is not None
+verify_command.callback._groupsync_in_app = True  # type: ignore[attr-defined]
+
+
+def _verify_database(ctx: click.Context, trust: Trust) -> Report:
+    _push_app(ctx)
+    return verify_database(db.session, trust)
 
 
 @ledger_group.command("checkpoint")
+@_with_app
 @click.option(
     "--export",
     "export_dir",
@@ -71,6 +145,7 @@ def checkpoint_command(export_dir: Path | None) -> None:
 
 
 @ledger_group.command("purge")
+@_with_app
 def purge_command() -> None:
     """Delete entries older than GROUPSYNC_RETENTION_LEDGER_DAYS, recording each purge in its chain."""
     results = purge_ledger(db.session, utcnow())
@@ -80,6 +155,7 @@ def purge_command() -> None:
 
 
 @ledger_group.command("incident")
+@_with_app
 @click.option("--from", "start", required=True, help="Start of the window (date or ISO date-time, UTC).")
 @click.option(
     "--to", "end", required=True, help="End of the window (exclusive; a bare date includes that day)."
@@ -112,6 +188,7 @@ def incident_command(start: str, end: str) -> None:
 
 
 @ledger_group.command("pack")
+@_with_app
 @click.option("--account", "account_id", type=int, required=True, help="Account whose chain to pack.")
 @click.option("--from", "start", help="Start of the window (date or ISO date-time, UTC).")
 @click.option("--to", "end", help="End of the window (exclusive; a bare date includes that day).")
@@ -119,14 +196,62 @@ def incident_command(start: str, end: str) -> None:
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Zip file to write."
 )
 def pack_command(account_id: int, start: str | None, end: str | None, out: Path) -> None:
-    """Write an evidence pack for one account."""
-    data = evidence_pack(
-        db.session,
-        current_settings(),
-        account_id=account_id,
-        start=_moment(start, "from"),
-        end=_moment(end, "to", end=True),
-        now=utcnow(),
-    )
+    """Checkpoint the ledger, then write an evidence pack for one account signed with the ledger key."""
+    try:
+        data = signed_evidence_pack(
+            db.session,
+            current_settings(),
+            account_id=account_id,
+            start=_moment(start, "from"),
+            end=_moment(end, "to", end=True),
+            now=utcnow(),
+        )
+    except (SigningKeyError, PackBuildError) as exc:
+        raise click.ClickException(str(exc)) from None
     out.write_bytes(data)
     click.echo(f"evidence pack written to {out}")
+
+
+@ledger_group.command("export")
+@_with_app
+@click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="ndjson", show_default=True)
+@click.option("--account", "account_id", type=int, help="Only this account's chain (default: every chain).")
+@click.option(
+    "--installation/--no-installation",
+    default=True,
+    show_default=True,
+    help="With --account, also the installation chain (sign-ins before an account is known).",
+)
+@click.option("--user", help="Only entries about this user id.")
+@click.option("--purpose", help="Only this purpose.")
+@click.option("--tag", help="Only this event tag.")
+@click.option("--method", help="Only this Google API method.")
+@click.option("--outcome", help="Only this outcome.")
+@click.option("--from", "start", help="Start of the window (date or ISO date-time, UTC).")
+@click.option("--to", "end", help="End of the window (exclusive; a bare date includes that day).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output)."
+)
+def export_command(
+    fmt: str, account_id: int | None, installation: bool, out: Path | None, **filters: str | None
+) -> None:
+    """Export ledger entries as CSV or NDJSON, with the reviewer page's filters, in storage order."""
+    args = {("from" if k == "start" else "to" if k == "end" else k): v for k, v in filters.items() if v}
+    try:
+        chosen = LedgerFilter.parse(args)
+    except FilterError as exc:
+        raise click.UsageError(str(exc)) from None
+    statement = chosen.statement()
+    if account_id is not None:
+        chains = [chain_key(account_id)] + ([INSTALLATION_CHAIN] if installation else [])
+        statement = statement.where(LedgerEntry.chain.in_(chains))
+    rows = iter_rows(db.engine, statement)
+    lines = csv_lines(rows) if fmt == "csv" else ndjson_lines(rows)
+    if out is None:
+        for chunk in lines:
+            click.echo(chunk, nl=False)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        for chunk in lines:
+            handle.write(chunk)
+    click.echo(f"ledger export written to {out}", err=True)

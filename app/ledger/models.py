@@ -16,8 +16,20 @@ tampering by anyone else. On SQLite (single-machine installs) a trigger refuses 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import DDL, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    DDL,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -133,6 +145,42 @@ class LedgerSigningKey(Base):
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     public_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PackState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class EvidencePackRequest(Base):
+    """A reviewer's request for a signed evidence pack, built by the worker (which holds the key).
+
+    The web process cannot read the ledger signing key, so it only records the request; the
+    worker checkpoints the ledger, builds and signs the pack, and stores it here for download.
+    """
+
+    __tablename__ = "evidence_pack_request"
+    __table_args__ = (Index("ix_evidence_pack_request_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    window_start: Mapped[datetime | None] = mapped_column(default=None)
+    window_end: Mapped[datetime | None] = mapped_column(default=None)
+    state: Mapped[PackState] = mapped_column(
+        Enum(PackState, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=PackState.PENDING,
+    )
+    progress: Mapped[str] = mapped_column(String(120), default="waiting for the worker")
+    error: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+    """The key that signed the pack (its fingerprint), shown so a reviewer can compare it."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 event.listen(

@@ -1,36 +1,46 @@
 """Reviewer pages: browse, summarise and export the signed-in account's ledger; evidence packs.
 
-Read-only for reviewers and admins. The one POST here records a human view of
-Google-derived data (see :mod:`app.ledger.human_view`), which any signed-in member may need.
+Read-only for reviewers and admins, except that they may ask for an evidence pack: the
+request is queued for the worker, which alone holds the ledger signing key
+(:mod:`app.ledger.tasks`). The other POST records a human view of Google-derived data (see
+:mod:`app.ledger.human_view`), which any signed-in member may need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Response,
+    abort,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts.models import Role
-from app.accounts.tenancy import ANY_ROLE, current_account, current_membership, require_role, scoped
-from app.config import current_settings
+from app.accounts.tenancy import (
+    ANY_ROLE,
+    current_account,
+    current_membership,
+    get_scoped_or_404,
+    require_role,
+    scoped,
+)
 from app.db import utcnow
 from app.extensions import db
 from app.extensions import gettext as _
-from app.ledger import chain
+from app.ledger import chain, tasks
 from app.ledger.events import EventTag, Purpose
-from app.ledger.human_view import ViewRequest, grant, render_reason_form
-from app.ledger.models import LedgerEntry
-from app.ledger.pack import csv_lines, evidence_pack, ndjson_lines
+from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
+from app.ledger.human_view import ViewRequest, grant, render_reason_form, requires_view_reason
+from app.ledger.models import EvidencePackRequest, LedgerEntry, PackState
 from app.ledger.queries import FilterError, LedgerFilter, summarize
 from app.ledger.services import record_human_view
 from app.web_security import safe_next
@@ -38,12 +48,18 @@ from app.web_security import safe_next
 bp = Blueprint("ledger", __name__)
 
 REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
+LEDGER_VIEW = "ledger"
+"""Ledger entries name the users whose Google data flowed: reading them is a recorded human view."""
 PAGE_SIZE = 50
 
 
 def _filter() -> tuple[LedgerFilter, str | None]:
+    return _filter_from(request.args)
+
+
+def _filter_from(values: Mapping[str, str]) -> tuple[LedgerFilter, str | None]:
     try:
-        return LedgerFilter.parse(request.args), None
+        return LedgerFilter.parse(values), None
     except FilterError as exc:
         return LedgerFilter(), str(exc)
 
@@ -72,6 +88,7 @@ def _page() -> int:
 
 @bp.get("/ledger")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def browse() -> tuple[str, int]:
     chosen, error = _filter()
     page = db.paginate(
@@ -84,6 +101,7 @@ def browse() -> tuple[str, int]:
 
 @bp.get("/ledger/summary")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def summary() -> tuple[str, int]:
     chosen, error = _filter()
     result = summarize(db.session, scoped(chosen.statement(), LedgerEntry))
@@ -96,14 +114,16 @@ def _export(lines_of: str) -> Response:
     chosen, error = _filter()
     if error:
         return _bad_filter(error)
-    entries = db.session.scalars(scoped(chosen.statement(), LedgerEntry).execution_options(yield_per=500))
+    # The body is read after this request's session is closed: the rows come in batches, each
+    # from a short session of its own (app.ledger.exports), never from db.session.
+    rows = iter_rows(db.engine, scoped(chosen.statement(), LedgerEntry))
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     if lines_of == "csv":
-        body, mimetype = csv_lines(entries), "text/csv"
+        body, mimetype = csv_lines(rows), "text/csv"
     else:
-        body, mimetype = ndjson_lines(entries), "application/x-ndjson"
+        body, mimetype = ndjson_lines(rows), "application/x-ndjson"
     return Response(
-        stream_with_context(body),
+        body,
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="groupsync-ledger-{stamp}.{lines_of}"'},
     )
@@ -111,30 +131,78 @@ def _export(lines_of: str) -> Response:
 
 @bp.get("/ledger/export.csv")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def export_csv() -> Response:
     return _export("csv")
 
 
 @bp.get("/ledger/export.ndjson")
 @require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW)
 def export_ndjson() -> Response:
     return _export("ndjson")
 
 
 @bp.get("/ledger/evidence-pack")
 @require_role(*REVIEW_ROLES)
-def pack() -> Response:
+def packs() -> tuple[str, int]:
+    """The account's pack requests: progress while the worker builds them, then the download."""
     chosen, error = _filter()
+    requests = db.session.scalars(
+        scoped(select(EvidencePackRequest), EvidencePackRequest)
+        .order_by(EvidencePackRequest.created_at.desc())
+        .limit(20)
+    ).all()
+    waiting = any(r.state in {PackState.PENDING, PackState.RUNNING} for r in requests)
+    return render_template(
+        "ledger/evidence_packs.html",
+        requests=requests,
+        waiting=waiting,
+        fmt=chain.format_time,
+        **_filter_form(chosen, error),
+    ), (400 if error else 200)
+
+
+@bp.post("/ledger/evidence-pack")
+@require_role(*REVIEW_ROLES)
+def request_pack() -> BaseResponse:
+    chosen, error = _filter_from(request.form)
     if error:
         return _bad_filter(error)
-    settings = current_settings()
-    now = utcnow()
-    data = evidence_pack(
-        db.session, settings, account_id=current_account().id, start=chosen.start, end=chosen.end, now=now
-    )
-    name = f"groupsync-evidence-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+    membership = current_membership()
+    try:
+        tasks.request_pack(
+            db.session(),
+            account_id=current_account().id,
+            user_id=membership.user_id if membership else None,
+            start=chosen.start,
+            end=chosen.end,
+            now=utcnow(),
+        )
+    except tasks.PackRequestError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Your evidence pack is being made; it appears below when it is signed."), "info")
+    return redirect(url_for("ledger.packs"))
+
+
+def _own_pack(pack_id: int) -> EvidencePackRequest:
+    return get_scoped_or_404(EvidencePackRequest, pack_id)
+
+
+@bp.get("/ledger/evidence-pack/<int:pack_id>.zip")
+@require_role(*REVIEW_ROLES)
+@requires_view_reason(LEDGER_VIEW, scope=_own_pack)
+def download_pack(pack_id: int) -> Response:
+    made = _own_pack(pack_id)
+    if made.state is not PackState.DONE or made.content is None:
+        abort(404)
+    stamp = (made.finished_at or made.created_at).strftime("%Y%m%dT%H%M%SZ")
+    name = f"groupsync-evidence-{stamp}.zip"
     return Response(
-        data, mimetype="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        made.content,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

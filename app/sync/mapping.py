@@ -1,7 +1,9 @@
 """CRM contact → Google ``Person``, for exactly the fields GroupSync owns. Pure: no I/O, no clock.
 
-GroupSync owns nine Person fields (:data:`OWNED_FIELDS`). Updates replace those and nothing
-else, so what the user adds in Google outside them (photos, labels, custom fields) survives.
+GroupSync owns the Person fields the contact field table (:mod:`app.contact_fields`) names
+(:data:`OWNED_FIELDS`). Updates replace those and nothing else, so what the user adds in Google
+outside them (photos, labels, custom fields) survives. Text fields are mapped from the table
+alone; each other kind of field has its mapper in :data:`MAPPERS`.
 ``clientData`` is written once, at creation: it carries the tag that lets GroupSync recognise
 its own contacts (and adopt them after an ambiguous create) and is never rewritten.
 
@@ -17,12 +19,21 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
-from app.crm.values import Birthday, ContactData, Messenger, PostalAddress, TypedValue
+from app.contact_fields import (
+    CONTACT_FIELDS,
+    Birthday,
+    ContactData,
+    FieldSpec,
+    Kind,
+    Messenger,
+    PostalAddress,
+    TypedValue,
+)
 from app.google.fields import OWNED_FIELDS
 
 UPDATE_MASK = ",".join(OWNED_FIELDS)
@@ -52,30 +63,43 @@ _GOOGLE_IM_PROTOCOLS = {
     "netmeeting": "netMeeting",
 }
 
+_ADDRESS_KEYS: Final = (
+    "type",
+    "streetAddress",
+    "extendedAddress",
+    "poBox",
+    "city",
+    "region",
+    "postalCode",
+    "country",
+    "countryCode",
+)
+_KEYS_BY_KIND: Final[Mapping[Kind, tuple[str, ...]]] = {
+    Kind.EMAILS: ("value", "type"),
+    Kind.PHONES: ("value", "type"),
+    Kind.URLS: ("value", "type"),
+    Kind.BIRTHDAY: ("date",),
+    Kind.ADDRESSES: _ADDRESS_KEYS,
+    Kind.MESSENGERS: ("username", "protocol"),
+}
+_TEXT_GROUPS: Final[Mapping[str, tuple[FieldSpec, ...]]] = {
+    person_field: tuple(s for s in CONTACT_FIELDS if s.kind is Kind.TEXT and s.person_field == person_field)
+    for person_field in dict.fromkeys(s.person_field for s in CONTACT_FIELDS if s.kind is Kind.TEXT)
+}
+"""Person field -> the CRM text fields written into its single entry (``names``: five of them)."""
 # The keys GroupSync writes inside each owned field: the hash looks at these only, so Google's
 # output-only additions (formattedType, canonicalForm, displayName, metadata) never matter.
-_WRITTEN_KEYS: Mapping[str, tuple[str, ...]] = {
-    "names": ("honorificPrefix", "givenName", "middleName", "familyName", "honorificSuffix"),
-    "organizations": ("name", "title"),
-    "emailAddresses": ("value", "type"),
-    "phoneNumbers": ("value", "type"),
-    "birthdays": ("date",),
-    # contentType is left out: Google reports TEXT_PLAIN whether or not it was sent.
-    "biographies": ("value",),
-    "addresses": (
-        "type",
-        "streetAddress",
-        "extendedAddress",
-        "poBox",
-        "city",
-        "region",
-        "postalCode",
-        "country",
-        "countryCode",
-    ),
-    "imClients": ("username", "protocol"),
-    "urls": ("value", "type"),
+# A biography's contentType is left out: Google reports TEXT_PLAIN whether or not it was sent.
+_WRITTEN_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    spec.person_field: (
+        tuple(s.person_key for s in _TEXT_GROUPS[spec.person_field])
+        if spec.kind is Kind.TEXT
+        else _KEYS_BY_KIND[spec.kind]
+    )
+    for spec in CONTACT_FIELDS
 }
+_ENTRY_EXTRAS: Final[Mapping[str, Mapping[str, str]]] = {"biographies": {"contentType": "TEXT_PLAIN"}}
+"""Constant keys an entry of that Person field is sent with."""
 # Values Google may re-case on its side without changing their meaning.
 _CASE_INSENSITIVE = {"type", "protocol", "countryCode"}
 
@@ -162,61 +186,87 @@ def map_contact(contact: ContactData) -> MappedContact:
     """The Person fields GroupSync writes for ``contact``, their hash, and what is not carried."""
     collect = _Collector()
     fields: dict[str, list[dict[str, Any]]] = {}
-
-    name = collect.entry(
-        "name",
-        {
-            "honorificPrefix": contact.prefix,
-            "givenName": contact.given_name,
-            "middleName": contact.middle_name,
-            "familyName": contact.family_name,
-            "honorificSuffix": contact.suffix,
-        },
-    )
-    if name:
-        fields["names"] = [name]
-
-    organization = collect.entry("organization", {"name": contact.company, "title": contact.job_title})
-    if organization:
-        fields["organizations"] = [organization]
-
-    _typed_values(collect, fields, "emailAddresses", "emails", contact.emails)
-    _typed_values(collect, fields, "phoneNumbers", "phones", contact.phones)
-
-    if contact.birthday is not None:
-        birthday = _birthday(contact.birthday)
-        if birthday is None:
-            collect.not_carried.append(NotCarried("birthday", "not a valid calendar date"))
-        else:
-            fields["birthdays"] = [{"date": birthday}]
-
-    notes = _clean(contact.notes)
-    if notes:
-        if len(notes) > MAX_NOTES:
-            collect.not_carried.append(
-                NotCarried("notes", f"only the first {MAX_NOTES} of {len(notes)} characters are carried")
-            )
-            notes = notes[:MAX_NOTES]
-        carried = collect.text("notes", notes, limit=MAX_NOTES)
-        if carried:
-            fields["biographies"] = [{"value": carried, "contentType": "TEXT_PLAIN"}]
-
-    addresses = [a for a in (_address(collect, i, a) for i, a in enumerate(contact.addresses)) if a]
-    if addresses:
-        fields["addresses"] = addresses
-
-    messengers = [m for m in (_messenger(collect, i, m) for i, m in enumerate(contact.messengers)) if m]
-    if messengers:
-        fields["imClients"] = messengers
-
-    _typed_values(collect, fields, "urls", "urls", contact.urls)
-
+    for spec in CONTACT_FIELDS:
+        if spec.kind is not Kind.TEXT:
+            MAPPERS[spec.kind](collect, fields, spec, getattr(contact, spec.name))
+        elif spec is _TEXT_GROUPS[spec.person_field][0]:
+            _text_entry(collect, fields, spec.person_field, contact)
     return MappedContact(
         crm_id=contact.crm_id,
         fields=fields,
         field_hash=field_hash(fields),
         not_carried=tuple(collect.not_carried),
     )
+
+
+def _text_entry(
+    collect: _Collector, fields: dict[str, list[dict[str, Any]]], person_field: str, contact: ContactData
+) -> None:
+    """The one entry of a Person field made of CRM text fields (``names``, ``biographies``...)."""
+    group = _TEXT_GROUPS[person_field]
+    if len(group) > 1:
+        # Reported as e.g. ``name.givenName``; any part Google cannot take drops the whole entry.
+        label = person_field.removesuffix("s")
+        entry = collect.entry(label, {s.person_key: getattr(contact, s.name) for s in group})
+    else:
+        (spec,) = group
+        value = _clean(getattr(contact, spec.name))
+        if spec.multiline and len(value) > MAX_NOTES:
+            # Long free text is cut rather than dropped: its start is still worth having.
+            message = f"only the first {MAX_NOTES} of {len(value)} characters are carried"
+            collect.not_carried.append(NotCarried(spec.name, message))
+            value = value[:MAX_NOTES]
+        carried = collect.text(spec.name, value, limit=MAX_NOTES if spec.multiline else MAX_TEXT)
+        entry = {spec.person_key: carried} if carried else None
+    if entry:
+        fields[person_field] = [{**entry, **_ENTRY_EXTRAS.get(person_field, {})}]
+
+
+def _map_typed(
+    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
+) -> None:
+    _typed_values(collect, fields, spec.person_field, spec.name, values)
+
+
+def _map_birthday(
+    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, value: Any
+) -> None:
+    if value is None:
+        return
+    birthday = _birthday(value)
+    if birthday is None:
+        collect.not_carried.append(NotCarried(spec.name, "not a valid calendar date"))
+    else:
+        fields[spec.person_field] = [{"date": birthday}]
+
+
+def _map_addresses(
+    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
+) -> None:
+    addresses = [a for a in (_address(collect, f"{spec.name}[{i}]", a) for i, a in enumerate(values)) if a]
+    if addresses:
+        fields[spec.person_field] = addresses
+
+
+def _map_messengers(
+    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
+) -> None:
+    messengers = [m for m in (_messenger(collect, f"{spec.name}[{i}]", m) for i, m in enumerate(values)) if m]
+    if messengers:
+        fields[spec.person_field] = messengers
+
+
+MAPPERS: Final[
+    Mapping[Kind, Callable[[_Collector, dict[str, list[dict[str, Any]]], FieldSpec, Any], None]]
+] = {
+    Kind.EMAILS: _map_typed,
+    Kind.PHONES: _map_typed,
+    Kind.URLS: _map_typed,
+    Kind.BIRTHDAY: _map_birthday,
+    Kind.ADDRESSES: _map_addresses,
+    Kind.MESSENGERS: _map_messengers,
+}
+"""How each kind of field other than text becomes its Person field's entries."""
 
 
 def _typed_values(
@@ -248,9 +298,9 @@ def _birthday(birthday: Birthday) -> dict[str, int] | None:
     return value
 
 
-def _address(collect: _Collector, index: int, address: PostalAddress) -> dict[str, str] | None:
+def _address(collect: _Collector, where: str, address: PostalAddress) -> dict[str, str] | None:
     entry = collect.entry(
-        f"addresses[{index}]",
+        where,
         {
             "type": address.type,
             "streetAddress": address.street,
@@ -268,13 +318,13 @@ def _address(collect: _Collector, index: int, address: PostalAddress) -> dict[st
     return entry
 
 
-def _messenger(collect: _Collector, index: int, messenger: Messenger) -> dict[str, str] | None:
+def _messenger(collect: _Collector, where: str, messenger: Messenger) -> dict[str, str] | None:
     protocol = _clean(messenger.protocol).lower()
     if not protocol:
-        collect.not_carried.append(NotCarried(f"messengers[{index}]", "no messenger name"))
+        collect.not_carried.append(NotCarried(where, "no messenger name"))
         return None
     entry = collect.entry(
-        f"messengers[{index}]",
+        where,
         {"username": messenger.username, "protocol": _GOOGLE_IM_PROTOCOLS.get(protocol, protocol)},
     )
     if entry is None or not entry.get("username"):

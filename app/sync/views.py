@@ -18,6 +18,7 @@ from app.crm.models import ContactList
 from app.extensions import db
 from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
+from app.ledger.human_view import requires_view_reason
 from app.sync import services
 from app.sync.models import ContactSync, SyncRun, SyncStatus
 
@@ -168,6 +169,7 @@ def stop_contact(sync_id: int, crm_id: str) -> Response:
 
 @bp.get("/admin/syncs")
 @require_role(Role.ADMIN)
+@requires_view_reason("sync_health")
 def admin_overview() -> str:
     syncs = db.session.scalars(scoped(db.select(ContactSync), ContactSync).order_by(ContactSync.id)).all()
     return render_template("sync/admin.html", syncs=syncs, account=current_account())

@@ -28,6 +28,7 @@ from app.google.vault import TokenVault
 from app.ledger.events import Trigger
 from app.ledger.services import make_checkpoints, purge_ledger
 from app.ledger.signing import Signer
+from app.ledger.tasks import build_requested_packs
 from app.logs import redactor
 from app.ops import metrics
 from app.sync import services as sync_services
@@ -266,5 +267,6 @@ class Chore:
 CHORES = (
     Chore("ledger-checkpoint", timedelta(hours=1), checkpoint_ledger),
     Chore("retention", timedelta(days=1), enforce_retention),
+    Chore("evidence-packs", timedelta(seconds=10), build_requested_packs),
 )
 CHORES_BY_NAME = {chore.name: chore for chore in CHORES}

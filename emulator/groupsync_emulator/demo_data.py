@@ -15,7 +15,7 @@ from app.accounts.models import Account
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
 from app.crm.validation import validate_contact
-from app.db import DbSession
+from app.db import DbSession, unit_of_work
 
 DEMO_LIST_ID = "demo-customers"
 DEMO_LIST_NAME = "Customers"
@@ -192,6 +192,6 @@ def seed_demo_account(session: DbSession, account: Account) -> ContactList:
             CrmContact.account_id == account.id, CrmContact.crm_id.in_([c.crm_id for c in contacts])
         )
     )
-    services.add_contacts_to_list(session, contact_list, rows)
-    services.commit(session)
+    with unit_of_work(session):
+        services.add_contacts_to_list(session, contact_list, rows)
     return contact_list

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
@@ -66,3 +68,12 @@ def request_outcomes(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     pairing = pair_requests(entry_fields(e) for e in entries)
     assert (pairing.unfinished, pairing.orphaned, pairing.mismatched) == ([], [], []), pairing
     return [e for e in entries if e.tag != EventTag.GOOGLE_REQUEST_STARTED]
+
+
+def give_reason(client: FlaskClient, path: str, reason: str = "security") -> None:
+    """Answer a guarded page's reason form (recording the human view), as a person would."""
+    page = client.get(path).get_data(as_text=True)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert {"csrf_token", "view", "next"} <= set(fields), f"{path} shows no reason form"
+    answered = client.post("/ledger/human-view", data={**fields, "reason": reason})
+    assert answered.status_code == 302, answered.get_data(as_text=True)

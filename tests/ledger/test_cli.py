@@ -25,11 +25,33 @@ def _run(app: Flask, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_verify_reports_ok_then_names_the_edited_entry(app: Flask) -> None:
+def _published_key(app: Flask, tmp_path: Path) -> Path:
+    """The ledger key's public half, as GroupSync would publish it."""
+    path = tmp_path / "published.pem"
+    path.write_text(public_pem(Signer.for_settings(app.config["GROUPSYNC"]).public_key))
+    return path
+
+
+def test_verify_gives_three_verdicts_then_names_the_edited_entry(app: Flask, tmp_path: Path) -> None:
     fill(1, 3)
     code, output = _run(app, "verify")
+    assert code == 2, output
+    assert output.startswith("INTEGRITY ONLY: database ledger: 1 chains, 3 entries")
+    assert _run(app, "verify", "--integrity-only")[0] == 0
+    key = _published_key(app, tmp_path)
+    code, output = _run(app, "verify", "--public-key", str(key))
+    assert code == 1, "a pinned key with no checkpoint at all is a failure"
+    assert "no checkpoint signed by a trusted key covers any of this chain" in output
+    _run(app, "checkpoint")
+    code, output = _run(app, "verify", "--public-key", str(key))
     assert code == 0, output
-    assert "ledger verification OK: 1 chains, 3 entries" in output
+    assert output.startswith("VERIFIED: database ledger: 1 chains, 3 entries, 1 checkpoints")
+    signer_id = Signer.for_settings(app.config["GROUPSYNC"]).key_id
+    assert _run(app, "verify", "--key-id", signer_id.upper())[0] == 0
+    fill(1, 1)
+    code, output = _run(app, "verify", "--public-key", str(key))
+    assert code == 2, "a live ledger's tail after the newest checkpoint is not yet vouched for"
+    assert "not trusted: chain account:1 seq 4..4 has no trusted checkpoint" in output
     with tampering() as conn:
         conn.execute(sa.text("UPDATE ledger_entry SET method = 'people.deleteContact' WHERE seq = 2"))
     code, output = _run(app, "verify")
@@ -61,18 +83,20 @@ def test_verify_pins_a_public_key(app: Flask, tmp_path: Path) -> None:
     (tmp_path / "other.pem").write_text(public_pem(stranger.public_key))
     code, output = _run(app, "verify", "--public-key", str(tmp_path / "other.pem"))
     assert code == 1
-    assert "checkpoint signed by a key that is not trusted" in output
+    assert "no checkpoint signed by a trusted key covers any of this chain" in output
 
 
 def test_pack_then_verify_pack_offline(app: Flask, tmp_path: Path) -> None:
     fill(1, 3)
-    _run(app, "checkpoint")
     out = tmp_path / "pack.zip"
     code, output = _run(app, "pack", "--account", "1", "--out", str(out))
     assert code == 0, output
     code, output = _run(app, "verify", "--pack", str(out))
+    assert code == 2, output
+    assert output.startswith("INTEGRITY ONLY: evidence pack pack.zip: 1 chains, 3 entries, 1 checkpoints")
+    code, output = _run(app, "verify", "--pack", str(out), "--public-key", str(_published_key(app, tmp_path)))
     assert code == 0, output
-    assert "ledger verification OK: 1 chains, 3 entries, 1 checkpoints" in output
+    assert output.startswith("VERIFIED: evidence pack pack.zip")
     out.write_bytes(out.read_bytes().replace(b"manifest", b"manifesto"))
     code, output = _run(app, "verify", "--pack", str(out))
     assert code != 0
@@ -119,4 +143,4 @@ def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
     assert "account:1\tpurged 2 entries through seq 2" in output
     tags = db.session.scalars(sa.select(LedgerEntry.tag).order_by(LedgerEntry.seq)).all()
     assert tags == [EventTag.DATA_EXPORTED.value, EventTag.RETENTION_PURGED.value]
-    assert _run(app, "verify")[0] == 0
+    assert _run(app, "verify", "--integrity-only")[0] == 0

@@ -15,9 +15,16 @@ from flask import Flask
 from app.db import utcnow
 from app.extensions import db
 from app.ledger import chain
-from app.ledger.pack import evidence_pack
+from app.ledger.pack import (
+    PACK_FORMAT,
+    build_evidence_pack,
+    evidence_documents,
+    evidence_pack,
+    signed_evidence_pack,
+)
 from app.ledger.services import GoogleRequestLedger, make_checkpoints
 from app.ledger.signing import Signer
+from app.ledger.standalone_verify import Trust, Verdict
 from app.ledger.verify import PackError, verify_pack
 from app.privacy import disclosure
 from tests.ledger.helpers import fill
@@ -33,7 +40,8 @@ def _pack(app: Flask, tmp_path: Path, start: datetime | None = None, end: dateti
     fill(2, 2, now=now - timedelta(days=1))
     make_checkpoints(db.session, Signer.for_settings(app.config["GROUPSYNC"]))
     fill(1, 1, now=now)
-    data = evidence_pack(db.session, app.config["GROUPSYNC"], account_id=1, start=start, end=end, now=now)
+    settings = app.config["GROUPSYNC"]
+    data = signed_evidence_pack(db.session, settings, account_id=1, start=start, end=end, now=now)
     path = tmp_path / "pack.zip"
     path.write_bytes(data)
     return path
@@ -78,16 +86,21 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
     assert {line["chain"] for line in lines} == {"account:1"}
     assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
     assert {"manifest.json", "manifest.sig", "checkpoints.jsonl", "documents/privacy-policy-v1.md"} <= names
+    assert {"verify.py", "FORMAT.md", "report.html", "documents/scopes.md"} <= names
+    assert manifest["format"] == PACK_FORMAT
     assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
     assert manifest["documents_in_force"] == {
         "privacy_policy": "v1",
         "disclosure": disclosure.current().version,
     }
     assert any(n.startswith("public-keys/") for n in names)
-    assert report["ok"] is True
-    verified = verify_pack(path)
-    assert verified.ok, verified.lines()
-    assert verified.warnings == ["chain account:1 seq 6..6 has no signed checkpoint yet"]
+    assert report["verdict"] == "verified", "the build-time report trusted the key that signed it"
+    signer = Signer.for_settings(app.config["GROUPSYNC"])
+    assert manifest["signing_key_id"] == signer.key_id
+    verified = verify_pack(path, Trust(key_ids=(signer.key_id,)))
+    assert verified.verdict is Verdict.VERIFIED, verified.lines()
+    assert verified.warnings == []
+    assert verify_pack(path).verdict is Verdict.INTEGRITY_ONLY
 
 
 def test_time_window_gives_a_gapless_slice(app: Flask, tmp_path: Path) -> None:
@@ -165,7 +178,11 @@ def test_pack_without_a_reachable_key_is_unsigned_and_says_so(app: Flask, tmp_pa
     assert not (tmp_path / "keyless").exists()
     report = verify_pack(path)
     assert report.ok
+    assert report.verdict is Verdict.INTEGRITY_ONLY
     assert report.warnings[0].startswith("manifest is unsigned")
+    with zipfile.ZipFile(path) as archive:
+        assert "manifest.sig" not in archive.namelist()
+        assert b"This pack is not signed" in archive.read("report.html")
 
 
 def test_malformed_pack_is_refused_with_a_clear_error(app: Flask, tmp_path: Path) -> None:
@@ -205,3 +222,43 @@ def test_a_pack_pairs_the_google_requests_it_holds(app: Flask, tmp_path: Path) -
     assert built["problems"] == [str(p) for p in report.problems], (
         "the report made at build time says the same"
     )
+
+
+def test_scopes_md_ships_inside_the_package_and_is_never_silently_missing(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from app.ledger import pack
+
+    root = Path(pack.__file__).resolve().parents[2]
+    dockerfile = (root / "deploy" / "Dockerfile").read_text()
+    # The image installs the package and deletes the source tree: scopes.md must be inside it.
+    assert "COPY scopes.md ./app/scopes.md" in dockerfile
+    assert dockerfile.index("COPY scopes.md ./app/scopes.md") < dockerfile.index("RUN pip install")
+    assert Path(pack.__file__).resolve().parents[1] / "scopes.md" in pack.SCOPES_CANDIDATES
+    monkeypatch.setattr(pack, "SCOPES_CANDIDATES", (tmp_path / "absent" / "scopes.md",))
+    fill(1, 1)
+    with pytest.raises(pack.PackBuildError, match=r"scopes\.md is missing"):
+        evidence_pack(db.session, app.config["GROUPSYNC"], account_id=1, start=None, end=None, now=utcnow())
+
+
+def test_a_signed_pack_holds_only_what_its_checkpoints_cover(app: Flask, tmp_path: Path) -> None:
+    """Entries written while a pack is made (after its checkpoint) are left for the next pack."""
+    settings = app.config["GROUPSYNC"]
+    signer = Signer.for_settings(settings)
+    fill(1, 3)
+    make_checkpoints(db.session, signer)
+    fill(1, 2)  # a sync writing meanwhile
+    data = build_evidence_pack(
+        db.session,
+        account_id=1,
+        start=None,
+        end=None,
+        documents=evidence_documents(settings),
+        signer=signer,
+        now=utcnow(),
+    )
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    report = verify_pack(path, Trust(key_ids=(signer.key_id,)))
+    assert report.verdict is Verdict.VERIFIED, report.lines()
+    assert [(c.first_seq, c.head_seq) for c in report.chains] == [(1, 3)]

@@ -12,6 +12,7 @@ from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry
 from app.ledger.services import Pseudonymizer, entry_fields, make_checkpoints, record
 from app.ledger.signing import Signer
+from app.ledger.standalone_verify import PublicKey, Trust, Verdict
 from app.ledger.verify import verify_database
 from tests.ledger.helpers import fill, flow, tampering
 
@@ -37,7 +38,11 @@ def test_untouched_ledger_verifies_with_checkpoints(app: Flask, signer: Signer) 
     report = verify_database(db.session)
     assert report.ok, report.lines()
     assert report.checkpoints == 2
-    assert report.warnings == ["chain account:1 seq 4..4 has no signed checkpoint yet"]
+    assert report.warnings == []
+    assert report.verdict is Verdict.INTEGRITY_ONLY, "nothing trusted was named"
+    pinned = verify_database(db.session, Trust(key_ids=(signer.key_id,)))
+    assert pinned.uncovered() == [("account:1", 4, 4)]
+    assert pinned.verdict is Verdict.INTEGRITY_ONLY, "the live tail awaits the next checkpoint"
 
 
 def test_edited_entry_is_named(app: Flask) -> None:
@@ -128,10 +133,13 @@ def test_pinned_key_rejects_checkpoints_by_other_keys(app: Flask, signer: Signer
     fill(1, 1)
     make_checkpoints(db.session, signer)
     stranger = Signer.for_settings(app.config["GROUPSYNC"].with_overrides(instance_path=tmp_path))
-    report = verify_database(db.session, pinned=stranger.public_key)
+    report = verify_database(db.session, Trust(keys=(PublicKey(stranger.public_key.public_bytes_raw()),)))
     assert [str(p) for p in report.problems] == [
-        "chain account:1 seq 1: checkpoint signed by a key that is not trusted"
+        "chain account:1: no checkpoint signed by a trusted key covers any of this chain"
     ]
+    assert report.verdict is Verdict.FAILED
+    own = verify_database(db.session, Trust(key_ids=(signer.key_id,)))
+    assert own.verdict is Verdict.VERIFIED, own.lines()
 
 
 def test_live_ledger_verifies_while_a_writer_appends(app: Flask, signer: Signer) -> None:

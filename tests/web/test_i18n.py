@@ -43,9 +43,14 @@ _TAG = re.compile(r"<[^>]*>")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+# The report inside an evidence pack is part of the record, written by the worker outside any
+# request, in English like verify.py and FORMAT.md beside it: it is a document, not a page.
+NOT_PAGES = {ROOT / "app" / "templates" / "ledger" / "pack_report.html"}
+
+
 def _templates() -> Iterator[Path]:
     for directory in TEMPLATE_DIRS:
-        yield from sorted(directory.rglob("*.html"))
+        yield from (path for path in sorted(directory.rglob("*.html")) if path not in NOT_PAGES)
 
 
 def _literal_text(environment: Environment, path: Path) -> str:
