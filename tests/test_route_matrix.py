@@ -80,6 +80,8 @@ REASON_IN_THE_FORM = {
 """Downloads of another person's Google-derived data that take the reason in their own form."""
 
 NO_GOOGLE_DATA_FOR_OTHERS = {
+    "web.settings": "the signed-in user's own language and time zone",
+    "web.save_settings": "an action on the user's own settings",
     "accounts.invite": "an action",
     "accounts.withdraw_invitation": "an action",
     "accounts.members": "members' names and addresses as the account knows them; nothing from Google's APIs",
