@@ -115,6 +115,11 @@ def label(value: object) -> str:
     return str(known) if known is not None else key.replace("_", " ")
 
 
+def state_labels(**extra: str) -> dict[str, str]:
+    """Every stored state's word in the reader's language, for scripts that redraw a state."""
+    return {key: str(text) for key, text in LABELS.items()} | {k: str(v) for k, v in extra.items()}
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -132,6 +137,7 @@ def _error_page(code: int, title: LazyText | str, text: LazyText | str, detail: 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
+    app.jinja_env.globals["state_labels"] = state_labels
 
     @app.context_processor
     def shell() -> dict[str, object]:
