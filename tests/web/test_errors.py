@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from app import create_app
 from app.accounts.models import Membership, Role
+from tests.conftest import make_settings
 
 
 def test_an_unknown_page_is_a_styled_404_with_a_way_back(client: FlaskClient) -> None:
@@ -58,3 +61,24 @@ def test_every_page_links_the_favicon_and_logo(client: FlaskClient) -> None:
     assert 'rel="icon" href="/static/favicon.svg"' in page
     assert client.get("/static/favicon.svg").status_code == 200
     assert client.get("/static/logo.svg").status_code == 200
+
+
+def test_a_server_error_is_a_styled_500_without_touching_the_database(tmp_path: Path) -> None:
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'x.sqlite3'}", tmp_path))
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/api/boom")
+    def api_boom() -> str:
+        raise RuntimeError("boom")
+
+    client = app.test_client()
+    response = client.get("/boom", headers={"Accept-Language": "ru"})
+    assert response.status_code == 500
+    assert "Что-то пошло не так на нашей стороне" in response.get_data(as_text=True)
+    api = client.get("/api/boom")
+    assert api.status_code == 500
+    assert api.is_json
