@@ -64,7 +64,11 @@ class Settings:
     celery_broker_url: str | None = None
     celery_visibility_timeout_seconds: int = 3600
     http_timeout_seconds: float = 30.0
-    google_requests_per_minute: int = 60
+    google_critical_reads_per_minute: int = 60
+    """People API quota units per Google account per minute, per bucket (see app/google/limits.py)."""
+    google_critical_writes_per_minute: int = 60
+    google_reads_per_minute: int = 60
+    google_writes_per_minute: int = 60
     mass_delete_share: float = 0.2
     mass_delete_minimum: int = 50
     retention_connection_days: int = 180
@@ -149,7 +153,16 @@ class Settings:
                 "GROUPSYNC_CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60
             ),
             http_timeout_seconds=reader.number("GROUPSYNC_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1),
-            google_requests_per_minute=reader.integer("GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE", 60, minimum=1),
+            # The minimums are the largest single request's cost in each bucket (app/google/limits.py):
+            # a batch create or update takes 6 critical reads and 6 critical writes, a batch delete 10 writes.
+            google_critical_reads_per_minute=reader.integer(
+                "GROUPSYNC_GOOGLE_CRITICAL_READS_PER_MINUTE", 60, minimum=6
+            ),
+            google_critical_writes_per_minute=reader.integer(
+                "GROUPSYNC_GOOGLE_CRITICAL_WRITES_PER_MINUTE", 60, minimum=6
+            ),
+            google_reads_per_minute=reader.integer("GROUPSYNC_GOOGLE_READS_PER_MINUTE", 60, minimum=1),
+            google_writes_per_minute=reader.integer("GROUPSYNC_GOOGLE_WRITES_PER_MINUTE", 60, minimum=10),
             mass_delete_share=reader.number("GROUPSYNC_MASS_DELETE_SHARE", 0.2, minimum=0.0, maximum=1.0),
             mass_delete_minimum=reader.integer("GROUPSYNC_MASS_DELETE_MINIMUM", 50, minimum=0),
             retention_connection_days=reader.integer("GROUPSYNC_RETENTION_CONNECTION_DAYS", 180, minimum=1),
@@ -169,6 +182,7 @@ class Settings:
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
+        reader.problems.extend(_replaced_settings_problems(env))
         if mode is Mode.PRODUCTION:
             reader.problems.extend(_production_problems(settings, env))
         if reader.problems:
@@ -202,6 +216,17 @@ def current_settings() -> Settings:
     """The running app's settings (needs an app context)."""
     settings: Settings = current_app.config["GROUPSYNC"]
     return settings
+
+
+_REPLACED_SETTINGS = {
+    "GROUPSYNC_GOOGLE_REQUESTS_PER_MINUTE": "Google counts quota units, not requests: set"
+    " GROUPSYNC_GOOGLE_{CRITICAL_READS,CRITICAL_WRITES,READS,WRITES}_PER_MINUTE instead",
+}
+"""Settings GroupSync no longer reads; one left in a deployment would silently do nothing."""
+
+
+def _replaced_settings_problems(env: Mapping[str, str]) -> list[str]:
+    return [f"{name} is no longer read: {why}" for name, why in _REPLACED_SETTINGS.items() if name in env]
 
 
 def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import pacing
 from bench.world import BenchWorld, Measured, emulator_process
 
 CHANGES = 100
@@ -124,28 +125,13 @@ def scenarios_quiet(world: BenchWorld) -> list[Row]:
     return rows
 
 
-def pacing(size: int, rpm: int) -> None:
-    print(f"\n== Wall time of the initial sync paced at {rpm} requests per minute per Google account")
-    with emulator_process() as host:
-        world = BenchWorld(host, size, requests_per_minute=rpm)
-        try:
-            row, measured = measure(world, "initial", world.run, memory=False)
-        finally:
-            world.close()
-    sent = len(measured.requests)
-    # Token requests share the account's pacing slots with the People requests.
-    bound = 60.0 * ((sent - 1) // rpm)
-    print(f"{size} contacts: {sent} People requests in {row.wall_s:.1f} s", end="; ")
-    print(f"the quota allows no less than {bound:.0f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,25000", help="list sizes for requests, CPU and memory")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--latency-size", type=int, default=25000)
-    parser.add_argument("--pacing-rpm", type=int, default=6)
-    parser.add_argument("--pacing-size", type=int, default=2000)
+    parser.add_argument("--pacing-units", type=int, default=60, help="quota units per minute per bucket")
+    parser.add_argument("--pacing-size", type=int, default=5000)
     parser.add_argument(
         "--skip", default="", help="comma-separated parts to skip: engine,memory,latency,pacing"
     )
@@ -159,7 +145,7 @@ def main() -> None:
     if "latency" not in skip:
         latency(args.latency_size, args.latency_ms)
     if "pacing" not in skip:
-        pacing(args.pacing_size, args.pacing_rpm)
+        pacing.run(args.pacing_size, args.pacing_units)
 
 
 if __name__ == "__main__":

@@ -87,13 +87,16 @@ class Measured:
 
 
 class BenchWorld:
-    def __init__(self, emulator_host: str, size: int, requests_per_minute: int = 1_000_000) -> None:
+    def __init__(self, emulator_host: str, size: int, units_per_minute: int = 1_000_000) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="groupsync-bench-"))
         self.settings = make_settings(
             f"sqlite:///{self.tmp / 'bench.sqlite3'}",
             self.tmp / "instance",
             google_emulator_host=emulator_host,
-            google_requests_per_minute=requests_per_minute,
+            google_critical_reads_per_minute=units_per_minute,
+            google_critical_writes_per_minute=units_per_minute,
+            google_reads_per_minute=units_per_minute,
+            google_writes_per_minute=units_per_minute,
             log_level="WARNING",
         )
         self.hooks = HooksClient(f"http://{emulator_host}", timeout=120)

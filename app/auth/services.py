@@ -175,7 +175,8 @@ def complete_sign_in(
             actor=f"user:{user.id}",
             google_account=grant.identity.sub,
         )
-        google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
+    # Recorded on the ledger's own session, so only after the caller's work is committed.
+    google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
     logger.info("sign-in completed: user %s, %d account(s)", user.id, len(memberships))
     return SignInOutcome(
         user_id=user.id, memberships=tuple(memberships), next_url=pending.next_url, notices=tuple(notices)

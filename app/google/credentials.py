@@ -24,7 +24,7 @@ from google.oauth2.credentials import Credentials
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
 from app.google.services import ensure_usable
@@ -32,7 +32,6 @@ from app.google.tokens import (
     CallContext,
     RefreshRejectedError,
     Sleep,
-    TokenEndpointUnavailableError,
     refresh,
 )
 from app.google.vault import TokenUnreadableError, TokenVault, report_unreadable
@@ -76,7 +75,8 @@ class UserOAuthCredentialsSource:
 
     Token state (a new access token, a "needs reconnect" mark) and the ledger entries for
     it are committed on ``session`` as they happen, so they survive whatever the caller
-    later rolls back.
+    later rolls back. Like every caller of Google, the code using these credentials holds no
+    uncommitted database writes when a request (and so possibly a refresh) is made.
     """
 
     def __init__(
@@ -103,8 +103,8 @@ class UserOAuthCredentialsSource:
             access = self._vault.access_token(connection)
         except TokenUnreadableError as exc:
             raise self._unusable(connection, exc) from None
-        connection.last_used_at = utcnow()
-        self._session.commit()
+        with unit_of_work(self._session):
+            connection.last_used_at = utcnow()
         credentials = Credentials(  # type: ignore[no-untyped-call]
             token=access.token if access is not None else None,
             expiry=_naive_utc(access.expires_at) if access is not None and access.expires_at else None,
@@ -117,19 +117,15 @@ class UserOAuthCredentialsSource:
 
     def _refresh_handler(self, connection: GoogleConnection) -> Any:
         def handler(request: object, scopes: Sequence[str] | None = None) -> tuple[str, datetime]:
+            # refresh() commits what it learns (new token, "needs reconnect", ledger entries) itself.
             try:
                 access = refresh(
                     self._session, connection, self._vault, self._settings, self._context, sleep=self._sleep
                 )
             except RefreshRejectedError:
-                self._session.commit()
                 raise ConnectionUnusableError(connection.id, StatusReason.ACCESS_REVOKED) from None
             except TokenUnreadableError as exc:
                 raise self._unusable(connection, exc) from None
-            except TokenEndpointUnavailableError:
-                self._session.commit()
-                raise
-            self._session.commit()
             if access.expires_at is None:
                 raise google.auth.exceptions.RefreshError(  # type: ignore[no-untyped-call]
                     "Google's token response carried no expiry"
@@ -140,8 +136,8 @@ class UserOAuthCredentialsSource:
 
     def _unusable(self, connection: GoogleConnection, exc: TokenUnreadableError) -> ConnectionUnusableError:
         report_unreadable(exc)
-        connection.mark_needs_reconnect(StatusReason.TOKEN_UNREADABLE)
-        self._session.commit()
+        with unit_of_work(self._session, expire_on_commit=False):
+            connection.mark_needs_reconnect(StatusReason.TOKEN_UNREADABLE)
         return ConnectionUnusableError(connection.id, StatusReason.TOKEN_UNREADABLE)
 
 

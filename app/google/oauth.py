@@ -4,33 +4,39 @@ It builds authorization URLs, exchanges authorization codes and verifies ID toke
 both consents GroupSync asks for: sign-in (``openid email profile``, nothing stored but the
 identity) and the contacts connection (incremental, offline, always re-prompted so Google
 returns a refresh token). It keeps no state: callers generate and keep ``state``, ``nonce``
-and the PKCE verifier. Each request is recorded in the ledger before it is sent; the code
-exchange's outcome is left to the caller (its :class:`TokenGrant` or :class:`OAuthError`
-carries the started request), who may only then know whose it was. Nothing here logs a code,
-a token or the client secret.
+and the PKCE verifier. Each request goes through :mod:`app.google.transport` (timed, recorded
+in the ledger before it is sent); the code exchange's outcome is left to the caller (its
+:class:`TokenGrant` or :class:`OAuthError` carries the started request), who may only then
+know whose it was. The caller holds no uncommitted database writes when it calls
+:func:`exchange_code`, and records that outcome before writing again (see
+:class:`~app.ledger.services.GoogleRequestLedger`). An authorization code is single-use, so
+the exchange is never retried. Nothing here logs a code, a token or the client secret.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import google.auth.exceptions
-import google.auth.transport.requests
-import requests
+import google.auth.transport
 from google.oauth2 import id_token as google_id_token
 from google_auth_oauthlib.flow import Flow as OAuthFlow
-from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from app.config import Settings
 from app.db import utcnow
 from app.google.endpoints import CONTACTS_SCOPE, GOOGLE_ID_TOKEN_ISSUERS, SIGN_IN_SCOPES, GoogleEndpoints
+from app.google.retry import TransportFailureError
+from app.google.transport import Answer, AuthRequest, GoogleTransport
 from app.ledger.events import Flow, FlowKind
 from app.ledger.services import GoogleRequestLedger, StartedRequest
 
@@ -173,25 +179,40 @@ def exchange_code(
     in full, the exchange's outcome by the caller. Raises :class:`OAuthError` subclasses,
     whose ``http_status`` is the token endpoint's answer (0 when none arrived).
     """
-    started = ledger.start(flow)
-    try:
-        token, status = _request_token(
-            settings, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, scopes=scopes
+    endpoints = GoogleEndpoints.for_settings(settings)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": settings.google_client_id,
+        "client_secret": settings.google_client_secret,
+        "code_verifier": code_verifier,
+    }
+    with GoogleTransport(ledger, timeout=settings.http_timeout_seconds) as transport:
+        started, answer = transport.send_leaving_outcome(
+            flow,
+            "POST",
+            endpoints.token_uri,
+            body=urlencode(form).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
         )
-        granted = _granted_scopes(token.get("scope", ""))
-        missing = required_scopes - granted
-        if missing:
-            raise ScopesNotGrantedError(missing)
-        raw_id_token = token.get("id_token")
-        if not isinstance(raw_id_token, str):
-            raise IdTokenError("id_token_missing", "the token response carries no ID token")
-        certs = LedgeredRequest(ledger, certs_flow(flow), settings.http_timeout_seconds)
-        identity = verify_id_token(settings, raw_id_token, nonce=nonce, request=certs)
-    except OAuthError as exc:
-        exc.request = started
-        if not isinstance(exc, TokenEndpointError):
+        status = answer.status if isinstance(answer, Answer) else 0
+        try:
+            token = _token_response(answer)
+            granted = _granted_scopes(token.get("scope", ""))
+            missing = required_scopes - granted
+            if missing:
+                raise ScopesNotGrantedError(missing)
+            raw_id_token = token.get("id_token")
+            if not isinstance(raw_id_token, str):
+                raise IdTokenError("id_token_missing", "the token response carries no ID token")
+            identity = verify_id_token(
+                settings, raw_id_token, nonce=nonce, request=AuthRequest(transport, certs_flow(flow))
+            )
+        except OAuthError as exc:
+            exc.request = started
             exc.http_status = status
-        raise
+            raise
     expires_in = token.get("expires_in")
     refresh = token.get("refresh_token")
     return TokenGrant(
@@ -213,40 +234,26 @@ def certs_flow(flow: Flow) -> Flow:
     return replace(flow, kind=FlowKind.TOKEN, method=CERTS_METHOD, records=0, categories=frozenset())
 
 
-def _request_token(
-    settings: Settings, *, code: str, redirect_uri: str, code_verifier: str, scopes: tuple[str, ...]
-) -> tuple[Mapping[str, Any], int]:
-    flow = _flow(settings, scopes, redirect_uri)
-    statuses: list[int] = []
-
-    def remember_status(response: requests.Response) -> requests.Response:
-        statuses.append(response.status_code)
-        return response
-
-    flow.oauth2session.register_compliance_hook("access_token_response", remember_status)
+def _token_response(answer: Answer | TransportFailureError) -> Mapping[str, Any]:
+    """The token endpoint's JSON answer, or the :class:`TokenEndpointError` it amounts to."""
+    if isinstance(answer, TransportFailureError):
+        if answer.outcome in ("timeout", "connect_timeout"):
+            raise TokenEndpointError("timeout", "the token endpoint did not answer in time")
+        raise TokenEndpointError("unreachable", "the token endpoint could not be reached")
     try:
-        token: Mapping[str, Any] = flow.fetch_token(
-            code=code, code_verifier=code_verifier, timeout=settings.http_timeout_seconds
-        )
-    except OAuth2Error as exc:
-        status = statuses[0] if statuses else 0
-        raise TokenEndpointError(
-            exc.error or f"http_{status}", f"the token endpoint refused the code (HTTP {status})", status
-        ) from None
-    except requests.Timeout:
-        raise TokenEndpointError("timeout", "the token endpoint did not answer in time") from None
-    except requests.RequestException:
-        raise TokenEndpointError("unreachable", "the token endpoint could not be reached") from None
-    except Warning as changed:
-        # oauthlib raises "Scope has changed" whenever the granted set differs from the
-        # requested one, which is normal (Google writes email/profile as URLs; a person
-        # may untick a scope). The parsed token rides on the warning; callers check the
-        # granted set themselves.
-        parsed = getattr(changed, "token", None)
-        if parsed is None:
-            raise
-        token = parsed
-    return token, statuses[0] if statuses else 0
+        token = json.loads(answer.content)
+    except ValueError:
+        token = None
+    if answer.status == 200 and isinstance(token, dict) and isinstance(token.get("access_token"), str):
+        return token
+    code = token.get("error") if isinstance(token, dict) else None
+    outcome = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else f"http_{answer.status}"
+    raise TokenEndpointError(
+        outcome, f"the token endpoint refused the code (HTTP {answer.status})", answer.status
+    )
+
+
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 def verify_id_token(
@@ -254,7 +261,7 @@ def verify_id_token(
 ) -> Identity:
     """Check signature, audience and expiry (google-auth), then issuer and nonce.
 
-    ``request`` fetches Google's signing certificates (normally a :class:`LedgeredRequest`).
+    ``request`` fetches Google's signing certificates (an :class:`~app.google.transport.AuthRequest`).
     """
     endpoints = GoogleEndpoints.for_settings(settings)
     try:
@@ -287,61 +294,6 @@ def verify_id_token(
         email_verified=claims.get("email_verified") is True,
         name=str(claims.get("name") or ""),
     )
-
-
-class TimedRequest(google.auth.transport.requests.Request):
-    """google-auth's transport with GroupSync's timeout instead of its 120-second default."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def __call__(
-        self,
-        url: Any,
-        method: Any = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> Any:
-        return super().__call__(url, method, body, headers, self._timeout, **kwargs)  # type: ignore[no-untyped-call]
-
-
-class LedgeredRequest(TimedRequest):
-    """A :class:`TimedRequest` that records each request in the ledger before sending it.
-
-    ``flow`` says whose request it is and why; each request gets a started entry (committed)
-    and an outcome entry: the HTTP status, or ``timeout``/``unreachable``.
-    """
-
-    def __init__(self, ledger: GoogleRequestLedger, flow: Flow, timeout: float) -> None:
-        super().__init__(timeout)
-        self._ledger = ledger
-        self._flow = flow
-
-    def __call__(
-        self,
-        url: Any,
-        method: Any = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> Any:
-        started = self._ledger.start(self._flow)
-        try:
-            response = super().__call__(url, method=method, body=body, headers=headers, **kwargs)
-        except google.auth.exceptions.TransportError as exc:
-            self._ledger.finish(started, started.ended(transport_outcome(exc)))
-            raise
-        self._ledger.finish(started, started.ended(str(response.status)))
-        return response
-
-
-def transport_outcome(exc: google.auth.exceptions.TransportError) -> str:
-    """How a google-auth request failed, as a ledger outcome."""
-    return "timeout" if isinstance(exc.__cause__, requests.Timeout) else "unreachable"
 
 
 def _granted_scopes(scope: object) -> frozenset[str]:

@@ -9,94 +9,82 @@ What the layer guarantees, so its callers cannot get it wrong:
   raises :class:`~app.google.errors.ScopeViolationError` before a byte is sent. Contacts are read
   only by resource names the group listing or an earlier response put in scope, and
   ``connections.list`` results outside the scope are dropped here. No raw service is exposed.
-* **Every HTTP request is in the ledger before it is sent** (each retry and each token refresh
-  is its own request): the transport every byte goes through commits a
-  ``google.request_started`` entry first and adds the ``google.request`` outcome entry after,
-  so the ledger and Google's (or the emulator's) request log match one to one even when
-  the process is killed mid-request.
-* **Pacing.** Requests for one Google account go one at a time and within the per-minute
-  quota (:mod:`app.google.pacing`).
-* **Retries only where they are safe.** Reads and idempotent writes (updates, deletes,
-  membership changes) are retried on 429, quota 403s, 5xx, timeouts and dropped connections
-  with capped exponential backoff and jitter, honouring Retry-After. Creates (contacts and
-  groups) are retried only when the failure proves nothing was applied (429/quota, or the
-  token refresh failing before the create was sent); any other failure of a create raises
-  :class:`~app.google.errors.AmbiguousWriteError` and the caller adopts on its next run.
-  A repeated update whose first attempt Google did apply meets a stale etag (400), and a
-  repeated delete meets a missing contact; after an attempt that may have been applied,
-  such a refusal is therefore reported as ``AmbiguousWriteError`` too (the caller re-reads
-  on its next run) rather than as the error it looks like.
-* **No silent resends underneath.** httplib2 (google-api-python-client's default transport)
-  resends a request when the connection drops before the answer: ``_conn_request`` retries a
-  ``BadStatusLine``/``RemoteDisconnected`` on the first try "regardless of the number of
-  RETRIES set", so ``httplib2.RETRIES = 1`` does not stop it, and a create Google already
-  applied would be sent twice. The layer therefore hands google-api-python-client (and
-  google-auth's :class:`AuthorizedHttp`) a small transport on ``requests``, whose adapter
-  performs no retries, with a timeout on every request; a mutation always opens a fresh
-  connection so that a kept-alive socket the server already closed cannot fake an ambiguous
-  failure.
+* **The rest is the transport's and the retry policy's:** :mod:`app.google.transport` (paced
+  in quota units, timed, recorded ahead, never resent underneath), :mod:`app.google.retry`
+  (only 429/5xx-like failures; a create only when nothing was applied), :mod:`app.google.limits`.
 
-Transactions: the caller's :class:`~app.ledger.services.GoogleRequestLedger` commits the
-caller's session before every request, so a run's database work is committed at each request
-to Google and no transaction stays open while Google answers. Outcome entries join the
-caller's transaction; the caller commits after it has applied a batch's result, and also
-(not rolls back) after catching a :class:`~app.google.errors.PeopleError`, or those outcomes
-are lost (their requests stay in the ledger as started).
-
-A client is not thread-safe; use one per sync run.
+The caller holds no uncommitted database writes when it calls a method here (requests are
+recorded on the ledger's own session); it commits its own work first. Not thread-safe.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-import google.auth.exceptions
-import httplib2
-import requests
-import tenacity
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
-from urllib3.exceptions import NewConnectionError
 
 from app.config import Settings
 from app.google.endpoints import GoogleEndpoints
 from app.google.errors import (
-    AmbiguousWriteError,
-    ContactLimitReachedError,
-    GoogleUnavailableError,
     GroupDeletedError,
     GroupNameTakenError,
-    NeedsReconnectError,
-    PermissionDeniedError,
-    QuotaExceededError,
     RequestRejectedError,
     ScopeViolationError,
-    StaleEtagError,
-    SyncTokenExpiredError,
 )
 from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
+from app.google.limits import (
+    MAX_BATCH_CREATE,
+    MAX_BATCH_DELETE,
+    MAX_BATCH_GET,
+    MAX_BATCH_UPDATE,
+    MAX_CONTACTS_PER_ACCOUNT,
+    MAX_MEMBER_CHANGES,
+    MAX_PAGE_SIZE,
+)
+from app.google.limits import check_size as _check_size
+from app.google.limits import chunks as _chunks
 from app.google.pacing import Pacer, shared_pacer
+from app.google.people_values import (
+    BatchGetResult,
+    ClientDataTag,
+    ConnectionsResult,
+    ContactGroupInfo,
+    FetchedPerson,
+    GroupScope,
+    MembersResult,
+    Person,
+    WriteResult,
+)
+from app.google.people_values import group_info as _group_info
+from app.google.retry import Mode as _Mode
+from app.google.retry import RetryPolicy
 from app.google.tokens import TokenEndpointUnavailableError
-from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
-from app.ledger.services import GoogleRequestLedger, StartedRequest
-from app.ops import metrics
+from app.google.transport import Call as _Call
+from app.google.transport import GoogleTransport, PeopleHttp, PeopleSender, RequestContext
+from app.ledger.events import DataCategory, FlowKind
+from app.ledger.services import GoogleRequestLedger
 
-Person = dict[str, Any]
-"""A People API ``Person`` resource as JSON."""
+__all__ = [
+    "BatchGetResult",
+    "ClientDataTag",
+    "ConnectionsResult",
+    "ContactGroupInfo",
+    "FetchedPerson",
+    "GroupContacts",
+    "GroupScope",
+    "MembersResult",
+    "PeopleClient",
+    "Person",
+    "RequestContext",
+    "RetryPolicy",
+    "WriteResult",
+]
 
-MAX_BATCH_GET: Final = 200
-MAX_BATCH_CREATE: Final = 200
-MAX_BATCH_UPDATE: Final = 200
-MAX_BATCH_DELETE: Final = 500
-MAX_MEMBER_CHANGES: Final = 1000
-MAX_PAGE_SIZE: Final = 1000
-MAX_GROUP_MEMBERS: Final = 25_000
+MAX_GROUP_MEMBERS: Final = MAX_CONTACTS_PER_ACCOUNT
 """Google's per-account contact limit, so one group read always returns every member."""
 
 UPDATABLE_FIELDS: Final = frozenset(OWNED_FIELDS)
@@ -114,476 +102,6 @@ _GROUP_FIELDS: Final = "clientData,groupType,memberCount,metadata,name"
 _CREATE_GROUP_FIELDS: Final = "clientData,groupType,metadata,name"
 """contactGroups.create's readGroupFields: Google documents no memberCount there (a new group has none)."""
 _GROUP_CATEGORIES: Final = frozenset({DataCategory.CONTACT_GROUPS, DataCategory.CLIENT_DATA})
-_QUOTA_REASONS: Final = frozenset(
-    {
-        "RATE_LIMIT_EXCEEDED",
-        "RESOURCE_EXHAUSTED",
-        "rateLimitExceeded",
-        "userRateLimitExceeded",
-        "quotaExceeded",
-    }
-)
-
-
-# --------------------------------------------------------------------------- public values
-
-
-@dataclass(frozen=True)
-class ClientDataTag:
-    """A clientData ``{key, value}`` pair marking what GroupSync created (contacts and its group)."""
-
-    key: str
-    value: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"key": self.key, "value": self.value}
-
-    def found_in(self, entries: Iterable[Mapping[str, Any]]) -> bool:
-        return any(e.get("key") == self.key and e.get("value") == self.value for e in entries)
-
-
-@dataclass(frozen=True)
-class GroupScope:
-    """GroupSync's contact group for one sync, and the marker its contacts carry."""
-
-    group_resource_name: str
-    marker: ClientDataTag
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """Who and what the requests are for; copied into every ledger entry."""
-
-    account_id: int
-    user_id: int | None
-    google_sub: str
-    trigger: Trigger
-    actor: str
-    """``system`` or ``user:<id>``."""
-    purpose: Purpose = Purpose.CONTACT_SYNC
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    initial_wait: float = 1.0
-    max_wait: float = 32.0
-    jitter: float = 1.0
-    max_retry_after: float = 120.0
-    """A Retry-After above this is capped, so one answer cannot park a sync for hours."""
-
-
-@dataclass(frozen=True)
-class ContactGroupInfo:
-    resource_name: str
-    etag: str
-    name: str
-    member_count: int
-    member_resource_names: tuple[str, ...]
-    """Filled only when members were asked for."""
-    tagged: bool
-    """The group carries the marker it was looked up with."""
-
-
-@dataclass(frozen=True)
-class FetchedPerson:
-    """A contact as Google returned it, with the layer's scope verdict."""
-
-    resource_name: str
-    etag: str
-    person: Person
-    in_group: bool
-    tagged: bool
-    group_memberships: tuple[str, ...]
-    """Every contact group the contact belongs to (ours, the user's own, system groups)."""
-
-    @property
-    def verified(self) -> bool:
-        return self.in_group and self.tagged
-
-
-@dataclass(frozen=True)
-class BatchGetResult:
-    found: dict[str, FetchedPerson]
-    """Keyed by the resource name asked for (the person's own name may differ: it can change)."""
-    missing: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """One item of a batch create or update."""
-
-    index: int
-    """Position in the request (creates) or in the mapping's iteration order (updates)."""
-    requested_resource_name: str | None
-    """``None`` for creates."""
-    status_code: int
-    message: str
-    person: FetchedPerson | None
-    """The contact as written (None when the item failed)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.person is not None
-
-
-@dataclass(frozen=True)
-class MembersResult:
-    not_found: tuple[str, ...]
-    cannot_remove_last_group: tuple[str, ...]
-    """Contacts Google kept in the group because it is their only one."""
-
-
-@dataclass(frozen=True)
-class ConnectionsResult:
-    people: list[FetchedPerson]
-    """Only contacts in the group or carrying the marker; everything else is dropped here."""
-    deleted: tuple[str, ...]
-    """Resource names reported deleted (incremental listings only)."""
-    next_sync_token: str | None
-    total: int | None = None
-    """How many contacts the whole account holds (``totalItems``); full listings only."""
-
-
-# --------------------------------------------------------------------------- transport
-
-
-@dataclass(frozen=True)
-class _Call:
-    method: str
-    kind: FlowKind
-    categories: frozenset[DataCategory]
-    records: int = 0
-    count_key: str | None = None
-    """Response list whose length is the record count (reads), instead of ``records``."""
-    attempt: int = 1
-
-
-class _TransportFailureError(Exception):
-    def __init__(self, outcome: str, sent: bool, to_token_endpoint: bool) -> None:
-        self.outcome = outcome
-        self.sent = sent
-        self.to_token_endpoint = to_token_endpoint
-        super().__init__(outcome)
-
-
-class _RecordingHttp:
-    """The transport under google-api-python-client and google-auth: paces, sends once, records.
-
-    It speaks httplib2's ``request()`` interface, which is what both libraries call.
-    """
-
-    def __init__(
-        self,
-        *,
-        context: RequestContext,
-        ledger: GoogleRequestLedger,
-        pacer: Pacer,
-        timeout: float,
-        token_uri: str,
-    ) -> None:
-        self.timeout = timeout
-        self.call: _Call | None = None
-        self._context = context
-        self._ledger = ledger
-        self._pacer = pacer
-        self._token_uri = token_uri
-        self._session = requests.Session()
-
-    def close(self) -> None:
-        self._session.close()
-
-    def request(
-        self,
-        uri: str,
-        method: str = "GET",
-        body: str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        **_: Any,
-    ) -> tuple[httplib2.Response, bytes]:
-        to_token = uri.split("?", 1)[0] == self._token_uri
-        call = _TOKEN_REFRESH if to_token else self.call
-        if call is None:
-            raise RuntimeError(
-                "a People API request outside a client call cannot be attributed in the ledger"
-            )
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        # The ledger is written outside the account's slot: a writer holding the slot while
-        # waiting for the ledger chain's row lock could deadlock with a transaction waiting for the slot.
-        started = self._ledger.start(self._flow(call))
-        failure: _TransportFailureError | None = None
-        try:
-            with self._pacer.slot(self._context.google_sub):
-                if method != "GET":
-                    # A fresh connection: a failure is then the server's answer, not a stale keep-alive.
-                    self._session.close()
-                try:
-                    response = self._session.request(
-                        method,
-                        uri,
-                        data=body,
-                        headers=dict(headers or {}),
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                    )
-                except requests.RequestException as exc:
-                    failure = _transport_failure(exc, to_token)
-                    cause = exc
-        except BaseException:
-            # Interrupted here (a worker's time limit, a shutdown): the request may or may not have left.
-            self._finish(started, call, "aborted", 0)
-            raise
-        if failure is not None:
-            self._finish(started, call, failure.outcome, 0)
-            raise failure from cause
-        self._finish(started, call, str(response.status_code), _record_count(call, response))
-        info: dict[str, str] = {k.lower(): v for k, v in response.headers.items()}
-        info["status"] = str(response.status_code)
-        return httplib2.Response(info), response.content
-
-    def _finish(self, started: StartedRequest, call: _Call, outcome: str, records: int) -> None:
-        metrics.observe_google_request(call.method, outcome, call.attempt)
-        self._ledger.finish(started, started.ended(outcome, records=records))
-
-    def _flow(self, call: _Call) -> Flow:
-        ctx = self._context
-        return Flow(
-            tag=EventTag.GOOGLE_REQUEST,
-            account_id=ctx.account_id,
-            user_id=ctx.user_id,
-            google_account=ctx.google_sub,
-            kind=call.kind,
-            purpose=ctx.purpose,
-            trigger=ctx.trigger,
-            actor=ctx.actor,
-            outcome="started",
-            destination=Destination.GOOGLE,
-            method=call.method,
-            records=call.records,
-            categories=call.categories,
-            detail={"attempt": call.attempt},
-        )
-
-
-_TOKEN_REFRESH: Final = _Call(
-    method="oauth2.token.refresh",
-    kind=FlowKind.TOKEN,
-    categories=frozenset({DataCategory.OAUTH_TOKENS}),
-    records=1,
-)
-
-
-def _transport_failure(exc: requests.RequestException, to_token: bool) -> _TransportFailureError:
-    if isinstance(exc, requests.ConnectTimeout):
-        return _TransportFailureError("connect_timeout", sent=False, to_token_endpoint=to_token)
-    if isinstance(exc, requests.Timeout):
-        return _TransportFailureError("timeout", sent=True, to_token_endpoint=to_token)
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if isinstance(reason, NewConnectionError):
-        return _TransportFailureError("connect_failed", sent=False, to_token_endpoint=to_token)
-    return _TransportFailureError("connection_dropped", sent=True, to_token_endpoint=to_token)
-
-
-def _record_count(call: _Call, response: requests.Response) -> int:
-    if call.count_key is None:
-        return call.records
-    if response.status_code != 200:
-        return 0
-    try:
-        items = response.json().get(call.count_key, ())
-    except ValueError:
-        return 0
-    return len(items) if isinstance(items, list) else 0
-
-
-# --------------------------------------------------------------------------- retries and errors
-
-
-class _Mode(Enum):
-    READ = "read"
-    IDEMPOTENT_WRITE = "idempotent_write"
-    CREATE = "create"
-
-
-class _TransientError(Exception):
-    """A failure worth retrying; ``may_have_applied`` is False only when Google provably did nothing."""
-
-    def __init__(
-        self, outcome: str, *, quota: bool, may_have_applied: bool, retry_after: float | None
-    ) -> None:
-        self.outcome = outcome
-        self.quota = quota
-        self.may_have_applied = may_have_applied
-        self.retry_after = retry_after
-        super().__init__(outcome)
-
-
-@dataclass(frozen=True)
-class _ErrorBody:
-    status: str
-    reason: str | None
-    message: str
-
-
-def _error_body(exc: HttpError) -> _ErrorBody:
-    try:
-        error = json.loads(exc.content).get("error", {})
-    except (ValueError, AttributeError):
-        return _ErrorBody("", None, str(exc.resp.reason or ""))
-    if not isinstance(error, dict):
-        return _ErrorBody("", None, str(error))
-    reason = next(
-        (d.get("reason") for d in error.get("details") or () if isinstance(d, dict) and d.get("reason")),
-        None,
-    )
-    if reason is None:
-        # The older envelope puts the reason under ``errors[]``.
-        reason = next((e.get("reason") for e in error.get("errors") or () if isinstance(e, dict)), None)
-    return _ErrorBody(str(error.get("status", "")), reason, str(error.get("message", "")))
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _classify(method: str, exc: HttpError) -> Exception:
-    status = int(exc.resp.status)
-    body = _error_body(exc)
-    quota = status == 429 or (
-        status == 403 and (body.reason in _QUOTA_REASONS or body.status == "RESOURCE_EXHAUSTED")
-    )
-    if quota or status >= 500:
-        # A quota refusal provably did nothing; a server error may have been applied.
-        return _TransientError(
-            str(status),
-            quota=quota,
-            may_have_applied=not quota,
-            retry_after=_retry_after(exc.resp.get("retry-after")),
-        )
-    if status == 401:
-        return NeedsReconnectError(
-            method, "Google no longer accepts the credentials; the user must reconnect"
-        )
-    if status == 403:
-        return PermissionDeniedError(
-            method, f"Google refused access ({body.reason or body.status}): {body.message}"
-        )
-    if body.reason == "EXPIRED_SYNC_TOKEN":
-        return SyncTokenExpiredError(method, "the sync token expired; a full listing is needed")
-    if _is_contact_limit(body):
-        return ContactLimitReachedError(method, f"the Google account is at its contact limit: {body.message}")
-    if status == 400 and body.status == "FAILED_PRECONDITION" and "etag" in body.message.lower():
-        return StaleEtagError(method, body.message)
-    return RequestRejectedError(method, f"{status} {body.status}: {body.message}", status)
-
-
-def _is_contact_limit(body: _ErrorBody) -> bool:
-    # Google documents no reason code for it; the message names the account's contact limit.
-    text = body.message.lower()
-    return body.status == "FAILED_PRECONDITION" and "limit" in text and "contacts" in text
-
-
-class _Sender:
-    """Runs one API call: attributes it in the ledger, retries per mode, maps failures to typed errors."""
-
-    def __init__(self, http: _RecordingHttp, policy: RetryPolicy, sleep: Callable[[float], None]) -> None:
-        self._http = http
-        self._policy = policy
-        self._sleep = sleep
-
-    def send(
-        self,
-        call: _Call,
-        request: Any,
-        mode: _Mode,
-        resource_names: Sequence[str] = (),
-    ) -> Any:
-        attempts = 0
-        uncertain = False
-
-        def once() -> Any:
-            nonlocal attempts, uncertain
-            attempts += 1
-            self._http.call = replace(call, attempt=attempts)
-            try:
-                return request.execute(num_retries=0)
-            except HttpError as exc:
-                error = _classify(call.method, exc)
-            except google.auth.exceptions.RefreshError as exc:
-                if getattr(exc, "retryable", False):
-                    error = _TransientError(
-                        "token_refresh", quota=False, may_have_applied=False, retry_after=None
-                    )
-                else:
-                    error = NeedsReconnectError(
-                        call.method, "Google refused to refresh the access token; the user must reconnect"
-                    )
-            except TokenEndpointUnavailableError as exc:
-                # GroupSync's own refresh (app.google.tokens) already retried; the call was not sent.
-                error = GoogleUnavailableError(
-                    call.method, f"the access token could not be refreshed: {exc.outcome}"
-                )
-            except _TransportFailureError as exc:
-                error = _TransientError(
-                    exc.outcome,
-                    quota=False,
-                    may_have_applied=exc.sent and not exc.to_token_endpoint,
-                    retry_after=None,
-                )
-            finally:
-                self._http.call = None
-            if isinstance(error, _TransientError):
-                uncertain = uncertain or error.may_have_applied
-                raise error
-            if uncertain and mode is not _Mode.READ:
-                # An earlier attempt may have been applied, which explains this refusal.
-                raise AmbiguousWriteError(
-                    call.method, f"an earlier attempt may have been applied; then: {error}", resource_names
-                ) from error
-            raise error
-
-        def retryable(exc: BaseException) -> bool:
-            if not isinstance(exc, _TransientError):
-                return False
-            return mode is not _Mode.CREATE or not exc.may_have_applied
-
-        backoff = tenacity.wait_exponential(
-            multiplier=self._policy.initial_wait, max=self._policy.max_wait
-        ) + tenacity.wait_random(0, self._policy.jitter)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            delay = backoff(state)
-            exc = state.outcome.exception() if state.outcome is not None else None
-            if isinstance(exc, _TransientError) and exc.retry_after is not None:
-                delay = max(delay, min(exc.retry_after, self._policy.max_retry_after))
-            return delay
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._policy.max_attempts),
-            wait=wait,
-            retry=tenacity.retry_if_exception(retryable),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(once)
-        except _TransientError as exc:
-            tried = f"after {attempts} attempt(s), last: {exc.outcome}"
-            if mode is not _Mode.READ and uncertain:
-                raise AmbiguousWriteError(
-                    call.method, f"the outcome is unknown {tried}", resource_names
-                ) from exc
-            if exc.quota:
-                raise QuotaExceededError(
-                    call.method, f"Google's quota kept refusing the request {tried}"
-                ) from exc
-            raise GoogleUnavailableError(call.method, f"Google did not answer usably {tried}") from exc
 
 
 # --------------------------------------------------------------------------- the client
@@ -600,17 +118,6 @@ def _person_fields(fields: Iterable[str]) -> list[str]:
     if unknown:
         raise ValueError(f"person field(s) {', '.join(unknown)} are not fields GroupSync reads")
     return sorted(wanted | set(_SCOPE_FIELDS))
-
-
-def _group_info(group: Mapping[str, Any], marker: ClientDataTag) -> ContactGroupInfo:
-    return ContactGroupInfo(
-        resource_name=str(group["resourceName"]),
-        etag=str(group.get("etag", "")),
-        name=str(group.get("name", "")),
-        member_count=int(group.get("memberCount", 0)),
-        member_resource_names=tuple(group.get("memberResourceNames", ())),
-        tagged=marker.found_in(group.get("clientData", ())),
-    )
 
 
 class PeopleClient:
@@ -634,13 +141,10 @@ class PeopleClient:
     ) -> None:
         """``credentials``: :class:`google.oauth2.credentials.Credentials` with refresh data."""
         self.context = context
-        self._http = _RecordingHttp(
-            context=context,
-            ledger=ledger,
-            pacer=pacer,
-            timeout=timeout_seconds,
-            token_uri=endpoints.token_uri,
+        transport = GoogleTransport(
+            ledger, timeout=timeout_seconds, pacer=pacer, pacing_key=context.google_sub
         )
+        self._http = PeopleHttp(transport, context, endpoints.token_uri)
         self._service = build(
             "people",
             "v1",
@@ -649,7 +153,12 @@ class PeopleClient:
             static_discovery=True,
             cache_discovery=False,
         )
-        self._sender = _Sender(self._http, retry or RetryPolicy(), sleep or time.sleep)
+        self._sender = PeopleSender(
+            self._http,
+            retry or RetryPolicy(),
+            sleep or time.sleep,
+            refresh_unavailable=TokenEndpointUnavailableError,
+        )
         self._tagged_groups: set[tuple[str, ClientDataTag]] = set()
 
     @classmethod
@@ -661,7 +170,7 @@ class PeopleClient:
             GoogleEndpoints.for_settings(settings),
             context,
             ledger,
-            shared_pacer(settings.google_requests_per_minute),
+            shared_pacer(settings),
             timeout_seconds=settings.http_timeout_seconds,
         )
 
@@ -1088,13 +597,3 @@ def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> Iterator[str
             name = f"contactGroups/{group['contactGroupId']}"
         if name:
             yield str(name)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _check_size(method: str, items: Sized, limit: int) -> None:
-    if len(items) > limit:
-        raise ValueError(f"{method} takes at most {limit} items per request (got {len(items)})")

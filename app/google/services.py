@@ -350,6 +350,10 @@ def _disconnect(
     vault: TokenVault,
     syncs_stopped: int,
 ) -> DisconnectReceipt:
+    # No writes (or row locks) may be held across a request to Google (docs/ledger.md): the
+    # caller's work so far is committed first, as recording the revocation ahead used to do.
+    with unit_of_work(session, expire_on_commit=False):
+        pass
     outcome = revoke(session, connection, vault, settings, context)
     vault.erase(connection)
     connection.status = ConnectionStatus.DISCONNECTED

@@ -4,15 +4,16 @@ Revoking also serves tokens a connect callback received but does not keep
 (:func:`revoke_token`, attributed to a :class:`Grantee`).
 
 Every HTTP request to the token and revocation endpoints (retries included) goes through
-a :class:`~app.google.oauth.LedgeredRequest`, which gives it GroupSync's timeout and records
-it in the ledger before sending it, committing the caller's session (see
-:class:`~app.ledger.services.GoogleRequestLedger`). Outcome entries join the caller's
-transaction; the caller commits.
+:mod:`app.google.transport`, which gives it GroupSync's timeout and records it in the ledger
+before sending it, on the ledger's own session. The refresh itself is google-auth's public
+:meth:`google.oauth2.credentials.Credentials.refresh`. The caller holds no uncommitted
+database writes when it calls :func:`refresh` or :func:`revoke`; what a refresh learns (the
+new access token, a "needs reconnect" mark, the ledger's lifecycle entry) is committed here.
 
 ``invalid_grant`` on refresh is terminal (access revoked, refresh token expired — including
 the 7-day expiry of apps in Google's "Testing" status): the connection is marked
-"needs reconnect" at once and nothing retries it. 5xx answers, timeouts and dropped
-connections are retried a few times with jittered exponential backoff.
+"needs reconnect" at once and nothing retries it. 429 and 5xx answers, timeouts and dropped
+connections are retried a few times (:data:`app.google.retry.TOKEN_POLICY`), honouring Retry-After.
 """
 
 from __future__ import annotations
@@ -23,26 +24,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from enum import StrEnum
-from typing import Any
 from urllib.parse import urlencode
 
 import google.auth.exceptions
-from google.oauth2 import _client as google_oauth_client
+from google.oauth2.credentials import Credentials
 from sqlalchemy.orm import Session
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from app.config import Settings
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
-from app.google.oauth import LedgeredRequest, transport_outcome
+from app.google.pacing import shared_pacer
+from app.google.retry import TOKEN_POLICY, TransientError, TransportFailureError, retrying, transient_answer
+from app.google.transport import Answer, AuthRequest, AuthTransportError, GoogleTransport, attempt_flow
 from app.google.vault import AccessToken, TokenUnreadableError, TokenVault, report_unreadable
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import GoogleRequestLedger, record
 
 REFRESH_METHOD = "oauth2.token.refresh"
 REVOKE_METHOD = "oauth2.revoke"
-ATTEMPTS = 4
+ATTEMPTS = TOKEN_POLICY.max_attempts
 """Tries per refresh or revoke; a token endpoint still failing after this is reported, not hammered."""
 
 Sleep = Callable[[float], None]
@@ -90,18 +91,19 @@ class RevokeOutcome(StrEnum):
     FAILED = "failed"
 
 
-class _TransientError(Exception):
-    def __init__(self, outcome: str) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
+def _transport(session: Session, holder: TokenHolder, settings: Settings) -> GoogleTransport:
+    """The transport for one token operation: recorded ahead, timed, in turn with the account's requests."""
+    return GoogleTransport(
+        GoogleRequestLedger(session),
+        timeout=settings.http_timeout_seconds,
+        pacer=shared_pacer(settings),
+        pacing_key=holder.google_sub,
+    )
 
 
-def _transport(
-    session: Session, holder: TokenHolder, context: CallContext, method: str, timeout: float
-) -> LedgeredRequest:
-    """google-auth's transport for one token operation, recording each request ahead in the ledger."""
-    started = token_flow(holder, context, EventTag.GOOGLE_REQUEST, "started", method=method)
-    return LedgeredRequest(GoogleRequestLedger(session), started, timeout)
+def _transient(outcome: str) -> TransientError:
+    # Refreshing and revoking change nothing when repeated, so every failure without an answer is retried.
+    return TransientError(outcome, may_have_applied=False)
 
 
 def token_flow(
@@ -127,16 +129,6 @@ def token_flow(
         method=method,
         categories=frozenset({DataCategory.OAUTH_TOKENS}),
         detail=detail or {},
-    )
-
-
-def _retrying(sleep: Sleep) -> Retrying:
-    return Retrying(
-        retry=retry_if_exception(lambda exc: isinstance(exc, _TransientError)),
-        wait=wait_exponential_jitter(multiplier=0.5, max=8.0),
-        stop=stop_after_attempt(ATTEMPTS),
-        sleep=sleep,
-        reraise=True,
     )
 
 
@@ -168,45 +160,52 @@ def refresh(
     if refresh_token is None:
         raise RefreshRejectedError("the connection holds no refresh token")
     endpoints = GoogleEndpoints.for_settings(settings)
-    transport = _transport(session, connection, context, REFRESH_METHOD, settings.http_timeout_seconds)
+    started = token_flow(connection, context, EventTag.GOOGLE_REQUEST, "started", method=REFRESH_METHOD)
+    attempts = 0
 
-    def attempt_refresh() -> tuple[str, str | None, Any]:
+    def attempt_refresh(transport: GoogleTransport) -> Credentials:
+        nonlocal attempts
+        attempts += 1
+        credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=endpoints.token_uri,
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+        )
+        request = AuthRequest(transport, attempt_flow(started, attempts), raise_transient=True)
         try:
-            token, new_refresh, expiry, _ = google_oauth_client.refresh_grant(  # type: ignore[no-untyped-call]
-                transport,
-                endpoints.token_uri,
-                refresh_token,
-                settings.google_client_id,
-                settings.google_client_secret,
-                can_retry=False,
-            )
-        except google.auth.exceptions.RefreshError as exc:
-            if getattr(exc, "retryable", False):
-                raise _TransientError(_error_code(exc)) from None
-            raise
-        except google.auth.exceptions.TransportError as exc:
-            raise _TransientError(transport_outcome(exc)) from None
-        return token, new_refresh, expiry
+            credentials.refresh(request)  # type: ignore[no-untyped-call]
+        except AuthTransportError as exc:
+            raise _transient(exc.outcome) from None
+        return credentials
 
     try:
-        token, new_refresh, expiry = _retrying(sleep)(attempt_refresh)
+        with _transport(session, connection, settings) as transport:
+            fresh = retrying(TOKEN_POLICY, sleep)(attempt_refresh, transport)
     except google.auth.exceptions.RefreshError as exc:
         code = _error_code(exc)
-        record(session, token_flow(connection, context, EventTag.TOKEN_REFRESH_FAILED, code))
+        with unit_of_work(session, expire_on_commit=False):
+            record(session, token_flow(connection, context, EventTag.TOKEN_REFRESH_FAILED, code))
+            if code == "invalid_grant":
+                connection.mark_needs_reconnect(StatusReason.ACCESS_REVOKED)
         if code == "invalid_grant":
-            connection.mark_needs_reconnect(StatusReason.ACCESS_REVOKED)
             raise RefreshRejectedError("Google answered invalid_grant") from None
         raise TokenEndpointUnavailableError(code) from None
-    except _TransientError as exc:
-        record(session, token_flow(connection, context, EventTag.TOKEN_REFRESH_FAILED, exc.outcome))
+    except TransientError as exc:
+        with unit_of_work(session, expire_on_commit=False):
+            record(session, token_flow(connection, context, EventTag.TOKEN_REFRESH_FAILED, exc.outcome))
         raise TokenEndpointUnavailableError(exc.outcome) from None
+    token, new_refresh, expiry = str(fresh.token), fresh.refresh_token, fresh.expiry
     # google-auth reports expiry as a naive UTC datetime.
     expires_at = expiry.replace(tzinfo=UTC) if expiry is not None else None
-    vault.store_access_token(connection, token, expires_at)
-    if new_refresh and new_refresh != refresh_token:
-        vault.store_refresh_token(connection, new_refresh)
-    connection.last_used_at = utcnow()
-    record(session, token_flow(connection, context, EventTag.TOKEN_REFRESHED, "ok"))
+    # Committed without expiring what the caller has loaded: a sync run holds thousands of rows.
+    with unit_of_work(session, expire_on_commit=False):
+        vault.store_access_token(connection, token, expires_at)
+        if new_refresh and new_refresh != refresh_token:
+            vault.store_refresh_token(connection, new_refresh)
+        connection.last_used_at = utcnow()
+        record(session, token_flow(connection, context, EventTag.TOKEN_REFRESHED, "ok"))
     return AccessToken(token, expires_at)
 
 
@@ -251,29 +250,36 @@ def revoke_token(
     how it ended.
     """
     endpoints = GoogleEndpoints.for_settings(settings)
-    transport = _transport(session, holder, context, REVOKE_METHOD, settings.http_timeout_seconds)
+    started = token_flow(holder, context, EventTag.GOOGLE_REQUEST, "started", method=REVOKE_METHOD)
+    attempts = 0
 
-    def attempt_revoke() -> Any:
+    def attempt_revoke(transport: GoogleTransport) -> Answer:
+        nonlocal attempts
+        attempts += 1
         try:
-            response = transport(
+            answer = transport.send(
+                attempt_flow(started, attempts),
+                "POST",
                 endpoints.revoke_uri,
-                method="POST",
                 body=urlencode({"token": token}).encode(),
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
+                to_token_endpoint=True,
             )
-        except google.auth.exceptions.TransportError as exc:
-            raise _TransientError(transport_outcome(exc)) from None
-        if response.status >= 500:
-            raise _TransientError(str(response.status))
-        return response
+        except TransportFailureError as exc:
+            raise _transient(exc.outcome) from None
+        transient = transient_answer(answer.status, answer.headers)
+        if transient is not None:
+            raise transient
+        return answer
 
     try:
-        response = _retrying(sleep)(attempt_revoke)
-    except _TransientError:
+        with _transport(session, holder, settings) as transport:
+            response = retrying(TOKEN_POLICY, sleep)(attempt_revoke, transport)
+    except TransientError:
         return RevokeOutcome.FAILED
     if response.status == 200:
         return RevokeOutcome.REVOKED
     # Google answers 400 invalid_token for a token that is already revoked or expired.
-    if response.status == 400 and b"invalid_token" in response.data:
+    if response.status == 400 and b"invalid_token" in response.content:
         return RevokeOutcome.ALREADY_REVOKED
     return RevokeOutcome.FAILED

@@ -1,4 +1,5 @@
-"""Writing to the ledger: one entry per flow, appended to its chain inside the caller's transaction.
+"""Writing to the ledger: one entry per flow, appended to its chain inside the caller's transaction
+(Google requests: in the ledger's own, see :class:`GoogleRequestLedger`).
 
 Concurrency: each chain has one :class:`LedgerHead` row. A writer first makes sure the row
 exists (``INSERT ... ON CONFLICT DO NOTHING``), then reads it with ``SELECT ... FOR UPDATE``
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, scoped_session
 
 from app.config import Settings, current_settings
-from app.db import utcnow
+from app.db import plain, utcnow
 from app.ledger import chain
 from app.ledger.events import (
     Destination,
@@ -241,48 +242,72 @@ class StartedRequest:
         return replace(self.flow, outcome=outcome, records=self.flow.records if records is None else records)
 
 
-class GoogleRequestLedger:
-    """Write-ahead recording of requests to Google, for one database session.
+class UncommittedWorkError(RuntimeError):
+    """A caller asked for a Google request while holding database writes it had not committed."""
 
-    :meth:`start` appends a ``google.request_started`` entry and commits before the request
+
+class GoogleRequestLedger:
+    """Write-ahead recording of requests to Google, on the ledger's own database session.
+
+    :meth:`start` appends a ``google.request_started`` entry and commits it before the request
     is sent, so a process killed while the request is in flight still leaves it in the
-    ledger; :meth:`finish` appends the outcome in the caller's transaction. A request
-    started but never finished is therefore one whose outcome nobody saw (``ledger verify``
-    lists them). Committing at every request also means no database transaction (and no
-    lock, including the ledger chain's) is held open while Google answers; the caller's
-    work up to that point is committed with the entry.
+    ledger; :meth:`finish` appends and commits the outcome. Both are written in a short
+    transaction of their own on the caller's engine: the caller's session is never committed,
+    flushed or expired here, and no ledger lock outlives the entry. A request started but never
+    finished is therefore one whose outcome nobody saw (``ledger verify`` lists them).
+
+    The caller's contract: hold no uncommitted database writes when calling Google — commit
+    your own work (:func:`app.db.unit_of_work`) first. Held writes would keep a transaction open
+    while Google answers, and on SQLite they hold the database's write lock, which the ledger's
+    own connection then waits for; :meth:`start` refuses such a call with
+    :class:`UncommittedWorkError` instead of waiting. Objects merely added to the session but not
+    yet flushed are not writes yet and do not count.
     """
 
     def __init__(self, session: DbSession) -> None:
-        self._session = session
+        self._caller = session
+        self._engine = plain(session).get_bind()
 
     def start(self, flow: Flow) -> StartedRequest:
         if flow.tag is not EventTag.GOOGLE_REQUEST:
             raise ValueError(f"only Google requests are recorded ahead (got {flow.tag.value})")
+        self._check_caller(flow)
         started = StartedRequest(uuid.uuid4().hex, flow)
         detail = {**flow.detail, REQUEST_ID: started.request_id}
-        record(
-            self._session,
-            replace(flow, tag=EventTag.GOOGLE_REQUEST_STARTED, outcome="started", detail=detail),
-        )
-        self._commit_keeping_loaded_state()
+        self._write(replace(flow, tag=EventTag.GOOGLE_REQUEST_STARTED, outcome="started", detail=detail))
         return started
 
-    def _commit_keeping_loaded_state(self) -> None:
-        # Committing normally expires every loaded object; a sync run holds thousands (its
-        # mapping rows), and reloading them one by one after each request cost more than the
-        # requests. The caller's view is thus what it was before the commit.
-        session = self._session() if isinstance(self._session, scoped_session) else self._session
-        expire = session.expire_on_commit
-        session.expire_on_commit = False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expire
-
     def finish(self, started: StartedRequest, flow: Flow) -> LedgerEntry:
-        """Record ``flow`` (normally ``started.ended(...)``) as the request's outcome; the caller commits."""
-        return record(self._session, replace(flow, detail={**flow.detail, REQUEST_ID: started.request_id}))
+        """Record and commit ``flow`` (normally ``started.ended(...)``) as the request's outcome."""
+        self._check_caller(flow)
+        return self._write(replace(flow, detail={**flow.detail, REQUEST_ID: started.request_id}))
+
+    def _check_caller(self, flow: Flow) -> None:
+        if _holds_uncommitted_writes(self._caller):
+            raise UncommittedWorkError(
+                f"{flow.method or 'a Google request'}: commit the database work before calling Google"
+                " or recording its outcome (the ledger writes on its own connection)"
+            )
+
+    def _write(self, flow: Flow) -> LedgerEntry:
+        with Session(self._engine, expire_on_commit=False) as own, own.begin():
+            return record(own, flow)
+
+
+def _holds_uncommitted_writes(session: DbSession) -> bool:
+    """Whether ``session``'s transaction has written to the database (flushed, not committed)."""
+    current = plain(session)
+    if not current.in_transaction():
+        return False
+    connection = current.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        # Python's sqlite3 opens a transaction only at the first write.
+        return bool(getattr(connection.connection.dbapi_connection, "in_transaction", False))
+    if dialect == "postgresql":
+        # A transaction gets an id only when it writes.
+        return connection.exec_driver_sql("SELECT txid_current_if_assigned() IS NOT NULL").scalar() is True
+    return False
 
 
 # Reading a user's data with their consent serves their sync; the other reasons are their own purposes.

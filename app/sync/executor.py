@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer, scoped_session
 
 from app.crm.values import ContactData
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.google.errors import GroupDeletedError, GroupNameTakenError, StaleEtagError, SyncTokenExpiredError
 from app.google.fields import OWNED_FIELDS
 from app.google.people import (
@@ -182,6 +182,10 @@ def run(
     the_plan = plan(mapped.values(), (_entry(r) for r in rows.values()), facts, ctx.limits)
     if the_plan.blocked is None and the_plan.creates:
         # Only creates can reach Google's limit; a full listing already told the account's size.
+        if listing.total is None:
+            # The ledger records requests on its own connection: no writes may be held across one.
+            with unit_of_work(session, expire_on_commit=False):
+                pass
         size = listing.total if listing.total is not None else ctx.client.count_contacts()
         the_plan = within_contact_limit(the_plan, size, ctx.limits)
     _remember_etags(rows, facts)

@@ -28,15 +28,22 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
+from app.google.limits import (
+    MAX_BATCH_CREATE,
+    MAX_BATCH_DELETE,
+    MAX_BATCH_UPDATE,
+    MAX_CONTACTS_PER_ACCOUNT,
+    MAX_MEMBER_CHANGES,
+)
 from app.sync.mapping import MappedContact, NotCarried
 
 T = TypeVar("T")
 
-CREATE_BATCH = 200
-UPDATE_BATCH = 200
-DELETE_BATCH = 500
-MEMBERSHIP_BATCH = 1000
-GOOGLE_CONTACT_LIMIT = 25_000
+CREATE_BATCH = MAX_BATCH_CREATE
+UPDATE_BATCH = MAX_BATCH_UPDATE
+DELETE_BATCH = MAX_BATCH_DELETE
+MEMBERSHIP_BATCH = MAX_MEMBER_CHANGES
+GOOGLE_CONTACT_LIMIT = MAX_CONTACTS_PER_ACCOUNT
 
 
 class RowState(StrEnum):

@@ -18,6 +18,20 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from app.google.limits import (
+    COST_BATCH_DELETE,
+    COST_BATCH_MUTATE,
+    COST_CRITICAL_READ,
+    COST_CRITICAL_WRITE,
+    COST_FULL_SYNC_FIRST_PAGE,
+    COST_GROUP_READ,
+    COST_WRITE,
+    MAX_BATCH_CREATE,
+    MAX_BATCH_DELETE,
+    MAX_BATCH_GET,
+    MAX_BATCH_UPDATE,
+    Cost,
+)
 from groupsync_emulator.discovery import (
     DEFAULT_GROUP_FIELDS,
     DEFAULT_READ_GROUP_FIELDS,
@@ -31,21 +45,7 @@ from groupsync_emulator.discovery import (
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.oauth import require_grant
 from groupsync_emulator.oauth_state import Grant
-from groupsync_emulator.people_state import (
-    COST_BATCH_DELETE,
-    COST_BATCH_MUTATE,
-    COST_CRITICAL_READ,
-    COST_CRITICAL_WRITE,
-    COST_FULL_SYNC_FIRST_PAGE,
-    COST_GROUP_READ,
-    COST_WRITE,
-    MAX_BATCH_DELETE,
-    MAX_BATCH_GET,
-    MAX_BATCH_MUTATE,
-    Account,
-    Cost,
-    PeopleState,
-)
+from groupsync_emulator.people_state import Account, PeopleState
 from groupsync_emulator.state import current_state
 
 people_bp = Blueprint("emulator_people", __name__)
@@ -313,8 +313,8 @@ def batch_create_contacts() -> Response:
     entries = body.get("contacts") or []
     if not entries:
         raise invalid("contacts is required: give at least one contact to create.")
-    if len(entries) > MAX_BATCH_MUTATE:
-        raise invalid(f"contacts may hold at most {MAX_BATCH_MUTATE} contacts (got {len(entries)}).")
+    if len(entries) > MAX_BATCH_CREATE:
+        raise invalid(f"contacts may hold at most {MAX_BATCH_CREATE} contacts (got {len(entries)}).")
     read_mask = _read_mask(body)
     where = [f"contacts[{i}].contact_person" for i in range(len(entries))]
     persons = []
@@ -345,8 +345,8 @@ def batch_update_contacts() -> Response:
     contacts: dict[str, Any] = body.get("contacts") or {}
     if not contacts:
         raise invalid("contacts is required: give at least one contact to update.")
-    if len(contacts) > MAX_BATCH_MUTATE:
-        raise invalid(f"contacts may hold at most {MAX_BATCH_MUTATE} contacts (got {len(contacts)}).")
+    if len(contacts) > MAX_BATCH_UPDATE:
+        raise invalid(f"contacts may hold at most {MAX_BATCH_UPDATE} contacts (got {len(contacts)}).")
     update_mask = _mask(body.get("updateMask"), "updateMask", required=True)
     read_mask = _read_mask(body)
     updates = list(contacts.items())

@@ -17,21 +17,23 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import phonenumbers
 
+# The product's own table of Google's limits and costs: one source for both sides of the wire.
+from app.google.limits import (
+    MAX_CONTACTS_PER_ACCOUNT,
+    MAX_MEMBER_CHANGES,
+    Bucket,
+    Cost,
+)
 from groupsync_emulator.discovery import check_json, discovery_schemas, invalid
 from groupsync_emulator.errors import GoogleApiError
 
 SYNC_TOKEN_LIFETIME = 7 * 24 * 3600
 """Google: a sync token expires seven days after the full sync that issued it."""
 
-MAX_BATCH_GET = 200
-MAX_BATCH_MUTATE = 200
-MAX_BATCH_DELETE = 500
-MAX_MEMBER_CHANGES = 1000
 
 STORED_FIELDS = (
     "names",
@@ -100,33 +102,6 @@ _FORMATTED_PROTOCOLS = {
     "jabber": "Jabber",
     "netMeeting": "NetMeeting",
 }
-
-
-class Bucket(StrEnum):
-    """Per-user per-minute quota buckets, named after the metrics Google reports in 429 errors."""
-
-    CRITICAL_READ = "critical_read_requests"
-    CRITICAL_WRITE = "critical_write_requests"
-    READ = "read_requests"
-    WRITE = "write_requests"
-    FULL_SYNC = "full_sync_first_page_requests"
-
-    @property
-    def metric(self) -> str:
-        return f"people.googleapis.com/{self.value}"
-
-
-Cost = Mapping[Bucket, int]
-
-# Third-party reports: a batch create or update of up to 200 costs about 6 critical reads and 6
-# critical writes, a batch delete about 10 writes; single calls cost one unit of their bucket.
-COST_CRITICAL_READ: Cost = {Bucket.CRITICAL_READ: 1}
-COST_CRITICAL_WRITE: Cost = {Bucket.CRITICAL_WRITE: 1}
-COST_BATCH_MUTATE: Cost = {Bucket.CRITICAL_READ: 6, Bucket.CRITICAL_WRITE: 6}
-COST_GROUP_READ: Cost = {Bucket.READ: 1}
-COST_WRITE: Cost = {Bucket.WRITE: 1}
-COST_BATCH_DELETE: Cost = {Bucket.WRITE: 10}
-COST_FULL_SYNC_FIRST_PAGE: Cost = {Bucket.CRITICAL_READ: 1, Bucket.FULL_SYNC: 1}
 
 
 @dataclass(frozen=True)
@@ -210,7 +185,7 @@ class Quotas:
 
 @dataclass(frozen=True)
 class PeopleSettings:
-    max_contacts: int = 25_000
+    max_contacts: int = MAX_CONTACTS_PER_ACCOUNT
     quotas: Quotas = field(default_factory=Quotas)
     """Unlimited by default so tests are fast."""
     faults: FaultPlan = field(default_factory=FaultPlan)

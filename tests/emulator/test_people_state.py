@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
+from app.google.limits import COST_BATCH_MUTATE, COST_CRITICAL_READ
 from groupsync_emulator.discovery import check_json
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.people_state import (
-    COST_BATCH_MUTATE,
-    COST_CRITICAL_READ,
     Account,
     FaultPlan,
     PeopleSettings,

@@ -80,3 +80,18 @@ def emulator_credentials(
         client_secret=settings.google_client_secret,
         scopes=tokens["scope"].split(),
     )
+
+
+class FakeClock:
+    """A monotonic clock that moves only when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -186,7 +186,8 @@ def test_exchange_accepts_google_scope_urls_and_keeps_tokens_out_of_repr(
     assert grant.http_status == 200
     assert "canary" not in repr(grant)
     token_call, certs_call = google.calls
-    sent = parse_qs(str(token_call.request.body))
+    body = token_call.request.body
+    sent = parse_qs(body.decode() if isinstance(body, bytes) else str(body))
     assert sent["code_verifier"] == [VERIFIER]
     assert sent["redirect_uri"] == [REDIRECT]
     assert sent["grant_type"] == ["authorization_code"]

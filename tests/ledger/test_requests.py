@@ -18,7 +18,13 @@ from app.extensions import db
 from app.ledger.events import Destination, EventTag, Flow
 from app.ledger.models import LedgerEntry
 from app.ledger.queries import incident, summarize
-from app.ledger.services import REQUEST_ID, GoogleRequestLedger, purge_ledger, record
+from app.ledger.services import (
+    REQUEST_ID,
+    GoogleRequestLedger,
+    UncommittedWorkError,
+    purge_ledger,
+    record,
+)
 from app.ledger.verify import verify_database
 from tests.conftest import Factory
 from tests.ledger.helpers import flow, give_reason
@@ -35,33 +41,51 @@ def _tags() -> list[tuple[str, str]]:
     return [(e.tag, e.outcome) for e in entries]
 
 
-def test_start_commits_at_once_and_the_outcome_joins_the_callers_transaction(app: Flask) -> None:
+def test_start_and_outcome_are_committed_at_once_on_the_ledgers_own_session(app: Flask) -> None:
     ledger = GoogleRequestLedger(db.session)
-    db.session.add(Account(name="Pending work"))
+    db.session.add(Account(name="Pending work"))  # added, not flushed: not a database write yet
     started = ledger.start(request_flow())
     db.session.rollback()
-    # The started entry, and the caller's work before it, survived the rollback: they were committed.
+    # The started entry survived the caller's rollback; the caller's own work was left to the caller.
     assert _tags() == [("google.request_started", "started")]
-    assert db.session.scalar(select(Account.name)) == "Pending work"
+    assert db.session.scalar(select(Account.name)) is None
 
     ledger.finish(started, started.ended("200", records=3))
     db.session.rollback()
+    assert _tags()[-1] == ("google.request", "200"), "the outcome is committed too"
     report = verify_database(db.session)
     assert report.ok, report.lines()
-    assert any("1 Google request(s) started without a recorded outcome" in w for w in report.warnings)
+    assert not any("without a recorded outcome" in w for w in report.warnings)
 
-    again = ledger.start(request_flow())
-    ledger.finish(again, again.ended("200", records=3))
-    db.session.commit()
+    again = ledger.start(request_flow())  # the process "dies" before the answer
     entries = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)).all()
-    assert [(e.tag, e.outcome, e.records) for e in entries[1:]] == [
+    assert [(e.tag, e.outcome, e.records) for e in entries] == [
         ("google.request_started", "started", 3),
         ("google.request", "200", 3),
+        ("google.request_started", "started", 3),
     ]
-    assert entries[1].detail == entries[2].detail, "both entries carry the same request id"
+    assert entries[0].detail == entries[1].detail != entries[2].detail, "pairs share a request id"
+    assert again.request_id in entries[2].detail
     report = verify_database(db.session)
     assert report.ok, report.lines()
-    assert sum("without a recorded outcome" in w for w in report.warnings) == 1, "only the rolled-back one"
+    assert sum("without a recorded outcome" in w for w in report.warnings) == 1
+
+
+def test_a_caller_holding_uncommitted_writes_is_refused_before_anything_is_recorded(app: Flask) -> None:
+    ledger = GoogleRequestLedger(db.session)
+    db.session.add(Account(name="Flushed, not committed"))
+    db.session.flush()
+    with pytest.raises(UncommittedWorkError, match="commit the database work before calling Google"):
+        ledger.start(request_flow())
+    db.session.commit()
+    started = ledger.start(request_flow())  # committed: now it may
+    db.session.add(Account(name="Written while Google answered"))
+    db.session.flush()
+    with pytest.raises(UncommittedWorkError):
+        ledger.finish(started, started.ended("200"))
+    db.session.rollback()
+    ledger.finish(started, started.ended("200"))
+    assert _tags() == [("google.request_started", "started"), ("google.request", "200")]
 
 
 def test_a_sign_in_outcome_may_land_on_another_chain_than_its_start(app: Flask) -> None:
@@ -149,14 +173,17 @@ def test_incidents_count_each_request_once_including_one_without_outcome(app: Fl
     assert [(r.account_id, r.user_id, r.flows) for r in rows] == [(1, 7, 2), (1, 8, 1)]
 
 
-def test_the_write_ahead_commit_keeps_what_the_caller_has_loaded(app: Flask) -> None:
+def test_recording_never_touches_the_callers_session(app: Flask) -> None:
     account = Account(name="Loaded")
     db.session.add(account)
     db.session.commit()
     assert account.name == "Loaded"
-    GoogleRequestLedger(db.session).start(request_flow())
-    # A sync run holds thousands of rows; reloading each after every request would cost more than it.
+    account.name = "Renamed, not flushed"
+    ledger = GoogleRequestLedger(db.session)
+    started = ledger.start(request_flow())
+    ledger.finish(started, started.ended("200"))
+    # Nothing was flushed, committed or expired: a sync run holds thousands of loaded rows.
+    assert account in db.session.dirty
     assert not inspect(account).expired_attributes
-    assert db.session().expire_on_commit, "other commits still expire as usual"
-    db.session.commit()
-    assert "name" in inspect(account).expired_attributes
+    db.session.rollback()
+    assert account.name == "Loaded"
