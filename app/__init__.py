@@ -45,6 +45,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     i18n.init_app(app)
     shell.init_app(app)
 
+    from app.crm import rate_limits
+
+    rate_limits.init_app(app, settings)
+
     from app import models  # noqa: F401  (registers every table on the metadata)
     from app.accounts.views import bp as accounts_bp
     from app.auth.views import bp as auth_bp
@@ -56,10 +60,12 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.sync.views import bp as sync_bp
     from app.web.views import bp as web_bp
     from app.worker.views import bp as worker_bp
+    from app.workspace.views import bp as workspace_bp
 
     for blueprint in (web_bp, auth_bp, accounts_bp, google_bp, crm_bp, sync_bp, ledger_bp, privacy_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(worker_bp)
+    app.register_blueprint(workspace_bp)
     app.register_blueprint(ops_bp)
 
     from app.cli import register_commands

@@ -12,5 +12,14 @@ def app_commands() -> list[click.Command]:
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
     from app.worker.cli import worker_command
+    from app.workspace.cli import marketplace_group
 
-    return [accounts_group, crm_group, keys_group, connections_group, ledger_group, worker_command]
+    return [
+        accounts_group,
+        crm_group,
+        keys_group,
+        connections_group,
+        ledger_group,
+        worker_command,
+        marketplace_group,
+    ]

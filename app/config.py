@@ -60,6 +60,8 @@ class Settings:
     log_json: bool = True
     session_cookie_secure: bool = True
     sync_interval_seconds: int = 900
+    sync_repair_interval_seconds: int = 14_400
+    """How often a run reads every contact of the group to find and undo edits made in Google."""
     sync_change_delay_seconds: int = 30
     celery_broker_url: str | None = None
     celery_visibility_timeout_seconds: int = 3600
@@ -93,6 +95,25 @@ class Settings:
     """Deliveries of one Celery job before it is marked failed and not run again."""
     sync_lease_seconds: int = 600
     """How long a sync run holds its Google account without renewing; a dead run blocks it this long."""
+    domain_service_account: str | None = None
+    """The installation's service account (what a Marketplace domain install authorizes); unset, none."""
+    domain_service_account_key_file: Path | None = None
+    """Its JSON key file (from a secret store); unset, GroupSync signs keyless through IAM signJwt."""
+    mail_transport: str = "console"
+    """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
+    mail_from: str = "GroupSync <no-reply@localhost>"
+    support_url: str | None = None
+    """Where users get help; the Marketplace listing shows it."""
+    terms_url: str | None = None
+    """The operator's terms of service; the Marketplace listing shows it."""
+    api_requests_per_minute_per_key: int = 600
+    """Requests to /api/v1 one API key may make per minute (429 beyond)."""
+    api_requests_per_minute_per_address: int = 1200
+    """Requests to /api/v1 one client address may make per minute, whatever the key."""
+    api_refused_keys_per_minute: int = 20
+    """Answers 401 (unknown, revoked or missing key) one client address may get per minute."""
+    rate_limit_storage_url: str = "memory://"
+    """Where the API's rate-limit counters live: ``memory://`` (one process) or a Redis URL (shared)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -147,6 +168,9 @@ class Settings:
             log_json=reader.boolean("GROUPSYNC_LOG_JSON", default=not relaxed),
             session_cookie_secure=reader.boolean("GROUPSYNC_SECURE_COOKIES", default=not relaxed),
             sync_interval_seconds=reader.integer("GROUPSYNC_SYNC_INTERVAL_SECONDS", 900, minimum=10),
+            sync_repair_interval_seconds=reader.integer(
+                "GROUPSYNC_SYNC_REPAIR_INTERVAL_SECONDS", 14_400, minimum=60
+            ),
             sync_change_delay_seconds=reader.integer("GROUPSYNC_SYNC_CHANGE_DELAY_SECONDS", 30, minimum=0),
             celery_broker_url=env.get("GROUPSYNC_CELERY_BROKER_URL") or None,
             celery_visibility_timeout_seconds=reader.integer(
@@ -180,6 +204,22 @@ class Settings:
             worker_metrics_port=reader.optional_port("GROUPSYNC_WORKER_METRICS_PORT"),
             worker_max_attempts=reader.integer("GROUPSYNC_WORKER_MAX_ATTEMPTS", 3, minimum=1),
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
+            domain_service_account=reader.service_account("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT"),
+            domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
+            mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
+            mail_from=reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>"),
+            support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
+            terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
+            api_requests_per_minute_per_key=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_KEY", 600, minimum=1
+            ),
+            api_requests_per_minute_per_address=reader.integer(
+                "GROUPSYNC_API_REQUESTS_PER_MINUTE_PER_ADDRESS", 1200, minimum=1
+            ),
+            api_refused_keys_per_minute=reader.integer(
+                "GROUPSYNC_API_REFUSED_KEYS_PER_MINUTE", 20, minimum=1
+            ),
+            rate_limit_storage_url=reader.limiter_storage("GROUPSYNC_RATE_LIMIT_STORAGE_URL"),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         reader.problems.extend(_replaced_settings_problems(env))
@@ -356,12 +396,37 @@ class _Reader:
             self.problems.append(f"{name} must be an absolute http(s) URL (got '{value}')")
         return value.rstrip("/")
 
+    def optional_url(self, name: str) -> str | None:
+        return self.url(name, "") if self._raw(name) is not None else None
+
     def host_port(self, name: str) -> str | None:
         value = self._raw(name)
         if value is None:
             return None
         if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
             self.problems.append(f"{name} must be host:port (got '{value}')")
+        return value
+
+    def service_account(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\.iam\.gserviceaccount\.com", value):
+            self.problems.append(f"{name} must be a service account address (…@….iam.gserviceaccount.com)")
+        return value
+
+    def readable_file(self, name: str) -> Path | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not Path(value).is_file():
+            self.problems.append(f"{name} must name a readable file (got '{value}')")
+        return Path(value)
+
+    def mail_transport(self, name: str) -> str:
+        value = self._raw(name) or "console"
+        if value != "console" and not re.fullmatch(r"file:.+|smtp://[A-Za-z0-9.\-]+:\d{1,5}", value):
+            self.problems.append(f"{name} must be console, file:<dir> or smtp://host:port (got '{value}')")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -388,6 +453,15 @@ class _Reader:
         if number < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {number})")
         return number
+
+    def limiter_storage(self, name: str) -> str:
+        value = self._raw(name)
+        if value is None:
+            return "memory://"
+        if value != "memory://" and not value.startswith(("redis://", "rediss://")):
+            self.problems.append(f"{name} must be memory:// or a redis:// or rediss:// URL (got '{value}')")
+            return "memory://"
+        return value
 
     def optional_port(self, name: str) -> int | None:
         value = self._raw(name)

@@ -2,6 +2,7 @@
 
 from app.accounts import models as accounts_models
 from app.crm import models as crm_models
+from app.google import domain_models as google_domain_models
 from app.google import models as google_models
 from app.ledger import models as ledger_models
 from app.privacy import models as privacy_models
@@ -11,6 +12,7 @@ from app.worker import models as worker_models
 __all__ = [
     "accounts_models",
     "crm_models",
+    "google_domain_models",
     "google_models",
     "ledger_models",
     "privacy_models",

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.accounts.models import Account, Membership, Role, User
 from app.config import Settings
+from app.crm import rate_limits
 from app.extensions import db
 from groupsync_emulator.cli import RunningEmulator, serve_in_thread
 from groupsync_emulator.hooks import HooksClient
@@ -114,6 +115,7 @@ def _fresh_request_globals() -> None:
 @pytest.fixture
 def app(base_app: Flask) -> Iterator[Flask]:
     """The session's app with empty tables for each test."""
+    rate_limits.reset(base_app)
     with base_app.app_context():
         yield base_app
         db.session.rollback()

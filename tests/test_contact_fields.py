@@ -91,7 +91,7 @@ def test_every_field_has_its_own_database_columns() -> None:
     # Every other column is bookkeeping, not contact data: a field removed from the table
     # must take its column with it (by a migration).
     bookkeeping = {"id", "account_id", "crm_id", "search_text", "created_at", "updated_at"}
-    bookkeeping |= {"deleted", "deleted_at", "deleted_by"}
+    bookkeeping |= {"deleted", "deleted_at", "deleted_by", "undo_until"}
     assert table_columns - set(claimed) == bookkeeping
 
 

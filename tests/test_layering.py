@@ -17,14 +17,14 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "db"}),
-    frozenset({"extensions", "logs", "ops"}),
+    frozenset({"extensions", "logs", "ops", "mail"}),
     frozenset({"accounts"}),
     frozenset({"ledger"}),
     frozenset({"contact_fields"}),
     frozenset({"privacy"}),
     frozenset({"google", "crm"}),
     frozenset({"sync", "auth"}),
-    frozenset({"flows"}),
+    frozenset({"flows", "workspace"}),
     frozenset({"entry", "worker", "web", "app", "cli", "cli_registry", "models", "web_security"}),
 )
 """Bottom first. ``entry`` stands for every package's views, CLI and HTTP API modules."""

@@ -35,6 +35,7 @@ from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.crm import services as crm_services
 from app.crm.models import ContactList, CrmContact, CsvUpload
 from app.extensions import db
+from app.google.domain_models import DomainAssignment, DomainConnection, DomainMode
 from app.google.models import GoogleConnection
 from app.ledger.human_view import guarded_view
 from app.sync.models import ContactSync
@@ -125,6 +126,21 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "sync.recreate_group": "the viewer's own sync",
     "sync.run_now": "the viewer's own sync",
     "sync.status": "the viewer's own sync",
+    "workspace.setup": (
+        "the domain's set-up and Google's answer to the domain's token requests; per member only "
+        "the address, the list and the sync's state word, no contact data"
+    ),
+    "workspace.connect": "an action",
+    "workspace.upload_key": "an action",
+    "workspace.remove_key": "an action",
+    "workspace.accept_statement": "an action",
+    "workspace.test": "an action (the test's People read is dropped unseen)",
+    "workspace.assign": "an action",
+    "workspace.invite": "an action",
+    "workspace.mine": "the viewer's own assignments",
+    "workspace.turn_off": "the viewer's own assignment",
+    "workspace.turn_on": "the viewer's own assignment",
+    "workspace.dismiss_banner": "the viewer's own notice",
 }
 """Every other signed-in page, and why it shows no Google-derived data to anyone but its user."""
 
@@ -217,6 +233,26 @@ def _sync(account: Account, label: str) -> int:
     return sync.id
 
 
+def _assignment(account: Account, label: str) -> int:
+    membership = db.session.get_one(Membership, _member(account, label))
+    domain = db.session.scalar(sa.select(DomainConnection).where(DomainConnection.account_id == account.id))
+    if domain is None:
+        domain = DomainConnection(
+            account_id=account.id, domain=f"{label.lower()}.example", mode=DomainMode.CUSTOMER_KEY
+        )
+        db.session.add(domain)
+        db.session.flush()
+    assignment = DomainAssignment(
+        account_id=account.id,
+        domain_connection_id=domain.id,
+        membership_id=membership.id,
+        list_id=_list(account, label).id,
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment.id
+
+
 def _pack(account: Account, label: str) -> int:
     from app.ledger.models import EvidencePackRequest, PackState
 
@@ -236,10 +272,14 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "upload_id": _upload,
     "sync_id": _sync,
     "crm_id": lambda account, label: _contact(account, label).crm_id,
+    "assignment_id": _assignment,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
     "list_id": lambda account, label: _list(account, label).crm_id,
+    "membership_id": _member,
+    "invitation_id": _invitation,
+    "key_id": _api_key,
 }
 
 

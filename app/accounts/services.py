@@ -55,14 +55,18 @@ def normalize_email(value: str) -> str:
     return str(checked.normalized).lower()
 
 
-def invite(session: DbSession, account: Account, *, email: str, role: Role, invited_by: User) -> Invitation:
+def invite(
+    session: DbSession, account: Account, *, email: str, role: Role, invited_by: User | None
+) -> Invitation:
     """Invite ``email`` into ``account`` with ``role``; inviting the same address again updates the role."""
     address = normalize_email(email)
     with unit_of_work(session) as work:
         return _invite(work, account, address, role, invited_by)
 
 
-def _invite(session: Session, account: Account, address: str, role: Role, invited_by: User) -> Invitation:
+def _invite(
+    session: Session, account: Account, address: str, role: Role, invited_by: User | None
+) -> Invitation:
     already = session.scalar(
         select(Membership)
         .join(User, Membership.user_id == User.id)
@@ -75,7 +79,10 @@ def _invite(session: Session, account: Account, address: str, role: Role, invite
     )
     if invitation is None:
         invitation = Invitation(
-            account_id=account.id, email=address, role=role, invited_by_user_id=invited_by.id
+            account_id=account.id,
+            email=address,
+            role=role,
+            invited_by_user_id=invited_by.id if invited_by is not None else None,
         )
         session.add(invitation)
     else:

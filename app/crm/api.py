@@ -12,13 +12,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
 from app.crm.openapi import MAX_PAGE, openapi_document
-from app.crm.services import ConflictError, ItemResult, NotFoundError, Outcome
+from app.crm.services import ConflictError, ItemResult, NameTakenError, NotFoundError, Outcome
 from app.crm.validation import InputError, batch_items, check_id
 from app.extensions import csrf, db
 
@@ -64,6 +64,11 @@ def _not_found(exc: NotFoundError) -> Response:
     return _error(404, "not_found", exc.message, exc.field)
 
 
+@api_bp.errorhandler(NameTakenError)
+def _name_taken(exc: NameTakenError) -> Response:
+    return _error(409, "name_taken", str(exc), "name")
+
+
 @api_bp.errorhandler(ConflictError)
 def _conflict(exc: ConflictError) -> Response:
     return _error(409, "conflict", str(exc))
@@ -76,7 +81,40 @@ def _http(exc: HTTPException) -> Response:
     message = (
         f"the body is larger than {request.max_content_length} bytes" if status == 413 else exc.description
     )
+    if status == 429:
+        message = f"too many requests (limit: {exc.description}); retry after the seconds in Retry-After"
     return _error(status, (exc.name or "error").lower().replace(" ", "_"), message or "", field)
+
+
+@api_bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # A bug must still answer in the API's format; the traceback goes to the log, not the client.
+    current_app.logger.exception("unexpected error in %s %s", request.method, request.path)
+    return _error(500, "internal_error", "the server failed to handle this request; it has been logged")
+
+
+def _in_api(path: str) -> bool:
+    return path == api_bp.url_prefix or path.startswith(f"{api_bp.url_prefix}/")
+
+
+@api_bp.before_app_request
+def _unrouted() -> Response | None:
+    """An unknown path or method under /api/v1 is answered in the API's JSON format.
+
+    Routing failed before any blueprint was chosen, so the blueprint's error handlers would
+    never see it; Flask runs this hook before raising the routing error.
+    """
+    exc = request.routing_exception
+    if not _in_api(request.path) or not isinstance(exc, NotFound | MethodNotAllowed):
+        return None
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or ())
+        response = _error(
+            405, "method_not_allowed", f"{request.method} is not allowed here; use {', '.join(allowed)}"
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return _error(404, "not_found", f"no API operation at {request.path}; see /api/v1/openapi.json", "path")
 
 
 @api_bp.before_request
@@ -94,6 +132,7 @@ def _authenticate() -> Response | None:
         return _error(401, "unauthorized", "the API key is unknown or revoked", "Authorization")
     g.api_account_id = key.account_id
     g.api_actor = f"api_key:{key.id}"
+    g.api_key_creator = key.created_by
     return None
 
 
@@ -106,7 +145,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _body() -> object:
+def body_json() -> object:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json", "Content-Type")
     raw = request.get_data(cache=False)
@@ -127,6 +166,9 @@ def _body() -> object:
 
 
 def _page_args() -> tuple[int | None, int]:
+    unknown = sorted(set(request.args) - {"limit", "cursor"})
+    if unknown:
+        raise ApiError(400, "invalid", "is not a query parameter of this operation", unknown[0])
     raw_limit = request.args.get("limit", "100")
     if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise ApiError(400, "invalid", f"must be a whole number from 1 to {MAX_PAGE}", "limit")
@@ -202,7 +244,7 @@ def get_contact(crm_id: str) -> Response:
 @api_bp.put("/contacts/<crm_id>")
 def put_contact(crm_id: str) -> tuple[Response, int]:
     ident = check_id(crm_id, "id")
-    outcome = services.upsert_contact(db.session, _account(), ident, _body())
+    outcome = services.upsert_contact(db.session, _account(), ident, body_json())
     row = services.get_contact(db.session, _account(), ident)
     return jsonify({"status": outcome.value, "contact": _contact_json(row)}), _status(outcome)
 
@@ -215,13 +257,13 @@ def delete_contact(crm_id: str) -> Response:
 
 @api_bp.post("/contacts:batchUpsert")
 def batch_upsert() -> Response:
-    items = batch_items(_body(), "contacts")
+    items = batch_items(body_json(), "contacts")
     return _results(services.upsert_contacts(db.session, _account(), items))
 
 
 @api_bp.post("/contacts:batchDelete")
 def batch_delete() -> Response:
-    ids = batch_items(_body(), "ids")
+    ids = batch_items(body_json(), "ids")
     return _results(services.delete_contacts(db.session, _account(), ids, g.api_actor))
 
 
@@ -243,7 +285,7 @@ def get_list(list_id: str) -> Response:
 
 @api_bp.put("/lists/<list_id>")
 def put_list(list_id: str) -> tuple[Response, int]:
-    row, outcome = services.put_list(db.session, _account(), check_id(list_id, "list_id"), _body())
+    row, outcome = services.put_list(db.session, _account(), check_id(list_id, "list_id"), body_json())
     size = services.list_sizes(db.session, [row.id])[row.id]
     return jsonify({"status": outcome.value, "list": _list_json(row, size)}), _status(outcome)
 
@@ -265,7 +307,7 @@ def list_members(list_id: str) -> Response:
 def _members_view(add: bool) -> Callable[[str], Response]:
     def view(list_id: str) -> Response:
         ident = check_id(list_id, "list_id")
-        return _results(services.change_members(db.session, _account(), ident, _body(), add=add))
+        return _results(services.change_members(db.session, _account(), ident, body_json(), add=add))
 
     return view
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
-from app.contact_fields import CONTACT_FIELDS, Kind
+from app.contact_fields import CONTACT_FIELDS, ContactData, Kind
 from app.crm import services
 from app.crm.models import CrmContact, CsvUpload
 from app.crm.services import Outcome, transaction
 from app.crm.validation import InputError, check_id, check_name, validate_contact
-from app.db import DbSession, unit_of_work
+from app.db import DbSession, unit_of_work, utcnow
 
 MAX_ROWS = 25_000
 """A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
@@ -113,6 +113,8 @@ def parse_csv(content: bytes) -> ParsedCsv:
         raise CsvError(f"the file is not valid CSV near line {reader.line_num}: {exc}") from None
     if not any(headers):
         raise CsvError("the file is empty or has no header row")
+    if not rows:
+        raise CsvError("the file has a header row but no contacts below it; nothing to import")
     return ParsedCsv(headers, rows, delimiter)
 
 
@@ -256,13 +258,28 @@ def import_rows(
         return _import_rows(session, account_id, parsed, mapping, list_name)
 
 
-def _import_rows(
-    session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str], list_name: str
-) -> ImportReport:
-    """:func:`import_rows` in the caller's transaction."""
+@dataclass
+class RowCheck:
+    """Rows checked against a mapping, before anything is stored."""
+
+    refused: list[RowReport]
+    accepted: list[tuple[int, ContactData]]
+
+
+class NothingToImportError(CsvError):
+    """No row of the file can be imported with this mapping; nothing was created."""
+
+    def __init__(self, check: RowCheck) -> None:
+        self.check = check
+        first = check.refused[0] if check.refused else None
+        example = f" (row {first.row}: {first.reason})" if first else ""
+        count = len(check.refused)
+        super().__init__(f"none of the {count} rows can be imported{example}; nothing was created")
+
+
+def check_rows(session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str]) -> RowCheck:
+    """Validate every row against ``mapping`` (raises :class:`CsvError` for a bad mapping); stores nothing."""
     check_mapping(parsed, mapping)
-    contact_list = services.find_or_create_list_by_name(session, account_id, list_name)
-    report = ImportReport(contact_list.name)
     region = services.default_region(session, account_id)
     headers = {target: parsed.headers[i] for i, target in enumerate(mapping) if target}
     id_column = mapping.index("id")
@@ -278,11 +295,11 @@ def _import_rows(
         )
     }
     seen: dict[str, int] = {}
-    accepted: list[tuple[int, Any]] = []
+    result = RowCheck([], [])
     for (number, cells), crm_id in zip(parsed.rows, raw_ids, strict=True):
         problem = _row_problem(cells, parsed, crm_id, seen)
         if problem:
-            report.rows.append(RowReport(number, crm_id or None, "skipped", problem))
+            result.refused.append(RowReport(number, crm_id or None, "skipped", problem))
             continue
         seen[crm_id] = number
         values = {
@@ -295,14 +312,37 @@ def _import_rows(
             payload, columns = _row_payload(values, base, headers)
             data = validate_contact(payload, default_region=region, crm_id=crm_id)
         except CellError as exc:
-            report.rows.append(RowReport(number, crm_id, "skipped", f"column '{exc.column}' {exc.message}"))
+            reason = f"column '{exc.column}' {exc.message}"
+            result.refused.append(RowReport(number, crm_id, "skipped", reason))
             continue
         except InputError as exc:
             first = exc.errors[0]
             where = f"column '{columns[first.field]}'" if first.field in columns else first.field
-            report.rows.append(RowReport(number, crm_id, "skipped", f"{where} {first.message}"))
+            result.refused.append(RowReport(number, crm_id, "skipped", f"{where} {first.message}"))
             continue
-        accepted.append((number, data))
+        if data == ContactData(crm_id=crm_id):
+            # A contact with nothing but an id would be an empty entry in every Google group.
+            reason = "has nothing but an id: every other mapped column is empty"
+            result.refused.append(RowReport(number, crm_id, "skipped", reason))
+            continue
+        result.accepted.append((number, data))
+    return result
+
+
+def _import_rows(
+    session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str], list_name: str
+) -> ImportReport:
+    """:func:`import_rows` in the caller's transaction.
+
+    Raises :class:`NothingToImportError` before creating anything when no row can be imported,
+    so a file whose every row is refused does not leave an empty list behind.
+    """
+    checked = check_rows(session, account_id, parsed, mapping)
+    if not checked.accepted:
+        raise NothingToImportError(checked)
+    contact_list = services.find_or_create_list_by_name(session, account_id, list_name)
+    report = ImportReport(contact_list.name, list(checked.refused))
+    accepted = checked.accepted
     stored: list[CrmContact] = []
     for chunk in range(0, len(accepted), _STORE_CHUNK):
         part = accepted[chunk : chunk + _STORE_CHUNK]
@@ -353,25 +393,62 @@ def stage_upload(
     return upload, parsed
 
 
+def report_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "list_name": report.list_name,
+        "rows": [[r.row, r.crm_id, r.status, r.reason] for r in report.rows],
+    }
+
+
+def report_from_json(data: dict[str, Any]) -> ImportReport:
+    return ImportReport(str(data["list_name"]), [RowReport(*row) for row in data["rows"]])
+
+
 def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) -> ImportReport:
-    """Import a staged file with the chosen mapping; the staged copy is removed with it."""
+    """Import a staged file with the chosen mapping; the staged content is replaced by the report.
+
+    Sent again (a reload, Back, a double click), the same upload answers with its report and
+    imports nothing.
+    """
+    if upload.report is not None:
+        return report_from_json(upload.report)
     parsed = parse_csv(upload.content)
     check_mapping(parsed, mapping)
-    # Deleting the row first is the claim: it stays locked until the import commits, so
-    # purge_stale_uploads cannot remove an upload while it is being imported.
+    report: ImportReport | None = None
     with transaction(session):
-        session.delete(upload)
-        session.flush()
-        return _import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+        # Marking the row first is the claim: it stays locked until the import commits, so
+        # purge_stale_uploads waits for it and a second sending of the form finds it taken.
+        claimed = session.execute(
+            update(CsvUpload)
+            .where(CsvUpload.id == upload.id, CsvUpload.imported_at.is_(None))
+            .values(imported_at=utcnow(), content=b"")
+        )
+        if getattr(claimed, "rowcount", 0):
+            report = _import_rows(session, upload.account_id, parsed, mapping, upload.list_name)
+            stored = update(CsvUpload).where(CsvUpload.id == upload.id).values(report=report_json(report))
+            session.execute(stored)
+    session.expire(upload)
+    if report is not None:
+        return report
+    if upload.report is None:
+        raise CsvError("this file is being imported by another request; reload its report in a moment")
+    return report_from_json(upload.report)
 
 
 def purge_stale_uploads(session: DbSession, now: datetime) -> int:
-    """Delete staged uploads not imported within ``UPLOAD_LIFETIME``; commits, returns how many.
+    """Delete uploads older than ``UPLOAD_LIFETIME`` and reports older than that; commits, returns how many.
 
     The staged file is the row's ``content``, so it goes with the row. An upload being imported
-    is already deleted in the import's open transaction: the delete here waits for that
-    transaction and then finds nothing left to delete.
+    is already claimed (``imported_at`` set) in the import's open transaction: the delete here
+    waits for that transaction and then leaves the row, whose report stays a day.
     """
     with unit_of_work(session):
-        result = session.execute(delete(CsvUpload).where(CsvUpload.created_at < now - UPLOAD_LIFETIME))
+        cutoff = now - UPLOAD_LIFETIME
+        result = session.execute(
+            delete(CsvUpload).where(
+                CsvUpload.created_at < cutoff,
+                # An import's report stays a day after the import, however old the upload was.
+                or_(CsvUpload.imported_at.is_(None), CsvUpload.imported_at < cutoff),
+            )
+        )
     return int(getattr(result, "rowcount", 0) or 0)

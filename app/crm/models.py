@@ -14,7 +14,9 @@ Deletion semantics the sync engine relies on
 --------------------------------------------
 * A contact deleted by an admin keeps its :class:`ListMember` rows and gets ``deleted=True``
   (and a new ``updated_at``); a group mirroring one of its lists holds only members that are
-  not deleted, so every such group loses it.
+  not deleted, so every such group loses it. A deletion made on the admin page sets
+  ``undo_until`` (one sync interval on): until then the admin may undo it and the sync still
+  holds the contact, so it leaves Google only once nobody can undo any more.
 * A contact that left a list simply has no :class:`ListMember` row for it any more.
 * A deleted list keeps its row with ``deleted_at`` set and no members, so a sync of it
   empties its group; :func:`app.crm.services.lists_available_to` no longer returns it.
@@ -27,7 +29,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column, relationship
 
 from app.contact_fields import (
@@ -67,6 +69,9 @@ class CrmContact(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(64), default=None)
     """``user:<id>`` (admin UI) or ``api_key:<id>`` (admin API key)."""
+    undo_until: Mapped[datetime | None] = mapped_column(default=None)
+    """An admin deleted it on a page and may undo that until then; until then the sync still
+    treats it as live (:class:`app.sync.loaders.ListSource`), so nothing leaves Google early."""
 
 
 _BIRTHDAY_PARTS: Final = ("year", "month", "day")
@@ -161,6 +166,21 @@ class ContactList(Base):
         self.content_changed_at = when or utcnow()
 
 
+_LIVE_LIST = ContactList.deleted_at.is_(None)
+Index(
+    "uq_crm_list_live_name",
+    ContactList.account_id,
+    func.lower(ContactList.name),
+    unique=True,
+    sqlite_where=_LIVE_LIST,
+    postgresql_where=_LIVE_LIST,
+)
+"""Two live lists of an account never share a name, ignoring case: CSV import picks its list by name.
+
+The services compare with :func:`str.casefold` (SQLite's ``lower()`` folds ASCII only); this
+index is what stops two concurrent requests."""
+
+
 class ListMember(Base):
     __tablename__ = "crm_list_member"
     __table_args__ = (Index("ix_crm_list_member_contact_id", "contact_id"),)
@@ -220,7 +240,11 @@ class CrmSettings(Base):
 
 
 class CsvUpload(Base):
-    """An uploaded CSV waiting for its column mapping (removed once imported, or a day on by retention)."""
+    """An uploaded CSV waiting for its column mapping; once imported, its report instead of its content.
+
+    The row goes a day on (retention), so the report page can be reloaded until then and the
+    same import sent twice (a reload, Back) finds the report instead of importing again.
+    """
 
     __tablename__ = "crm_csv_upload"
 
@@ -231,3 +255,5 @@ class CsvUpload(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    imported_at: Mapped[datetime | None] = mapped_column(default=None)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -10,6 +10,7 @@ import copy
 from functools import cache
 from typing import Any
 
+from app.crm.openapi_admin import admin_paths, admin_schemas
 from app.crm.validation import ID_PATTERN, MAX_BATCH, contact_input_schema
 
 MAX_PAGE = 500
@@ -30,7 +31,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed request (body not UTF-8 or not JSON, bad query parameter)",
         401: "Missing, unknown or revoked API key",
         404: "No such contact or list in this account",
-        409: "A concurrent request wrote the same ids; retry",
+        409: (
+            "A concurrent request wrote the same ids (retry), or another list has this name "
+            "ignoring case (`error.code` is `name_taken`, `error.field` is `name`)"
+        ),
         413: "Body larger than the server accepts",
         415: "Body is not application/json",
         422: "Invalid input; `error.field` names the offending field",
@@ -396,6 +400,31 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_RATE_LIMITED = {
+    "description": (
+        "Too many requests: a rate limit per API key, per client address, or of refused keys per "
+        "client address was reached; retry after `Retry-After` seconds"
+    ),
+    "headers": {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 0}},
+        "X-RateLimit-Limit": {"schema": {"type": "integer"}},
+        "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+        "X-RateLimit-Reset": {"description": "Unix time the window ends", "schema": {"type": "integer"}},
+    },
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def _with_rate_limits(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may be answered 429 (see :mod:`app.crm.rate_limits`)."""
+    for item in paths.values():
+        for method in _METHODS:
+            if method in item:
+                item[method]["responses"]["429"] = copy.deepcopy(_RATE_LIMITED)
+    return paths
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -406,12 +435,17 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "How a CRM shares its contacts and lists with GroupSync. Ids are the CRM's own; every "
                 "write is idempotent by them. Accepted changes reach the Google groups that mirror "
-                "the affected lists after the configured delay."
+                "the affected lists after the configured delay. Every answer, errors included (an "
+                'unknown path or method too), is JSON; an error is `{"error": {"code", "message", '
+                '"field"}}`. `null` is accepted only where a schema says so (a birthday and its '
+                "year); elsewhere leave the field out. Requests are rate-limited per API key and per "
+                "client address, and refused keys (401) per client address, each per minute; beyond a "
+                "limit the answer is 429 with `Retry-After`."
             ),
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "paths": _with_rate_limits({**_paths(), **admin_paths()}),
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -420,6 +454,6 @@ def openapi_document() -> dict[str, Any]:
                     "description": "An API key (gsk_...) an admin created in GroupSync",
                 }
             },
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **admin_schemas()},
         },
     }

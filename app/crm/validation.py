@@ -117,14 +117,24 @@ class _Checker:
             return ""
         return value
 
-    def obj(self, value: object, field: str, allowed: set[str]) -> Mapping[str, Any] | None:
+    def obj(
+        self, value: object, field: str, allowed: set[str], nullable: frozenset[str] = frozenset()
+    ) -> Mapping[str, Any] | None:
+        """``value`` as an object of ``allowed`` keys; only the ``nullable`` ones may be null.
+
+        An omitted key is stored empty; ``null`` is refused where the published schema says
+        string, array or object, so the API accepts exactly what its document describes.
+        """
         if not isinstance(value, dict):
             self.fail(field, f"must be an object, not {_json_type(value)}")
             return None
         for key in value:
+            where = f"{field}.{key}" if field else str(key)
             if key not in allowed:
-                self.fail(f"{field}.{key}" if field else str(key), "is not a known field")
-        return value
+                self.fail(where, "is not a known field")
+            elif value[key] is None and key not in nullable:
+                self.fail(where, "must not be null; leave it out to store it empty")
+        return {key: item for key, item in value.items() if item is not None}
 
     def items(self, value: object, field: str) -> list[Any]:
         if value is None:
@@ -198,7 +208,7 @@ class _Checker:
     def birthday(self, value: object, field: str) -> Birthday | None:
         if value is None:
             return None
-        body = self.obj(value, field, {"year", "month", "day"})
+        body = self.obj(value, field, {"year", "month", "day"}, frozenset({"year"}))
         if body is None:
             return None
         numbers: dict[str, int | None] = {}
@@ -281,6 +291,8 @@ CHECKS: Final[dict[Kind, Callable[[_Checker, FieldSpec, object, str], Any]]] = {
 }
 """How each kind of field is checked and normalised into its value."""
 _ACCEPTED_KEYS = frozenset({"id", *(spec.name for spec in CONTACT_FIELDS)})
+_NULLABLE_KEYS = frozenset(spec.name for spec in CONTACT_FIELDS if spec.kind is Kind.BIRTHDAY)
+"""The fields whose published schema allows ``null`` (a birthday: none)."""
 
 
 def text_problem(value: str, multiline: bool = False) -> str | None:
@@ -352,7 +364,7 @@ def validate_contact(
     if not isinstance(payload, dict):
         where = prefix.rstrip(".") or "body"
         raise InputError([FieldError(where, f"must be a JSON object, not {_json_type(payload)}")])
-    body = checker.obj(payload, prefix.rstrip("."), set(_ACCEPTED_KEYS))
+    body = checker.obj(payload, prefix.rstrip("."), set(_ACCEPTED_KEYS), _NULLABLE_KEYS)
     assert body is not None
     raw_id = crm_id if body.get("id") is None else body["id"]
     if raw_id is None:

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app.accounts.api import admin_bp
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
+from app.config import current_settings
 from app.crm import csv_import, services
 from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
+from app.db import utcnow
 from app.extensions import db
 from app.extensions import gettext as _
 
 bp = Blueprint("crm", __name__)
+api_bp.register_blueprint(admin_bp)
 bp.register_blueprint(api_bp)
 
 _PAGE = 50
@@ -81,6 +86,10 @@ def create_list() -> Response:
         contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
     except InputError as exc:
         flash(_("List name %(problem)s; no list was created.", problem=exc.errors[0].message), "error")
+    except services.NameTakenError as exc:
+        flash(
+            _("A list named '%(name)s' already exists; no list was created.", name=exc.other_name), "error"
+        )
     else:
         flash(
             _("List '%(name)s' created; make it available to members below.", name=contact_list.name), "info"
@@ -100,6 +109,15 @@ def rename_list(list_id: int) -> Response:
             _(
                 "List name %(problem)s; '%(name)s' keeps its name.",
                 problem=exc.errors[0].message,
+                name=old_name,
+            ),
+            "error",
+        )
+    except services.NameTakenError as exc:
+        flash(
+            _(
+                "A list named '%(other)s' already exists; '%(name)s' keeps its name.",
+                other=exc.other_name,
                 name=old_name,
             ),
             "error",
@@ -168,15 +186,65 @@ def contacts() -> str:
     return render_template("crm/contacts.html", page=page, query=query)
 
 
-@bp.post(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete")
+def _undo_window() -> timedelta:
+    """Deletions on the page wait one sync interval, during which the admin may undo them."""
+    return timedelta(seconds=current_settings().sync_interval_seconds)
+
+
+@bp.route(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def delete_contact(contact_id: int) -> Response:
+def delete_contact(contact_id: int) -> str | Response:
+    """GET asks (saying what will happen); POST deletes and redirects to the receipt.
+
+    One rule for both methods: werkzeug answers an id beyond the column's range with 405, not
+    404, when two rules share the pattern.
+    """
     contact = get_scoped_or_404(CrmContact, contact_id)
-    services.delete_contact(db.session, contact.account_id, contact.crm_id, _actor())
-    flash(
-        _("Contact %(id)s deleted; it leaves every Google group at the next sync.", id=contact.crm_id), "info"
+    if request.method == "POST":
+        services.delete_with_undo(db.session, contact, _actor(), _undo_window())
+    if contact.deleted:
+        # A redirect, so reloading or going Back never sends the deletion again.
+        return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
+    return render_template(
+        "crm/confirm_delete.html",
+        contact=contact,
+        reach=services.deletion_reach(db.session, contact),
+        minutes=int(_undo_window().total_seconds() // 60),
+        q=request.args.get("q", "")[:100],
     )
-    return redirect(url_for("crm.contacts", q=request.form.get("q", "")))
+
+
+@bp.get(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/deleted")
+@require_role(Role.ADMIN)
+def contact_deleted(contact_id: int) -> str | Response:
+    contact = get_scoped_or_404(CrmContact, contact_id)
+    if not contact.deleted:
+        flash(_("Contact %(id)s is not deleted.", id=contact.crm_id), "info")
+        return redirect(url_for("crm.contacts"))
+    return render_template(
+        "crm/contact_deleted.html",
+        contact=contact,
+        reach=services.deletion_reach(db.session, contact),
+        can_undo=contact.undo_until is not None and contact.undo_until > utcnow(),
+    )
+
+
+@bp.post(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/undo")
+@require_role(Role.ADMIN)
+def undo_delete_contact(contact_id: int) -> Response:
+    contact = get_scoped_or_404(CrmContact, contact_id)
+    if services.undo_delete(db.session, contact):
+        flash(_("Contact %(id)s is back; nothing was removed from Google.", id=contact.crm_id), "info")
+        return redirect(url_for("crm.contacts"))
+    flash(
+        _(
+            "Contact %(id)s can no longer be restored here: its undo window has ended. "
+            "The CRM can send it again through the API.",
+            id=contact.crm_id,
+        ),
+        "error",
+    )
+    return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
 
 
 def _render_api_keys(new_key: ApiKey | None = None, secret: str | None = None) -> str:
@@ -258,7 +326,7 @@ def upload() -> str | Response:
         return redirect(url_for("crm.import_form"))
     user = current_user()
     try:
-        staged, parsed = csv_import.stage_upload(
+        staged, _ = csv_import.stage_upload(
             db.session,
             current_account().id,
             filename=file.filename,
@@ -272,35 +340,55 @@ def upload() -> str | Response:
     except InputError as exc:
         flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
         return redirect(url_for("crm.import_form"))
+    # A redirect, so Back and reload after the next step never send the file again.
+    return redirect(url_for("crm.run_import", upload_id=staged.id))
+
+
+def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: list[str]) -> str:
+    """The mapping page; it says before the Import button how many rows the mapping would import."""
+    try:
+        check: csv_import.RowCheck | None = csv_import.check_rows(
+            db.session, staged.account_id, parsed, mapping
+        )
+    except csv_import.CsvError:
+        check = None  # the mapping itself is incomplete; the Import button names what is missing
     return render_template(
         "crm/preview.html",
         upload=staged,
         parsed=parsed,
         preview=parsed.rows[:10],
-        mapping=csv_import.guess_mapping(parsed.headers),
+        mapping=mapping,
         targets=csv_import.TARGETS,
+        check=check,
     )
 
 
-@bp.post(f"/admin/crm/import/<{_ROW_ID}:upload_id>")
+@bp.route(f"/admin/crm/import/<{_ROW_ID}:upload_id>", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
 def run_import(upload_id: int) -> str | Response:
+    """GET shows the mapping page; POST imports and redirects to the report (reloadable)."""
     staged = get_scoped_or_404(CsvUpload, upload_id)
+    if staged.imported_at is not None:
+        return redirect(url_for("crm.import_report", upload_id=staged.id))
+    if request.method == "GET":
+        parsed = csv_import.parse_csv(staged.content)
+        return _render_preview(staged, parsed, csv_import.guess_mapping(parsed.headers))
     mapping = request.form.getlist("column")
     try:
-        report = csv_import.run_upload(db.session, staged, mapping)
+        csv_import.run_upload(db.session, staged, mapping)
     except csv_import.CsvError as exc:
         db.session.rollback()
         flash(f"{exc}.", "error")
-        parsed = csv_import.parse_csv(staged.content)
-        return render_template(
-            "crm/preview.html",
-            upload=staged,
-            parsed=parsed,
-            preview=parsed.rows[:10],
-            mapping=mapping,
-            targets=csv_import.TARGETS,
-        )
+        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
     except services.ConflictError:
         abort(409)
-    return render_template("crm/report.html", report=report)
+    return redirect(url_for("crm.import_report", upload_id=staged.id))
+
+
+@bp.get(f"/admin/crm/import/<{_ROW_ID}:upload_id>/report")
+@require_role(Role.ADMIN)
+def import_report(upload_id: int) -> str | Response:
+    staged = get_scoped_or_404(CsvUpload, upload_id)
+    if staged.report is None:
+        return redirect(url_for("crm.run_import", upload_id=staged.id))
+    return render_template("crm/report.html", report=csv_import.report_from_json(staged.report))

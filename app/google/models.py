@@ -37,6 +37,10 @@ class StatusReason(StrEnum):
     DISCONNECTED_BY_ADMIN = "disconnected_by_admin"
     UNUSED_TOO_LONG = "unused_too_long"
     """Retention: unused for longer than the configured number of days, so disconnected."""
+    DOMAIN_FAILING = "domain_failing"
+    """Google refused the Workspace domain connection this user's syncs run through."""
+    LEFT_DOMAIN = "left_domain"
+    """The user is no longer in the Workspace domain (or the account), so handled as a disconnect."""
 
 
 def _enum(kind: type[StrEnum], length: int) -> Enum:
@@ -67,6 +71,10 @@ class GoogleConnection(Base):
     access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_token_key_id: Mapped[str | None] = mapped_column(String(64))
     access_token_expires_at: Mapped[datetime | None] = mapped_column()
+    domain_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("domain_connection.id", ondelete="SET NULL"), index=True
+    )
+    """Set when the user's syncs run through their Workspace domain's connection, not their own grant."""
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     connected_at: Mapped[datetime | None] = mapped_column()
@@ -88,7 +96,7 @@ class GoogleConnection(Base):
         return (
             self.status is ConnectionStatus.CONNECTED
             and self.has_contacts_scope
-            and self.refresh_token_ciphertext is not None
+            and (self.refresh_token_ciphertext is not None or self.domain_connection_id is not None)
         )
 
     def mark_needs_reconnect(self, reason: StatusReason) -> None:

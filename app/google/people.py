@@ -7,8 +7,9 @@ What the layer guarantees, so its callers cannot get it wrong:
   deleted or removed from the group only if this client saw, in a Google response during its
   own life, that the contact is a member of the group AND carries the marker; anything else
   raises :class:`~app.google.errors.ScopeViolationError` before a byte is sent. Contacts are read
-  only by resource names the group listing or an earlier response put in scope, and
-  ``connections.list`` results outside the scope are dropped here. No raw service is exposed.
+  only by resource names the group's member list (``contactGroups.get``) or an earlier
+  response put in scope; nothing lists the account's contacts or groups, so no person or
+  group name from outside the group is ever received. No raw service is exposed.
 * **The rest is the transport's and the retry policy's:** :mod:`app.google.transport` (paced
   in quota units, timed, recorded ahead, never resent underneath), :mod:`app.google.retry`
   (only 429/5xx-like failures; a create only when nothing was applied), :mod:`app.google.limits`.
@@ -43,7 +44,6 @@ from app.google.limits import (
     MAX_BATCH_UPDATE,
     MAX_CONTACTS_PER_ACCOUNT,
     MAX_MEMBER_CHANGES,
-    MAX_PAGE_SIZE,
 )
 from app.google.limits import check_size as _check_size
 from app.google.limits import chunks as _chunks
@@ -51,7 +51,6 @@ from app.google.pacing import Pacer, shared_pacer
 from app.google.people_values import (
     BatchGetResult,
     ClientDataTag,
-    ConnectionsResult,
     ContactGroupInfo,
     FetchedPerson,
     GroupScope,
@@ -71,7 +70,6 @@ from app.ledger.services import GoogleRequestLedger
 __all__ = [
     "BatchGetResult",
     "ClientDataTag",
-    "ConnectionsResult",
     "ContactGroupInfo",
     "FetchedPerson",
     "GroupContacts",
@@ -101,6 +99,7 @@ _SCOPE_MASK: Final = ",".join(_SCOPE_FIELDS)
 _GROUP_FIELDS: Final = "clientData,groupType,memberCount,metadata,name"
 _CREATE_GROUP_FIELDS: Final = "clientData,groupType,metadata,name"
 """contactGroups.create's readGroupFields: Google documents no memberCount there (a new group has none)."""
+MY_CONTACTS: Final = "contactGroups/myContacts"
 _GROUP_CATEGORIES: Final = frozenset({DataCategory.CONTACT_GROUPS, DataCategory.CLIENT_DATA})
 
 
@@ -193,9 +192,9 @@ class PeopleClient:
     def create_group(self, name: str, marker: ClientDataTag) -> ContactGroupInfo:
         """Create GroupSync's group, tagged with ``marker``.
 
-        Raises :class:`GroupNameTakenError` (409) so the caller can try a suffixed name, and
-        :class:`AmbiguousWriteError` when the group may exist anyway: then
-        :meth:`find_tagged_groups` finds it.
+        Raises :class:`GroupNameTakenError` on Google's 409 ALREADY_EXISTS, so the caller tries
+        a suffixed name without ever reading the user's groups, and :class:`AmbiguousWriteError`
+        when the group may exist anyway (the caller then creates again; see the executor).
         """
         call = _Call("contactGroups.create", FlowKind.CREATE, _GROUP_CATEGORIES, records=1)
         body = {
@@ -211,24 +210,6 @@ class PeopleClient:
                 ) from exc
             raise
         return self._remember(_group_info(group, marker), marker)
-
-    def find_tagged_groups(self, marker: ClientDataTag) -> list[ContactGroupInfo]:
-        """The user's contact groups carrying ``marker`` (normally zero or one)."""
-        call = _Call("contactGroups.list", FlowKind.READ, _GROUP_CATEGORIES, count_key="contactGroups")
-        found: list[ContactGroupInfo] = []
-        page_token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"pageSize": MAX_PAGE_SIZE, "groupFields": _GROUP_FIELDS}
-            if page_token:
-                kwargs["pageToken"] = page_token
-            page = self._sender.send(call, self._service.contactGroups().list(**kwargs), _Mode.READ)
-            for group in page.get("contactGroups", ()):
-                info = _group_info(group, marker)
-                if info.tagged:
-                    found.append(self._remember(info, marker))
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return found
 
     def get_group(
         self, resource_name: str, marker: ClientDataTag, *, max_members: int = 0
@@ -273,21 +254,19 @@ class PeopleClient:
     def count_contacts(self) -> int:
         """How many contacts the account holds, for Google's per-account limit.
 
-        ``connections.list`` is the only method that answers it; a page of one person with only
-        ``metadata`` (the API requires some field) is the least it lets us read, and that person
-        is dropped here.
+        ``contactGroups/myContacts`` answers with the user's contact count in ``memberCount``;
+        only that field is asked for, so no person and no group name comes back.
         """
-        call = _Call(
-            "people.connections.list", FlowKind.READ, _categories(["metadata"]), count_key="connections"
-        )
-        page = self._sender.send(
+        call = _Call("contactGroups.get", FlowKind.READ, frozenset({DataCategory.CONTACT_GROUPS}), records=1)
+        group = self._sender.send(
             call,
-            self._service.people()
-            .connections()
-            .list(resourceName="people/me", pageSize=1, personFields="metadata"),
+            self._service.contactGroups().get(
+                resourceName=MY_CONTACTS, maxMembers=0, groupFields="memberCount"
+            ),
             _Mode.READ,
         )
-        return _total(page)
+        # Google leaves zero values out of its JSON.
+        return int(group.get("memberCount", 0))
 
     def open_group(self, scope: GroupScope) -> tuple[GroupContacts, ContactGroupInfo]:
         """The group's contacts with every member in scope, from one read of the group.
@@ -540,51 +519,50 @@ class GroupContacts:
                 self._seen[name].in_group = False
         return result
 
-    def list_connections(
-        self, person_fields: Iterable[str], sync_token: str | None = None, *, request_sync_token: bool = True
-    ) -> ConnectionsResult:
-        """List the account's contacts (all pages of 1,000), keeping only the group's and tagged ones.
+    def forget(self, resource_names: Iterable[str]) -> None:
+        """Drop what this client saw of contacts its caller will not touch again (keeps memory flat).
 
-        With ``sync_token`` only contacts changed since come back. Raises
-        :class:`SyncTokenExpiredError` when Google wants a full listing.
+        A forgotten contact is out of scope: a later write to it is refused until it is read again.
         """
-        fields = _person_fields(person_fields)
-        call = _Call("people.connections.list", FlowKind.READ, _categories(fields), count_key="connections")
-        people: list[FetchedPerson] = []
-        deleted: list[str] = []
-        total: int | None = None
-        page_token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "resourceName": "people/me",
-                "pageSize": MAX_PAGE_SIZE,
-                "personFields": ",".join(fields),
-                "requestSyncToken": request_sync_token,
-            }
-            if sync_token:
-                kwargs["syncToken"] = sync_token
-            if page_token:
-                kwargs["pageToken"] = page_token
-            page = self._send(call, self._people.connections().list(**kwargs), _Mode.READ)
-            if not sync_token and not page_token:
-                # Only a full listing counts the whole account (an incremental one counts changes).
-                total = _total(page)
-            for person in page.get("connections", ()):
-                if (person.get("metadata") or {}).get("deleted"):
-                    deleted.append(str(person["resourceName"]))
-                    self._seen.pop(str(person["resourceName"]), None)
-                    continue
-                fetched = self._observe(person)
-                if fetched.in_group or fetched.tagged:
-                    people.append(fetched)
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return ConnectionsResult(people, tuple(deleted), page.get("nextSyncToken"), total)
+        for name in resource_names:
+            self._seen.pop(name, None)
 
+    def put_back(self, resource_names: Sequence[str]) -> MembersResult:
+        """Put contacts GroupSync created, and that left its group, back in; nothing is read first.
 
-def _total(page: Mapping[str, Any]) -> int:
-    # Google leaves zero values out of its JSON; totalItems replaces the deprecated totalPeople.
-    return int(page.get("totalItems", 0))
+        ``resource_names`` must come from GroupSync's own records of the contacts it created
+        (the caller's promise: a name Google returned for a create or for a tagged member).
+        Reading such a contact to see why it left would read a contact outside the group;
+        ``members:modify`` touches only this group's membership and answers the question
+        itself: a contact the user deleted comes back in ``notFoundResourceNames``. Those put
+        back become members in scope for reading.
+        """
+        method = "contactGroups.members.modify"
+        self._client._require_tagged(self.scope, method)
+        _check_size(method, resource_names, MAX_MEMBER_CHANGES)
+        call = _Call(
+            method, FlowKind.MEMBERSHIP, frozenset({DataCategory.MEMBERSHIPS}), records=len(resource_names)
+        )
+        body = {"resourceNamesToAdd": list(resource_names)}
+        try:
+            answer = self._send(
+                call,
+                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=body),
+                _Mode.IDEMPOTENT_WRITE,
+                resource_names,
+            )
+        except RequestRejectedError as exc:
+            if exc.status == 404:
+                raise GroupDeletedError(method, f"{self.scope.group_resource_name} no longer exists") from exc
+            raise
+        result = MembersResult(tuple(answer.get("notFoundResourceNames", ())), ())
+        for name in resource_names:
+            if name in result.not_found:
+                self._seen.pop(name, None)
+            else:
+                seen = self._seen.setdefault(name, _Seen(in_group=True, tagged=False))
+                seen.in_group = True
+        return result
 
 
 def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> Iterator[str]:

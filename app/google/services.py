@@ -101,7 +101,7 @@ def last_receipt(session: DbSession, membership: Membership) -> DisconnectReceip
 
 def ensure_usable(connection: GoogleConnection) -> None:
     """Raise :class:`PeopleCallForbiddenError` unless the connection is connected, with the contacts
-    scope granted and a refresh token held.
+    scope granted and a refresh token held (or its Workspace domain's connection to go through).
 
     Google's half of the People API gate; whoever starts a run also checks the disclosure
     (:func:`app.sync.services.ensure_may_call_people`).

@@ -31,7 +31,7 @@ from google.oauth2.credentials import Credentials
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import unit_of_work, utcnow
+from app.db import DbSession, unit_of_work, utcnow
 from app.google.endpoints import GoogleEndpoints
 from app.google.models import GoogleConnection, StatusReason
 from app.google.pacing import shared_pacer
@@ -91,8 +91,11 @@ class RevokeOutcome(StrEnum):
     FAILED = "failed"
 
 
-def _transport(session: Session, holder: TokenHolder, settings: Settings) -> GoogleTransport:
-    """The transport for one token operation: recorded ahead, timed, in turn with the account's requests."""
+def token_transport(session: DbSession, holder: TokenHolder, settings: Settings) -> GoogleTransport:
+    """The transport for one token operation: recorded ahead, timed, in turn with the account's requests.
+
+    Also used for the Workspace JWT-bearer grant (:mod:`app.google.domain`).
+    """
     return GoogleTransport(
         GoogleRequestLedger(session),
         timeout=settings.http_timeout_seconds,
@@ -181,7 +184,7 @@ def refresh(
         return credentials
 
     try:
-        with _transport(session, connection, settings) as transport:
+        with token_transport(session, connection, settings) as transport:
             fresh = retrying(TOKEN_POLICY, sleep)(attempt_refresh, transport)
     except google.auth.exceptions.RefreshError as exc:
         code = _error_code(exc)
@@ -273,7 +276,7 @@ def revoke_token(
         return answer
 
     try:
-        with _transport(session, holder, settings) as transport:
+        with token_transport(session, holder, settings) as transport:
             response = retrying(TOKEN_POLICY, sleep)(attempt_revoke, transport)
     except TransientError:
         return RevokeOutcome.FAILED

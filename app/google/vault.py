@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.google.domain_models import DomainConnection
 from app.google.keys import NONCE_BYTES, KeyProvider, KeyUnavailableError, provider_for
 from app.google.models import ConsentRequest, GoogleConnection, StatusReason
 
@@ -36,6 +37,7 @@ class TokenPurpose(StrEnum):
     REFRESH_TOKEN = "refresh_token"
     ACCESS_TOKEN = "access_token"
     PKCE_VERIFIER = "pkce_verifier"
+    SERVICE_ACCOUNT_KEY = "service_account_key"
 
 
 class TokenUnreadableError(Exception):
@@ -184,6 +186,37 @@ class TokenVault:
         sealed = Sealed(request.verifier_key_id, request.verifier_ciphertext)
         return self.open(sealed, self._verifier_binding(request))
 
+    # A customer's service-account key (Workspace domain connections) --------------------
+
+    @staticmethod
+    def _key_binding(connection: DomainConnection) -> Binding:
+        if connection.id is None:
+            raise ValueError("flush the domain connection before sealing its key")
+        # A domain connection belongs to an account, not a user: the account id takes the user's place.
+        return Binding(
+            DomainConnection.__tablename__,
+            connection.id,
+            connection.account_id,
+            TokenPurpose.SERVICE_ACCOUNT_KEY,
+        )
+
+    def store_service_account_key(self, connection: DomainConnection, key_json: str) -> None:
+        sealed = self.seal(key_json, self._key_binding(connection))
+        connection.key_ciphertext = sealed.blob
+        connection.key_key_id = sealed.key_id
+
+    def service_account_key(self, connection: DomainConnection) -> str | None:
+        if connection.key_ciphertext is None or connection.key_key_id is None:
+            return None
+        return self.open(
+            Sealed(connection.key_key_id, connection.key_ciphertext), self._key_binding(connection)
+        )
+
+    @staticmethod
+    def erase_service_account_key(connection: DomainConnection) -> None:
+        connection.key_ciphertext = None
+        connection.key_key_id = None
+
     # Rotation ----------------------------------------------------------------------------
 
     def rotate_connection(self, connection: GoogleConnection) -> bool:
@@ -222,6 +255,22 @@ class TokenVault:
             else:
                 rotated += changed
                 current += not changed
+            session.commit()
+        for domain in session.scalars(
+            select(DomainConnection).where(DomainConnection.key_ciphertext.is_not(None))
+        ).all():
+            if domain.key_key_id == self.primary_key_id:
+                current += 1
+                continue
+            try:
+                key_json = self.service_account_key(domain)
+                assert key_json is not None
+                self.store_service_account_key(domain, key_json)
+            except TokenUnreadableError as exc:
+                report_unreadable(exc)
+                unreadable += 1
+            else:
+                rotated += 1
             session.commit()
         for request in session.scalars(select(ConsentRequest)).all():
             if request.verifier_key_id == self.primary_key_id:

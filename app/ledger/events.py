@@ -31,6 +31,14 @@ class EventTag(StrEnum):
     DATA_DELETED = "user_data.deleted"
     RETENTION_PURGED = "retention.purged"
     HUMAN_VIEW = "access.human_view"
+    DOMAIN_CONNECTED = "domain.connected"
+    DOMAIN_KEY_STORED = "domain.key_stored"
+    DOMAIN_KEY_REMOVED = "domain.key_removed"
+    DOMAIN_TESTED = "domain.tested"
+    DOMAIN_STATEMENT_ACCEPTED = "consent.domain_statement_accepted"
+    """The admin confirmed the domain's users were informed (the domain's disclosure acceptance)."""
+    DOMAIN_USER_NOTIFIED = "consent.domain_user_notified"
+    """A user was told, before the first sync into their Contacts, what the domain's admin set up."""
 
 
 class FlowKind(StrEnum):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from app.accounts.models import Membership
 from app.crm.models import ContactList, CrmContact, ListMember
 from app.crm.services import lists_available_to, to_contact_data
 from app.crm.values import ContactData
-from app.sync.executor import DbSession
+from app.db import DbSession, utcnow
 from app.sync.models import ContactSync
 
 _CHUNK = 500
@@ -45,7 +45,9 @@ class ListSource:
 
     def _members(self) -> tuple[ColumnElement[bool], ...]:
         assert self._list is not None
-        return (ListMember.list_id == self._list.id, CrmContact.deleted.is_(False))
+        # A contact an admin deleted on the page stays until its undo window ends.
+        live = or_(CrmContact.deleted.is_(False), CrmContact.undo_until > utcnow())
+        return (ListMember.list_id == self._list.id, live)
 
     def versions(self) -> Mapping[str, datetime]:
         """CRM id → ``updated_at`` of every contact the group must hold."""
@@ -71,3 +73,37 @@ class ListSource:
             )
             for row in self._session.scalars(stmt):
                 yield to_contact_data(row)
+
+    def count(self) -> int:
+        """How many contacts the group must hold."""
+        if not self._active:
+            return 0
+        stmt = (
+            select(func.count(CrmContact.id))
+            .join(ListMember, ListMember.contact_id == CrmContact.id)
+            .where(*self._members())
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+    def in_chunks(self, size: int) -> Iterator[list[tuple[ContactData, datetime]]]:
+        """Every contact the group must hold with its version, in CRM-id order, ``size`` at a time.
+
+        Each chunk is its own query (keyset on the CRM id), so a caller that writes between
+        chunks holds one chunk at a time.
+        """
+        if not self._active:
+            return
+        after = ""
+        while True:
+            stmt = (
+                select(CrmContact)
+                .join(ListMember, ListMember.contact_id == CrmContact.id)
+                .where(*self._members(), CrmContact.crm_id > after)
+                .order_by(CrmContact.crm_id)
+                .limit(size)
+            )
+            chunk = [(to_contact_data(row), row.updated_at) for row in self._session.scalars(stmt)]
+            if not chunk:
+                return
+            yield chunk
+            after = chunk[-1][0].crm_id

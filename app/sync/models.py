@@ -90,11 +90,12 @@ class ContactSync(Base):
     group_etag: Mapped[str | None] = mapped_column(String(255))
     group_name: Mapped[str] = mapped_column(String(255), default="")
     group_create_sent: Mapped[bool] = mapped_column(default=False)
-    """A group create was sent and its answer not recorded: look for the tagged group first."""
+    """A group create was sent and its answer not recorded yet (an empty group may be left over)."""
 
     sync_token: Mapped[str | None] = mapped_column(Text)
-    """``connections.list`` sync token, stored only after the run it started has been applied."""
+    """Unused: GroupSync no longer lists the account (``connections.list``); kept for the schema."""
     last_full_sync_at: Mapped[datetime | None] = mapped_column()
+    """When a run last compared every member of the group (the first run, or a repair run)."""
 
     mass_delete_confirmed: Mapped[bool] = mapped_column(default=False)
     """An admin confirmed the pending mass delete; the next run applies it and clears this."""

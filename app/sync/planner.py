@@ -191,8 +191,15 @@ def plan(
     mapping: Iterable[MappingEntry],
     facts: GoogleFacts,
     limits: Limits = Limits(),
+    *,
+    settled: int = 0,
 ) -> Plan:
-    """Decide every change that makes GroupSync's group equal to ``desired`` (mapped CRM contacts)."""
+    """Decide every change that makes GroupSync's group equal to ``desired`` (mapped CRM contacts).
+
+    ``settled`` counts synced contacts the caller left out of ``desired`` and ``mapping``
+    because nothing about them can change (in sync in the CRM and as last seen in Google):
+    they count as in sync and as members of the group.
+    """
     rows = {row.crm_id: row for row in mapping}
     creates: list[CreateOp] = []
     adoptions: list[AdoptOp] = []
@@ -202,7 +209,7 @@ def plan(
     deletes: list[DeleteOp] = []
     forget: list[str] = []
     not_carried: dict[str, tuple[NotCarried, ...]] = {}
-    in_sync = stopped = deferred = 0
+    in_sync, stopped, deferred = settled, 0, 0
     seen: set[str] = set()
 
     for mapped in desired:
@@ -276,7 +283,7 @@ def plan(
         if crm_id not in seen and crm_id not in rows:
             deletes.extend(DeleteOp(s.resource_name, crm_id) for s in unwanted)
 
-    group_size = sum(
+    group_size = settled + sum(
         1
         for row in rows.values()
         if row.state is RowState.SYNCED and row.resource_name and row.resource_name not in facts.missing
@@ -327,22 +334,31 @@ def _mass_delete(leaving: int, group_size: int, limits: Limits) -> tuple[Blocked
 
 
 def within_contact_limit(the_plan: Plan, account_contacts: int, limits: Limits = Limits()) -> Plan:
-    """``the_plan``, blocked if its creates would take an account of ``account_contacts`` past the limit.
+    """``the_plan``, blocked if it would take an account of ``account_contacts`` past the limit.
 
-    Creates are sent before any delete, so the deletes of the same run do not make room.
+    The run's deletes are sent before its creates, so they make room for them.
     """
-    after = account_contacts + the_plan.creates
-    if the_plan.blocked is not None or after <= limits.contact_limit:
+    if the_plan.blocked is not None:
         return the_plan
-    return replace(
-        the_plan,
-        blocked=Blocked.CONTACT_LIMIT,
-        blocked_detail=(
-            f"the Google account holds {account_contacts} contacts and this list needs"
-            f" {the_plan.creates} more;"
-            f" that would pass Google's limit of {limits.contact_limit} contacts per account"
-            f" by {after - limits.contact_limit}"
-        ),
+    detail = contact_limit_problem(account_contacts, the_plan.creates, the_plan.deletes, limits)
+    if detail is None:
+        return the_plan
+    return replace(the_plan, blocked=Blocked.CONTACT_LIMIT, blocked_detail=detail)
+
+
+def contact_limit_problem(
+    account_contacts: int, creates: int, deletes: int, limits: Limits = Limits()
+) -> str | None:
+    """Why ``creates`` (less ``deletes`` sent first) do not fit the account; ``None`` when they do."""
+    after = account_contacts + creates - deletes
+    if after <= limits.contact_limit:
+        return None
+    frees = f" (and frees {deletes})" if deletes else ""
+    return (
+        f"the Google account holds {account_contacts} contacts and this list needs"
+        f" {creates} more{frees};"
+        f" that would pass Google's limit of {limits.contact_limit} contacts per account"
+        f" by {after - limits.contact_limit}"
     )
 
 

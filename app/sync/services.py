@@ -21,8 +21,9 @@ from app.accounts.models import Account, Membership
 from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import lists_available_to
-from app.db import utcnow
+from app.db import DbSession, unit_of_work, utcnow
 from app.extensions import gettext as _
+from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
 from app.google.errors import (
     ContactLimitReachedError,
@@ -40,7 +41,6 @@ from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Tr
 from app.ledger.services import GoogleRequestLedger, record
 from app.privacy import disclosure
 from app.sync import executor, loaders
-from app.sync.executor import DbSession
 from app.sync.models import (
     ContactSync,
     RunOutcome,
@@ -75,9 +75,15 @@ def ensure_may_call_people(session: DbSession, connection: GoogleConnection) -> 
     """Raise :class:`PeopleCallForbiddenError` unless a run may call the People API for this connection.
 
     The gate of everything that starts a run: the user accepted the current disclosure in
-    this account, and the connection is usable (connected, contacts scope, refresh token).
+    this account, and the connection is usable (connected, contacts scope, refresh token). A
+    connection through a Workspace domain has no disclosure acceptance of its own: the admin's
+    statement and the notice sent to the user stand in for it (``domain_models.call_problem``).
     """
-    if not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
+    if connection.domain_connection_id is not None:
+        problem = domain_models.call_problem(session, connection.domain_connection_id, connection.user_id)
+        if problem is not None:
+            raise PeopleCallForbiddenError(problem)
+    elif not disclosure.has_current_acceptance(session, connection.user_id, connection.account_id):
         raise PeopleCallForbiddenError("disclosure_not_accepted")
     ensure_usable(connection)
 
@@ -95,40 +101,38 @@ def acquire_lease(
 ) -> str | None:
     """Take the account's lease for a new run; ``None`` when another live run holds it."""
     holder = uuid.uuid4().hex
-    session.commit()
-    session.add(SyncLease(google_account=key, holder=holder, sync_id=sync_id, expires_at=now + ttl))
     try:
-        session.commit()
+        with unit_of_work(session):
+            session.add(SyncLease(google_account=key, holder=holder, sync_id=sync_id, expires_at=now + ttl))
     except IntegrityError:
-        session.rollback()
-        # Only an expired lease may be taken over; the WHERE makes the takeover atomic.
-        taken = session.execute(
-            update(SyncLease)
-            .where(SyncLease.google_account == key, SyncLease.expires_at < now)
-            .values(holder=holder, sync_id=sync_id, acquired_at=now, expires_at=now + ttl)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
+        with unit_of_work(session):
+            # Only an expired lease may be taken over; the WHERE makes the takeover atomic.
+            taken = session.execute(
+                update(SyncLease)
+                .where(SyncLease.google_account == key, SyncLease.expires_at < now)
+                .values(holder=holder, sync_id=sync_id, acquired_at=now, expires_at=now + ttl)
+                .execution_options(synchronize_session=False)
+            )
         if getattr(taken, "rowcount", 0) != 1:
             return None
     return holder
 
 
 def renew_lease(session: DbSession, key: str, holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> None:
-    renewed = session.execute(
-        update(SyncLease)
-        .where(SyncLease.google_account == key, SyncLease.holder == holder)
-        .values(expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    with unit_of_work(session, expire_on_commit=False):
+        renewed = session.execute(
+            update(SyncLease)
+            .where(SyncLease.google_account == key, SyncLease.holder == holder)
+            .values(expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
     if getattr(renewed, "rowcount", 0) != 1:
         raise LeaseLostError(f"the lease on {key} was taken over")
 
 
 def release_lease(session: DbSession, key: str, holder: str) -> None:
-    session.execute(delete(SyncLease).where(SyncLease.google_account == key, SyncLease.holder == holder))
-    session.commit()
+    with unit_of_work(session, expire_on_commit=False):
+        session.execute(delete(SyncLease).where(SyncLease.google_account == key, SyncLease.holder == holder))
 
 
 # --------------------------------------------------------------------------- turning on and off
@@ -170,33 +174,35 @@ def enable_sync(
     connection = _connection_of(session, membership)
     if connection is None or not connection.is_usable:
         raise SyncNotAllowedError(_("connect your Google account first"))
-    sync = session.scalar(
-        select(ContactSync).where(ContactSync.membership_id == membership.id, ContactSync.list_id == list_id)
-    )
-    if sync is None:
-        sync = ContactSync(
-            account_id=membership.account_id,
-            membership_id=membership.id,
-            list_id=list_id,
-            connection_id=connection.id,
+    with unit_of_work(session):
+        sync = session.scalar(
+            select(ContactSync).where(
+                ContactSync.membership_id == membership.id, ContactSync.list_id == list_id
+            )
         )
-        session.add(sync)
-    sync.enabled = True
-    sync.connection_id = connection.id
-    _make_due(sync, Trigger.USER_ACTION, now)
-    session.flush()
-    _lifecycle(session, sync, EventTag.SYNC_ENABLED, f"user:{membership.user_id}", membership.user_id)
-    session.commit()
+        if sync is None:
+            sync = ContactSync(
+                account_id=membership.account_id,
+                membership_id=membership.id,
+                list_id=list_id,
+                connection_id=connection.id,
+            )
+            session.add(sync)
+        sync.enabled = True
+        sync.connection_id = connection.id
+        _make_due(sync, Trigger.USER_ACTION, now)
+        session.flush()
+        _lifecycle(session, sync, EventTag.SYNC_ENABLED, f"user:{membership.user_id}", membership.user_id)
     return sync
 
 
 def disable_sync(session: DbSession, sync: ContactSync, actor: str) -> None:
     """No further Google request for this sync; nothing is deleted in Google."""
-    sync.enabled = False
-    sync.next_due_at = None
-    membership = session.get(Membership, sync.membership_id)
-    _lifecycle(session, sync, EventTag.SYNC_DISABLED, actor, membership.user_id if membership else None)
-    session.commit()
+    with unit_of_work(session):
+        sync.enabled = False
+        sync.next_due_at = None
+        membership = session.get(Membership, sync.membership_id)
+        _lifecycle(session, sync, EventTag.SYNC_DISABLED, actor, membership.user_id if membership else None)
 
 
 def _make_due(sync: ContactSync, trigger: Trigger, now: datetime | None) -> None:
@@ -207,26 +213,25 @@ def _make_due(sync: ContactSync, trigger: Trigger, now: datetime | None) -> None
 def recreate_group(session: DbSession, sync: ContactSync, now: datetime | None = None) -> None:
     """The user's one-click answer to "group deleted by you": the next run makes a new group.
 
-    Contacts that survived the deletion still carry GroupSync's tag and are put into the new
-    group; the sync token is dropped so that a full listing finds them.
+    Contacts that survived the deletion are put into the new group by their recorded
+    resource names; those deleted with it are created again.
     """
     if sync.status is not SyncStatus.GROUP_DELETED_BY_USER:
         return
-    sync.group_resource_name = sync.group_etag = None
-    sync.group_create_sent = False
-    sync.sync_token = None
-    sync.status, sync.status_detail = SyncStatus.NEW, ""
-    _make_due(sync, Trigger.USER_ACTION, now)
-    session.commit()
+    with unit_of_work(session):
+        sync.group_resource_name = sync.group_etag = None
+        sync.group_create_sent = False
+        sync.status, sync.status_detail = SyncStatus.NEW, ""
+        _make_due(sync, Trigger.USER_ACTION, now)
 
 
 def confirm_mass_delete(session: DbSession, sync: ContactSync, now: datetime | None = None) -> None:
     """An admin's confirmation: the next run applies the deletions the guard held back."""
     if sync.status is not SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION:
         return
-    sync.mass_delete_confirmed = True
-    _make_due(sync, Trigger.ADMIN, now)
-    session.commit()
+    with unit_of_work(session):
+        sync.mass_delete_confirmed = True
+        _make_due(sync, Trigger.ADMIN, now)
 
 
 def stop_syncing_contact(session: DbSession, sync: ContactSync, crm_id: str) -> bool:
@@ -236,8 +241,8 @@ def stop_syncing_contact(session: DbSession, sync: ContactSync, crm_id: str) -> 
     )
     if row is None:
         return False
-    row.stop_syncing = True
-    session.commit()
+    with unit_of_work(session):
+        row.stop_syncing = True
     return True
 
 
@@ -245,8 +250,8 @@ def request_run_now(session: DbSession, sync: ContactSync, now: datetime | None 
     """The user's "sync now": the worker picks the sync up at its next tick; False when it cannot run."""
     if not sync.enabled or (sync.status.halts and not sync.mass_delete_confirmed):
         return False
-    _make_due(sync, Trigger.USER_SYNC_NOW, now)
-    session.commit()
+    with unit_of_work(session):
+        _make_due(sync, Trigger.USER_SYNC_NOW, now)
     return True
 
 
@@ -376,8 +381,11 @@ def run_sync(
     try:
         ensure_may_call_people(session, connection)
     except PeopleCallForbiddenError as exc:
-        sync.status, sync.status_detail = SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE + f" ({exc.reason})"
-        session.commit()
+        with unit_of_work(session):
+            sync.status, sync.status_detail = (
+                SyncStatus.NEEDS_RECONNECT,
+                _RECONNECT_MESSAGE + f" ({exc.reason})",
+            )
         return None
 
     key = lease_key(connection)
@@ -433,17 +441,20 @@ def _run_holding_lease(
     renew: Callable[[], None],
 ) -> SyncRun:
     started = opts.now()
-    session.execute(
-        update(SyncRun)
-        .where(SyncRun.sync_id == sync.id, SyncRun.outcome == RunOutcome.RUNNING)
-        .values(outcome=RunOutcome.INTERRUPTED, finished_at=started)
-        .execution_options(synchronize_session=False)
-    )
-    sync_run = SyncRun(sync_id=sync.id, trigger=opts.trigger.value, started_at=started)
-    session.add(sync_run)
-    session.commit()
+    with unit_of_work(session, expire_on_commit=False):
+        session.execute(
+            update(SyncRun)
+            .where(SyncRun.sync_id == sync.id, SyncRun.outcome == RunOutcome.RUNNING)
+            .values(outcome=RunOutcome.INTERRUPTED, finished_at=started)
+            .execution_options(synchronize_session=False)
+        )
+        sync_run = SyncRun(sync_id=sync.id, trigger=opts.trigger.value, started_at=started)
+        session.add(sync_run)
+        # This run serves the request; one made while it goes sets it again (see below).
+        sync.requested_trigger = None
 
     outcome, status, message = RunOutcome.OK, SyncStatus.OK, ""
+    ledger = GoogleRequestLedger(session)
     try:
         client = people(
             settings,
@@ -455,16 +466,19 @@ def _run_holding_lease(
                 trigger=opts.trigger,
                 actor=opts.actor,
             ),
-            GoogleRequestLedger(session),
+            ledger,
         )
-        source = loaders.ListSource(session, sync)
+        # Its reads end here too: no transaction is open when the first request goes out.
+        with unit_of_work(session, expire_on_commit=False):
+            source = loaders.ListSource(session, sync)
+            base_name = _group_name(session, source.name, sync)
         with client:
             executor.run(
                 session,
                 sync,
                 sync_run=sync_run,
                 crm=source,
-                base_group_name=_group_name(session, source.name, sync),
+                base_group_name=base_name,
                 ctx=executor.RunContext(
                     client=client,
                     limits=Limits(
@@ -475,6 +489,7 @@ def _run_holding_lease(
                     renew_lease=renew,
                     step=opts.step,
                     now=opts.now,
+                    repair_every=timedelta(seconds=settings.sync_repair_interval_seconds),
                 ),
             )
     except executor.RunBlockedError as exc:
@@ -497,20 +512,28 @@ def _run_holding_lease(
     except LeaseLostError as exc:
         outcome, status, message = RunOutcome.INTERRUPTED, SyncStatus.FAILED, str(exc)
 
-    # The ledger entries of requests already sent must survive whatever failed afterwards.
-    session.commit()
     finished = opts.now()
-    sync_run.outcome, sync_run.message, sync_run.finished_at = outcome, message, finished
-    # The start, not the end: CRM changes made while the run was going must make the sync due again.
-    sync.status, sync.status_detail, sync.last_run_at = status, message, started
+    due: datetime | None
     if outcome is RunOutcome.OK:
-        sync.last_success_at = finished
-        sync.next_due_at = finished + timedelta(seconds=settings.sync_interval_seconds)
+        due = finished + timedelta(seconds=settings.sync_interval_seconds)
     elif status.halts:
-        sync.next_due_at = None
+        due = None
     else:
-        sync.next_due_at = finished + RETRY_AFTER_FAILURE
-    session.commit()
+        due = finished + RETRY_AFTER_FAILURE
+    with unit_of_work(session):
+        sync_run.outcome, sync_run.message, sync_run.finished_at = outcome, message, finished
+        # The start, not the end: CRM changes made while the run was going must make the sync due again.
+        sync.status, sync.status_detail, sync.last_run_at = status, message, started
+        if outcome is RunOutcome.OK:
+            sync.last_success_at = finished
+        # A "sync now" pressed while this run went keeps its time: another run follows right after.
+        pending = ContactSync.requested_trigger.is_(None) if due is not None else ContactSync.id.is_not(None)
+        session.execute(
+            update(ContactSync)
+            .where(ContactSync.id == sync.id, pending)
+            .values(next_due_at=due)
+            .execution_options(synchronize_session=False)
+        )
     return sync_run
 
 

@@ -23,7 +23,7 @@ from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
 from app.db import unit_of_work, utcnow
 from app.flows.connections import purge_unused_connections
-from app.google.credentials import UserOAuthCredentialsSource
+from app.google.domain import RoutingCredentialsSource
 from app.google.vault import TokenVault
 from app.ledger.events import Trigger
 from app.ledger.services import make_checkpoints, purge_ledger
@@ -70,7 +70,7 @@ BUSY_RETRY = timedelta(seconds=30)
 
 def run_one(session: Session, settings: Settings, sync_id: int, trigger: Trigger) -> SyncRun | None:
     """Run one sync if it may run now; ``None`` when it is off, halted or its Google account is busy."""
-    credentials = UserOAuthCredentialsSource(
+    credentials = RoutingCredentialsSource(
         session, TokenVault.for_settings(settings), settings, trigger=trigger
     )
     run = sync_services.run_sync(

@@ -25,7 +25,8 @@ from app.crm.models import ContactList, ListAccess
 from app.extensions import db
 from app.worker.embedded import EmbeddedWorker
 from groupsync_emulator.cli import RunningEmulator, serve_in_thread
-from groupsync_emulator.demo_data import seed_demo_account
+from groupsync_emulator.demo_data import DEMO_LIST_ID, seed_demo_account
+from groupsync_emulator.demo_workspace import WorkspaceDemo, seed_workspace, seed_workspace_account
 from groupsync_emulator.hooks import HookError, HooksClient
 from groupsync_emulator.oauth_state import IDENTITIES
 from groupsync_emulator.state import ClientSpec, EmulatorMode, EmulatorSettings
@@ -97,8 +98,16 @@ def start_emulator(settings: Settings, instance: Path, port: int) -> RunningEmul
 
 
 def seed(session: Session) -> Account:
-    """Create the demo account, its people and its contact list; running it again changes nothing."""
+    """Create the demo account, its people and its contact list; running it again changes nothing.
+
+    Once the demo list exists (even deleted) the account was seeded: nothing is seeded again, so
+    a member an admin removed, or a list withdrawn, stays that way after a restart.
+    """
     account = session.scalar(select(Account).where(Account.name == DEMO_ACCOUNT))
+    if account is not None and session.scalar(
+        select(ContactList.id).where(ContactList.account_id == account.id, ContactList.crm_id == DEMO_LIST_ID)
+    ):
+        return account
     if account is None:
         account = Account(name=DEMO_ACCOUNT)
         session.add(account)
@@ -146,11 +155,13 @@ def seed_personal_contacts(emulator_url: str) -> None:
             raise click.ClickException(f"could not seed the emulator's personal contacts: {exc}") from exc
 
 
-def prepare(settings: Settings) -> Flask:
+def prepare(settings: Settings, workspace: WorkspaceDemo | None = None) -> Flask:
     app = create_app(settings)
     with app.app_context():
         upgrade()
         seed(db.session())
+        if workspace is not None:
+            seed_workspace_account(db.session(), workspace)
         db.session.remove()
     return app
 
@@ -173,11 +184,12 @@ def demo_command(host: str, port: int, emulator_port: int, instance: Path) -> No
     settings = demo_settings(instance, host, port, emulator_port)
     emulator = start_emulator(settings, instance, emulator_port)
     seed_personal_contacts(emulator.url)
-    app = prepare(settings)
+    workspace = seed_workspace(emulator.url, instance)
+    app = prepare(settings, workspace)
     worker = EmbeddedWorker(app)
     worker.start()
     server = make_server(host, port, app, threaded=True)
-    _banner(settings, emulator)
+    _banner(settings, emulator, workspace)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -188,7 +200,7 @@ def demo_command(host: str, port: int, emulator_port: int, instance: Path) -> No
         emulator.stop()
 
 
-def _banner(settings: Settings, emulator: RunningEmulator) -> None:
+def _banner(settings: Settings, emulator: RunningEmulator, workspace: WorkspaceDemo) -> None:
     lines = [
         "",
         f"GroupSync demo: {settings.public_url}",
@@ -200,5 +212,8 @@ def _banner(settings: Settings, emulator: RunningEmulator) -> None:
         lines.append(f"  {identity.email:32} {person.role.value:9} ({identity.name})")
     spare = IDENTITIES[len(DEMO_PEOPLE)]
     lines.append(f"  {spare.email:32} (no account yet: signing in founds a new CRM account)")
+    lines.append("Workspace admin path (second account, domain kyiv-trading.example, contacts delegated):")
+    lines.extend(f"  {user['email']:32} ({user['name']})" for user in workspace.users)
+    lines.append(f"  the first is the admin: open /workspace/, upload {workspace.key_path}, confirm, Test")
     lines.append("Press Ctrl+C to stop.")
     click.echo("\n".join(lines))

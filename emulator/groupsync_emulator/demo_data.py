@@ -174,24 +174,43 @@ def demo_payload(index: int, rng: random.Random) -> dict[str, object]:
 
 
 def seed_demo_account(session: DbSession, account: Account) -> ContactList:
-    """Create (or refresh) the demo list of :data:`DEMO_SIZE` contacts; idempotent.
+    """Create the demo list of :data:`DEMO_SIZE` contacts; running it again changes nothing.
 
-    The account's default phone region becomes Ukraine, so the demo's local numbers are
-    normalised like a Ukrainian CRM's would be. No member gets access: an admin grants it.
+    Only what was never there is created: a contact or the list an admin deleted (kept as a row
+    marked deleted) stays deleted, an edited contact keeps its edits, and a contact taken off
+    the list stays off, so restarting the demo never brings back what someone removed. The
+    account's default phone region becomes Ukraine when the account has none, so the demo's
+    local numbers are normalised like a Ukrainian CRM's would be. No member gets access: an
+    admin grants it.
     """
-    region = "UA"
-    services.set_default_region(session, account.id, region)
+    region = services.default_region(session, account.id)
+    if region is None:
+        region = services.set_default_region(session, account.id, "UA")
     rng = random.Random(_SEED)
     contacts = [
         validate_contact(demo_payload(i, rng), default_region=region) for i in range(1, DEMO_SIZE + 1)
     ]
-    services.store_contact_data(session, account.id, contacts)
-    contact_list, _ = services.put_list(session, account.id, DEMO_LIST_ID, {"name": DEMO_LIST_NAME})
-    rows = session.scalars(
-        select(CrmContact).where(
-            CrmContact.account_id == account.id, CrmContact.crm_id.in_([c.crm_id for c in contacts])
+    known = set(
+        session.scalars(
+            select(CrmContact.crm_id).where(
+                CrmContact.account_id == account.id, CrmContact.crm_id.in_([c.crm_id for c in contacts])
+            )
         )
     )
+    new = [c for c in contacts if c.crm_id not in known]
     with unit_of_work(session):
-        services.add_contacts_to_list(session, contact_list, rows)
+        services.store_contact_data(session, account.id, new)
+    contact_list = session.scalar(
+        select(ContactList).where(ContactList.account_id == account.id, ContactList.crm_id == DEMO_LIST_ID)
+    )
+    if contact_list is None:
+        contact_list, _ = services.put_list(session, account.id, DEMO_LIST_ID, {"name": DEMO_LIST_NAME})
+    if new and contact_list.deleted_at is None:
+        rows = session.scalars(
+            select(CrmContact).where(
+                CrmContact.account_id == account.id, CrmContact.crm_id.in_([c.crm_id for c in new])
+            )
+        )
+        with unit_of_work(session):
+            services.add_contacts_to_list(session, contact_list, rows)
     return contact_list

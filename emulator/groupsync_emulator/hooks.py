@@ -126,6 +126,19 @@ def read_log() -> Response:
     return jsonify({"entries": entries, "next": following})
 
 
+@bp.post("/log/bodies")
+def log_bodies() -> Response:
+    """Keep (or stop keeping) each answer's body in the log, for tests that inspect what a client received."""
+    body = request.get_json(silent=True) or {}
+    on = body.get("on")
+    if not isinstance(on, bool):
+        raise _invalid("on: true or false is required")
+    state = current_state()
+    with state.lock:
+        state.log_bodies = on
+    return jsonify({"on": on})
+
+
 @bp.post("/reset")
 def reset() -> Response:
     current_state().reset()
@@ -216,6 +229,10 @@ class HooksClient:
     def log(self, since: int = 0) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.call("GET", "log", since=str(since))["entries"]
         return entries
+
+    def keep_bodies(self, on: bool = True) -> None:
+        """Log each answer's body from now on (``log()`` entries then carry ``response``)."""
+        self.call("POST", "log/bodies", {"on": on})
 
     def reset(self) -> None:
         self.call("POST", "reset")

@@ -33,6 +33,7 @@ from groupsync_emulator.oauth_state import (
     scope_string,
 )
 from groupsync_emulator.state import ConsentAnswer, EmulatorState, current_state
+from groupsync_emulator.workspace import JWT_BEARER
 
 bp = Blueprint("emulator_oauth", __name__, template_folder="templates")
 
@@ -274,6 +275,8 @@ def token() -> Response:
     grant_type = request.form.get("grant_type")
     if not grant_type:
         raise OAuthError("invalid_request", "Missing required parameter: grant_type")
+    if grant_type == JWT_BEARER:
+        return _jwt_bearer(state)
     if grant_type not in {"authorization_code", "refresh_token"}:
         raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
     client_id, secret = _client_credentials()
@@ -293,6 +296,18 @@ def token() -> Response:
                 raise OAuthError("invalid_request", "Missing required parameter: refresh_token")
             tokens = state.oauth.refresh(client, refresh_token, request.form.get("scope"))
         g.caller_sub = tokens.sub
+        return _token_response(state, tokens)
+
+
+def _jwt_bearer(state: EmulatorState) -> Response:
+    """A service account's signed assertion instead of client credentials (see ``workspace``)."""
+    assertion = request.form.get("assertion")
+    if not assertion:
+        raise OAuthError("invalid_request", "Missing required parameter: assertion")
+    with state.lock:
+        tokens = state.workspace.jwt_bearer(assertion, state.now())
+        g.caller_sub = tokens.sub
+        g.caller_client_id = tokens.client_id
         return _token_response(state, tokens)
 
 
@@ -373,7 +388,7 @@ def openid_configuration() -> Response:
                 "sub",
             ],
             "code_challenge_methods_supported": ["S256"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", JWT_BEARER],
         }
     )
 

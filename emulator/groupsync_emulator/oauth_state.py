@@ -328,6 +328,10 @@ class OAuthState:
         )
         return token
 
+    def issue_access_token(self, sub: str, client_id: str, scopes: frozenset[str]) -> str:
+        """An access token that no refresh token stands behind (the JWT-bearer grant's)."""
+        return self._issue_access(sub, client_id, scopes, None)
+
     def _revoke_digest(self, key: str) -> None:
         record = self.refresh_tokens.get(key) or self.access_tokens.get(key)
         if record is not None:

@@ -824,7 +824,11 @@ class PeopleState:
         if "clientData" in fields and group.client_data:
             rendered["clientData"] = [dict(item) for item in group.client_data]
         members = self.members(account, group)
-        if "memberCount" in fields and members:
+        if "memberCount" in fields and group.gid == MY_CONTACTS:
+            # Google answers with the account's contact count here (what its limit counts).
+            if account.live_contacts():
+                rendered["memberCount"] = len(account.live_contacts())
+        elif "memberCount" in fields and members:
             rendered["memberCount"] = len(members)
         if max_members > 0 and members:
             rendered["memberResourceNames"] = [c.resource_name for c in members[:max_members]]

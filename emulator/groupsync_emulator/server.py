@@ -12,6 +12,7 @@ from groupsync_emulator.oauth import bp as oauth_bp
 from groupsync_emulator.people import people_bp
 from groupsync_emulator.people_hooks import people_hooks_bp
 from groupsync_emulator.state import EXTENSION_KEY, EmulatorSettings, EmulatorState, StateFile
+from groupsync_emulator.workspace_views import iam_bp, workspace_hooks_bp
 
 HOOKS_PREFIX = "/__emulator__"
 
@@ -36,9 +37,11 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
     i18n.init_app(app)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(iam_bp)
     if settings.mode.hooks_enabled:
         app.register_blueprint(hooks_bp, url_prefix=HOOKS_PREFIX)
         app.register_blueprint(people_hooks_bp, url_prefix=HOOKS_PREFIX)
+        app.register_blueprint(workspace_hooks_bp, url_prefix=HOOKS_PREFIX)
 
     @app.before_request
     def note_arrival() -> None:
@@ -57,6 +60,7 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
                 status=response.status_code,
                 contacts_touched=tuple(g.get("contacts_touched") or ()),
                 started=g.get("arrived_at"),
+                response=response.get_data(as_text=True) if state.log_bodies else None,
             )
         if store is not None:
             store.save(state)

@@ -22,6 +22,7 @@ from flask import current_app
 from groupsync_emulator.keys import SigningKey
 from groupsync_emulator.oauth_state import Clock, OAuthState
 from groupsync_emulator.people_state import PeopleSettings, PeopleState
+from groupsync_emulator.workspace import WorkspaceState
 
 EXTENSION_KEY = "groupsync_emulator"
 
@@ -87,6 +88,8 @@ class LogEntry:
     contacts_touched: tuple[str, ...]
     started: float = 0.0
     """When the request arrived (``time`` is when its answer was ready), to show requests that overlapped."""
+    response: str | None = None
+    """The answer's body, kept only while a test asked for bodies (``POST /log/bodies``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +103,7 @@ class LogEntry:
             "status": self.status,
             "contacts_touched": list(self.contacts_touched),
             "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
+            **({"response": self.response} if self.response is not None else {}),
         }
 
 
@@ -111,7 +115,9 @@ class EmulatorState:
         self.clock = Clock()
         self.oauth: OAuthState = OAuthState(self.clock, settings.token_lifetime)
         self.people = PeopleState(settings.people)
+        self.workspace = WorkspaceState(self.oauth)
         self.log: list[LogEntry] = []
+        self.log_bodies = False
         self.next_consent: ConsentAnswer | None = None
         self.register_configured_clients()
 
@@ -128,7 +134,9 @@ class EmulatorState:
             self.clock = Clock()
             self.oauth = OAuthState(self.clock, self.settings.token_lifetime)
             self.people = PeopleState(self.settings.people)
+            self.workspace = WorkspaceState(self.oauth)
             self.log = []
+            self.log_bodies = False
             self.next_consent = None
             self.register_configured_clients()
 
@@ -143,6 +151,7 @@ class EmulatorState:
         status: int,
         contacts_touched: tuple[str, ...],
         started: float | None = None,
+        response: str | None = None,
     ) -> None:
         with self.lock:
             self.log.append(
@@ -157,6 +166,7 @@ class EmulatorState:
                     status=status,
                     contacts_touched=contacts_touched,
                     started=self.now() if started is None else started,
+                    response=response,
                 )
             )
 
@@ -231,14 +241,19 @@ class StateFile:
     def save(self, state: EmulatorState) -> None:
         # Written under the lock too: two threads saving out of order would leave the older state behind.
         with state.lock:
-            self._write("state", pickle.dumps((state.clock, state.oauth, state.people, state.log)))
+            self._write(
+                "state", pickle.dumps((state.clock, state.oauth, state.people, state.log, state.workspace))
+            )
 
     def restore(self, state: EmulatorState) -> bool:
         blob = self._read("state")
         if blob is None:
             return False
         with state.lock:
-            state.clock, state.oauth, state.people, state.log = _EmulatorUnpickler(io.BytesIO(blob)).load()
+            saved = _EmulatorUnpickler(io.BytesIO(blob)).load()
+            state.clock, state.oauth, state.people, state.log = saved[:4]
+            # A file written before Workspace domains existed has four parts; it starts with none.
+            state.workspace = saved[4] if len(saved) > 4 else WorkspaceState(state.oauth)
             state.oauth.token_lifetime = state.settings.token_lifetime
             state.register_configured_clients()
         return True

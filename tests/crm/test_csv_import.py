@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.accounts.models import Account
+from app.accounts.models import Account, Membership
 from app.crm import services
-from app.crm.csv_import import CsvError, guess_mapping, import_rows, parse_csv
+from app.crm.csv_import import CsvError, NothingToImportError, guess_mapping, import_rows, parse_csv
 from app.crm.models import ContactList, CrmContact
 from app.extensions import db
 from tests.conftest import Factory
+from tests.crm.conftest import SignIn, csrf
 
 CSV = (
     "CRM id;First name;Last name;Email;Phone;Birthday;Telegram;Website\n"
@@ -190,3 +192,70 @@ def test_reimport_replaces_only_the_values_of_mapped_types(app: Flask, factory: 
     ]
     assert [(a.type, a.city) for a in data.addresses] == [("home", "Odesa"), ("work", "Lviv")]
     assert [(m.protocol, m.username) for m in data.messengers] == [("telegram", "@t"), ("skype", "new.skype")]
+
+
+def test_a_header_only_file_is_refused_before_any_mapping() -> None:
+    with pytest.raises(CsvError, match="header row but no contacts"):
+        parse_csv(b"id,given_name\n\n")
+
+
+def test_a_file_whose_every_row_is_refused_creates_nothing(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    parsed = parse_csv(b"id,email\n,a@example.com\nc2,not-an-email\n")
+
+    with pytest.raises(NothingToImportError, match="none of the 2 rows can be imported") as caught:
+        import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "Never")
+
+    db.session.rollback()
+    assert [(r.row, r.reason.split(" ")[:2]) for r in caught.value.check.refused] == [
+        (2, ["no", "CRM"]),
+        (3, ["column", "'email'"]),
+    ]
+    assert db.session.scalar(select(ContactList)) is None
+    assert db.session.scalar(select(CrmContact)) is None
+
+
+def test_a_row_with_nothing_but_an_id_is_refused_with_a_reason(app: Flask, factory: Factory) -> None:
+    account = factory.account()
+    services.upsert_contact(db.session, account.id, "known", {"given_name": "Ann", "company": "Acme"})
+    services.upsert_contact(db.session, account.id, "emptied", {"given_name": "Eve"})
+    parsed = parse_csv(b"id,given_name,email\nc1,,\nc2,Bob,\nknown,,\nemptied,,\n")
+
+    report = import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "L")
+
+    assert [(r.crm_id, r.status, r.reason) for r in report.rows] == [
+        ("c1", "skipped", "has nothing but an id: every other mapped column is empty"),
+        ("c2", "created", ""),
+        # Its company is not in the file, so it keeps it: not empty.
+        ("known", "updated", ""),
+        # Clearing its only field would leave nothing but the id.
+        ("emptied", "skipped", "has nothing but an id: every other mapped column is empty"),
+    ]
+    assert db.session.scalar(select(CrmContact).where(CrmContact.crm_id == "c1")) is None
+
+
+def test_the_preview_says_before_the_import_button_that_nothing_would_be_imported(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    client = signed_in(admin)
+    token = csrf(client, "/admin/crm/import")
+    response = client.post(
+        "/admin/crm/import",
+        data={"csrf_token": token, "list_name": "Nope", "file": (io.BytesIO(b"id,email\nc1,bad\n"), "x.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    text = response.text
+    assert 'data-testid="csv-check"' in text
+    assert "no row can be imported, so importing would create nothing" in text
+    assert text.index('data-testid="csv-check"') < text.index('data-testid="csv-import"')
+    header_only = client.post(
+        "/admin/crm/import",
+        data={"csrf_token": token, "list_name": "Nope", "file": (io.BytesIO(b"id,email\n"), "h.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "header row but no contacts" in header_only.text
+    assert 'data-testid="csv-import"' not in header_only.text
+    assert db.session.scalar(select(ContactList)) is None

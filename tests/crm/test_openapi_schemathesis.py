@@ -13,6 +13,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
@@ -32,6 +33,7 @@ def test_api_matches_its_document(case: schemathesis.Case, app: Flask, api: Api)
         headers={"Authorization": f"Bearer {api.secret}"},
         checks=[
             not_a_server_error,
+            negative_data_rejection,
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Membership, Role
 from app.crm import services
-from app.crm.models import ApiKey, ContactList, CrmContact, ListAccess
+from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload, ListAccess
 from app.extensions import db
 from app.google.models import GoogleConnection
 from app.sync.models import ContactSync
@@ -274,6 +274,7 @@ def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Members
             "file": (io.BytesIO(content), "contacts.csv"),
         },
         content_type="multipart/form-data",
+        follow_redirects=True,
     )
     assert preview.status_code == 200
     assert "Коваль" in preview.text
@@ -285,6 +286,7 @@ def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Members
     report = client.post(
         action.group(1),
         data={"csrf_token": token.group(1), "column": ["id", "given_name", "family_name", "email_home"]},
+        follow_redirects=True,
     )
     assert report.status_code == 200
     assert "1 created, 0 updated, 0 unchanged, 1 skipped" in report.text
@@ -293,10 +295,15 @@ def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Members
     assert contact_list is not None
     stored = live_members(contact_list)
     assert [(c.crm_id, c.emails[0].type) for c in stored] == [("c1", "home")]
-    # The staged file is gone once imported.
-    assert (
-        client.post(action.group(1), data={"csrf_token": token.group(1), "column": ["id"]}).status_code == 404
-    )
+    # The staged file is gone once imported; its report stays and reloads, and sending the form
+    # again imports nothing and shows the same report.
+    upload = db.session.scalar(select(CsvUpload))
+    assert upload is not None
+    assert upload.content == b""
+    assert "1 created, 0 updated, 0 unchanged, 1 skipped" in client.get(f"{action.group(1)}/report").text
+    again = client.post(action.group(1), data={"csrf_token": token.group(1), "column": ["id"]})
+    assert again.status_code == 302
+    assert again.headers["Location"].endswith(f"{action.group(1)}/report")
 
 
 def test_a_bad_upload_is_explained(signed_in: SignIn, admin: Membership) -> None:
@@ -324,6 +331,7 @@ def test_a_mapping_without_id_is_explained_and_the_upload_kept(signed_in: SignIn
             "file": (io.BytesIO(b"id,name\nc1,Ann\n"), "a.csv"),
         },
         content_type="multipart/form-data",
+        follow_redirects=True,
     )
     action = re.search(r'action="(/admin/crm/import/\d+)"', preview.text)
     assert action is not None
@@ -331,7 +339,9 @@ def test_a_mapping_without_id_is_explained_and_the_upload_kept(signed_in: SignIn
     again = client.post(action.group(1), data={"csrf_token": token, "column": ["", "given_name"]})
     assert "map one column to" in again.text
     assert db.session.scalar(select(CrmContact)) is None
-    done = client.post(action.group(1), data={"csrf_token": token, "column": ["id", "given_name"]})
+    done = client.post(
+        action.group(1), data={"csrf_token": token, "column": ["id", "given_name"]}, follow_redirects=True
+    )
     assert "1 created" in done.text
 
 

@@ -47,3 +47,21 @@ def test_payloads_are_deterministic_and_valid() -> None:
     assert first == second
     for payload in first:
         validate_contact(payload, default_region="UA")
+
+
+def test_seeding_again_brings_back_nothing_an_admin_removed(app: Flask, factory: Factory) -> None:
+    account = factory.account("Demo")
+    contact_list = seed_demo_account(db.session, account)
+    first, second = (c.crm_id for c in live_members(contact_list)[:2])
+    services.delete_contact(db.session, account.id, first, "user:1")
+    services.change_members(db.session, account.id, contact_list.crm_id, {"contact_ids": [second]}, add=False)
+    services.set_default_region(db.session, account.id, "GB")
+
+    again = seed_demo_account(db.session, account)
+
+    assert services.get_contact(db.session, account.id, first).deleted
+    assert {c.crm_id for c in live_members(again)}.isdisjoint({first, second})
+    assert services.list_sizes(db.session, [again.id]) == {again.id: DEMO_SIZE - 2}
+    assert services.default_region(db.session, account.id) == "GB"
+    services.delete_list(db.session, account.id, again.crm_id)
+    assert seed_demo_account(db.session, account).deleted_at is not None

@@ -32,7 +32,6 @@ from app.google.errors import (
     QuotaExceededError,
     ScopeViolationError,
     StaleEtagError,
-    SyncTokenExpiredError,
 )
 from app.google.pacing import Pacer
 from app.google.people import (
@@ -183,7 +182,7 @@ def test_every_method_works_inside_the_group_and_each_request_has_one_ledger_ent
     assert group.tagged
     with pytest.raises(GroupNameTakenError):
         client.create_group(GROUP_NAME, MARKER)
-    assert [g.resource_name for g in client.find_tagged_groups(MARKER)] == [group.resource_name]
+    assert client.get_group(group.resource_name, MARKER) == group
 
     contacts = client.contacts(GroupScope(group.resource_name, MARKER))
     created = contacts.batch_create([tagged("1", "Олена"), tagged("2", "Grace")])
@@ -203,15 +202,7 @@ def test_every_method_works_inside_the_group_and_each_request_has_one_ledger_ent
     assert updated[0].ok
     assert harness.group_members(group.resource_name)[0]["clientData"][0]["value"] == "sync:1"
 
-    full = contacts.list_connections(["names"])
-    assert sorted(p.resource_name for p in full.people) == sorted(names)
-    assert full.next_sync_token
-    personal_names = set(personal["contacts"])
-    assert not personal_names & {p.resource_name for p in full.people}, "personal contacts are dropped"
-
-    contacts.batch_update({names[1]: {"names": [{"givenName": "Grace H."}]}}, ["names"])
-    changed = contacts.list_connections(["names"], full.next_sync_token)
-    assert [p.resource_name for p in changed.people] == [names[1]]
+    assert client.count_contacts() == len(personal["contacts"]) + 2
     removed = contacts.modify_members(remove=[names[1]])
     assert removed.not_found == ()
     assert removed.cannot_remove_last_group == ()
@@ -219,11 +210,13 @@ def test_every_method_works_inside_the_group_and_each_request_has_one_ledger_ent
 
     contacts.batch_delete([names[0]])
     assert [c["resourceName"] for c in harness.group_members(group.resource_name)] == [names[1]]
+    # Put back by recorded name without a read: Google names the one the user (here: we) deleted.
+    assert contacts.put_back([names[0]]).not_found == (names[0],)
     assert harness.personal_part(group.resource_name) == personal_before
 
     log = harness.log()
     ledger = harness.ledger()
-    assert len(ledger) == len(log) == 13
+    assert len(ledger) == len(log) == 12
     assert ledger == [(method, str(status)) for method, status in log]
 
 
@@ -394,14 +387,6 @@ def test_a_deleted_group_is_reported(harness: Harness) -> None:
         contacts.list_members()
 
 
-def test_an_expired_sync_token_is_typed(harness: Harness) -> None:
-    contacts = open_group(harness.client())
-    token = contacts.list_connections(["names"]).next_sync_token
-    harness.google.call("POST", "people/sync-tokens/age", {})
-    with pytest.raises(SyncTokenExpiredError):
-        contacts.list_connections(["names"], token)
-
-
 def test_an_expired_access_token_is_refreshed_and_the_refresh_is_in_the_ledger(harness: Harness) -> None:
     client = harness.client()
     harness.google.advance_clock(3601)
@@ -422,9 +407,9 @@ def test_a_revoked_grant_needs_reconnect(harness: Harness) -> None:
     client = harness.client()
     harness.google.revoke_grant(ADA, harness.settings.google_client_id)
     with pytest.raises(NeedsReconnectError):
-        client.find_tagged_groups(MARKER)
-    assert harness.ledger() == [("contactGroups.list", "401"), ("oauth2.token.refresh", "400")]
-    assert harness.log() == [("contactGroups.list", 401), ("oauth2.token", 400)]
+        client.count_contacts()
+    assert harness.ledger() == [("contactGroups.get", "401"), ("oauth2.token.refresh", "400")]
+    assert harness.log() == [("contactGroups.get", 401), ("oauth2.token", 400)]
 
 
 def test_a_missing_contacts_scope_is_a_permission_error_without_retry(harness: Harness) -> None:
@@ -458,18 +443,18 @@ def _google_error(status: int, state: str, reason: str) -> dict[str, Any]:
 def test_a_quota_403_is_retried_but_a_permission_403_is_not(harness: Harness) -> None:
     """The emulator answers quota with 429 only; Google also uses 403 for quotas, so this one is narrow."""
     client = harness.client()
-    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups"
+    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups/myContacts"
     with responses.RequestsMock() as mocked:
         mocked.get(url, status=403, json=_google_error(403, "PERMISSION_DENIED", "RATE_LIMIT_EXCEEDED"))
-        mocked.get(url, status=200, json={"contactGroups": []})
-        assert client.find_tagged_groups(MARKER) == []
+        mocked.get(url, status=200, json={"resourceName": "contactGroups/myContacts"})
+        assert client.count_contacts() == 0
         assert len(mocked.calls) == 2
     with responses.RequestsMock() as mocked:
         mocked.get(
             url, status=403, json=_google_error(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT")
         )
         with pytest.raises(PermissionDeniedError):
-            client.find_tagged_groups(MARKER)
+            client.count_contacts()
         assert len(mocked.calls) == 1
     assert [o for _, o in harness.ledger()] == ["403", "200", "403"]
 
@@ -526,8 +511,8 @@ def test_a_request_interrupted_before_it_is_answered_is_recorded_as_aborted(harn
         """Like a worker's time limit: not an error the layer maps."""
 
     client = harness.client()
-    assert client.find_tagged_groups(MARKER) == []
-    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups"
+    assert client.count_contacts() == 0
+    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups/myContacts"
 
     def interrupt(_: Any) -> tuple[int, dict[str, str], str]:
         raise StopError
@@ -535,9 +520,9 @@ def test_a_request_interrupted_before_it_is_answered_is_recorded_as_aborted(harn
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, url, callback=interrupt)
         with pytest.raises(StopError):
-            client.find_tagged_groups(MARKER)
-    assert harness.ledger() == [("contactGroups.list", "200"), ("contactGroups.list", "aborted")]
-    assert harness.log() == [("contactGroups.list", 200)]
+            client.count_contacts()
+    assert harness.ledger() == [("contactGroups.get", "200"), ("contactGroups.get", "aborted")]
+    assert harness.log() == [("contactGroups.get", 200)]
 
 
 def test_an_update_repeated_after_an_ambiguous_failure_is_reported_ambiguous(harness: Harness) -> None:
@@ -617,13 +602,13 @@ def test_clients_sharing_a_pacer_never_overlap_requests_for_one_account(harness:
 def test_retry_after_is_honoured_and_capped(harness: Harness) -> None:
     """The emulator, like Google, sends no Retry-After; a proxy in between might, so this one is narrow."""
     client = harness.client()
-    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups"
+    url = f"{GoogleEndpoints.for_settings(harness.settings).people_api}/v1/contactGroups/myContacts"
     unavailable = _google_error(503, "UNAVAILABLE", "BACKEND_ERROR")
     with responses.RequestsMock() as mocked:
         mocked.get(url, status=503, json=unavailable, headers={"Retry-After": "7"})
         mocked.get(url, status=429, json=unavailable, headers={"Retry-After": "86400"})
-        mocked.get(url, status=200, json={"contactGroups": []})
-        assert client.find_tagged_groups(MARKER) == []
+        mocked.get(url, status=200, json={"resourceName": "contactGroups/myContacts"})
+        assert client.count_contacts() == 0
     assert harness.sleeps[0] >= 7
     assert harness.sleeps[1] == RetryPolicy().max_retry_after
 
@@ -726,27 +711,24 @@ def test_open_group_puts_members_in_scope_in_one_request_and_only_for_a_tagged_g
         client.open_group(GroupScope(personal["groups"]["Book club"], MARKER))
 
 
-def test_count_contacts_reads_one_persons_metadata_and_returns_only_the_account_total(
+def test_count_contacts_reads_my_contacts_member_count_and_no_person_or_group_name(
     harness: Harness,
 ) -> None:
     client = harness.client()
-    assert client.count_contacts() == 0, "Google leaves a zero total out of its answer"
+    assert client.count_contacts() == 0, "Google leaves a zero count out of its answer"
     harness.seed_personal()
     contacts = open_group(client)
     contacts.batch_create([tagged("1", "Ada"), tagged("2", "Grace")])
 
     assert client.count_contacts() == 4
-    full = contacts.list_connections(["names"])
-    assert full.total == 4, "a full listing tells the total too"
-    assert contacts.list_connections(["names"], full.next_sync_token).total is None
 
     db.session.flush()
     count = db.session.scalars(
         select(LedgerEntry)
-        .where(LedgerEntry.method == "people.connections.list", LedgerEntry.tag == EventTag.GOOGLE_REQUEST)
+        .where(LedgerEntry.method == "contactGroups.get", LedgerEntry.tag == EventTag.GOOGLE_REQUEST)
         .order_by(LedgerEntry.seq)
-    ).all()[1]
-    assert (count.kind, count.records, json.loads(count.categories)) == ("read", 1, ["metadata"])
-    listings = [e for e in harness.google.log(harness.log_start) if e["method"] == "people.connections.list"]
-    assert [len(e["contacts_touched"]) for e in listings] == [0, 1, 4, 0]
+    ).all()[-1]
+    assert (count.kind, count.records, json.loads(count.categories)) == ("read", 1, ["contactGroups"])
+    counts = [e for e in harness.google.log(harness.log_start) if e["path"].endswith("/myContacts")]
+    assert [e["contacts_touched"] for e in counts] == [[], []]
     assert harness.ledger() == [(method, str(status)) for method, status in harness.log()]

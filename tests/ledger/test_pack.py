@@ -90,7 +90,7 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
     assert manifest["format"] == PACK_FORMAT
     assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
     assert manifest["documents_in_force"] == {
-        "privacy_policy": "v1",
+        "privacy_policy": "v2",
         "disclosure": disclosure.current().version,
     }
     assert any(n.startswith("public-keys/") for n in names)

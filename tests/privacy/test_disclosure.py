@@ -45,6 +45,24 @@ def test_shipped_disclosure_covers_what_the_policy_requires() -> None:
         assert needed in text, needed
 
 
+def test_shipped_disclosure_says_exactly_what_groupsync_reads() -> None:
+    text = " ".join(disclosure.current().markdown.split())
+    for needed in (
+        "What GroupSync will read",
+        "the list of the contacts in it",
+        "never the groups' names",
+        "25,000",
+        "never lists your contacts or your groups",
+        "receives nothing of a contact outside its group",
+        "not the name of any group it did not create",
+        "an empty group of the first name may then stay behind",
+    ):
+        assert needed in text, needed
+    # The earlier text is kept as published; it promised less than it could show.
+    assert disclosure.versions()[-2:] == ["v1", "v2"]
+    assert "What GroupSync will read" not in disclosure.load("v1").markdown
+
+
 def test_the_highest_numbered_version_is_current(content: Path) -> None:
     for number in (1, 2, 10):
         (content / f"v{number}.md").write_text(f"Version {number}\n", encoding="utf-8")
@@ -82,11 +100,12 @@ def test_acceptance_counts_only_for_the_current_texts_and_account(
     # A new privacy policy needs a fresh acceptance...
     policies = tmp_path / "policy"
     policies.mkdir()
-    for version in ("v1", "v2"):
-        (policies / f"{version}.md").write_text(current_policy().markdown, encoding="utf-8")
+    newer = int(policy.removeprefix("v")) + 1
+    for number in range(1, newer + 1):
+        (policies / f"v{number}.md").write_text(current_policy().markdown, encoding="utf-8")
     settings = app.config["GROUPSYNC"]
     monkeypatch.setitem(app.config, "GROUPSYNC", replace(settings, privacy_policy_dir=policies))
-    assert current_policy_version() == "v2"
+    assert current_policy_version() == f"v{newer}"
     assert not disclosure.has_current_acceptance(db.session(), member.user_id, account.id)
     monkeypatch.setitem(app.config, "GROUPSYNC", settings)
     assert disclosure.has_current_acceptance(db.session(), member.user_id, account.id)

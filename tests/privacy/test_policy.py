@@ -43,7 +43,7 @@ def test_shipped_policy_states_limited_use_and_ai_ml(client: FlaskClient) -> Non
     assert LIMITED_USE in plain
     assert AI_ML in plain
     assert 'href="https://developers.google.com/terms/api-services-user-data-policy"' in page
-    assert 'data-version="v1"' in page
+    assert 'data-version="v2"' in page
 
 
 def test_operator_versions_current_and_archived(client: FlaskClient, operator_policy: Path) -> None:

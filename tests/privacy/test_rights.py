@@ -65,6 +65,11 @@ def _receipt(page: str) -> dict[str, Any]:
     found = re.search(r'<pre data-testid="deletion-receipt">(.*?)</pre>', page, re.S)
     assert found is not None, "no receipt on the page"
     receipt: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    # The page reads as a receipt, not only as the JSON it offers for download.
+    rows = re.search(r'<table data-testid="deletion-rows">(.*?)</table>', page, re.S)
+    assert rows is not None, "no human-readable list of what was deleted"
+    for kind, number in receipt["rows_deleted"].items():
+        assert f"<td>{html.escape(kind.replace('_', ' '))}</td><td>{number}</td>" in rows.group(1)
     return receipt
 
 

@@ -7,6 +7,7 @@ request goes over HTTP to the emulator. Only the retry waits are skipped.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -55,9 +56,13 @@ def person(crm_id: str, given: str = "", **fields: Any) -> ContactData:
 
 
 def fast_people(
-    settings: Settings, credentials: Any, context: RequestContext, ledger: GoogleRequestLedger
+    settings: Settings,
+    credentials: Any,
+    context: RequestContext,
+    ledger: GoogleRequestLedger,
+    wait: Callable[[float], None] = lambda _: None,
 ) -> PeopleClient:
-    """The production client with its retry waits skipped, so fault tests run in seconds."""
+    """The production client with its retry waits handed to ``wait`` (skipped by default)."""
     return PeopleClient(
         credentials,
         GoogleEndpoints.for_settings(settings),
@@ -66,7 +71,7 @@ def fast_people(
         Pacer(100_000),
         timeout_seconds=5.0,
         retry=RetryPolicy(max_attempts=6, initial_wait=0.0, max_wait=0.0, jitter=0.0),
-        sleep=lambda _: None,
+        sleep=wait,
     )
 
 
@@ -97,6 +102,9 @@ class World:
         self.sync = enable_sync(db.session, self.member, self.list.id)
         self.personal_before = self.personal_part()
         self.mark = len(google.log())
+        self.start = self.mark
+        self.on_wait: Callable[[float], None] = lambda _: None
+        """What a run does instead of sleeping out a retry back-off."""
 
     # --- CRM side
 
@@ -123,7 +131,7 @@ class World:
             self.sync.id,
             settings=self.settings,
             credentials=credentials,
-            people=fast_people,
+            people=functools.partial(fast_people, wait=self.on_wait),
             options=RunOptions(**options),
         )
         db.session.expire_all()

@@ -40,21 +40,25 @@ def assert_blocked(world: World, message: str) -> None:
     assert world.personal_part() == world.personal_before
 
 
+def count_requests(world: World) -> list[dict[str, object]]:
+    """The size checks of the last run: a read of ``contactGroups/myContacts`` only."""
+    return [e for e in world.google.log(world.mark) if e["path"] == "/v1/contactGroups/myContacts"]
+
+
 def test_creates_an_incremental_run_cannot_fit_are_refused_before_any_write(world: World) -> None:
     fill_account(world, GOOGLE_CONTACT_LIMIT - 3)
     world.upsert(person("c1", "Ann"), person("c2", "Ben"))
     assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
-    world.run()  # the first incremental listing reports GroupSync's own creates; settle it
     world.upsert(person("c3", "Cat"), person("c4", "Dan"))
 
     run = world.run()
 
     assert run is not None
     assert run.outcome is RunOutcome.BLOCKED
-    # The incremental listing does not tell the account's size: one page of one person does.
-    assert world.requests() == ["contactGroups.get", "people.connections.list", "people.connections.list"]
-    (count,) = [e for e in world.google.log(world.mark) if e["method"] == "people.connections.list"][1:]
-    assert len(count["contacts_touched"]) == 1
+    # The group, then the account's size from myContacts' member count: no person is read.
+    assert world.requests() == ["contactGroups.get", "contactGroups.get"]
+    (count,) = count_requests(world)
+    assert count["contacts_touched"] == []
     assert_blocked(
         world,
         f"the Google account holds {GOOGLE_CONTACT_LIMIT - 1} contacts and this list needs 2 more;"
@@ -63,7 +67,7 @@ def test_creates_an_incremental_run_cannot_fit_are_refused_before_any_write(worl
     world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
 
 
-def test_a_first_sync_takes_the_size_from_its_full_listing(world: World) -> None:
+def test_a_first_sync_checks_the_size_before_creating(world: World) -> None:
     fill_account(world, GOOGLE_CONTACT_LIMIT)
     world.upsert(person("c1", "Ann"))
 
@@ -71,8 +75,8 @@ def test_a_first_sync_takes_the_size_from_its_full_listing(world: World) -> None
 
     assert run is not None
     assert run.outcome is RunOutcome.BLOCKED
-    listing_pages = -(-GOOGLE_CONTACT_LIMIT // 1000)
-    assert world.requests() == ["contactGroups.create", *["people.connections.list"] * listing_pages]
+    assert world.requests() == ["contactGroups.create", "contactGroups.get"]
+    assert len(count_requests(world)) == 1
     assert_blocked(
         world,
         f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 1 more;"
@@ -81,15 +85,57 @@ def test_a_first_sync_takes_the_size_from_its_full_listing(world: World) -> None
     assert world.by_crm_id() == {}
 
 
+def test_the_runs_own_deletes_make_room_for_its_creates(world: World) -> None:
+    fill_account(world, GOOGLE_CONTACT_LIMIT - 250)
+    world.upsert(*(person(f"c{i}", f"N{i}") for i in range(250)))
+    assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
+    world.leave_list(*(f"c{i}" for i in range(50)))
+    world.upsert(*(person(f"n{i}", f"New{i}") for i in range(50)))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert (run.deleted, run.created) == (50, 50)
+    assert world.requests() == [
+        "contactGroups.get",
+        "people.getBatchGet",
+        "contactGroups.get",
+        "people.batchDeleteContacts",
+        "people.batchCreateContacts",
+    ]
+    expected = {f"c{i}": f"N{i}" for i in range(50, 250)} | {f"n{i}": f"New{i}" for i in range(50)}
+    world.assert_mirrors(expected)
+    assert len(world.snapshot()["contacts"]) == GOOGLE_CONTACT_LIMIT
+
+
+def test_one_more_create_than_the_deletes_free_is_refused(world: World) -> None:
+    fill_account(world, GOOGLE_CONTACT_LIMIT - 250)
+    world.upsert(*(person(f"c{i}", f"N{i}") for i in range(250)))
+    assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
+    world.leave_list(*(f"c{i}" for i in range(50)))
+    world.upsert(*(person(f"n{i}", f"New{i}") for i in range(51)))
+
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.BLOCKED
+    assert_blocked(
+        world,
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 51 more"
+        " (and frees 50); that would pass Google's limit of"
+        f" {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+    )
+
+
 def test_a_run_without_creates_does_not_ask_for_the_size(world: World) -> None:
     world.upsert(person("c1", "Ann"))
     assert world.run().outcome is RunOutcome.OK  # type: ignore[union-attr]
-    world.run()
     world.upsert(person("c1", "Anne"))
 
     run = world.run()
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
-    assert world.requests().count("people.connections.list") == 1
+    assert world.requests() == ["contactGroups.get", "people.getBatchGet", "people.batchUpdateContacts"]
     world.assert_mirrors({"c1": "Anne"})

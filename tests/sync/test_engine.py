@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -46,16 +46,16 @@ def test_initial_sync_fills_a_new_group_with_the_minimum_of_requests(world: Worl
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
     assert (run.created, run.updated, run.deleted, run.failed) == (3, 0, 0, 0)
+    # The group, the account's size (Google's contact limit), one batch of creates.
     assert world.requests() == [
         "contactGroups.create",
-        "people.connections.list",
+        "contactGroups.get",
         "people.batchCreateContacts",
     ]
     world.assert_mirrors({"c1": "Олена", "c2": "Bob", "c3": "Carol"})
     sync = world.reload()
     assert sync.group_name == "Acme CRM · Customers"
     assert sync.status is SyncStatus.OK
-    assert sync.sync_token
     (olena,) = world.by_crm_id()["c1"]
     assert olena["imClients"][0]["protocol"] == "telegram"
     assert olena["birthdays"][0]["date"] == {"month": 2, "day": 29}
@@ -66,7 +66,7 @@ def test_initial_sync_fills_a_new_group_with_the_minimum_of_requests(world: Worl
     assert again is not None
     assert again.outcome is RunOutcome.OK, again.message
     assert (again.in_sync, again.created, again.updated) == (3, 0, 0)
-    assert world.requests() == ["contactGroups.get", "people.connections.list"]
+    assert world.requests() == ["contactGroups.get"]
     world.assert_mirrors({"c1": "Олена", "c2": "Bob", "c3": "Carol"})
 
 
@@ -79,8 +79,6 @@ def _synced(world: World, *contacts: object) -> None:
 
 def test_incremental_sync_writes_only_what_changed_in_the_crm(world: World) -> None:
     _synced(world, *(person(f"c{i}", f"N{i}") for i in range(6)))
-    # The first incremental listing still reports GroupSync's own creates; settle it first.
-    world.run()
     world.upsert(person("c1", "Renamed"), person("c9", "New"))
     world.leave_list("c2")
     world.delete_in_crm("c3")
@@ -92,14 +90,17 @@ def test_incremental_sync_writes_only_what_changed_in_the_crm(world: World) -> N
     assert (run.created, run.updated, run.deleted, run.in_sync) == (1, 1, 2, 3)
     assert world.requests() == [
         "contactGroups.get",
-        "people.connections.list",
+        # Only the contacts changed in the CRM or leaving the list are read.
         "people.getBatchGet",
-        # An incremental listing does not tell the account's size; creates need it (contact limit).
-        "people.connections.list",
+        # The account's size, for Google's contact limit: creates follow.
+        "contactGroups.get",
+        # Deletes first: they make room for the creates.
+        "people.batchDeleteContacts",
         "people.batchCreateContacts",
         "people.batchUpdateContacts",
-        "people.batchDeleteContacts",
     ]
+    (batch_get,) = [e for e in world.google.log(world.mark) if e["method"] == "people.getBatchGet"]
+    assert len(batch_get["contacts_touched"]) == 3
     world.assert_mirrors({"c0": "N0", "c1": "Renamed", "c4": "N4", "c5": "N5", "c9": "New"})
     assert set(world.rows()) == {"c0", "c1", "c4", "c5", "c9"}
 
@@ -174,6 +175,12 @@ def test_a_group_deleted_by_the_user_stops_the_sync_until_recreated(
         assert run.readded == 2
 
 
+def _repair_due(world: World) -> Callable[[], datetime]:
+    """A clock past the repair interval, so the next run reads every member of the group."""
+    later = utcnow() + timedelta(seconds=world.settings.sync_repair_interval_seconds, minutes=1)
+    return lambda: later
+
+
 def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(world: World) -> None:
     _synced(world, person("c1", "Ann"), person("c2", "Ben"), person("c3", "Cy"))
     found = world.by_crm_id()
@@ -181,11 +188,35 @@ def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(worl
     world.user(f"contacts/{edited}/edit", {"names": [{"givenName": "Annie"}], "photos": []})
     world.user(f"contacts/{found['c2'][0]['resourceName'].removeprefix('people/')}/delete")
 
-    run = world.run()
+    cheap = world.run()
+
+    assert cheap is not None
+    assert cheap.outcome is RunOutcome.OK, cheap.message
+    # Gone from the group: put back without reading it; Google names it deleted, so it is re-created.
+    assert world.requests() == [
+        "contactGroups.get",
+        "contactGroups.members.modify",
+        "contactGroups.get",
+        "people.batchCreateContacts",
+    ]
+    assert (cheap.updated, cheap.recreated, cheap.created) == (0, 1, 0)
+
+    run = world.run(now=_repair_due(world))
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
-    assert (run.updated, run.recreated, run.created) == (1, 1, 0)
+    assert run.full_resync
+    # The repair run compares every member's etag; only those Google changed are read in full.
+    assert world.requests() == [
+        "contactGroups.get",
+        "people.getBatchGet",
+        "people.getBatchGet",
+        "people.batchUpdateContacts",
+    ]
+    glance, full = [e for e in world.google.log(world.mark) if e["method"] == "people.getBatchGet"]
+    # All three compared; only the edited one read in full.
+    assert (len(glance["contacts_touched"]), len(full["contacts_touched"])) == (3, 1)
+    assert (run.updated, run.recreated, run.created) == (1, 0, 0)
     world.assert_mirrors({"c1": "Ann", "c2": "Ben", "c3": "Cy"})
     assert world.rows()["c2"].deleted_in_google_at is not None
     assert world.rows()["c1"].deleted_in_google_at is None
@@ -286,17 +317,16 @@ def test_turned_off_sync_sends_nothing_and_resumes_without_duplicates(world: Wor
     world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
 
 
-def test_expired_sync_token_triggers_a_full_listing_without_writes(world: World) -> None:
-    _synced(world, person("c1", "Ann"), person("c2", "Ben"))
-    world.google.call("POST", "people/sync-tokens/age", {})
+def test_a_repair_run_without_changes_only_reads_the_group(world: World) -> None:
+    _synced(world, *(person(f"c{i}", f"N{i}") for i in range(250)))
 
-    run = world.run()
+    run = world.run(now=_repair_due(world))
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
     assert run.full_resync
-    assert not any(m.startswith("people.batch") for m in world.requests())
-    world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
+    assert world.requests() == ["contactGroups.get", "people.getBatchGet", "people.getBatchGet"]
+    world.assert_mirrors({f"c{i}": f"N{i}" for i in range(250)})
 
 
 def test_values_google_cannot_take_are_reported_on_the_mapping_and_the_run(world: World) -> None:
@@ -312,15 +342,15 @@ def test_values_google_cannot_take_are_reported_on_the_mapping_and_the_run(world
     assert "birthdays" not in world.by_crm_id()["c1"][0]
 
 
-def test_a_full_listing_at_least_every_seven_days(world: World) -> None:
+def test_a_repair_run_once_per_repair_interval(world: World) -> None:
     _synced(world, person("c1", "Ann"))
     assert world.run().full_resync is False  # type: ignore[union-attr]
 
-    week_later = utcnow() + timedelta(days=7, minutes=1)
-    run = world.run(now=lambda: week_later)
+    due = _repair_due(world)
+    run = world.run(now=due)
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
     assert run.full_resync
-    assert world.reload().last_full_sync_at == week_later
+    assert world.reload().last_full_sync_at == due()
     world.assert_mirrors({"c1": "Ann"})

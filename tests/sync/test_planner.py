@@ -156,13 +156,16 @@ def test_contact_limit_blocks_creates_past_25000() -> None:
     assert within_contact_limit(planned, 24_998).blocked is None
 
 
-def test_deletes_of_the_same_run_make_no_room_for_its_creates() -> None:
+def test_deletes_of_the_same_run_make_room_for_its_creates() -> None:
     rows = [synced("gone")]
     facts = GoogleFacts(inspected={"people/gone": remote("people/gone", crm_id="gone")})
     planned = plan([contact("a")], rows, facts)
     assert (planned.creates, planned.deletes) == (1, 1)
 
-    assert within_contact_limit(planned, 25_000).blocked is Blocked.CONTACT_LIMIT
+    assert within_contact_limit(planned, 25_000).blocked is None
+    refused = within_contact_limit(planned, 25_001)
+    assert refused.blocked is Blocked.CONTACT_LIMIT
+    assert "needs 1 more (and frees 1)" in refused.blocked_detail
 
 
 def test_a_mass_delete_block_is_kept_over_the_contact_limit() -> None:

@@ -45,6 +45,14 @@ class ConflictError(Exception):
     """Another transaction wrote the same CRM ids at the same moment; retrying is safe."""
 
 
+class NameTakenError(ConflictError):
+    """Another live list of the account already has this name (names are unique, ignoring case)."""
+
+    def __init__(self, name: str, other_name: str, other_id: str) -> None:
+        self.name, self.other_name, self.other_id = name, other_name, other_id
+        super().__init__(f"a list named '{other_name}' already exists (id '{other_id}'); choose another name")
+
+
 @contextmanager
 def transaction(session: DbSession) -> Iterator[Session]:
     """:func:`app.db.unit_of_work`, with a unique-key race reported as :class:`ConflictError`.

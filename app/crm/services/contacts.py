@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -28,14 +28,18 @@ from app.crm.validation import FieldError, InputError, check_id, validate_contac
 from app.db import DbSession, utcnow
 
 __all__ = [
+    "DeletionReach",
     "contact_payload",
     "delete_contact",
     "delete_contacts",
+    "delete_with_undo",
+    "deletion_reach",
     "get_contact",
     "page_contacts",
     "search_contacts",
     "store_contact_data",
     "to_contact_data",
+    "undo_delete",
     "upsert_contact",
     "upsert_contacts",
 ]
@@ -146,7 +150,7 @@ def store_contact_data(session: DbSession, account_id: int, items: Sequence[Cont
         apply_contact_data(row, data)
         row.updated_at = now
         # Upserting a contact an admin deleted means the CRM has it again.
-        row.deleted, row.deleted_at, row.deleted_by = False, None, None
+        row.deleted, row.deleted_at, row.deleted_by, row.undo_until = False, None, None, None
         changed.append(row.id)
         outcomes.append(Outcome.UPDATED)
     try:
@@ -188,6 +192,64 @@ def delete_contacts(
                 results[index] = ItemResult(index, ident, Outcome.DELETED)
         _bump_lists_of(session, changed, now)
     return [r for r in results if r is not None]
+
+
+@dataclasses.dataclass(frozen=True)
+class DeletionReach:
+    """What deleting a contact touches: the lists holding it and the Google accounts syncing them."""
+
+    lists: list[str]
+    google_accounts: int
+
+
+def deletion_reach(session: DbSession, contact: CrmContact) -> DeletionReach:
+    """The live lists holding ``contact`` and how many members' Google accounts sync one of them."""
+    from app.sync.models import ContactSync
+
+    lists = list(
+        session.scalars(
+            select(ContactList)
+            .join(ListMember, ListMember.list_id == ContactList.id)
+            .where(ListMember.contact_id == contact.id, ContactList.deleted_at.is_(None))
+            .order_by(ContactList.name)
+        )
+    )
+    syncing = set(
+        session.scalars(
+            select(ContactSync.connection_id).where(
+                ContactSync.list_id.in_([row.id for row in lists]), ContactSync.enabled.is_(True)
+            )
+        )
+    )
+    return DeletionReach([row.name for row in lists], len(syncing))
+
+
+def delete_with_undo(session: DbSession, contact: CrmContact, actor: str, window: timedelta) -> datetime:
+    """An admin's deletion that may be undone for ``window``; returns until when.
+
+    The contact is deleted for the CRM at once (the API says so); the sync treats it as live
+    until the window ends, so its Google copies go only once nobody can undo any more.
+    """
+    now = utcnow()
+    with transaction(session):
+        if not contact.deleted:
+            contact.deleted, contact.deleted_at, contact.deleted_by = True, now, actor
+            contact.updated_at = now
+        contact.undo_until = now + window
+        _bump_lists_of(session, [contact.id], now)
+    return contact.undo_until
+
+
+def undo_delete(session: DbSession, contact: CrmContact) -> bool:
+    """Restore a contact deleted on the admin page while its undo window lasts; False after it."""
+    now = utcnow()
+    if not contact.deleted or contact.undo_until is None or contact.undo_until <= now:
+        return False
+    with transaction(session):
+        contact.deleted, contact.deleted_at, contact.deleted_by, contact.undo_until = False, None, None, None
+        contact.updated_at = now
+        _bump_lists_of(session, [contact.id], now)
+    return True
 
 
 def delete_contact(session: DbSession, account_id: int, crm_id: str, actor: str) -> Outcome:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from app.crm.models import ContactList, CrmContact, ListMember
-from app.crm.services.common import NotFoundError, Outcome, Page, page, transaction
+from app.crm.services.common import NameTakenError, NotFoundError, Outcome, Page, page, transaction
 from app.crm.validation import FieldError, InputError, check_id, check_name
 from app.db import DbSession, utcnow
 
@@ -85,11 +85,42 @@ def _new_list_id() -> str:
     return f"gs-{secrets.token_hex(8)}"
 
 
+def name_key(name: str) -> str:
+    """What two list names must differ in: case is ignored, as the unique index on ``lower(name)`` does."""
+    return name.casefold()
+
+
+def _live_named(session: DbSession, account_id: int, name: str) -> ContactList | None:
+    """The account's live list whose name equals ``name`` ignoring case, if any.
+
+    Compared in Python with :func:`str.casefold`: SQLite's ``lower()`` folds ASCII only, and an
+    account holds few lists. The unique index on ``lower(name)`` stops a concurrent twin.
+    """
+    wanted = name_key(name)
+    rows = session.scalars(
+        select(ContactList)
+        .where(ContactList.account_id == account_id, ContactList.deleted_at.is_(None))
+        .order_by(ContactList.id)
+    )
+    return next((row for row in rows if name_key(row.name) == wanted), None)
+
+
+def _refuse_taken(session: DbSession, account_id: int, crm_id: str, name: str) -> None:
+    other = _live_named(session, account_id, name)
+    if other is not None and other.crm_id != crm_id:
+        raise NameTakenError(name, other.name, other.crm_id)
+
+
 def _save_list(
     session: DbSession, account_id: int, crm_id: str, raw_name: object
 ) -> tuple[ContactList, Outcome]:
-    """Create, rename or bring back the list ``crm_id``; the API and the admin UI both come here."""
+    """Create, rename or bring back the list ``crm_id``; the API and the admin UI both come here.
+
+    A name another live list of the account has (ignoring case) is refused with
+    :class:`NameTakenError`: CSV import picks its target list by name.
+    """
     name = check_name(raw_name)
+    _refuse_taken(session, account_id, crm_id, name)
     with transaction(session):
         row = session.scalar(
             select(ContactList).where(ContactList.account_id == account_id, ContactList.crm_id == crm_id)
@@ -123,16 +154,15 @@ def delete_list(session: DbSession, account_id: int, crm_id: str) -> None:
         row.bump(now)
 
 
+def find_list_by_name(session: DbSession, account_id: int, name: str) -> ContactList | None:
+    """The live list called ``name``, ignoring case (CSV import's target), if there is one."""
+    return _live_named(session, account_id, check_name(name, "list"))
+
+
 def find_or_create_list_by_name(session: DbSession, account_id: int, name: str) -> ContactList:
-    """The live list called ``name`` or a new one (CSV import); flushed, not committed."""
+    """The live list called ``name`` (ignoring case) or a new one (CSV import); flushed, not committed."""
     name = check_name(name, "list")
-    row = session.scalar(
-        select(ContactList)
-        .where(
-            ContactList.account_id == account_id, ContactList.name == name, ContactList.deleted_at.is_(None)
-        )
-        .order_by(ContactList.id)
-    )
+    row = _live_named(session, account_id, name)
     if row is None:
         row = ContactList(account_id=account_id, crm_id=_new_list_id(), name=name)
         session.add(row)

@@ -1,7 +1,7 @@
 """Users keep their interface language and time zone; a disclosure acceptance names the language read.
 
-Revision ID: 0006
-Revises: 0003
+Revision ID: 0010
+Revises: 0008
 Create Date: 2026-12-02 16:20:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-12-02 16:20:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0003"
+revision = "0010"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
