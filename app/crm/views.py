@@ -87,9 +87,7 @@ def create_list() -> Response:
     except InputError as exc:
         flash(_("List name %(problem)s; no list was created.", problem=exc.errors[0].message), "error")
     except services.NameTakenError as exc:
-        flash(
-            _("A list named '%(name)s' already exists; no list was created.", name=exc.other_name), "error"
-        )
+        flash(_("A list named '%(name)s' already exists; no list was created.", name=exc.other_name), "error")
     else:
         flash(
             _("List '%(name)s' created; make it available to members below.", name=contact_list.name), "info"
@@ -326,7 +324,7 @@ def upload() -> str | Response:
         return redirect(url_for("crm.import_form"))
     user = current_user()
     try:
-        staged, _ = csv_import.stage_upload(
+        staged, _parsed = csv_import.stage_upload(
             db.session,
             current_account().id,
             filename=file.filename,

@@ -93,6 +93,9 @@ LABELS: dict[str, LazyText] = {
     "running": _l("running"),
     "blocked": _l("blocked"),
     "interrupted": _l("interrupted"),
+    "setting_up": _l("setting up"),
+    "active": _l("active"),
+    "failing": _l("failing"),
     # Triggers
     "schedule": _l("schedule"),
     "crm_change": _l("CRM change"),

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import grant_access
 from app.db import DbSession, plain, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.google.domain import (
     DomainTokenError,
     KeyFileError,
@@ -84,7 +85,7 @@ def _flow(
 
 def _require_admin(membership: Membership) -> None:
     if membership.role is not Role.ADMIN:
-        raise WorkspaceError("only an account admin can manage the Workspace domain")
+        raise WorkspaceError(_("only an account admin can manage the Workspace domain"))
 
 
 def domain_of(session: DbSession, account_id: int) -> DomainConnection | None:
@@ -98,20 +99,24 @@ def connect(
     _require_admin(admin)
     name = domain.strip().lower()
     if not _DOMAIN.fullmatch(name):
-        raise WorkspaceError(f"'{domain}' is not a domain name (for example example.com)")
+        raise WorkspaceError(_("'%(domain)s' is not a domain name (for example example.com)", domain=domain))
     if admin.user.email.lower().rpartition("@")[2] != name:
         raise WorkspaceError(
-            f"your address {admin.user.email} is not in {name}: connect the domain as one of its admins"
+            _(
+                "your address %(email)s is not in %(domain)s: connect the domain as one of its admins",
+                email=admin.user.email,
+                domain=name,
+            )
         )
     if (
         mode is DomainMode.INSTALLATION
         and settings.domain_service_account is None
         and settings.domain_service_account_key_file is None
     ):
-        raise WorkspaceError("this installation has no service account; upload your own key instead")
+        raise WorkspaceError(_("this installation has no service account; upload your own key instead"))
     existing = domain_of(session, admin.account_id)
     if existing is not None:
-        raise WorkspaceError(f"this account is already connected to {existing.domain}")
+        raise WorkspaceError(_("this account is already connected to %(domain)s", domain=existing.domain))
     connection = DomainConnection(
         account_id=admin.account_id, domain=name, mode=mode, created_by_user_id=admin.user_id
     )
@@ -134,11 +139,11 @@ def store_key(
     """Validate the uploaded key file and seal it; it is never shown again. A new upload rotates it."""
     _require_admin(admin)
     if domain.mode is not DomainMode.CUSTOMER_KEY:
-        raise WorkspaceError("this domain uses the installation's service account; it takes no key")
+        raise WorkspaceError(_("this domain uses the installation's service account; it takes no key"))
     try:
         key = ServiceAccountKey.parse(text)
     except KeyFileError as exc:
-        raise WorkspaceError(f"the key file cannot be used: {exc}") from None
+        raise WorkspaceError(_("the key file cannot be used: %(problem)s", problem=exc)) from None
     vault.store_service_account_key(domain, key.to_json())
     domain.client_email, domain.client_id, domain.key_id = key.client_email, key.client_id, key.private_key_id
     domain.key_uploaded_at = utcnow()
@@ -175,7 +180,7 @@ def accept_statement(session: DbSession, domain: DomainConnection, admin: Member
     """The admin confirms, once per statement version, that the domain's users were informed."""
     _require_admin(admin)
     if version != STATEMENT_VERSION:
-        raise WorkspaceError("the statement changed while the page was open; read it again and confirm")
+        raise WorkspaceError(_("the statement changed while the page was open; read it again and confirm"))
     if statement_accepted(session, domain):
         return
     session.add(
@@ -269,7 +274,13 @@ def invite(session: DbSession, domain: DomainConnection, admin: Membership, emai
     """Invite a colleague by address; only addresses in the domain, as members."""
     _require_admin(admin)
     if not domain.covers(email.strip()):
-        raise WorkspaceError(f"{email.strip() or 'that'} is not an address in {domain.domain}")
+        raise WorkspaceError(
+            _(
+                "%(email)s is not an address in %(domain)s",
+                email=email.strip() or "that",
+                domain=domain.domain,
+            )
+        )
     account = session.get(Account, domain.account_id)
     assert account is not None
     try:
@@ -295,7 +306,9 @@ def _domain_connection_of(
         )
     )
     if connection is not None and connection.domain_connection_id is None and connection.is_usable:
-        raise WorkspaceError(f"{member.user.email} syncs through their own Google connection already")
+        raise WorkspaceError(
+            _("%(email)s syncs through their own Google connection already", email=member.user.email)
+        )
     if connection is None:
         connection = GoogleConnection(account_id=member.account_id, user_id=member.user_id)
         session.add(connection)
@@ -374,13 +387,15 @@ def assign(
     """Give ``member`` the list, synced through the domain; the member is told first."""
     _require_admin(admin)
     if domain.status is not DomainStatus.ACTIVE:
-        raise WorkspaceError("test the domain connection first: it has not passed a test")
+        raise WorkspaceError(_("test the domain connection first: it has not passed a test"))
     if not statement_accepted(session, domain):
-        raise WorkspaceError("confirm that the domain's users have been informed first")
+        raise WorkspaceError(_("confirm that the domain's users have been informed first"))
     if member.account_id != domain.account_id or not domain.covers(member.user.email):
-        raise WorkspaceError(f"{member.user.email} is not an address in {domain.domain}")
+        raise WorkspaceError(
+            _("%(email)s is not an address in %(domain)s", email=member.user.email, domain=domain.domain)
+        )
     if contact_list.account_id != domain.account_id or contact_list.deleted_at is not None:
-        raise WorkspaceError("no such list in this account")
+        raise WorkspaceError(_("no such list in this account"))
     assignment = session.scalar(
         select(DomainAssignment).where(
             DomainAssignment.membership_id == member.id, DomainAssignment.list_id == contact_list.id
@@ -388,7 +403,10 @@ def assign(
     )
     if assignment is not None and assignment.member_turned_off_at is not None:
         raise WorkspaceError(
-            f"{member.user.email} turned this sync off for themselves; only they can turn it on"
+            _(
+                "%(email)s turned this sync off for themselves; only they can turn it on",
+                email=member.user.email,
+            )
         )
     connection = _domain_connection_of(session, domain, member)
     try:
@@ -479,7 +497,7 @@ def turn_off(session: DbSession, member: Membership, assignment_id: int) -> None
     """The member turns their domain sync off; the admin sees it and cannot turn it back on."""
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
-        raise WorkspaceError("no such sync of yours")
+        raise WorkspaceError(_("no such sync of yours"))
     assignment.member_turned_off_at = assignment.member_turned_off_at or utcnow()
     sync = session.scalar(
         select(ContactSync).where(
@@ -497,7 +515,7 @@ def turn_on(session: DbSession, member: Membership, assignment_id: int) -> None:
     """The member takes back their own choice to turn a domain sync off."""
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
-        raise WorkspaceError("no such sync of yours")
+        raise WorkspaceError(_("no such sync of yours"))
     assignment.member_turned_off_at = None
     sync = session.scalar(
         select(ContactSync).where(
