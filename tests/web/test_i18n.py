@@ -229,6 +229,7 @@ def test_the_disclosure_is_shown_and_accepted_in_the_reader_language(
     from app.privacy.models import DisclosureAcceptance
 
     assert disclosure.languages_of("v1") == ["en", "ru", "uk"]
+    assert disclosure.languages_of(disclosure.current().version) == ["en", "ru", "uk"]  # every version
     assert disclosure.load("v1", "de").language == "en"  # no German text: the English one
     membership = factory.member(factory.account("Acme"), Role.MEMBER)  # type: ignore[attr-defined]
     client = signed_in(membership)
@@ -243,13 +244,13 @@ def test_the_disclosure_is_shown_and_accepted_in_the_reader_language(
         "/google/connect",
         data={
             "csrf_token": token.group(1),
-            "disclosure_version": "v1",
+            "disclosure_version": disclosure.current().version,
             "disclosure_language": "uk",
             "policy_version": policy.group(1),
         },
     )
     accepted = db.session.query(DisclosureAcceptance).filter_by(user_id=membership.user_id).one()
-    assert (accepted.version, accepted.language) == ("v1", "uk")
+    assert (accepted.version, accepted.language) == (disclosure.current().version, "uk")
 
 
 def test_the_evidence_pack_carries_every_translation_of_the_disclosure(app: Flask) -> None:
