@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import force_locale
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select
 
@@ -359,19 +360,35 @@ def notify(
 
 
 def notice_mail(settings: Settings, member: Membership, admin: Membership, account_name: str) -> Mail:
+    """The notice in the language the member chose for GroupSync's pages (English if none)."""
     base = settings.public_url
-    body = (
-        f"Hello {member.user.name or member.user.email},\n\n"
-        f"{admin.user.name or admin.user.email}, an administrator of {account_name}, has set up GroupSync "
-        "for your Google Workspace domain. GroupSync will add a contact group to your Google Contacts "
-        "and keep it equal to the CRM list(s) you were given. It adds, updates and deletes contacts "
-        "only inside that group and never changes your other contacts or groups.\n\n"
-        "You can see your syncs, what was synced, and turn a sync off for yourself at any time:\n"
-        f"{base}/workspace/my\n"
-        f"What GroupSync does with Google data: {base}/google/\n"
-        f"Privacy policy: {base}/privacy\n"
-    )
-    return Mail(member.user.email, "GroupSync will add a contact group to your Google Contacts", body)
+    with force_locale(member.user.language or "en"):
+        body = "\n\n".join(
+            [
+                _("Hello %(name)s,", name=member.user.name or member.user.email),
+                _(
+                    "%(admin)s, an administrator of %(account)s, has set up GroupSync for your Google "
+                    "Workspace domain. GroupSync will add a contact group to your Google Contacts and keep "
+                    "it equal to the CRM list(s) you were given. It adds, updates and deletes contacts only "
+                    "inside that group and never changes your other contacts or groups.",
+                    admin=admin.user.name or admin.user.email,
+                    account=account_name,
+                ),
+                "\n".join(
+                    [
+                        _(
+                            "You can see your syncs, what was synced, and turn a sync off for yourself "
+                            "at any time:"
+                        ),
+                        f"{base}/workspace/my",
+                        _("What GroupSync does with Google data: %(url)s", url=f"{base}/google/"),
+                        _("Privacy policy: %(url)s", url=f"{base}/privacy"),
+                    ]
+                ),
+            ]
+        )
+        subject = _("GroupSync will add a contact group to your Google Contacts")
+    return Mail(member.user.email, subject, body + "\n")
 
 
 def assign(

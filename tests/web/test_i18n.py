@@ -258,3 +258,21 @@ def test_the_evidence_pack_carries_every_translation_of_the_disclosure(app: Flas
 
     files = evidence_documents(app.config["GROUPSYNC"]).files
     assert {"disclosure-v1.md", "disclosure-v1.uk.md", "disclosure-v1.ru.md"} <= set(files)
+
+
+@pytest.mark.parametrize(("language", "subject"), [(None, "GroupSync will add"), ("uk", "GroupSync додасть")])
+def test_the_domain_notice_is_mailed_in_the_member_language(
+    app: Flask, factory: object, language: str | None, subject: str
+) -> None:
+    from app.config import current_settings
+    from app.workspace.services import notice_mail
+
+    account = factory.account("Acme")  # type: ignore[attr-defined]
+    admin = factory.member(account, Role.ADMIN)  # type: ignore[attr-defined]
+    member = factory.member(account, Role.MEMBER)  # type: ignore[attr-defined]
+    member.user.language = language
+    with app.test_request_context(headers={"Accept-Language": "ru"}):  # the admin reads Russian
+        mail = notice_mail(current_settings(), member, admin, "Acme")
+    assert mail.subject.startswith(subject)
+    assert "Acme" in mail.body
+    assert "/workspace/my" in mail.body
