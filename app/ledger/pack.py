@@ -26,9 +26,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, or_, select
 
 from app.config import Settings
+from app.db import DbSession
 from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerSigningKey
-from app.ledger.services import DbSession, checkpoint_fields, entry_fields, make_checkpoints
+from app.ledger.services import checkpoint_fields, entry_fields, make_checkpoints
 from app.ledger.signing import Signer, public_pem
 from app.ledger.standalone_verify import (
     REQUEST_ID,

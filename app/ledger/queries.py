@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, or_, select
 
 from app.accounts.models import Account, User
+from app.db import DbSession
 from app.ledger.events import Destination, EventTag, Purpose
 from app.ledger.models import LedgerEntry
-from app.ledger.services import REQUEST_ID, DbSession
+from app.ledger.services import REQUEST_ID
 
 E = TypeVar("E", Purpose, EventTag)
 

@@ -21,15 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
-from app.db import plain, utcnow
+from app.db import DbSession, plain, utcnow
 from app.ledger import chain
 from app.ledger.events import (
     Destination,
@@ -49,7 +48,6 @@ from app.ledger.models import (
 )
 from app.ledger.signing import Signer, public_pem
 
-DbSession = Session | scoped_session[Any]
 """A plain session or Flask-SQLAlchemy's ``db.session``: both work as the caller's transaction."""
 
 _ACTOR = re.compile(r"system|user:\d+")

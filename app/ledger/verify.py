@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.db import DbSession
 from app.ledger import chain
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerSigningKey
-from app.ledger.services import DbSession, checkpoint_fields, entry_fields
+from app.ledger.services import checkpoint_fields, entry_fields
 from app.ledger.signing import SigningKeyError
 from app.ledger.standalone_verify import (
     CHECKPOINT_SIGNED_FIELDS,
