@@ -11,6 +11,7 @@ def app_commands() -> list[click.Command]:
     from app.crm.cli import crm_group
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
+    from app.privacy.cli import privacy_group
     from app.worker.cli import worker_command
     from app.workspace.cli import marketplace_group
 
@@ -20,6 +21,7 @@ def app_commands() -> list[click.Command]:
         keys_group,
         connections_group,
         ledger_group,
+        privacy_group,
         worker_command,
         marketplace_group,
     ]

@@ -44,6 +44,27 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Operator:
+    """The installation's operator: the legal entity users and Google can reach."""
+
+    legal_name: str
+    address: str
+    support_email: str
+    privacy_email: str
+    """The data-protection contact."""
+    logo_url: str | None = None
+
+
+DEMO_OPERATOR = Operator(
+    legal_name="GroupSync Demo Operator (not a real company)",
+    address="1 Example Street, Kyiv, Ukraine",
+    support_email="support@groupsync.example",
+    privacy_email="privacy@groupsync.example",
+)
+"""What demo and test installations show; production must name its own operator."""
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     secret_key: str
@@ -102,6 +123,11 @@ class Settings:
     mail_transport: str = "console"
     """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
     mail_from: str = "GroupSync <no-reply@localhost>"
+    mail_smtp_username: str | None = None
+    """Login at the ``smtp://`` relay; unset, GroupSync does not log in."""
+    mail_smtp_password: str | None = field(default=None, repr=False)
+    mail_smtp_starttls: bool = True
+    """Upgrade the ``smtp://`` connection with STARTTLS before sending (and before any login)."""
     support_url: str | None = None
     """Where users get help; the Marketplace listing shows it."""
     terms_url: str | None = None
@@ -114,6 +140,10 @@ class Settings:
     """Answers 401 (unknown, revoked or missing key) one client address may get per minute."""
     rate_limit_storage_url: str = "memory://"
     """Where the API's rate-limit counters live: ``memory://`` (one process) or a Redis URL (shared)."""
+    operator: Operator = field(default_factory=lambda: DEMO_OPERATOR)
+    """Who runs this installation and how to reach them (home page, policy, disclosure, e-mails)."""
+    policy_notice_days: int = 30
+    """Days before a new policy version's effective date that users are told about it."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -207,7 +237,10 @@ class Settings:
             domain_service_account=reader.service_account("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT"),
             domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
             mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
-            mail_from=reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>"),
+            mail_from=_mail_from(reader, relaxed),
+            mail_smtp_username=reader.optional_text("GROUPSYNC_MAIL_SMTP_USERNAME"),
+            mail_smtp_password=reader.optional_text("GROUPSYNC_MAIL_SMTP_PASSWORD"),
+            mail_smtp_starttls=reader.boolean("GROUPSYNC_MAIL_SMTP_STARTTLS", default=True),
             support_url=reader.optional_url("GROUPSYNC_SUPPORT_URL"),
             terms_url=reader.optional_url("GROUPSYNC_TERMS_URL"),
             api_requests_per_minute_per_key=reader.integer(
@@ -220,6 +253,11 @@ class Settings:
                 "GROUPSYNC_API_REFUSED_KEYS_PER_MINUTE", 20, minimum=1
             ),
             rate_limit_storage_url=reader.limiter_storage("GROUPSYNC_RATE_LIMIT_STORAGE_URL"),
+        )
+        settings = replace(
+            settings,
+            operator=_operator(reader, relaxed),
+            policy_notice_days=reader.integer("GROUPSYNC_POLICY_NOTICE_DAYS", 30, minimum=1),
         )
         reader.problems.extend(_worker_metrics_problems(settings, env))
         reader.problems.extend(_replaced_settings_problems(env))
@@ -256,6 +294,37 @@ def current_settings() -> Settings:
     """The running app's settings (needs an app context)."""
     settings: Settings = current_app.config["GROUPSYNC"]
     return settings
+
+
+def _operator(reader: _Reader, relaxed: bool) -> Operator:
+    """Production must name a reachable operator; demo and test fall back to :data:`DEMO_OPERATOR`."""
+    demo = DEMO_OPERATOR if relaxed else None
+
+    operator = Operator(
+        legal_name=reader.text("GROUPSYNC_OPERATOR_NAME", demo.legal_name if demo else None),
+        address=reader.text("GROUPSYNC_OPERATOR_ADDRESS", demo.address if demo else None),
+        support_email=reader.text("GROUPSYNC_SUPPORT_EMAIL", demo.support_email if demo else None),
+        privacy_email=reader.text("GROUPSYNC_PRIVACY_EMAIL", demo.privacy_email if demo else None),
+        logo_url=reader.optional_url("GROUPSYNC_OPERATOR_LOGO_URL"),
+    )
+    for name, value in (
+        ("GROUPSYNC_SUPPORT_EMAIL", operator.support_email),
+        ("GROUPSYNC_PRIVACY_EMAIL", operator.privacy_email),
+    ):
+        if value and not _EMAIL.fullmatch(value):
+            reader.problems.append(f"{name} must be an e-mail address (got '{value}')")
+    return operator
+
+
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def _mail_from(reader: _Reader, relaxed: bool) -> str:
+    """Production must name its own sender; demo and test use a placeholder address."""
+    sender = reader.text("GROUPSYNC_MAIL_FROM", "GroupSync <no-reply@localhost>" if relaxed else None)
+    if sender and "@" not in sender:
+        reader.problems.append(f"GROUPSYNC_MAIL_FROM must hold an e-mail address (got '{sender}')")
+    return sender or ""
 
 
 _REPLACED_SETTINGS = {
@@ -305,6 +374,11 @@ def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str
             f"WEB_CONCURRENCY is {settings.web_concurrency} but DATABASE_URL is SQLite, which allows "
             "one web process: use PostgreSQL or WEB_CONCURRENCY=1"
         )
+    if not settings.mail_transport.startswith("smtp://"):
+        problems.append(
+            f"GROUPSYNC_MAIL_TRANSPORT={settings.mail_transport} is for demo and test: production "
+            "sends policy and breach notices through smtp://host:port"
+        )
     return problems
 
 
@@ -339,6 +413,9 @@ class _Reader:
         if len(value) < min_length:
             self.problems.append(f"{name} must be at least {min_length} characters long")
         return value
+
+    def optional_text(self, name: str) -> str | None:
+        return self._raw(name)
 
     def optional_secret(self, name: str, min_length: int) -> str | None:
         value = self._raw(name)

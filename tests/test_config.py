@@ -14,8 +14,50 @@ def test_production_requires_every_secret_and_names_each() -> None:
         "GROUPSYNC_GOOGLE_CLIENT_ID",
         "GROUPSYNC_GOOGLE_CLIENT_SECRET",
         "GROUPSYNC_TOKEN_KEYS",
+        "GROUPSYNC_OPERATOR_NAME",
+        "GROUPSYNC_OPERATOR_ADDRESS",
+        "GROUPSYNC_SUPPORT_EMAIL",
+        "GROUPSYNC_PRIVACY_EMAIL",
+        "GROUPSYNC_MAIL_FROM",
+        "GROUPSYNC_MAIL_TRANSPORT",
     ):
         assert name in text
+
+
+@pytest.mark.parametrize("mode", ["demo", "test"])
+def test_demo_and_test_get_a_demo_operator_and_console_mail(mode: str, tmp_path: Path) -> None:
+    from app.config import DEMO_OPERATOR
+
+    settings = Settings.from_env({"GROUPSYNC_ENV": mode}, instance_path=tmp_path)
+    assert settings.operator == DEMO_OPERATOR
+    assert "not a real company" in settings.operator.legal_name
+    assert settings.mail_transport == "console"
+    assert settings.mail_from == "GroupSync <no-reply@localhost>"
+
+
+def test_operator_settings_are_read(tmp_path: Path) -> None:
+    env = {
+        "GROUPSYNC_ENV": "demo",
+        "GROUPSYNC_OPERATOR_NAME": "Acme CRM LLC",
+        "GROUPSYNC_OPERATOR_ADDRESS": "5 Khreshchatyk St, Kyiv",
+        "GROUPSYNC_SUPPORT_EMAIL": "help@acme.example",
+        "GROUPSYNC_PRIVACY_EMAIL": "dpo@acme.example",
+        "GROUPSYNC_OPERATOR_LOGO_URL": "https://acme.example/logo.png",
+        "GROUPSYNC_MAIL_TRANSPORT": "smtp://mail.acme.example:587",
+        "GROUPSYNC_MAIL_SMTP_USERNAME": "groupsync",
+        "GROUPSYNC_MAIL_SMTP_PASSWORD": "relay-password",
+    }
+    settings = Settings.from_env(env, instance_path=tmp_path)
+    assert settings.operator.legal_name == "Acme CRM LLC"
+    assert settings.operator.address == "5 Khreshchatyk St, Kyiv"
+    assert settings.operator.support_email == "help@acme.example"
+    assert settings.operator.privacy_email == "dpo@acme.example"
+    assert settings.operator.logo_url == "https://acme.example/logo.png"
+    assert settings.mail_transport == "smtp://mail.acme.example:587"
+    assert (settings.mail_smtp_username, settings.mail_smtp_password) == ("groupsync", "relay-password")
+    assert "relay-password" not in repr(settings)
+    with pytest.raises(ConfigError, match="GROUPSYNC_OPERATOR_LOGO_URL must be an absolute http"):
+        Settings.from_env({**env, "GROUPSYNC_OPERATOR_LOGO_URL": "logo.png"}, instance_path=tmp_path)
 
 
 @pytest.mark.parametrize(

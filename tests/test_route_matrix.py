@@ -89,6 +89,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "accounts.remove_member": "an action",
     "accounts.change_role": "an action",
     "crm.overview": "CRM data",
+    "crm.contact_deleted": "the CRM contact and its undo receipt",
     "crm.api_keys": "CRM API keys",
     "crm.create_api_key": "an action",
     "crm.revoke_api_key": "an action",
@@ -118,6 +119,9 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "privacy.my_data": "the viewer's own",
     "privacy.delete_my_data": "the viewer's own",
     "privacy.export_my_data": "the viewer's own",
+    "privacy.review": "the policy and disclosure texts",
+    "privacy.accept_review": "the viewer's own acceptance",
+    "privacy.dismiss_notice": "the viewer's own notice",
     "sync.overview": "the viewer's own syncs",
     "sync.turn_on": "the viewer's own syncs",
     "sync.detail": "the viewer's own sync",
@@ -262,7 +266,18 @@ def _pack(account: Account, label: str) -> int:
     return made.id
 
 
+def _notice(account: Account, label: str) -> int:
+    from app.privacy.models import UserNotice
+
+    membership = db.session.get_one(Membership, _member(account, label))
+    notice = UserNotice(user_id=membership.user_id, kind="incident", subject=f"{label} notice", body=label)
+    db.session.add(notice)
+    db.session.commit()
+    return notice.id
+
+
 BROWSER_ARGUMENTS: dict[str, Maker] = {
+    "notice_id": _notice,
     "pack_id": _pack,
     "membership_id": _member,
     "invitation_id": _invitation,

@@ -85,6 +85,12 @@ def test_secure_cookie_default_follows_the_mode(mode: str, secure: bool, tmp_pat
         "GROUPSYNC_GOOGLE_CLIENT_SECRET": "c" * 20,
         "GROUPSYNC_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
         "GROUPSYNC_PUBLIC_URL": "https://groupsync.example.com",
+        "GROUPSYNC_OPERATOR_NAME": "Acme CRM LLC",
+        "GROUPSYNC_OPERATOR_ADDRESS": "Kyiv",
+        "GROUPSYNC_SUPPORT_EMAIL": "support@acme.example",
+        "GROUPSYNC_PRIVACY_EMAIL": "dpo@acme.example",
+        "GROUPSYNC_MAIL_FROM": "groupsync@acme.example",
+        "GROUPSYNC_MAIL_TRANSPORT": "smtp://smtp.acme.example:587",
     }
     settings = Settings.from_env(env)
     assert settings.flask_config()["SESSION_COOKIE_SECURE"] is secure

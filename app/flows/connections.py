@@ -143,10 +143,11 @@ def disconnect_all(
 
 
 def purge_unused_connections(session: DbSession, *, settings: Settings, vault: TokenVault) -> int:
-    """Retention: disconnect (stop syncs, revoke, delete tokens) connections unused for too long.
+    """Retention: disconnect (stop syncs, revoke, delete tokens) connections unused for too long,
+    and erase the Google e-mail and ``sub`` of connections disconnected for as long.
 
     Each purge is recorded and committed on its own, so a failure half-way keeps what was
-    done. Returns how many connections were purged.
+    done. Returns how many connections were disconnected or erased.
     """
     stale = google.stale_connections(session, settings=settings)
     for connection in stale:
@@ -161,4 +162,4 @@ def purge_unused_connections(session: DbSession, *, settings: Settings, vault: T
             syncs_stopped=stopped,
         )
         google.record_purge(session, connection, settings=settings)
-    return len(stale)
+    return len(stale) + google.forget_identities(session, settings=settings)

@@ -45,7 +45,10 @@ def purge_unused_command() -> None:
     purged = purge_unused_connections(
         db.session(), settings=settings, vault=TokenVault.for_settings(settings)
     )
-    click.echo(f"{purged} connection(s) unused for {settings.retention_connection_days} days disconnected.")
+    click.echo(
+        f"{purged} connection(s) unused for {settings.retention_connection_days} days disconnected, "
+        "or disconnected that long and their Google e-mail and account id erased."
+    )
 
 
 @keys_group.command("rotate")

@@ -440,6 +440,40 @@ def record_purge(session: DbSession, connection: GoogleConnection, *, settings: 
         )
 
 
+def forget_identities(session: DbSession, *, settings: Settings) -> int:
+    """Erase the Google e-mail and ``sub`` of connections disconnected longer than the retention period.
+
+    They were kept so the user could see which account a disconnected connection was; each
+    erasure is recorded (before it, so the entry still carries the account's keyed hash).
+    """
+    cutoff = utcnow() - timedelta(days=settings.retention_connection_days)
+    since = func.coalesce(GoogleConnection.disconnected_at, GoogleConnection.updated_at)
+    old = list(
+        session.scalars(
+            select(GoogleConnection).where(
+                GoogleConnection.status == ConnectionStatus.DISCONNECTED,
+                since < cutoff,
+                (GoogleConnection.google_sub.is_not(None)) | (GoogleConnection.email != ""),
+            )
+        )
+    )
+    for connection in old:
+        with unit_of_work(session) as work:
+            record(
+                work,
+                token_flow(
+                    connection,
+                    RETENTION_CONTEXT,
+                    EventTag.RETENTION_PURGED,
+                    "ok",
+                    detail={"retention_days": settings.retention_connection_days, "erased": "email,sub"},
+                ),
+            )
+            connection.google_sub = None
+            connection.email = ""
+    return len(old)
+
+
 def context_for(connection: GoogleConnection, actor: str) -> CallContext:
     """Who asks for a disconnect: the user themself, an admin (``user:<id>``) or ``system``."""
     trigger = Trigger.USER_ACTION if actor == f"user:{connection.user_id}" else Trigger.ADMIN

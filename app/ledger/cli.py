@@ -21,6 +21,7 @@ from flask.cli import ScriptInfo
 from app.config import ConfigError, current_settings
 from app.db import utcnow
 from app.extensions import db
+from app.flows.incident import DEFAULT_ADVICE, Incident, notify_incident
 from app.ledger.chain import INSTALLATION_CHAIN, chain_key
 from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
 from app.ledger.models import LedgerEntry
@@ -160,14 +161,24 @@ def purge_command() -> None:
 @click.option(
     "--to", "end", required=True, help="End of the window (exclusive; a bare date includes that day)."
 )
-def incident_command(start: str, end: str) -> None:
-    """List the accounts and users whose Google data flowed in a window, for breach notification."""
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Also notify each affected user (e-mail plus a notice at next sign-in) and record it in the ledger.",
+)
+@click.option("--what", "description", help="What happened, in plain words (required with --notify).")
+@click.option("--advice", help="What users should do (a default is used when omitted).")
+def incident_command(start: str, end: str, notify: bool, description: str | None, advice: str | None) -> None:
+    """List the accounts and users whose Google data flowed in a window; with --notify, tell them."""
     window_start = _moment(start, "from")
     window_end = _moment(end, "to", end=True)
     assert window_start is not None
     assert window_end is not None
     if window_end <= window_start:
         raise click.BadParameter("must be later than --from", param_hint="--to")
+    if notify:
+        _notify(window_start, window_end, description, advice)
+        return
     rows = incident(db.session, window_start, window_end)
     click.echo("account_id\taccount\tuser_id\tuser_email\tflows\tfirst\tlast")
     for row in rows:
@@ -185,6 +196,21 @@ def incident_command(start: str, end: str) -> None:
             )
         )
     click.echo(f"{len(rows)} account/user pair(s) with Google data flows in the window")
+
+
+def _notify(start: datetime, end: datetime, description: str | None, advice: str | None) -> None:
+    if not description or not description.strip():
+        raise click.BadParameter("say what happened: users are told it", param_hint="--what")
+    the_incident = Incident(start, end, description.strip(), (advice or "").strip() or DEFAULT_ADVICE)
+    results = notify_incident(db.session, the_incident, settings=current_settings())
+    click.echo("account_id\tuser_id\temail")
+    for result in results:
+        click.echo(f"{result.account_id}\t{result.user_id}\t{result.email_outcome}")
+    failed = sum(1 for result in results if result.email_outcome == "failed")
+    click.echo(
+        f"{len(results)} user(s) notified and recorded in the ledger ({failed} e-mail(s) failed: "
+        "they still see the notice at sign-in). Notify Google as well: see docs/ledger.md, Incidents."
+    )
 
 
 @ledger_group.command("pack")

@@ -39,6 +39,10 @@ class EventTag(StrEnum):
     """The admin confirmed the domain's users were informed (the domain's disclosure acceptance)."""
     DOMAIN_USER_NOTIFIED = "consent.domain_user_notified"
     """A user was told, before the first sync into their Contacts, what the domain's admin set up."""
+    INCIDENT_NOTIFIED = "security.incident_notified"
+    """A user was told of a breach that may have exposed their data (e-mail and sign-in notice)."""
+    POLICY_NOTICE_SENT = "consent.policy_notice_sent"
+    """A user was e-mailed that a new privacy-policy version takes effect on a set date."""
 
 
 class FlowKind(StrEnum):

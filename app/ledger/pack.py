@@ -174,7 +174,8 @@ def evidence_documents(settings: Settings) -> Documents:
     files: dict[str, bytes] = {}
     for number in version_numbers(directory):
         policy = load_policy(directory, number)
-        files[f"privacy-policy-{policy.version}.md"] = policy.markdown.encode("utf-8")
+        # As users read it: operator details and retention periods filled in from the settings.
+        files[f"privacy-policy-{policy.version}.md"] = policy.filled(settings).encode("utf-8")
     for version in disclosure.versions():
         files[f"disclosure-{version}.md"] = disclosure.load(version).markdown.encode("utf-8")
         # Users accepted the text in their language; each translation is part of the record too.

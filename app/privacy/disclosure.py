@@ -20,11 +20,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.accounts.models import Membership
-from app.db import DbSession
+from app.db import DbSession, unit_of_work
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.services import record
 from app.privacy.models import DisclosureAcceptance
-from app.privacy.policy import current_policy_version
+from app.privacy.policy import current_policy_version, upcoming_policy
 
 CONTENT_DIR = Path(__file__).parent / "content" / "disclosure"
 _VERSION_FILE = re.compile(r"v(\d+)\.md")
@@ -104,9 +104,12 @@ def has_current_acceptance(session: DbSession, user_id: int, account_id: int) ->
 def accept(session: DbSession, membership: Membership, accepted: AcceptedTerms) -> None:
     """Store the user's affirmative acceptance of ``accepted`` and record it; the caller commits.
 
-    Raises :class:`DisclosureRequiredError` when the versions are not the ones in force now.
+    Raises :class:`DisclosureRequiredError` when the versions are not the ones in force now
+    (a published policy version that takes effect later may be accepted in advance).
     """
-    if accepted.disclosure != current().version or accepted.policy != current_policy_version():
+    upcoming = upcoming_policy()
+    allowed = {current_policy_version()} | ({upcoming.version} if upcoming else set())
+    if accepted.disclosure != current().version or accepted.policy not in allowed:
         raise DisclosureRequiredError(f"{accepted} is not what is in force now")
     if accepted.language not in languages_of(accepted.disclosure):
         raise DisclosureRequiredError(f"{accepted} names a language the disclosure is not published in")
@@ -139,3 +142,9 @@ def accept(session: DbSession, membership: Membership, accepted: AcceptedTerms) 
         ),
     )
     session.flush()
+
+
+def accept_now(session: DbSession, membership: Membership, accepted: AcceptedTerms) -> None:
+    """:func:`accept` in its own transaction (the "review and accept" page)."""
+    with unit_of_work(session) as work:
+        accept(work, membership, accepted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -24,3 +24,17 @@ class DisclosureAcceptance(Base):
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     """The language of the disclosure text the user read and accepted (its English file if none other)."""
+
+
+class UserNotice(Base):
+    """A message shown to one user at sign-in until they dismiss it (a breach notification)."""
+
+    __tablename__ = "user_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column()

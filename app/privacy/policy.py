@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from flask import current_app
@@ -27,11 +27,25 @@ _VERSION_FILE = re.compile(r"v(\d+)\.md")
 _EFFECTIVE = re.compile(r"^Effective:\s*(\d{4}-\d{2}-\d{2})\s*$", re.MULTILINE)
 
 REQUIRED_STATEMENTS = (
-    "Google API Services User Data Policy",
-    "Limited Use requirements",
-    "not used to develop, improve or train generalized AI/ML",
+    "GroupSync's use and transfer to any other app of information received from Google APIs will adhere "
+    "to the Google API Services User Data Policy, including the Limited Use requirements.",
+    "Google Workspace API data is not used to develop, improve or train generalized AI/ML models.",
 )
-"""Phrases each version must contain (whitespace-insensitive): the Limited Use and AI/ML statements."""
+"""Sentences each version must contain word for word, as whole sentences (links and emphasis aside):
+a phrase inside a different sentence ("will not adhere to...") does not count."""
+
+PLACEHOLDERS = (
+    "operator_name",
+    "operator_address",
+    "support_email",
+    "privacy_email",
+    "retention_connection_days",
+    "retention_ledger_days",
+)
+"""``{{ name }}`` fields a policy may use; they are filled from the settings when it is shown."""
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class PolicyError(Exception):
@@ -54,10 +68,42 @@ class PolicyVersion:
         match = _EFFECTIVE.search(self.markdown)
         return date.fromisoformat(match.group(1)) if match else None
 
-    @property
-    def html(self) -> Markup:
+    def filled(self, settings: Settings) -> str:
+        """The Markdown with every ``{{ placeholder }}`` replaced by this installation's setting."""
+        values = placeholder_values(settings)
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.markdown)
+
+    def html(self, settings: Settings | None = None) -> Markup:
         # Raw HTML in the operator's file is escaped, not passed through.
-        return Markup(MarkdownIt("commonmark", {"html": False}).render(self.markdown))  # noqa: S704
+        text = self.filled(settings or _settings())
+        return Markup(MarkdownIt("commonmark", {"html": False}).render(text))  # noqa: S704
+
+
+def placeholder_values(settings: Settings) -> dict[str, str]:
+    operator = settings.operator
+    return {
+        "operator_name": operator.legal_name,
+        "operator_address": operator.address,
+        "support_email": operator.support_email,
+        "privacy_email": operator.privacy_email,
+        "retention_connection_days": str(settings.retention_connection_days),
+        "retention_ledger_days": str(settings.retention_ledger_days),
+    }
+
+
+def sentences(markdown: str) -> set[str]:
+    """The text's sentences, with link targets, emphasis, headings and line breaks removed."""
+    plain = _LINK.sub(r"\1", markdown).replace("**", "").replace("__", "")
+    found: set[str] = set()
+    for block in re.split(r"\n\s*\n", plain):
+        flat = " ".join(line.lstrip("#>-* ").strip() for line in block.splitlines())
+        found.update(part.strip() for part in _SENTENCE_END.split(flat) if part.strip())
+    return found
+
+
+def missing_statements(markdown: str, required: tuple[str, ...] = REQUIRED_STATEMENTS) -> list[str]:
+    present = sentences(markdown)
+    return [statement for statement in required if statement not in present]
 
 
 def policy_dir(settings: Settings | None = None) -> Path:
@@ -87,16 +133,43 @@ def load(directory: Path, number: int, language: str = "en") -> PolicyVersion:
         raise LookupError(f"no privacy policy version v{number}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"privacy policy {path} cannot be read as UTF-8 text: {exc}") from exc
-    flat = " ".join(text.split())
-    missing = [s for s in REQUIRED_STATEMENTS if s not in flat]
+    missing = missing_statements(text)
     if missing:
-        raise PolicyError(f"privacy policy {path} lacks the required statement(s): {'; '.join(missing)}")
+        raise PolicyError(
+            f"privacy policy {path} lacks the required sentence(s), word for word: {' | '.join(missing)}"
+        )
+    unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(PLACEHOLDERS))
+    if unknown:
+        raise PolicyError(
+            f"privacy policy {path} uses unknown placeholder(s) {', '.join(unknown)}; "
+            f"known: {', '.join(PLACEHOLDERS)}"
+        )
     return PolicyVersion(number, text, path, language if path == translated else "en")
 
 
-def current_policy(settings: Settings | None = None) -> PolicyVersion:
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _in_force(version: PolicyVersion, today: date) -> bool:
+    return version.effective is None or version.effective <= today
+
+
+def current_policy(settings: Settings | None = None, today: date | None = None) -> PolicyVersion:
+    """The newest version whose effective date has come (a version without one is in force at once)."""
     directory = policy_dir(settings)
-    return load(directory, version_numbers(directory)[-1])
+    today = today or utc_today()
+    loaded = [load(directory, number) for number in version_numbers(directory)]
+    in_force = [version for version in loaded if _in_force(version, today)]
+    return in_force[-1] if in_force else loaded[0]
+
+
+def upcoming_policy(settings: Settings | None = None, today: date | None = None) -> PolicyVersion | None:
+    """A published version that takes effect later: users are told about it and may accept it early."""
+    directory = policy_dir(settings)
+    today = today or utc_today()
+    newest = load(directory, version_numbers(directory)[-1])
+    return None if _in_force(newest, today) else newest
 
 
 def current_policy_version(settings: Settings | None = None) -> str:

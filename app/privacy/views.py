@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
@@ -16,41 +16,90 @@ from app.flows import rights as deletion
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
+from app.privacy import disclosure, notices, policy_change, rights
 from app.privacy import policy as policies
-from app.privacy import rights
 from app.web.i18n import current_language
 
 bp = Blueprint("privacy", __name__)
 
 
-@bp.get("/privacy")
-def policy() -> str:
+def _policy_page(number: int | None) -> str:
     directory = policies.policy_dir()
     numbers = policies.version_numbers(directory)
-    shown = policies.load(directory, numbers[-1], current_language())
+    in_force = policies.current_policy()
+    if number is not None and number not in numbers:
+        abort(404)
+    shown = policies.load(directory, in_force.number if number is None else number, current_language())
     return render_template(
         "privacy/policy.html",
         policy=shown,
         numbers=numbers,
-        current=numbers[-1],
+        current=in_force.number,
+        upcoming=policies.upcoming_policy(),
         policy_language=shown.language,
     )
+
+
+@bp.get("/privacy")
+def policy() -> str:
+    return _policy_page(None)
 
 
 @bp.get("/privacy/v/<int:number>")
 def archived(number: int) -> str:
-    directory = policies.policy_dir()
-    numbers = policies.version_numbers(directory)
-    if number not in numbers:
+    return _policy_page(number)
+
+
+@bp.get("/privacy/review")
+@require_role(*ANY_ROLE)
+def review() -> str:
+    """The "review and accept" page a changed policy leads to: the disclosure and each version to accept."""
+    return render_template("privacy/review.html", **_review_context())
+
+
+def _review_context() -> dict[str, object]:
+    me = _me()
+    settings = current_settings()
+    status = policy_change.status_for(db.session(), me.user_id, me.account_id, settings=settings)
+    to_accept = [policies.current_policy()] if status.paused else []
+    upcoming = policies.upcoming_policy()
+    if upcoming is not None:
+        to_accept.append(upcoming)
+    return {"status": status, "to_accept": to_accept, "disclosure": disclosure.current(current_language())}
+
+
+@bp.post("/privacy/review")
+@require_role(*ANY_ROLE)
+def accept_review() -> Response | tuple[str, int]:
+    me = _me()
+    shown = request.form.getlist("policy_version")
+    try:
+        for version in shown:
+            disclosure.accept_now(
+                db.session(),
+                me,
+                disclosure.AcceptedTerms(
+                    request.form.get("disclosure_version", ""),
+                    version,
+                    disclosure.current(current_language()).language,
+                ),
+            )
+    except disclosure.DisclosureRequiredError:
+        context = _review_context()
+        return render_template(
+            "privacy/review.html", error=_("The texts changed meanwhile: please read them again."), **context
+        ), 409
+    if shown:
+        flash(_("Thank you: you accepted the privacy policy. Your sync continues."), "success")
+    return redirect(url_for("web.dashboard"))
+
+
+@bp.post("/privacy/notices/<int:notice_id>/dismiss")
+@require_role(*ANY_ROLE)
+def dismiss_notice(notice_id: int) -> Response:
+    if not notices.dismiss(db.session(), _me().user_id, notice_id):
         abort(404)
-    shown = policies.load(directory, number, current_language())
-    return render_template(
-        "privacy/policy.html",
-        policy=shown,
-        numbers=numbers,
-        current=numbers[-1],
-        policy_language=shown.language,
-    )
+    return redirect(url_for("web.dashboard"))
 
 
 # --------------------------------------------------------------------------- user data rights

@@ -39,6 +39,8 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
     """A transient failure (Google 5xx after retries, network); the next run tries again."""
     NEEDS_RECONNECT = "needs_reconnect"
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"
+    """The user has not accepted the disclosure or privacy policy in force; runs resume once they do."""
     GROUP_DELETED_BY_USER = "group_deleted_by_user"
     QUOTA = "quota"
     GOOGLE_CONTACT_LIMIT = "google_contact_limit"

@@ -382,10 +382,13 @@ def run_sync(
         ensure_may_call_people(session, connection)
     except PeopleCallForbiddenError as exc:
         with unit_of_work(session):
-            sync.status, sync.status_detail = (
-                SyncStatus.NEEDS_RECONNECT,
-                _RECONNECT_MESSAGE + f" ({exc.reason})",
-            )
+            if exc.reason == "disclosure_not_accepted":
+                sync.status, sync.status_detail = SyncStatus.AWAITING_ACCEPTANCE, _ACCEPT_MESSAGE
+            else:
+                sync.status, sync.status_detail = (
+                    SyncStatus.NEEDS_RECONNECT,
+                    _RECONNECT_MESSAGE + f" ({exc.reason})",
+                )
         return None
 
     key = lease_key(connection)
@@ -410,6 +413,10 @@ def run_sync(
 
 
 _RECONNECT_MESSAGE = "Google no longer accepts GroupSync's access: reconnect your Google account"
+_ACCEPT_MESSAGE = (
+    "Paused: a new version of GroupSync's privacy policy or disclosure is in force. "
+    "Review and accept it; the sync then continues by itself."
+)
 _MESSAGES: dict[type[Exception], tuple[SyncStatus, str]] = {
     GroupDeletedError: (
         SyncStatus.GROUP_DELETED_BY_USER,

@@ -26,6 +26,7 @@ bp = Blueprint("sync", __name__)
 
 ADVICE = {
     SyncStatus.NEEDS_RECONNECT: _l("Reconnect your Google account to resume."),
+    SyncStatus.AWAITING_ACCEPTANCE: _l("Review and accept the privacy policy to resume (link at the top)."),
     SyncStatus.GROUP_DELETED_BY_USER: _l("Recreate the group to resume syncing."),
     SyncStatus.QUOTA: _l("Nothing to do: GroupSync retries once Google's quota allows."),
     SyncStatus.GOOGLE_CONTACT_LIMIT: _l("Delete contacts you no longer need in Google Contacts, then sync."),

@@ -27,7 +27,13 @@ def real_settings() -> set[str]:
     """Every variable Settings.from_env and the production checks read, from their source."""
     source = "".join(
         inspect.getsource(reader)
-        for reader in (config.Settings.from_env, config._production_problems, config._worker_metrics_problems)
+        for reader in (
+            config.Settings.from_env,
+            config._production_problems,
+            config._worker_metrics_problems,
+            config._operator,
+            config._mail_from,
+        )
     )
     names = set(_NAME.findall(source))
     names |= {f"{name}_FILE" for name in re.findall(r'reader\.keyring\(\s*"([A-Z0-9_]+)"', source)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -193,6 +194,21 @@ def test_connections_unused_for_the_retention_period_are_purged(
     assert [(e.user_id, e.purpose) for e in purged] == [(idle.user_id, "retention")]
     again = app.test_cli_runner().invoke(args=["connections", "purge-unused"])
     assert again.output.startswith("0 connection(s)")
+    assert idle_after.email
+    assert idle_after.google_sub
+
+    # As long again after the disconnect, the Google e-mail and account id are erased too.
+    idle_after.disconnected_at = utcnow() - timedelta(days=days + 1)
+    db.session.commit()
+    erased = app.test_cli_runner().invoke(args=["connections", "purge-unused"])
+    assert erased.output.startswith("1 connection(s)"), erased.output
+    forgotten = connection_of(idle)
+    assert forgotten is not None
+    assert (forgotten.email, forgotten.google_sub) == ("", None)
+    entries = [e for e in ledger(account.id) if e.tag == EventTag.RETENTION_PURGED.value]
+    assert [json.loads(e.detail).get("erased") for e in entries] == [None, "email,sub"]
+    assert entries[-1].google_account == entries[0].google_account is not None
+    assert app.test_cli_runner().invoke(args=["connections", "purge-unused"]).output.startswith("0 ")
 
 
 def test_an_admin_can_disconnect_a_member_through_the_flow(

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -144,3 +145,68 @@ def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
     tags = db.session.scalars(sa.select(LedgerEntry.tag).order_by(LedgerEntry.seq)).all()
     assert tags == [EventTag.DATA_EXPORTED.value, EventTag.RETENTION_PURGED.value]
     assert _run(app, "verify", "--integrity-only")[0] == 0
+
+
+def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
+    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.mail import sent_files
+    from tests.auth.flows import csrf_token
+    from tests.conftest import sign_in_client
+
+    settings = app.config["GROUPSYNC"]
+    outbox = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
+    account = factory.account("Acme")
+    inside = factory.member(account, Role.MEMBER, email="alice@acme.test")
+    outside = factory.member(account, Role.MEMBER, email="bob@acme.test")
+    now = utcnow()
+    fill(account.id, 2, now=now - timedelta(days=2), user_id=inside.user_id)
+    fill(account.id, 1, now=now - timedelta(days=20), user_id=outside.user_id)
+    window = ["--from", (now - timedelta(days=5)).date().isoformat(), "--to", now.date().isoformat()]
+
+    code, output = _run(app, "incident", *window, "--notify")
+    assert code == 2
+    assert "--what" in output
+
+    code, output = _run(app, "incident", *window, "--notify", "--what", "A backup copy was stolen.")
+    assert code == 0, output
+    assert f"{account.id}\t{inside.user_id}\tsent" in output
+    assert "1 user(s) notified" in output
+    mails = sent_files(outbox)
+    assert len(mails) == 1
+    text = mails[0].as_string()
+    assert "To: alice@acme.test" in text
+    assert "A backup copy was stolen." in text
+    assert f"Period: from {(now - timedelta(days=5)).date()} 00:00" in text
+    assert "Data involved:" in text
+    assert "What to do:" in text
+    assert settings.operator.legal_name in text
+    assert settings.operator.privacy_email in text
+    entries = db.session.scalars(
+        sa.select(LedgerEntry).where(LedgerEntry.tag == EventTag.INCIDENT_NOTIFIED.value)
+    ).all()
+    assert [(e.account_id, e.user_id, json.loads(e.detail)["email"]) for e in entries] == [
+        (account.id, inside.user_id, "sent")
+    ]
+    assert "alice@acme.test" not in entries[0].detail
+    assert _run(app, "verify", "--integrity-only")[0] == 0
+
+    # Running it again notifies nobody twice.
+    code, output = _run(app, "incident", *window, "--notify", "--what", "A backup copy was stolen.")
+    assert code == 0, output
+    assert f"{inside.user_id}\tskipped" in output
+    assert len(sent_files(outbox)) == 1
+
+    # The user sees the notice at their next page view until they dismiss it.
+    client = sign_in_client(app, inside)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'data-testid="user-notice"' in page
+    assert "A backup copy was stolen." in page
+    notice_id = int(page.split("/privacy/notices/")[1].split("/")[0])
+    token = csrf_token(client, "/dashboard")
+    dismissed = client.post(f"/privacy/notices/{notice_id}/dismiss", data={"csrf_token": token})
+    assert dismissed.status_code == 302
+    assert 'data-testid="user-notice"' not in client.get("/dashboard").get_data(as_text=True)
+    other = sign_in_client(app, outside).get("/dashboard").get_data(as_text=True)
+    assert 'data-testid="user-notice"' not in other

@@ -27,6 +27,7 @@ from app.ledger.signing import Signer
 from app.ledger.standalone_verify import Trust, Verdict
 from app.ledger.verify import PackError, verify_pack
 from app.privacy import disclosure
+from app.privacy.policy import current_policy_version
 from tests.ledger.helpers import fill
 from tests.ledger.test_requests import request_flow
 
@@ -90,7 +91,7 @@ def test_pack_holds_slice_documents_and_verifies_offline(app: Flask, tmp_path: P
     assert manifest["format"] == PACK_FORMAT
     assert {f"documents/disclosure-{v}.md" for v in disclosure.versions()} <= names
     assert manifest["documents_in_force"] == {
-        "privacy_policy": "v2",
+        "privacy_policy": current_policy_version(),
         "disclosure": disclosure.current().version,
     }
     assert any(n.startswith("public-keys/") for n in names)

@@ -17,6 +17,12 @@ SAFE = {
     "GROUPSYNC_PUBLIC_URL": "https://groupsync.example.com",
     "DATABASE_URL": "postgresql://groupsync@db/groupsync",
     "WEB_CONCURRENCY": "4",
+    "GROUPSYNC_OPERATOR_NAME": "Acme CRM LLC",
+    "GROUPSYNC_OPERATOR_ADDRESS": "5 Khreshchatyk St, Kyiv 01001, Ukraine",
+    "GROUPSYNC_SUPPORT_EMAIL": "support@acme.example",
+    "GROUPSYNC_PRIVACY_EMAIL": "dpo@acme.example",
+    "GROUPSYNC_MAIL_FROM": "GroupSync <groupsync@acme.example>",
+    "GROUPSYNC_MAIL_TRANSPORT": "smtp://smtp.acme.example:587",
 }
 
 
@@ -88,3 +94,31 @@ def test_other_modes_allow_what_production_refuses(tmp_path: Path, mode: str) ->
         )
         == []
     )
+
+
+def test_production_refuses_to_start_without_the_operator_contacts_naming_each(tmp_path: Path) -> None:
+    missing = dict.fromkeys(
+        (
+            "GROUPSYNC_OPERATOR_NAME",
+            "GROUPSYNC_OPERATOR_ADDRESS",
+            "GROUPSYNC_SUPPORT_EMAIL",
+            "GROUPSYNC_PRIVACY_EMAIL",
+        )
+    )
+    assert problems(tmp_path, **missing) == [f"{name} is required (not set)" for name in missing]
+
+
+def test_operator_addresses_must_be_email_addresses(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GROUPSYNC_PRIVACY_EMAIL="call us")
+    assert problem == "GROUPSYNC_PRIVACY_EMAIL must be an e-mail address (got 'call us')"
+
+
+def test_production_sends_mail_by_smtp_only_and_needs_its_sender(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_TRANSPORT=None)
+    assert problem.startswith("GROUPSYNC_MAIL_TRANSPORT=console is for demo and test")
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_TRANSPORT="file:/srv/mail")
+    assert problem.startswith("GROUPSYNC_MAIL_TRANSPORT=file:/srv/mail is for demo and test")
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_FROM="nobody")
+    assert problem == "GROUPSYNC_MAIL_FROM must hold an e-mail address (got 'nobody')"
+    (problem,) = problems(tmp_path, GROUPSYNC_MAIL_FROM=None)
+    assert problem == "GROUPSYNC_MAIL_FROM is required (not set)"

@@ -8,7 +8,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.config import ConfigError, Settings
-from app.privacy.policy import DEFAULT_DIR, PolicyError, current_policy, current_policy_version
+from app.privacy.policy import (
+    DEFAULT_DIR,
+    REQUIRED_STATEMENTS,
+    PolicyError,
+    current_policy,
+    current_policy_version,
+    missing_statements,
+    upcoming_policy,
+)
 
 LIMITED_USE = (
     "GroupSync's use and transfer to any other app of information received from Google APIs will adhere "
@@ -43,7 +51,81 @@ def test_shipped_policy_states_limited_use_and_ai_ml(client: FlaskClient) -> Non
     assert LIMITED_USE in plain
     assert AI_ML in plain
     assert 'href="https://developers.google.com/terms/api-services-user-data-policy"' in page
-    assert 'data-version="v2"' in page
+    assert f'data-version="{current_policy_version()}"' in page
+
+
+def test_shipped_policy_names_the_operator_and_prints_retention_from_settings(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = app.config["GROUPSYNC"].with_overrides(retention_connection_days=91, retention_ledger_days=777)
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings)
+    page = _text(client, "/privacy")
+    operator = settings.operator
+    assert f"operated by {operator.legal_name}, {operator.address}." in page
+    assert f"For help write to {operator.support_email}." in page
+    assert f"data-protection contact: {operator.privacy_email}." in page
+    assert "A Google connection unused for 91 days is disconnected automatically" in page
+    assert "Flow records older than 777 days are deleted automatically." in page
+    assert "{{" not in page
+    assert "the operator will notify you and Google" in page
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        ("will adhere to the", "will not adhere to the"),
+        ("GroupSync's use and transfer", "Sometimes, GroupSync's use and transfer"),
+        ("is not used to develop", "is not used, this year, to develop"),
+        ("models.**", "models, unless we change our mind.**"),
+    ],
+)
+def test_required_sentences_must_appear_word_for_word(
+    app: Flask, operator_policy: Path, changed: tuple[str, str]
+) -> None:
+    path = operator_policy / "v3.md"
+    original = (operator_policy / "v2.md").read_text()
+    assert changed[0] in original
+    path.write_text(original.replace(changed[0], changed[1]))
+    with pytest.raises(PolicyError, match=r"v3\.md lacks the required sentence\(s\), word for word"):
+        current_policy()
+
+
+def test_required_sentences_pass_across_line_breaks_links_and_emphasis() -> None:
+    text = (
+        "Intro.\n\nGroupSync's use and transfer to any other app of information received from Google APIs\n"
+        "will adhere to the [Google API Services User Data Policy](https://example.test/policy),\n"
+        "including the Limited Use requirements.\n\n**Google Workspace API data is not used to develop,"
+        " improve or train generalized AI/ML models.** More text.\n"
+    )
+    assert missing_statements(text) == []
+    assert missing_statements(text.replace("will adhere", "will, where practical, adhere")) == [
+        REQUIRED_STATEMENTS[0]
+    ]
+
+
+def test_unknown_placeholder_is_refused_naming_it(app: Flask, operator_policy: Path) -> None:
+    path = operator_policy / "v3.md"
+    path.write_text((operator_policy / "v2.md").read_text() + "\nCall {{ operator_phone }}.\n")
+    with pytest.raises(PolicyError, match=r"unknown placeholder\(s\) operator_phone"):
+        current_policy()
+
+
+def test_version_effective_later_is_upcoming_not_current(
+    app: Flask, client: FlaskClient, operator_policy: Path
+) -> None:
+    later = (operator_policy / "v2.md").read_text()
+    later = re.sub(r"Effective: \S+", "Effective: 2999-01-01", later).replace("Acme policy two", "Acme three")
+    (operator_policy / "v3.md").write_text(later)
+    assert current_policy_version() == "v2"
+    upcoming = upcoming_policy()
+    assert upcoming is not None
+    assert upcoming.version == "v3"
+    page = _text(client, "/privacy")
+    assert "Acme policy two" in page
+    assert "A new version takes effect on 2999-01-01" in page
+    future = _text(client, "/privacy/v/3")
+    assert "It takes effect on 2999-01-01" in future
+    assert 'data-testid="policy-archived"' not in future
 
 
 def test_operator_versions_current_and_archived(client: FlaskClient, operator_policy: Path) -> None:
@@ -72,7 +154,9 @@ def test_operator_html_is_escaped(client: FlaskClient, operator_policy: Path) ->
 
 def test_version_without_required_statement_is_refused_naming_it(app: Flask, operator_policy: Path) -> None:
     (operator_policy / "v3.md").write_text("# Short policy\n\nWe follow the Limited Use requirements.\n")
-    with pytest.raises(PolicyError, match=r"v3\.md lacks the required statement\(s\): Google API Services"):
+    with pytest.raises(
+        PolicyError, match=r"v3\.md lacks the required sentence\(s\), word for word: GroupSync's"
+    ):
         current_policy()
 
 
