@@ -93,6 +93,7 @@ LABELS: dict[str, LazyText] = {
     "running": _l("running"),
     "blocked": _l("blocked"),
     "interrupted": _l("interrupted"),
+    "awaiting_acceptance": _l("awaiting acceptance"),
     "setting_up": _l("setting up"),
     "active": _l("active"),
     "failing": _l("failing"),
