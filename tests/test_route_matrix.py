@@ -95,6 +95,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "crm.revoke_api_key": "an action",
     "crm.contacts": "CRM data",
     "crm.delete_contact": "an action on CRM data",
+    "crm.undo_delete_contact": "an action on CRM data",
     "crm.import_form": "CRM data",
     "crm.upload": "an action on CRM data",
     "crm.run_import": "an action on CRM data",
