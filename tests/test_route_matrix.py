@@ -96,6 +96,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "crm.contacts": "CRM data",
     "crm.delete_contact": "an action on CRM data",
     "crm.undo_delete_contact": "an action on CRM data",
+    "crm.import_report": "CRM data: the outcome of a CSV import",
     "crm.import_form": "CRM data",
     "crm.upload": "an action on CRM data",
     "crm.run_import": "an action on CRM data",
