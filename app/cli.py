@@ -62,13 +62,25 @@ def main() -> None:
     """GroupSync: mirror CRM contact lists into Google Contacts."""
 
 
+def _migrations_group(flask_migrate_db: click.Group) -> click.Group:
+    """Flask-Migrate's ``db`` commands under a group that needs no app itself.
+
+    Its own ``db`` group builds the app in its callback, which runs before a subcommand's
+    ``--help`` is read; each of its commands builds the app when it runs anyway. The group's
+    ``--directory``/``--x-arg`` options are left out: the migrations folder is the package's.
+    """
+    return click.Group(
+        "db", commands=flask_migrate_db.commands, help=flask_migrate_db.help, no_args_is_help=True
+    )
+
+
 def _add_commands() -> None:
     from flask_migrate.cli import db as db_group  # type: ignore[import-untyped]
 
     from app import models  # noqa: F401  (commands' modules read the complete table metadata)
     from app.cli_registry import app_commands
 
-    main.add_command(db_group)
+    main.add_command(_migrations_group(db_group))
     for command in app_commands():
         main.add_command(_in_app(command))
 

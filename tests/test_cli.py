@@ -41,7 +41,9 @@ def test_each_group_help_answers_without_configuration(tmp_path: Path, group: st
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("command", [["keys", "rotate", "--help"], ["ledger", "verify", "--help"]])
+@pytest.mark.parametrize(
+    "command", [["keys", "rotate", "--help"], ["ledger", "verify", "--help"], ["db", "upgrade", "--help"]]
+)
 def test_a_command_help_inside_a_group_needs_no_configuration(tmp_path: Path, command: list[str]) -> None:
     result = _bare(tmp_path, *command)
     assert result.returncode == 0, result.stderr

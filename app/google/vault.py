@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import unit_of_work
 from app.google.domain_models import DomainConnection
 from app.google.keys import NONCE_BYTES, KeyProvider, KeyUnavailableError, provider_for
 from app.google.models import ConsentRequest, GoogleConnection, StatusReason
@@ -246,45 +247,45 @@ class TokenVault:
             select(GoogleConnection).where(GoogleConnection.refresh_token_ciphertext.is_not(None))
         ).all()
         for connection in connections:
-            try:
-                changed = self.rotate_connection(connection)
-            except TokenUnreadableError as exc:
-                report_unreadable(exc)
-                connection.mark_needs_reconnect(StatusReason.TOKEN_UNREADABLE)
-                unreadable += 1
-            else:
-                rotated += changed
-                current += not changed
-            session.commit()
+            with unit_of_work(session):
+                try:
+                    changed = self.rotate_connection(connection)
+                except TokenUnreadableError as exc:
+                    report_unreadable(exc)
+                    connection.mark_needs_reconnect(StatusReason.TOKEN_UNREADABLE)
+                    unreadable += 1
+                else:
+                    rotated += changed
+                    current += not changed
         for domain in session.scalars(
             select(DomainConnection).where(DomainConnection.key_ciphertext.is_not(None))
         ).all():
-            if domain.key_key_id == self.primary_key_id:
-                current += 1
-                continue
-            try:
-                key_json = self.service_account_key(domain)
-                assert key_json is not None
-                self.store_service_account_key(domain, key_json)
-            except TokenUnreadableError as exc:
-                report_unreadable(exc)
-                unreadable += 1
-            else:
-                rotated += 1
-            session.commit()
+            with unit_of_work(session):
+                if domain.key_key_id == self.primary_key_id:
+                    current += 1
+                    continue
+                try:
+                    key_json = self.service_account_key(domain)
+                    assert key_json is not None
+                    self.store_service_account_key(domain, key_json)
+                except TokenUnreadableError as exc:
+                    report_unreadable(exc)
+                    unreadable += 1
+                else:
+                    rotated += 1
         for request in session.scalars(select(ConsentRequest)).all():
-            if request.verifier_key_id == self.primary_key_id:
-                current += 1
-                continue
-            try:
-                self.store_verifier(request, self.verifier(request))
-            except TokenUnreadableError as exc:
-                report_unreadable(exc)
-                session.delete(request)
-                unreadable += 1
-            else:
-                rotated += 1
-            session.commit()
+            with unit_of_work(session):
+                if request.verifier_key_id == self.primary_key_id:
+                    current += 1
+                    continue
+                try:
+                    self.store_verifier(request, self.verifier(request))
+                except TokenUnreadableError as exc:
+                    report_unreadable(exc)
+                    session.delete(request)
+                    unreadable += 1
+                else:
+                    rotated += 1
         return RotationReport(rotated, current, unreadable)
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
-from app.db import DbSession, plain, utcnow
+from app.db import DbSession, plain, unit_of_work, utcnow
 from app.ledger import chain
 from app.ledger.events import (
     Destination,
@@ -208,23 +208,22 @@ def record_human_view(
     subject_user_id: int | None = None,
 ) -> LedgerEntry:
     """Record, and commit, that a person is about to read Google-derived data, and why."""
-    entry = record(
-        session,
-        Flow(
-            tag=EventTag.HUMAN_VIEW,
-            account_id=account_id,
-            kind=FlowKind.READ,
-            purpose=_VIEW_PURPOSE[reason],
-            trigger=Trigger.USER_ACTION,
-            actor=f"user:{viewer_user_id}",
-            outcome="shown",
-            destination=Destination.GROUPSYNC_STORE,
-            user_id=subject_user_id,
-            detail={"reason": reason.value, "view": view},
-        ),
-    )
-    session.commit()
-    return entry
+    with unit_of_work(session):
+        return record(
+            session,
+            Flow(
+                tag=EventTag.HUMAN_VIEW,
+                account_id=account_id,
+                kind=FlowKind.READ,
+                purpose=_VIEW_PURPOSE[reason],
+                trigger=Trigger.USER_ACTION,
+                actor=f"user:{viewer_user_id}",
+                outcome="shown",
+                destination=Destination.GROUPSYNC_STORE,
+                user_id=subject_user_id,
+                detail={"reason": reason.value, "view": view},
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -339,28 +338,28 @@ def make_checkpoints(
     Safe to run from several schedulers at once: the unique (chain, seq, key) makes a
     second run a no-op for heads already signed.
     """
-    moment = chain.parse_time(chain.format_time(now or utcnow()))
-    if session.get(LedgerSigningKey, signer.key_id) is None:
-        session.add(LedgerSigningKey(key_id=signer.key_id, public_pem=public_pem(signer.public_key)))
-    signed = {
-        (name, seq)
-        for name, seq in session.execute(
-            select(LedgerCheckpoint.chain, func.max(LedgerCheckpoint.seq))
-            .where(LedgerCheckpoint.key_id == signer.key_id)
-            .group_by(LedgerCheckpoint.chain)
-        )
-    }
-    created: list[LedgerCheckpoint] = []
-    for head in session.scalars(select(LedgerHead).where(LedgerHead.seq > 0).order_by(LedgerHead.chain)):
-        if (head.chain, head.seq) in signed:
-            continue
-        checkpoint = LedgerCheckpoint(
-            chain=head.chain, seq=head.seq, head_hash=head.hash, created_at=moment, key_id=signer.key_id
-        )
-        checkpoint.signature = signer.sign(checkpoint_payload(checkpoint))
-        session.add(checkpoint)
-        created.append(checkpoint)
-    session.commit()
+    with unit_of_work(session):
+        moment = chain.parse_time(chain.format_time(now or utcnow()))
+        if session.get(LedgerSigningKey, signer.key_id) is None:
+            session.add(LedgerSigningKey(key_id=signer.key_id, public_pem=public_pem(signer.public_key)))
+        signed = {
+            (name, seq)
+            for name, seq in session.execute(
+                select(LedgerCheckpoint.chain, func.max(LedgerCheckpoint.seq))
+                .where(LedgerCheckpoint.key_id == signer.key_id)
+                .group_by(LedgerCheckpoint.chain)
+            )
+        }
+        created: list[LedgerCheckpoint] = []
+        for head in session.scalars(select(LedgerHead).where(LedgerHead.seq > 0).order_by(LedgerHead.chain)):
+            if (head.chain, head.seq) in signed:
+                continue
+            checkpoint = LedgerCheckpoint(
+                chain=head.chain, seq=head.seq, head_hash=head.hash, created_at=moment, key_id=signer.key_id
+            )
+            checkpoint.signature = signer.sign(checkpoint_payload(checkpoint))
+            session.add(checkpoint)
+            created.append(checkpoint)
     return created
 
 
@@ -395,45 +394,47 @@ def purge_ledger(
     """
     days = retention_days if retention_days is not None else current_settings().retention_ledger_days
     cutoff = now - timedelta(days=days)
-    expired = session.execute(
-        select(LedgerEntry.chain, func.max(LedgerEntry.seq))
-        .where(LedgerEntry.recorded_at < cutoff)
-        .group_by(LedgerEntry.chain)
-        .order_by(LedgerEntry.chain)
-    ).all()
-    results: list[PurgeResult] = []
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL {LEDGER_MAINTENANCE_SETTING} = 'on'"))
-    for chain_name, through_seq in expired:
-        anchor = session.scalars(
-            select(LedgerEntry.hash).where(LedgerEntry.chain == chain_name, LedgerEntry.seq == through_seq)
-        ).one()
-        prefix = (LedgerEntry.chain == chain_name, LedgerEntry.seq <= through_seq)
-        purged = session.scalar(select(func.count()).select_from(LedgerEntry).where(*prefix)) or 0
-        session.execute(delete(LedgerEntry).where(*prefix))
-        record(
-            session,
-            Flow(
-                tag=EventTag.RETENTION_PURGED,
-                account_id=_account_of(chain_name),
-                kind=FlowKind.LIFECYCLE,
-                purpose=Purpose.RETENTION,
-                trigger=Trigger.SCHEDULE,
-                actor="system",
-                outcome="purged",
-                destination=Destination.GROUPSYNC_STORE,
-                records=purged,
-                detail={
-                    "purged_through_seq": through_seq,
-                    "anchor_hash": anchor,
-                    "cutoff": chain.format_time(cutoff),
-                    "retention_days": days,
-                },
-            ),
-            now=now,
-        )
-        results.append(PurgeResult(chain_name, purged, through_seq))
-    session.commit()
+    with unit_of_work(session):
+        expired = session.execute(
+            select(LedgerEntry.chain, func.max(LedgerEntry.seq))
+            .where(LedgerEntry.recorded_at < cutoff)
+            .group_by(LedgerEntry.chain)
+            .order_by(LedgerEntry.chain)
+        ).all()
+        results: list[PurgeResult] = []
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL {LEDGER_MAINTENANCE_SETTING} = 'on'"))
+        for chain_name, through_seq in expired:
+            anchor = session.scalars(
+                select(LedgerEntry.hash).where(
+                    LedgerEntry.chain == chain_name, LedgerEntry.seq == through_seq
+                )
+            ).one()
+            prefix = (LedgerEntry.chain == chain_name, LedgerEntry.seq <= through_seq)
+            purged = session.scalar(select(func.count()).select_from(LedgerEntry).where(*prefix)) or 0
+            session.execute(delete(LedgerEntry).where(*prefix))
+            record(
+                session,
+                Flow(
+                    tag=EventTag.RETENTION_PURGED,
+                    account_id=_account_of(chain_name),
+                    kind=FlowKind.LIFECYCLE,
+                    purpose=Purpose.RETENTION,
+                    trigger=Trigger.SCHEDULE,
+                    actor="system",
+                    outcome="purged",
+                    destination=Destination.GROUPSYNC_STORE,
+                    records=purged,
+                    detail={
+                        "purged_through_seq": through_seq,
+                        "anchor_hash": anchor,
+                        "cutoff": chain.format_time(cutoff),
+                        "retention_days": days,
+                    },
+                ),
+                now=now,
+            )
+            results.append(PurgeResult(chain_name, purged, through_seq))
     return results
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import unit_of_work
 from app.ledger.models import EvidencePackRequest, PackState
 from app.ledger.pack import signed_evidence_pack
 from app.ledger.signing import Signer
@@ -58,8 +59,8 @@ def request_pack(
     request = EvidencePackRequest(
         account_id=account_id, requested_by=user_id, window_start=start, window_end=end, created_at=now
     )
-    session.add(request)
-    session.commit()
+    with unit_of_work(session):
+        session.add(request)
     return request
 
 
@@ -77,13 +78,13 @@ def _claim(session: Session, now: datetime) -> EvidencePackRequest | None:
     )
     if candidate is None:
         return None
-    claimed = session.execute(
-        update(EvidencePackRequest)
-        .where(EvidencePackRequest.id == candidate, claimable)
-        .values(state=PackState.RUNNING, claimed_at=now, progress="checkpointing the ledger and signing")
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    with unit_of_work(session):
+        claimed = session.execute(
+            update(EvidencePackRequest)
+            .where(EvidencePackRequest.id == candidate, claimable)
+            .values(state=PackState.RUNNING, claimed_at=now, progress="checkpointing the ledger and signing")
+            .execution_options(synchronize_session=False)
+        )
     if getattr(claimed, "rowcount", 0) != 1:
         return None
     return session.get(EvidencePackRequest, candidate, populate_existing=True)
@@ -92,13 +93,13 @@ def _claim(session: Session, now: datetime) -> EvidencePackRequest | None:
 def build_requested_packs(session: Session, settings: Settings, now: datetime) -> int:
     """Fulfil waiting pack requests (the worker's job), and forget packs older than
     :data:`KEEP_PACKS`; returns how many packs were built."""
-    session.execute(
-        delete(EvidencePackRequest).where(
-            EvidencePackRequest.state.in_([PackState.DONE, PackState.FAILED]),
-            EvidencePackRequest.finished_at < now - KEEP_PACKS,
+    with unit_of_work(session):
+        session.execute(
+            delete(EvidencePackRequest).where(
+                EvidencePackRequest.state.in_([PackState.DONE, PackState.FAILED]),
+                EvidencePackRequest.finished_at < now - KEEP_PACKS,
+            )
         )
-    )
-    session.commit()
     built = 0
     for _ in range(PACKS_PER_RUN):
         request = _claim(session, now)
@@ -116,17 +117,17 @@ def build_requested_packs(session: Session, settings: Settings, now: datetime) -
         except Exception as exc:
             session.rollback()
             logger.exception("evidence pack %s failed", request.id)
-            request.state = PackState.FAILED
-            request.progress = "failed"
-            request.error = redactor.redact(f"{type(exc).__name__}: {exc}")[:2000]
-            request.finished_at = now
-            session.commit()
+            with unit_of_work(session):
+                request.state = PackState.FAILED
+                request.progress = "failed"
+                request.error = redactor.redact(f"{type(exc).__name__}: {exc}")[:2000]
+                request.finished_at = now
             continue
-        request.content = content
-        request.key_id = Signer.for_settings(settings).key_id
-        request.state = PackState.DONE
-        request.progress = "ready"
-        request.finished_at = now
-        session.commit()
+        with unit_of_work(session):
+            request.content = content
+            request.key_id = Signer.for_settings(settings).key_id
+            request.state = PackState.DONE
+            request.progress = "ready"
+            request.finished_at = now
         built += 1
     return built

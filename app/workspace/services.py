@@ -118,19 +118,19 @@ def connect(
     existing = domain_of(session, admin.account_id)
     if existing is not None:
         raise WorkspaceError(_("this account is already connected to %(domain)s", domain=existing.domain))
-    connection = DomainConnection(
-        account_id=admin.account_id, domain=name, mode=mode, created_by_user_id=admin.user_id
-    )
-    if mode is DomainMode.INSTALLATION:
-        identity = installation_identity(settings)
-        connection.client_email, connection.client_id = identity or (
-            settings.domain_service_account or "",
-            "",
+    with unit_of_work(session):
+        connection = DomainConnection(
+            account_id=admin.account_id, domain=name, mode=mode, created_by_user_id=admin.user_id
         )
-    session.add(connection)
-    session.flush()
-    record(session, _flow(EventTag.DOMAIN_CONNECTED, admin.account_id, admin.user_id, mode=mode.value))
-    session.commit()
+        if mode is DomainMode.INSTALLATION:
+            identity = installation_identity(settings)
+            connection.client_email, connection.client_id = identity or (
+                settings.domain_service_account or "",
+                "",
+            )
+        session.add(connection)
+        session.flush()
+        record(session, _flow(EventTag.DOMAIN_CONNECTED, admin.account_id, admin.user_id, mode=mode.value))
     return connection
 
 
@@ -145,24 +145,33 @@ def store_key(
         key = ServiceAccountKey.parse(text)
     except KeyFileError as exc:
         raise WorkspaceError(_("the key file cannot be used: %(problem)s", problem=exc)) from None
-    vault.store_service_account_key(domain, key.to_json())
-    domain.client_email, domain.client_id, domain.key_id = key.client_email, key.client_id, key.private_key_id
-    domain.key_uploaded_at = utcnow()
-    domain.status, domain.problem, domain.problem_detail = DomainStatus.SETTING_UP, DomainProblem.NONE, ""
-    record(
-        session, _flow(EventTag.DOMAIN_KEY_STORED, admin.account_id, admin.user_id, key_id=key.private_key_id)
-    )
-    session.commit()
+    with unit_of_work(session):
+        vault.store_service_account_key(domain, key.to_json())
+        domain.client_email, domain.client_id, domain.key_id = (
+            key.client_email,
+            key.client_id,
+            key.private_key_id,
+        )
+        domain.key_uploaded_at = utcnow()
+        domain.status, domain.problem, domain.problem_detail = DomainStatus.SETTING_UP, DomainProblem.NONE, ""
+        record(
+            session,
+            _flow(EventTag.DOMAIN_KEY_STORED, admin.account_id, admin.user_id, key_id=key.private_key_id),
+        )
 
 
 def remove_key(session: DbSession, domain: DomainConnection, admin: Membership) -> None:
     """Forget the key; every sync through the domain stops at once (nothing in Google is deleted)."""
     _require_admin(admin)
-    TokenVault.erase_service_account_key(domain)
-    key_id, domain.key_id = domain.key_id, ""
-    domain.status, domain.problem, domain.problem_detail = DomainStatus.SETTING_UP, DomainProblem.NO_KEY, ""
-    record(session, _flow(EventTag.DOMAIN_KEY_REMOVED, admin.account_id, admin.user_id, key_id=key_id))
-    session.commit()
+    with unit_of_work(session):
+        TokenVault.erase_service_account_key(domain)
+        key_id, domain.key_id = domain.key_id, ""
+        domain.status, domain.problem, domain.problem_detail = (
+            DomainStatus.SETTING_UP,
+            DomainProblem.NO_KEY,
+            "",
+        )
+        record(session, _flow(EventTag.DOMAIN_KEY_REMOVED, admin.account_id, admin.user_id, key_id=key_id))
 
 
 def statement_accepted(session: DbSession, domain: DomainConnection) -> bool:
@@ -184,18 +193,19 @@ def accept_statement(session: DbSession, domain: DomainConnection, admin: Member
         raise WorkspaceError(_("the statement changed while the page was open; read it again and confirm"))
     if statement_accepted(session, domain):
         return
-    session.add(
-        DomainStatementAcceptance(
-            account_id=domain.account_id,
-            domain_connection_id=domain.id,
-            user_id=admin.user_id,
-            version=version,
+    with unit_of_work(session):
+        session.add(
+            DomainStatementAcceptance(
+                account_id=domain.account_id,
+                domain_connection_id=domain.id,
+                user_id=admin.user_id,
+                version=version,
+            )
         )
-    )
-    record(
-        session, _flow(EventTag.DOMAIN_STATEMENT_ACCEPTED, admin.account_id, admin.user_id, version=version)
-    )
-    session.commit()
+        record(
+            session,
+            _flow(EventTag.DOMAIN_STATEMENT_ACCEPTED, admin.account_id, admin.user_id, version=version),
+        )
 
 
 @dataclass(frozen=True)
@@ -216,16 +226,18 @@ def test(
     holder = Grantee(admin.account_id, admin.user_id, admin.user.google_sub)
     context = CallContext(Purpose.ACCOUNT_CONNECTION, Trigger.ADMIN, f"user:{admin.user_id}")
     result = _try(session, settings, vault, domain, admin=admin, holder=holder, context=context)
-    domain.last_tested_at = utcnow()
-    if result.ok:
-        domain.status, domain.problem, domain.problem_detail = DomainStatus.ACTIVE, DomainProblem.NONE, ""
-    else:
-        domain.fail(result.problem, result.detail)
-    record(
-        session,
-        _flow(EventTag.DOMAIN_TESTED, admin.account_id, admin.user_id, outcome=result.problem.value or "ok"),
-    )
-    session.commit()
+    with unit_of_work(session):
+        domain.last_tested_at = utcnow()
+        if result.ok:
+            domain.status, domain.problem, domain.problem_detail = DomainStatus.ACTIVE, DomainProblem.NONE, ""
+        else:
+            domain.fail(result.problem, result.detail)
+        record(
+            session,
+            _flow(
+                EventTag.DOMAIN_TESTED, admin.account_id, admin.user_id, outcome=result.problem.value or "ok"
+            ),
+        )
     return result
 
 
@@ -515,17 +527,16 @@ def turn_off(session: DbSession, member: Membership, assignment_id: int) -> None
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
         raise WorkspaceError(_("no such sync of yours"))
-    assignment.member_turned_off_at = assignment.member_turned_off_at or utcnow()
-    sync = session.scalar(
-        select(ContactSync).where(
-            ContactSync.membership_id == member.id, ContactSync.list_id == assignment.list_id
+    # The choice and the sync's switch-off commit together (disable_sync's unit commits both).
+    with unit_of_work(session):
+        assignment.member_turned_off_at = assignment.member_turned_off_at or utcnow()
+        sync = session.scalar(
+            select(ContactSync).where(
+                ContactSync.membership_id == member.id, ContactSync.list_id == assignment.list_id
+            )
         )
-    )
-    session.flush()
-    if sync is not None and sync.enabled:
-        disable_sync(session, sync, f"user:{member.user_id}")
-    else:
-        session.commit()
+        if sync is not None and sync.enabled:
+            disable_sync(session, sync, f"user:{member.user_id}")
 
 
 def turn_on(session: DbSession, member: Membership, assignment_id: int) -> None:
@@ -533,15 +544,15 @@ def turn_on(session: DbSession, member: Membership, assignment_id: int) -> None:
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
         raise WorkspaceError(_("no such sync of yours"))
-    assignment.member_turned_off_at = None
-    sync = session.scalar(
-        select(ContactSync).where(
-            ContactSync.membership_id == member.id, ContactSync.list_id == assignment.list_id
+    with unit_of_work(session):
+        assignment.member_turned_off_at = None
+        sync = session.scalar(
+            select(ContactSync).where(
+                ContactSync.membership_id == member.id, ContactSync.list_id == assignment.list_id
+            )
         )
-    )
-    if sync is not None:
-        sync.enabled, sync.next_due_at = True, utcnow()
-    session.commit()
+        if sync is not None:
+            sync.enabled, sync.next_due_at = True, utcnow()
 
 
 def pending_banner(session: DbSession, member: Membership) -> DomainNotice | None:
@@ -558,5 +569,5 @@ def pending_banner(session: DbSession, member: Membership) -> DomainNotice | Non
 def dismiss_banner(session: DbSession, member: Membership) -> None:
     notice = pending_banner(session, member)
     if notice is not None:
-        notice.banner_seen_at = utcnow()
-        session.commit()
+        with unit_of_work(session):
+            notice.banner_seen_at = utcnow()
