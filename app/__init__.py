@@ -40,6 +40,11 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     csrf.init_app(app)
     web_security.init_app(app, settings)
 
+    from app.web import i18n, shell
+
+    i18n.init_app(app)
+    shell.init_app(app)
+
     from app.crm import rate_limits
 
     rate_limits.init_app(app, settings)

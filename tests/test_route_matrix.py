@@ -46,6 +46,8 @@ PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
         "web.index",
+        # The language switcher: anonymous visitors choose a language too (kept in their session).
+        "web.choose_language",
         "auth.sign_in",
         "auth.start",
         "auth.callback",
@@ -79,6 +81,8 @@ REASON_IN_THE_FORM = {
 """Downloads of another person's Google-derived data that take the reason in their own form."""
 
 NO_GOOGLE_DATA_FOR_OTHERS = {
+    "web.settings": "the signed-in user's own language and time zone",
+    "web.save_settings": "an action on the user's own settings",
     "accounts.invite": "an action",
     "accounts.withdraw_invitation": "an action",
     "accounts.members": "members' names and addresses as the account knows them; nothing from Google's APIs",
@@ -91,11 +95,11 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "crm.revoke_api_key": "an action",
     "crm.contacts": "CRM data",
     "crm.delete_contact": "an action on CRM data",
+    "crm.undo_delete_contact": "an action on CRM data",
+    "crm.import_report": "CRM data: the outcome of a CSV import",
     "crm.import_form": "CRM data",
     "crm.upload": "an action on CRM data",
     "crm.run_import": "an action on CRM data",
-    "crm.import_report": "CRM data",
-    "crm.undo_delete_contact": "an action on CRM data",
     "crm.create_list": "an action on CRM data",
     "crm.grant": "an action on CRM data",
     "crm.withdraw": "an action on CRM data",

@@ -47,6 +47,10 @@ class User(Base):
     processing_restricted_at: Mapped[datetime | None] = mapped_column()
     """The person paused all their syncs (right to restriction); ``None`` when not restricted."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """The interface language the user chose (uk, en, ru); none means the browser's Accept-Language."""
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    """An IANA zone the user chose for displayed times; none means the one the browser reports."""
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 

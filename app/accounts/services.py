@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.tenancy import end_sessions_of
 from app.db import DbSession, plain, unit_of_work
+from app.extensions import gettext as _
 
 
 class MembershipError(Exception):
@@ -40,14 +41,20 @@ def parse_role(value: str) -> Role:
         return Role(value)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise MembershipError("role", f"Role must be one of {allowed}.") from None
+        raise MembershipError("role", _("Role must be one of %(allowed)s.", allowed=allowed)) from None
+
+
+def role_label(role: Role) -> str:
+    """The role's name in the reader's language (English outside a request)."""
+    labels = {Role.ADMIN: _("admin"), Role.MEMBER: _("member"), Role.REVIEWER: _("reviewer")}
+    return labels[role]
 
 
 def normalize_email(value: str) -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise MembershipError("email", f"E-mail address is not valid: {exc}") from None
+        raise MembershipError("email", _("E-mail address is not valid: %(problem)s", problem=exc)) from None
     return str(checked.normalized).lower()
 
 
@@ -78,7 +85,7 @@ def _invite(
         .where(Membership.account_id == account.id, func.lower(User.email) == address)
     )
     if already is not None:
-        raise MembershipError("email", f"{address} is already a member of this account.")
+        raise MembershipError("email", _("%(email)s is already a member of this account.", email=address))
     invitation = session.scalar(
         select(Invitation).where(Invitation.account_id == account.id, Invitation.email == address)
     )
@@ -133,7 +140,7 @@ def change_role(session: DbSession, membership: Membership, role: Role, *, recor
         if membership.role is Role.ADMIN and role is not Role.ADMIN and _other_admins(work, membership) == 0:
             raise MembershipError(
                 "role",
-                "The account's last admin cannot be given another role; make someone else admin first.",
+                _("The account's last admin cannot be given another role; make someone else admin first."),
             )
         membership.role = role
         if record is not None:
@@ -147,7 +154,7 @@ def refuse_removing_last_admin(session: DbSession, membership: Membership) -> No
     """
     if membership.role is Role.ADMIN and _other_admins(session, membership) == 0:
         raise MembershipError(
-            "member", "The account's last admin cannot be removed; make someone else admin first."
+            "member", _("The account's last admin cannot be removed; make someone else admin first.")
         )
 
 
@@ -195,3 +202,10 @@ def invitations_of(session: DbSession, account: Account) -> list[Invitation]:
             select(Invitation).where(Invitation.account_id == account.id).order_by(Invitation.email)
         )
     )
+
+
+def save_preferences(session: DbSession, user: User, *, language: str | None, time_zone: str | None) -> None:
+    """Store the interface language and time zone ``user`` chose (None: let the browser decide)."""
+    with unit_of_work(session):
+        user.language = language
+        user.time_zone = time_zone

@@ -10,6 +10,7 @@ from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.config import current_settings
 from app.extensions import db
+from app.extensions import gettext as _
 from app.flows import members as member_flows
 from app.google.vault import TokenVault
 from app.security.audit import AuditAction, step
@@ -66,7 +67,13 @@ def invite() -> Response:
         )
     except services.MembershipError as exc:
         return _back(exc)
-    return _back(success=f"Invited {invitation.email} as {invitation.role.value}.")
+    return _back(
+        success=_(
+            "Invited %(email)s as %(role)s.",
+            email=invitation.email,
+            role=services.role_label(invitation.role),
+        )
+    )
 
 
 @bp.post("/invitations/<int:invitation_id>/withdraw")
@@ -80,7 +87,7 @@ def withdraw_invitation(invitation_id: int) -> Response:
         detail={"invitation_id": invitation.id},
     )
     services.withdraw_invitation(db.session(), invitation, record=record)
-    return _back(success="Invitation withdrawn.")
+    return _back(success=_("Invitation withdrawn."))
 
 
 @bp.post("/members/<int:membership_id>/role")
@@ -98,7 +105,14 @@ def change_role(membership_id: int) -> Response:
         services.change_role(db.session(), membership, role, record=record)
     except services.MembershipError as exc:
         return _back(exc)
-    flash(f"{membership.user.email} is now {membership.role.value}.", "success")
+    flash(
+        _(
+            "%(email)s is now %(role)s.",
+            email=membership.user.email,
+            role=services.role_label(membership.role),
+        ),
+        "success",
+    )
     # An admin who gave themselves another role may no longer open the members page.
     if membership.id == getattr(current_membership(), "id", None) and membership.role is not Role.ADMIN:
         return redirect(url_for("web.dashboard"))
@@ -130,4 +144,4 @@ def remove_member(membership_id: int) -> Response:
         return _back(exc)
     if removing_self:
         return redirect(url_for("web.index"))
-    return _back(success=f"{email} was removed from the account and signed out.")
+    return _back(success=_("%(email)s was removed from the account and signed out.", email=email))

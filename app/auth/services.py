@@ -21,8 +21,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, SignInRequest, User
+from app.accounts.services import role_label as _role
 from app.config import Settings
 from app.db import unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.google import oauth
 from app.google.endpoints import SIGN_IN_SCOPES
 from app.ledger import services as ledger
@@ -103,17 +105,17 @@ def _claim(session: Session, *, state: str, browser_secret: str, now: datetime) 
         pending = work.scalar(select(SignInRequest).where(SignInRequest.state_hash == _hash(state)))
         if pending is None:
             logger.warning("sign-in callback refused: unknown or reused state")
-            raise SignInError("This sign-in link was already used or is unknown. Please sign in again.")
+            raise SignInError(_("This sign-in link was already used or is unknown. Please sign in again."))
         claimed = work.execute(delete(SignInRequest).where(SignInRequest.id == pending.id))
     if getattr(claimed, "rowcount", 0) != 1:
         logger.warning("sign-in callback refused: state claimed by a concurrent callback")
-        raise SignInError("This sign-in link was already used. Please sign in again.")
+        raise SignInError(_("This sign-in link was already used. Please sign in again."))
     if not hmac.compare_digest(pending.browser_hash, _hash(browser_secret)):
         logger.warning("sign-in callback refused: state belongs to another browser")
-        raise SignInError("This sign-in was started in another browser. Please sign in again here.")
+        raise SignInError(_("This sign-in was started in another browser. Please sign in again here."))
     if pending.created_at < now - REQUEST_LIFETIME:
         logger.info("sign-in callback refused: request expired")
-        raise SignInError("This sign-in took too long and expired. Please sign in again.")
+        raise SignInError(_("This sign-in took too long and expired. Please sign in again."))
     return pending
 
 
@@ -201,12 +203,12 @@ def complete_sign_in(
 
 def _failure_message(exc: oauth.OAuthError) -> str:
     if isinstance(exc, oauth.ScopesNotGrantedError):
-        return (
+        return _(
             "Google did not share your e-mail address with GroupSync, which sign-in needs. Please try again."
         )
     if isinstance(exc, oauth.TokenEndpointError) and exc.outcome in {"timeout", "unreachable"}:
-        return "Google could not be reached to finish signing in. Please try again in a moment."
-    return "Google did not confirm this sign-in. Please sign in again."
+        return _("Google could not be reached to finish signing in. Please try again in a moment.")
+    return _("Google did not confirm this sign-in. Please sign in again.")
 
 
 def _is_new(session: Session, sub: str) -> bool:
@@ -240,8 +242,10 @@ def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Member
     joined = {m.account_id for m in session.scalars(select(Membership).where(Membership.user_id == user.id))}
     if invitations and not identity.email_verified:
         notices.append(
-            "An invitation for your e-mail address is waiting, but Google has not verified that address, "
-            "so it was not used."
+            _(
+                "An invitation for your e-mail address is waiting, but Google has not verified that address, "
+                "so it was not used."
+            )
         )
     elif invitations:
         for invitation in invitations:
@@ -250,7 +254,13 @@ def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Member
                     Membership(account_id=invitation.account_id, user_id=user.id, role=invitation.role)
                 )
                 joined.add(invitation.account_id)
-                notices.append(f"You joined {invitation.account.name} as {invitation.role.value}.")
+                notices.append(
+                    _(
+                        "You joined %(account)s as %(role)s.",
+                        account=invitation.account.name,
+                        role=_role(invitation.role),
+                    )
+                )
             session.delete(invitation)
         session.flush()
     memberships = list(
@@ -262,7 +272,7 @@ def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Member
         session.add_all([account, membership])
         session.flush()
         memberships = [membership]
-        notices.append(f"Welcome! {account.name} was created and you are its admin.")
+        notices.append(_("Welcome! %(account)s was created and you are its admin.", account=account.name))
     return user, memberships, notices
 
 

@@ -13,6 +13,7 @@ from app.accounts.tenancy import sign_out as end_session
 from app.auth import services
 from app.config import Settings
 from app.extensions import db
+from app.extensions import gettext as _
 from app.google.oauth import new_secret
 from app.web_security import safe_next
 
@@ -63,13 +64,14 @@ def callback() -> Response:
     Every outcome redirects at once, so the code never stays in the address bar or history.
     """
     if request.args.get("error"):
-        flash("Sign-in was cancelled at Google. You can try again whenever you like.", "error")
+        flash(_("Sign-in was cancelled at Google. You can try again whenever you like."), "error")
         return redirect(url_for("auth.sign_in"))
     state, code = request.args.get("state", ""), request.args.get("code", "")
     browser_secret = session.get(_BROWSER_KEY)
     if not state or not code or not isinstance(browser_secret, str):
         flash(
-            "This sign-in link is incomplete or was opened in another browser. Please sign in again.", "error"
+            _("This sign-in link is incomplete or was opened in another browser. Please sign in again."),
+            "error",
         )
         return redirect(url_for("auth.sign_in"))
     try:
@@ -122,7 +124,7 @@ def choose_account() -> str | Response:
 def enter_account() -> Response:
     chooser = _chooser_user()
     if chooser is None:
-        flash("Choosing an account took too long. Please sign in again.", "error")
+        flash(_("Choosing an account took too long. Please sign in again."), "error")
         return redirect(url_for("auth.sign_in"))
     user_id, next_url = chooser
     membership_id = request.form.get("membership_id", "")
@@ -132,7 +134,7 @@ def enter_account() -> Response:
         else None
     )
     if membership is None:
-        flash("Please choose one of your accounts.", "error")
+        flash(_("Please choose one of your accounts."), "error")
         return redirect(url_for("auth.choose_account"))
     start_session(membership)
     return redirect(next_url)

@@ -23,6 +23,7 @@ from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.db import utcnow
 from app.extensions import db
+from app.extensions import gettext as _
 from app.security.audit import AuditAction, step
 
 bp = Blueprint("crm", __name__)
@@ -78,9 +79,9 @@ def save_settings() -> Response:
     try:
         region = services.set_default_region(db.session, current_account().id, request.form.get("region", ""))
     except InputError as exc:
-        flash(f"Default phone region {exc.errors[0].message}.", "error")
+        flash(_("Default phone region %(problem)s.", problem=exc.errors[0].message), "error")
     else:
-        flash(f"Default phone region: {region or 'none'}.", "info")
+        flash(_("Default phone region: %(region)s.", region=region or _("none")), "info")
     return redirect(url_for("crm.overview"))
 
 
@@ -90,11 +91,13 @@ def create_list() -> Response:
     try:
         contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}; no list was created.", "error")
+        flash(_("List name %(problem)s; no list was created.", problem=exc.errors[0].message), "error")
     except services.NameTakenError as exc:
-        flash(f"A list named '{exc.other_name}' already exists; no list was created.", "error")
+        flash(_("A list named '%(name)s' already exists; no list was created.", name=exc.other_name), "error")
     else:
-        flash(f"List '{contact_list.name}' created; make it available to members below.", "info")
+        flash(
+            _("List '%(name)s' created; make it available to members below.", name=contact_list.name), "info"
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -106,18 +109,36 @@ def rename_list(list_id: int) -> Response:
     try:
         outcome = services.rename_list(db.session, contact_list, request.form.get("name", ""))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}; '{old_name}' keeps its name.", "error")
+        flash(
+            _(
+                "List name %(problem)s; '%(name)s' keeps its name.",
+                problem=exc.errors[0].message,
+                name=old_name,
+            ),
+            "error",
+        )
     except services.NameTakenError as exc:
-        flash(f"A list named '{exc.other_name}' already exists; '{old_name}' keeps its name.", "error")
+        flash(
+            _(
+                "A list named '%(other)s' already exists; '%(name)s' keeps its name.",
+                other=exc.other_name,
+                name=old_name,
+            ),
+            "error",
+        )
     except services.NotFoundError:
         abort(404)
     else:
         if outcome is services.Outcome.UNCHANGED:
-            flash(f"'{old_name}' already has that name.", "info")
+            flash(_("'%(name)s' already has that name.", name=old_name), "info")
         else:
             flash(
-                f"'{old_name}' is now '{contact_list.name}'. Google groups already made from it keep "
-                "their name; groups created from now on take the new one.",
+                _(
+                    "'%(old)s' is now '%(new)s'. Google groups already made from it keep "
+                    "their name; groups created from now on take the new one.",
+                    old=old_name,
+                    new=contact_list.name,
+                ),
                 "info",
             )
     return redirect(url_for("crm.overview"))
@@ -138,7 +159,14 @@ def grant(list_id: int) -> Response:
         detail={"list_id": contact_list.id, "member_user_id": membership.user_id},
     )
     if services.grant_access(db.session, contact_list, membership, _actor(), record=record):
-        flash(f"'{contact_list.name}' is now available to {membership.user.email}.", "info")
+        flash(
+            _(
+                "'%(name)s' is now available to %(email)s.",
+                name=contact_list.name,
+                email=membership.user.email,
+            ),
+            "info",
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -153,7 +181,13 @@ def withdraw(list_id: int, membership_id: int) -> Response:
         detail={"list_id": contact_list.id, "membership_id": membership_id},
     )
     if services.withdraw_access(db.session, contact_list, membership_id, _actor(), record=record):
-        flash(f"'{contact_list.name}' was withdrawn; its contacts leave that member's Google group.", "info")
+        flash(
+            _(
+                "'%(name)s' was withdrawn; its contacts leave that member's Google group.",
+                name=contact_list.name,
+            ),
+            "info",
+        )
     return redirect(url_for("crm.overview"))
 
 
@@ -201,7 +235,7 @@ def delete_contact(contact_id: int) -> str | Response:
 def contact_deleted(contact_id: int) -> str | Response:
     contact = get_scoped_or_404(CrmContact, contact_id)
     if not contact.deleted:
-        flash(f"Contact {contact.crm_id} is not deleted.", "info")
+        flash(_("Contact %(id)s is not deleted.", id=contact.crm_id), "info")
         return redirect(url_for("crm.contacts"))
     return render_template(
         "crm/contact_deleted.html",
@@ -216,11 +250,14 @@ def contact_deleted(contact_id: int) -> str | Response:
 def undo_delete_contact(contact_id: int) -> Response:
     contact = get_scoped_or_404(CrmContact, contact_id)
     if services.undo_delete(db.session, contact):
-        flash(f"Contact {contact.crm_id} is back; nothing was removed from Google.", "info")
+        flash(_("Contact %(id)s is back; nothing was removed from Google.", id=contact.crm_id), "info")
         return redirect(url_for("crm.contacts"))
     flash(
-        f"Contact {contact.crm_id} can no longer be restored here: its undo window has ended. "
-        "The CRM can send it again through the API.",
+        _(
+            "Contact %(id)s can no longer be restored here: its undo window has ended. "
+            "The CRM can send it again through the API.",
+            id=contact.crm_id,
+        ),
         "error",
     )
     return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
@@ -247,7 +284,9 @@ def api_keys() -> str:
 def create_api_key() -> str | Response:
     token = request.form.get("form_token", "")
     if not _FORM_TOKEN.fullmatch(token):
-        flash("The form was incomplete or out of date; nothing was created. Please try again here.", "error")
+        flash(
+            _("The form was incomplete or out of date; nothing was created. Please try again here."), "error"
+        )
         return redirect(url_for("crm.api_keys"))
     user = current_user()
     try:
@@ -265,12 +304,14 @@ def create_api_key() -> str | Response:
             ),
         )
     except InputError as exc:
-        flash(f"Key name {exc.errors[0].message}.", "error")
+        flash(_("Key name %(problem)s.", problem=exc.errors[0].message), "error")
         return redirect(url_for("crm.api_keys"))
     except services.FormAlreadyUsedError:
         flash(
-            "This form already created its key, whose secret is shown only once. "
-            "If you did not copy it, revoke that key and create a new one.",
+            _(
+                "This form already created its key, whose secret is shown only once. "
+                "If you did not copy it, revoke that key and create a new one."
+            ),
             "info",
         )
         return redirect(url_for("crm.api_keys"))
@@ -289,7 +330,7 @@ def revoke_api_key(key_id: int) -> Response:
         detail={"key_id": key.id, "prefix": key.prefix},
     )
     services.revoke_api_key(db.session, key, record=record)
-    flash(f"API key '{key.name}' revoked.", "info")
+    flash(_("API key '%(name)s' revoked.", name=key.name), "info")
     return redirect(url_for("crm.api_keys"))
 
 
@@ -309,11 +350,11 @@ def import_form() -> str:
 def upload() -> str | Response:
     file = request.files.get("file")
     if file is None or not file.filename:
-        flash("Choose a CSV file to upload.", "error")
+        flash(_("Choose a CSV file to upload."), "error")
         return redirect(url_for("crm.import_form"))
     user = current_user()
     try:
-        staged, _ = csv_import.stage_upload(
+        staged, _parsed = csv_import.stage_upload(
             db.session,
             current_account().id,
             filename=file.filename,
@@ -325,7 +366,7 @@ def upload() -> str | Response:
         flash(f"{file.filename}: {exc}.", "error")
         return redirect(url_for("crm.import_form"))
     except InputError as exc:
-        flash(f"List name {exc.errors[0].message}.", "error")
+        flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
         return redirect(url_for("crm.import_form"))
     # A redirect, so Back and reload after the next step never send the file again.
     return redirect(url_for("crm.run_import", upload_id=staged.id))

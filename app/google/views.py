@@ -13,41 +13,50 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_membership, require_role
 from app.config import current_settings
 from app.extensions import db
+from app.extensions import gettext as _
+from app.extensions import lazy_gettext as _l
 from app.flows import connections
 from app.google import services
 from app.google.models import ConnectionStatus
 from app.google.vault import TokenVault
 from app.privacy import disclosure
 from app.privacy.policy import current_policy_version
+from app.web.i18n import current_language
 
 bp = Blueprint("google", __name__, url_prefix="/google")
 
 CONNECTING_ROLES = (Role.ADMIN, Role.MEMBER)
 
 _CONNECT_MESSAGES = {
-    services.ConnectOutcome.CONNECTED: ("success", "Google Contacts connected as {email}."),
+    services.ConnectOutcome.CONNECTED: ("success", _l("Google Contacts connected as %(email)s.")),
     services.ConnectOutcome.CONTACTS_NOT_GRANTED: (
         "warning",
-        "Google did not give GroupSync access to your contacts, so contact sync stays off. "
-        "To try again, choose Connect and leave the contacts permission ticked on Google's page.",
+        _l(
+            "Google did not give GroupSync access to your contacts, so contact sync stays off. "
+            "To try again, choose Connect and leave the contacts permission ticked on Google's page."
+        ),
     ),
     services.ConnectOutcome.DENIED: (
         "warning",
-        "You declined on Google's page, so contact sync stays off. You can connect again at any time.",
+        _l("You declined on Google's page, so contact sync stays off. You can connect again at any time."),
     ),
     services.ConnectOutcome.EXPIRED: (
         "error",
-        "That answer from Google did not match a connection you started in this browser, or it expired. "
-        "Please choose Connect again.",
+        _l(
+            "That answer from Google did not match a connection you started in this browser, or it expired. "
+            "Please choose Connect again."
+        ),
     ),
     services.ConnectOutcome.OTHER_ACCOUNT: (
         "error",
-        "You chose a different Google account than the one GroupSync syncs to ({email}), so nothing changed. "
-        "Reconnect with {email}, or disconnect first to switch accounts.",
+        _l(
+            "You chose a different Google account than the one GroupSync syncs to (%(email)s), "
+            "so nothing changed. Reconnect with %(email)s, or disconnect first to switch accounts."
+        ),
     ),
     services.ConnectOutcome.FAILED: (
         "error",
-        "Google's answer could not be accepted, so nothing was connected. Please try again in a moment.",
+        _l("Google's answer could not be accepted, so nothing was connected. Please try again in a moment."),
     ),
 }
 
@@ -73,7 +82,8 @@ def _browser_token() -> str:
 def _accepted_terms() -> connections.AcceptedTerms | None:
     """What the disclosure form says the user agreed to; None when the post did not come from it."""
     shown, policy = request.form.get("disclosure_version"), request.form.get("policy_version")
-    return connections.AcceptedTerms(shown, policy) if shown and policy else None
+    language = request.form.get("disclosure_language") or "en"
+    return connections.AcceptedTerms(shown, policy, language) if shown and policy else None
 
 
 def _redirect_uri() -> str:
@@ -92,7 +102,9 @@ def connection() -> str:
 @require_role(*CONNECTING_ROLES)
 def disclosure_page() -> str:
     return render_template(
-        "google/disclosure.html", disclosure=disclosure.current(), policy_version=current_policy_version()
+        "google/disclosure.html",
+        disclosure=disclosure.current(current_language()),
+        policy_version=current_policy_version(),
     )
 
 
@@ -111,7 +123,7 @@ def connect() -> Response:
             accepted=_accepted_terms(),
         )
     except connections.DisclosureRequiredError:
-        flash("Please read and accept what GroupSync will do with your Google Contacts first.", "warning")
+        flash(_("Please read and accept what GroupSync will do with your Google Contacts first."), "warning")
         return redirect(url_for("google.disclosure_page"))
     return redirect(url, code=303)
 
@@ -151,7 +163,7 @@ def callback() -> Response:
         redirect_uri=_redirect_uri(),
     )
     category, message = _CONNECT_MESSAGES[result.outcome]
-    flash(message.format(email=result.email), category)
+    flash(str(message) % {"email": result.email}, category)
     return redirect(url_for("google.connection"), code=303)
 
 
@@ -161,7 +173,7 @@ def disconnect() -> Response:
     membership = _membership()
     connection = services.connection_of(db.session(), membership)
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
-        flash("No Google account is connected.", "warning")
+        flash(_("No Google account is connected."), "warning")
         return redirect(url_for("google.connection"), code=303)
     settings = current_settings()
     connections.disconnect(
@@ -172,8 +184,10 @@ def disconnect() -> Response:
         vault=TokenVault.for_settings(settings),
     )
     flash(
-        "Google disconnected: GroupSync's access was revoked and its stored credentials deleted. "
-        "Contacts already in your Google Contacts stay there.",
+        _(
+            "Google disconnected: GroupSync's access was revoked and its stored credentials deleted. "
+            "Contacts already in your Google Contacts stay there."
+        ),
         "success",
     )
     return redirect(url_for("google.connection"), code=303)

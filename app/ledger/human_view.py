@@ -17,6 +17,8 @@ from typing import ParamSpec, TypeVar
 from flask import abort, render_template, request, session
 from werkzeug.datastructures import MultiDict
 
+from app.extensions import gettext as _
+from app.extensions import lazy_gettext as _l
 from app.ledger.events import HumanViewReason
 
 P = ParamSpec("P")
@@ -26,9 +28,9 @@ GRANT_SECONDS = 15 * 60
 _GRANTS_KEY = "human_view_grants"
 
 REASON_LABELS = {
-    HumanViewReason.USER_CONSENT: "The user asked for help and consented to my reading their data",
-    HumanViewReason.SECURITY: "Security: investigating abuse or an incident",
-    HumanViewReason.LEGAL: "Legal: required to comply with the law",
+    HumanViewReason.USER_CONSENT: _l("The user asked for help and consented to my reading their data"),
+    HumanViewReason.SECURITY: _l("Security: investigating abuse or an incident"),
+    HumanViewReason.LEGAL: _l("Legal: required to comply with the law"),
 }
 
 
@@ -55,7 +57,7 @@ class ViewRequest:
         if subject and not subject.isdigit():
             return parsed, "The form names no valid user; open the page again."
         if reason is None:
-            return parsed, "Choose the reason you need to see this data."
+            return parsed, _("Choose the reason you need to see this data.")
         return parsed, None
 
 

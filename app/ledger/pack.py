@@ -178,6 +178,10 @@ def evidence_documents(settings: Settings) -> Documents:
         files[f"privacy-policy-{policy.version}.md"] = policy.filled(settings).encode("utf-8")
     for version in disclosure.versions():
         files[f"disclosure-{version}.md"] = disclosure.load(version).markdown.encode("utf-8")
+        # Users accepted the text in their language; each translation is part of the record too.
+        for language in disclosure.languages_of(version)[1:]:
+            text = disclosure.load(version, language).markdown
+            files[f"disclosure-{version}.{language}.md"] = text.encode("utf-8")
     files["scopes.md"] = scopes_file().read_bytes()
     in_force = {
         "privacy_policy": current_policy(settings).version,

@@ -35,6 +35,7 @@ from app.accounts.tenancy import (
 )
 from app.db import utcnow
 from app.extensions import db
+from app.extensions import gettext as _
 from app.ledger import chain, tasks
 from app.ledger.events import EventTag, Purpose
 from app.ledger.exports import csv_lines, iter_rows, ndjson_lines
@@ -181,7 +182,7 @@ def request_pack() -> BaseResponse:
     except tasks.PackRequestError as exc:
         flash(str(exc), "error")
     else:
-        flash("Your evidence pack is being made; it appears below when it is signed.", "info")
+        flash(_("Your evidence pack is being made; it appears below when it is signed."), "info")
     return redirect(url_for("ledger.packs"))
 
 
@@ -223,5 +224,5 @@ def human_view() -> BaseResponse | tuple[str, int]:
         subject_user_id=asked.subject,
     )
     grant(urlsplit(target).path)
-    flash("Your reason was recorded in the ledger.", "info")
+    flash(_("Your reason was recorded in the ledger."), "info")
     return redirect(target)

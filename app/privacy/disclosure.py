@@ -1,6 +1,8 @@
 """The in-app disclosure shown before GroupSync sends anyone to Google's consent screen.
 
-Each version is a Markdown file ``content/disclosure/v<N>.md``; the highest N is current.
+Each version is a Markdown file ``content/disclosure/v<N>.md`` (English); the highest N is current.
+A translation of a version sits beside it as ``v<N>.<language>.md``; a language without one reads
+the English file. An acceptance records the version and the language of the text the user read.
 Published versions are never edited: a change is a new file, and every user must accept
 it before GroupSync makes another People API call for them. The same holds for a new
 version of the privacy policy the disclosure links to.
@@ -34,10 +36,11 @@ class DisclosureRequiredError(Exception):
 
 @dataclass(frozen=True)
 class AcceptedTerms:
-    """The versions shown on the disclosure page the user agreed to."""
+    """The versions shown on the disclosure page the user agreed to, and the language it was in."""
 
     disclosure: str
     policy: str
+    language: str = "en"
 
     def __str__(self) -> str:
         return f"disclosure {self.disclosure} with privacy policy {self.policy}"
@@ -47,6 +50,7 @@ class AcceptedTerms:
 class Disclosure:
     version: str
     markdown: str
+    language: str = "en"
 
     @property
     def html(self) -> Markup:
@@ -62,15 +66,24 @@ def versions() -> list[str]:
     return [f"v{n}" for n in numbers]
 
 
+def languages_of(version: str) -> list[str]:
+    """The languages ``version`` is published in: English, then each translation beside it."""
+    return ["en", *sorted(path.suffixes[0][1:] for path in CONTENT_DIR.glob(f"{version}.*.md"))]
+
+
 @cache
-def load(version: str) -> Disclosure:
+def load(version: str, language: str = "en") -> Disclosure:
+    """``version`` in ``language``, or in English when it has no such translation."""
     if version not in versions():
         raise LookupError(f"no disclosure version {version!r}")
+    translated = CONTENT_DIR / f"{version}.{language}.md"
+    if language != "en" and language in languages_of(version):
+        return Disclosure(version, translated.read_text(encoding="utf-8"), language)
     return Disclosure(version, (CONTENT_DIR / f"{version}.md").read_text(encoding="utf-8"))
 
 
-def current() -> Disclosure:
-    return load(versions()[-1])
+def current(language: str = "en") -> Disclosure:
+    return load(versions()[-1], language)
 
 
 def has_current_acceptance(session: DbSession, user_id: int, account_id: int) -> bool:
@@ -98,12 +111,15 @@ def accept(session: DbSession, membership: Membership, accepted: AcceptedTerms) 
     allowed = {current_policy_version()} | ({upcoming.version} if upcoming else set())
     if accepted.disclosure != current().version or accepted.policy not in allowed:
         raise DisclosureRequiredError(f"{accepted} is not what is in force now")
+    if accepted.language not in languages_of(accepted.disclosure):
+        raise DisclosureRequiredError(f"{accepted} names a language the disclosure is not published in")
     session.add(
         DisclosureAcceptance(
             account_id=membership.account_id,
             user_id=membership.user_id,
             version=accepted.disclosure,
             policy_version=accepted.policy,
+            language=accepted.language,
         )
     )
     record(
@@ -118,7 +134,11 @@ def accept(session: DbSession, membership: Membership, accepted: AcceptedTerms) 
             outcome="ok",
             destination=Destination.GROUPSYNC_STORE,
             user_id=membership.user_id,
-            detail={"version": accepted.disclosure, "policy_version": accepted.policy},
+            detail={
+                "version": accepted.disclosure,
+                "policy_version": accepted.policy,
+                "language": accepted.language,
+            },
         ),
     )
     session.flush()

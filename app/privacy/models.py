@@ -22,6 +22,8 @@ class DisclosureAcceptance(Base):
     policy_version: Mapped[str] = mapped_column(String(40))
     """The privacy policy version in force when the user accepted; a new policy needs a new acceptance."""
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    """The language of the disclosure text the user read and accepted (its English file if none other)."""
 
 
 class PausedSync(Base):

@@ -1,7 +1,9 @@
 """The privacy policy: versioned Markdown files, the highest version current, earlier ones archived.
 
 GroupSync ships a default in ``content/policy/``; operators publish their own by pointing
-``GROUPSYNC_PRIVACY_POLICY_DIR`` at a directory of ``v<N>.md`` files. Published versions are
+``GROUPSYNC_PRIVACY_POLICY_DIR`` at a directory of ``v<N>.md`` files. A translation of a version
+sits beside it as ``v<N>.<language>.md`` (``v2.uk.md``); readers of a language without one see
+the English file, and the version number is the same in every language. Published versions are
 never edited: a change is a new file. Every version must carry the statements Google
 requires (:data:`REQUIRED_STATEMENTS`), so an operator's text cannot silently drop them.
 The disclosure gate compares :func:`current_policy_version` with what a user accepted.
@@ -55,6 +57,7 @@ class PolicyVersion:
     number: int
     markdown: str
     source: Path
+    language: str = "en"
 
     @property
     def version(self) -> str:
@@ -120,8 +123,10 @@ def version_numbers(directory: Path) -> list[int]:
     return numbers
 
 
-def load(directory: Path, number: int) -> PolicyVersion:
-    path = directory / f"v{number}.md"
+def load(directory: Path, number: int, language: str = "en") -> PolicyVersion:
+    """Version ``number`` in ``language`` when translated, else in English."""
+    translated = directory / f"v{number}.{language}.md"
+    path = translated if language != "en" and translated.is_file() else directory / f"v{number}.md"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -139,7 +144,7 @@ def load(directory: Path, number: int) -> PolicyVersion:
             f"privacy policy {path} uses unknown placeholder(s) {', '.join(unknown)}; "
             f"known: {', '.join(PLACEHOLDERS)}"
         )
-    return PolicyVersion(number, text, path)
+    return PolicyVersion(number, text, path, language if path == translated else "en")
 
 
 def utc_today() -> date:

@@ -11,6 +11,7 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
 from app.config import current_settings
 from app.extensions import db
+from app.extensions import gettext as _
 from app.flows import restriction
 from app.flows import rights as deletion
 from app.google.vault import TokenVault
@@ -18,6 +19,7 @@ from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
 from app.privacy import disclosure, notices, policy_change, profile, rights
 from app.privacy import policy as policies
+from app.web.i18n import current_language
 
 bp = Blueprint("privacy", __name__)
 
@@ -28,13 +30,14 @@ def _policy_page(number: int | None) -> str:
     in_force = policies.current_policy()
     if number is not None and number not in numbers:
         abort(404)
-    shown = in_force if number is None else policies.load(directory, number)
+    shown = policies.load(directory, in_force.number if number is None else number, current_language())
     return render_template(
         "privacy/policy.html",
         policy=shown,
         numbers=numbers,
         current=in_force.number,
         upcoming=policies.upcoming_policy(),
+        policy_language=shown.language,
     )
 
 
@@ -63,7 +66,7 @@ def _review_context() -> dict[str, object]:
     upcoming = policies.upcoming_policy()
     if upcoming is not None:
         to_accept.append(upcoming)
-    return {"status": status, "to_accept": to_accept, "disclosure": disclosure.current()}
+    return {"status": status, "to_accept": to_accept, "disclosure": disclosure.current(current_language())}
 
 
 @bp.post("/privacy/review")
@@ -76,15 +79,19 @@ def accept_review() -> Response | tuple[str, int]:
             disclosure.accept_now(
                 db.session(),
                 me,
-                disclosure.AcceptedTerms(request.form.get("disclosure_version", ""), version),
+                disclosure.AcceptedTerms(
+                    request.form.get("disclosure_version", ""),
+                    version,
+                    disclosure.current(current_language()).language,
+                ),
             )
     except disclosure.DisclosureRequiredError:
         context = _review_context()
         return render_template(
-            "privacy/review.html", error="The texts changed meanwhile: please read them again.", **context
+            "privacy/review.html", error=_("The texts changed meanwhile: please read them again."), **context
         ), 409
     if shown:
-        flash("Thank you: you accepted the privacy policy. Your sync continues.", "success")
+        flash(_("Thank you: you accepted the privacy policy. Your sync continues."), "success")
     return redirect(url_for("web.dashboard"))
 
 
@@ -116,7 +123,9 @@ def _download(document: dict[str, object], user_id: int) -> Response:
 def _delete(subject: rights.Subject, expected: str, page: str, **context: object) -> tuple[str, int]:
     """Delete after the typed confirmation matched; the receipt page is shown once, to whoever asked."""
     if request.form.get("confirmation", "").strip().lower() != expected.lower():
-        error = f"To delete, type {expected} in the confirmation field. Nothing was deleted."
+        error = _(
+            "To delete, type %(expected)s in the confirmation field. Nothing was deleted.", expected=expected
+        )
         return render_template(page, error=error, **context), 400
     signed_in_as = _me().user_id
     settings = current_settings()
@@ -169,7 +178,7 @@ def export_member_data(membership_id: int) -> Response | tuple[str, int]:
     membership = get_scoped_or_404(Membership, membership_id)
     raw = request.form.get("reason", "")
     if raw not in set(HumanViewReason):
-        return _member_page(membership, "Choose the reason you need this member's data."), 400
+        return _member_page(membership, _("Choose the reason you need this member's data.")), 400
     subject = rights.admin_request(db.session(), membership, _me())
     document = rights.export(db.session(), subject, reason=HumanViewReason(raw))
     return _download(document, membership.user_id)

@@ -4,6 +4,9 @@
   var section = document.querySelector("[data-status-url]");
   if (!section) { return; }
   var url = section.getAttribute("data-status-url");
+  // The page's own words for each state, in the reader's language (drawn by the server).
+  var labels = JSON.parse(section.getAttribute("data-labels") || "{}");
+  function label(value) { return labels[value] || value.replace(/_/g, " "); }
   var bar = section.querySelector("[data-testid=sync-progress]");
   var text = section.querySelector("[data-testid=sync-progress-text]");
   var status = section.querySelector("[data-testid=sync-status]");
@@ -28,8 +31,8 @@
           bar.max = run.progress.total;
           bar.value = run.progress.done;
         }
-        text.textContent = data.running ? "running" : (run ? run.outcome : "waiting for the first run");
-        status.textContent = data.status.replace(/_/g, " ");
+        text.textContent = data.running ? label("running") : (run ? label(run.outcome) : label("waiting"));
+        status.textContent = label(data.status);
         inGroup.textContent = String(data.contacts_in_group);
       })
       .finally(function () { window.setTimeout(refresh, 2000); });

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import lists_available_to
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
 from app.google.errors import (
@@ -169,10 +170,10 @@ def enable_sync(
 ) -> ContactSync:
     """Turn on the sync of a list the member may sync; turning it on again resumes the same sync."""
     if all(available.id != list_id for available in lists_available_to(session, membership)):
-        raise SyncNotAllowedError("this list is not available to you")
+        raise SyncNotAllowedError(_("this list is not available to you"))
     connection = _connection_of(session, membership)
     if connection is None or not connection.is_usable:
-        raise SyncNotAllowedError("connect your Google account first")
+        raise SyncNotAllowedError(_("connect your Google account first"))
     with unit_of_work(session):
         sync = session.scalar(
             select(ContactSync).where(

@@ -16,6 +16,8 @@ from app.accounts.models import Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role, scoped
 from app.crm.models import ContactList
 from app.extensions import db
+from app.extensions import gettext as _
+from app.extensions import lazy_gettext as _l
 from app.ledger.human_view import requires_view_reason
 from app.sync import services
 from app.sync.models import ContactSync, SyncRun, SyncStatus
@@ -23,13 +25,13 @@ from app.sync.models import ContactSync, SyncRun, SyncStatus
 bp = Blueprint("sync", __name__)
 
 ADVICE = {
-    SyncStatus.NEEDS_RECONNECT: "Reconnect your Google account to resume.",
-    SyncStatus.AWAITING_ACCEPTANCE: "Review and accept the privacy policy to resume (link at the top).",
-    SyncStatus.GROUP_DELETED_BY_USER: "Recreate the group to resume syncing.",
-    SyncStatus.QUOTA: "Nothing to do: GroupSync retries once Google's quota allows.",
-    SyncStatus.GOOGLE_CONTACT_LIMIT: "Delete contacts you no longer need in Google Contacts, then sync.",
-    SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION: "An admin of your account must confirm the deletions.",
-    SyncStatus.FAILED: "Nothing to do: the next run retries.",
+    SyncStatus.NEEDS_RECONNECT: _l("Reconnect your Google account to resume."),
+    SyncStatus.AWAITING_ACCEPTANCE: _l("Review and accept the privacy policy to resume (link at the top)."),
+    SyncStatus.GROUP_DELETED_BY_USER: _l("Recreate the group to resume syncing."),
+    SyncStatus.QUOTA: _l("Nothing to do: GroupSync retries once Google's quota allows."),
+    SyncStatus.GOOGLE_CONTACT_LIMIT: _l("Delete contacts you no longer need in Google Contacts, then sync."),
+    SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION: _l("An admin of your account must confirm the deletions."),
+    SyncStatus.FAILED: _l("Nothing to do: the next run retries."),
 }
 
 
@@ -63,9 +65,11 @@ def turn_on() -> Response:
     try:
         sync = services.enable_sync(db.session, membership, contact_list.id)
     except services.SyncNotAllowedError as exc:
-        flash(f"'{contact_list.name}' cannot be synced: {exc.reason}.", "error")
+        flash(
+            _("'%(name)s' cannot be synced: %(reason)s.", name=contact_list.name, reason=exc.reason), "error"
+        )
         return redirect(url_for("sync.overview"))
-    flash(f"Syncing '{contact_list.name}' into your Google Contacts.", "info")
+    flash(_("Syncing '%(name)s' into your Google Contacts.", name=contact_list.name), "info")
     return redirect(url_for("sync.detail", sync_id=sync.id))
 
 
@@ -130,9 +134,9 @@ def status(sync_id: int) -> Response:
 @require_role(Role.ADMIN, Role.MEMBER)
 def run_now(sync_id: int) -> Response:
     if services.request_run_now(db.session, _own_sync(sync_id)):
-        flash("The sync starts in a moment.", "info")
+        flash(_("The sync starts in a moment."), "info")
     else:
-        flash("This sync cannot run now; see its status.", "error")
+        flash(_("This sync cannot run now; see its status."), "error")
     return redirect(url_for("sync.detail", sync_id=sync_id))
 
 
@@ -143,7 +147,7 @@ def turn_off(sync_id: int) -> Response:
     membership = current_membership()
     assert membership is not None
     services.disable_sync(db.session, sync, f"user:{membership.user_id}")
-    flash("Sync turned off. Contacts already in Google stay there.", "info")
+    flash(_("Sync turned off. Contacts already in Google stay there."), "info")
     return redirect(url_for("sync.overview"))
 
 
@@ -151,7 +155,7 @@ def turn_off(sync_id: int) -> Response:
 @require_role(Role.ADMIN, Role.MEMBER)
 def recreate_group(sync_id: int) -> Response:
     services.recreate_group(db.session, _own_sync(sync_id))
-    flash("A new group will be created at the next run.", "info")
+    flash(_("A new group will be created at the next run."), "info")
     return redirect(url_for("sync.detail", sync_id=sync_id))
 
 
@@ -160,7 +164,7 @@ def recreate_group(sync_id: int) -> Response:
 def stop_contact(sync_id: int, crm_id: str) -> Response:
     if not services.stop_syncing_contact(db.session, _own_sync(sync_id), crm_id):
         abort(404)
-    flash("GroupSync will leave that contact alone from now on.", "info")
+    flash(_("GroupSync will leave that contact alone from now on."), "info")
     return redirect(url_for("sync.detail", sync_id=sync_id))
 
 
@@ -176,5 +180,5 @@ def admin_overview() -> str:
 @require_role(Role.ADMIN)
 def confirm_mass_delete(sync_id: int) -> Response:
     services.confirm_mass_delete(db.session, get_scoped_or_404(ContactSync, sync_id))
-    flash("Confirmed: the next run applies the deletions.", "info")
+    flash(_("Confirmed: the next run applies the deletions."), "info")
     return redirect(url_for("sync.admin_overview"))

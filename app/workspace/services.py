@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import force_locale
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import grant_access
 from app.db import DbSession, plain, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.google.domain import (
     DomainTokenError,
     KeyFileError,
@@ -84,7 +86,7 @@ def _flow(
 
 def _require_admin(membership: Membership) -> None:
     if membership.role is not Role.ADMIN:
-        raise WorkspaceError("only an account admin can manage the Workspace domain")
+        raise WorkspaceError(_("only an account admin can manage the Workspace domain"))
 
 
 def domain_of(session: DbSession, account_id: int) -> DomainConnection | None:
@@ -98,20 +100,24 @@ def connect(
     _require_admin(admin)
     name = domain.strip().lower()
     if not _DOMAIN.fullmatch(name):
-        raise WorkspaceError(f"'{domain}' is not a domain name (for example example.com)")
+        raise WorkspaceError(_("'%(domain)s' is not a domain name (for example example.com)", domain=domain))
     if admin.user.email.lower().rpartition("@")[2] != name:
         raise WorkspaceError(
-            f"your address {admin.user.email} is not in {name}: connect the domain as one of its admins"
+            _(
+                "your address %(email)s is not in %(domain)s: connect the domain as one of its admins",
+                email=admin.user.email,
+                domain=name,
+            )
         )
     if (
         mode is DomainMode.INSTALLATION
         and settings.domain_service_account is None
         and settings.domain_service_account_key_file is None
     ):
-        raise WorkspaceError("this installation has no service account; upload your own key instead")
+        raise WorkspaceError(_("this installation has no service account; upload your own key instead"))
     existing = domain_of(session, admin.account_id)
     if existing is not None:
-        raise WorkspaceError(f"this account is already connected to {existing.domain}")
+        raise WorkspaceError(_("this account is already connected to %(domain)s", domain=existing.domain))
     with unit_of_work(session):
         connection = DomainConnection(
             account_id=admin.account_id, domain=name, mode=mode, created_by_user_id=admin.user_id
@@ -134,11 +140,11 @@ def store_key(
     """Validate the uploaded key file and seal it; it is never shown again. A new upload rotates it."""
     _require_admin(admin)
     if domain.mode is not DomainMode.CUSTOMER_KEY:
-        raise WorkspaceError("this domain uses the installation's service account; it takes no key")
+        raise WorkspaceError(_("this domain uses the installation's service account; it takes no key"))
     try:
         key = ServiceAccountKey.parse(text)
     except KeyFileError as exc:
-        raise WorkspaceError(f"the key file cannot be used: {exc}") from None
+        raise WorkspaceError(_("the key file cannot be used: %(problem)s", problem=exc)) from None
     with unit_of_work(session):
         vault.store_service_account_key(domain, key.to_json())
         domain.client_email, domain.client_id, domain.key_id = (
@@ -184,7 +190,7 @@ def accept_statement(session: DbSession, domain: DomainConnection, admin: Member
     """The admin confirms, once per statement version, that the domain's users were informed."""
     _require_admin(admin)
     if version != STATEMENT_VERSION:
-        raise WorkspaceError("the statement changed while the page was open; read it again and confirm")
+        raise WorkspaceError(_("the statement changed while the page was open; read it again and confirm"))
     if statement_accepted(session, domain):
         return
     with unit_of_work(session):
@@ -281,7 +287,13 @@ def invite(session: DbSession, domain: DomainConnection, admin: Membership, emai
     """Invite a colleague by address; only addresses in the domain, as members."""
     _require_admin(admin)
     if not domain.covers(email.strip()):
-        raise WorkspaceError(f"{email.strip() or 'that'} is not an address in {domain.domain}")
+        raise WorkspaceError(
+            _(
+                "%(email)s is not an address in %(domain)s",
+                email=email.strip() or "that",
+                domain=domain.domain,
+            )
+        )
     account = session.get(Account, domain.account_id)
     assert account is not None
     try:
@@ -307,7 +319,9 @@ def _domain_connection_of(
         )
     )
     if connection is not None and connection.domain_connection_id is None and connection.is_usable:
-        raise WorkspaceError(f"{member.user.email} syncs through their own Google connection already")
+        raise WorkspaceError(
+            _("%(email)s syncs through their own Google connection already", email=member.user.email)
+        )
     if connection is None:
         connection = GoogleConnection(account_id=member.account_id, user_id=member.user_id)
         session.add(connection)
@@ -358,19 +372,35 @@ def notify(
 
 
 def notice_mail(settings: Settings, member: Membership, admin: Membership, account_name: str) -> Mail:
+    """The notice in the language the member chose for GroupSync's pages (English if none)."""
     base = settings.public_url
-    body = (
-        f"Hello {member.user.name or member.user.email},\n\n"
-        f"{admin.user.name or admin.user.email}, an administrator of {account_name}, has set up GroupSync "
-        "for your Google Workspace domain. GroupSync will add a contact group to your Google Contacts "
-        "and keep it equal to the CRM list(s) you were given. It adds, updates and deletes contacts "
-        "only inside that group and never changes your other contacts or groups.\n\n"
-        "You can see your syncs, what was synced, and turn a sync off for yourself at any time:\n"
-        f"{base}/workspace/my\n"
-        f"What GroupSync does with Google data: {base}/google/\n"
-        f"Privacy policy: {base}/privacy\n"
-    )
-    return Mail(member.user.email, "GroupSync will add a contact group to your Google Contacts", body)
+    with force_locale(member.user.language or "en"):
+        body = "\n\n".join(
+            [
+                _("Hello %(name)s,", name=member.user.name or member.user.email),
+                _(
+                    "%(admin)s, an administrator of %(account)s, has set up GroupSync for your Google "
+                    "Workspace domain. GroupSync will add a contact group to your Google Contacts and keep "
+                    "it equal to the CRM list(s) you were given. It adds, updates and deletes contacts only "
+                    "inside that group and never changes your other contacts or groups.",
+                    admin=admin.user.name or admin.user.email,
+                    account=account_name,
+                ),
+                "\n".join(
+                    [
+                        _(
+                            "You can see your syncs, what was synced, and turn a sync off for yourself "
+                            "at any time:"
+                        ),
+                        f"{base}/workspace/my",
+                        _("What GroupSync does with Google data: %(url)s", url=f"{base}/google/"),
+                        _("Privacy policy: %(url)s", url=f"{base}/privacy"),
+                    ]
+                ),
+            ]
+        )
+        subject = _("GroupSync will add a contact group to your Google Contacts")
+    return Mail(member.user.email, subject, body + "\n")
 
 
 def assign(
@@ -386,13 +416,15 @@ def assign(
     """Give ``member`` the list, synced through the domain; the member is told first."""
     _require_admin(admin)
     if domain.status is not DomainStatus.ACTIVE:
-        raise WorkspaceError("test the domain connection first: it has not passed a test")
+        raise WorkspaceError(_("test the domain connection first: it has not passed a test"))
     if not statement_accepted(session, domain):
-        raise WorkspaceError("confirm that the domain's users have been informed first")
+        raise WorkspaceError(_("confirm that the domain's users have been informed first"))
     if member.account_id != domain.account_id or not domain.covers(member.user.email):
-        raise WorkspaceError(f"{member.user.email} is not an address in {domain.domain}")
+        raise WorkspaceError(
+            _("%(email)s is not an address in %(domain)s", email=member.user.email, domain=domain.domain)
+        )
     if contact_list.account_id != domain.account_id or contact_list.deleted_at is not None:
-        raise WorkspaceError("no such list in this account")
+        raise WorkspaceError(_("no such list in this account"))
     assignment = session.scalar(
         select(DomainAssignment).where(
             DomainAssignment.membership_id == member.id, DomainAssignment.list_id == contact_list.id
@@ -400,7 +432,10 @@ def assign(
     )
     if assignment is not None and assignment.member_turned_off_at is not None:
         raise WorkspaceError(
-            f"{member.user.email} turned this sync off for themselves; only they can turn it on"
+            _(
+                "%(email)s turned this sync off for themselves; only they can turn it on",
+                email=member.user.email,
+            )
         )
     connection = _domain_connection_of(session, domain, member)
     try:
@@ -491,7 +526,7 @@ def turn_off(session: DbSession, member: Membership, assignment_id: int) -> None
     """The member turns their domain sync off; the admin sees it and cannot turn it back on."""
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
-        raise WorkspaceError("no such sync of yours")
+        raise WorkspaceError(_("no such sync of yours"))
     # The choice and the sync's switch-off commit together (disable_sync's unit commits both).
     with unit_of_work(session):
         assignment.member_turned_off_at = assignment.member_turned_off_at or utcnow()
@@ -508,7 +543,7 @@ def turn_on(session: DbSession, member: Membership, assignment_id: int) -> None:
     """The member takes back their own choice to turn a domain sync off."""
     assignment = session.get(DomainAssignment, assignment_id)
     if assignment is None or assignment.membership_id != member.id:
-        raise WorkspaceError("no such sync of yours")
+        raise WorkspaceError(_("no such sync of yours"))
     with unit_of_work(session):
         assignment.member_turned_off_at = None
         sync = session.scalar(

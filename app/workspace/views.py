@@ -12,6 +12,7 @@ from app.accounts.tenancy import current_membership, require_role
 from app.config import current_settings
 from app.crm.models import ContactList
 from app.extensions import db
+from app.extensions import gettext as _
 from app.google.domain_models import STATEMENT_VERSION, DomainMode, DomainProblem, DomainStatus
 from app.google.endpoints import CONTACTS_SCOPE
 from app.google.vault import TokenVault
@@ -96,10 +97,10 @@ def connect() -> Response:
         mode = DomainMode(request.form.get("mode", ""))
         services.connect(db.session, _membership(), request.form.get("domain", ""), mode, current_settings())
     except ValueError:
-        return _done("Choose whose service account GroupSync should use.", "error")
+        return _done(_("Choose whose service account GroupSync should use."), "error")
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
-    return _done("Domain added. Follow the steps below, then press Test.")
+    return _done(_("Domain added. Follow the steps below, then press Test."))
 
 
 @bp.post("/key")
@@ -108,40 +109,42 @@ def upload_key() -> Response:
     upload = request.files.get("key_file")
     raw = upload.read(MAX_KEY_BYTES + 1) if upload is not None else b""
     if not raw:
-        return _done("Choose the JSON key file to upload.", "error")
+        return _done(_("Choose the JSON key file to upload."), "error")
     if len(raw) > MAX_KEY_BYTES:
-        return _done("That file is too large to be a service account key.", "error")
+        return _done(_("That file is too large to be a service account key."), "error")
     try:
         text = raw.decode("utf-8")
         services.store_key(
             db.session, TokenVault.for_settings(current_settings()), _domain_or_404(), _membership(), text
         )
     except UnicodeDecodeError:
-        return _done("The key file cannot be used: it is not a text (JSON) file.", "error")
+        return _done(_("The key file cannot be used: it is not a text (JSON) file."), "error")
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
-    return _done("Key stored, encrypted. It will not be shown again. Press Test to check the set-up.")
+    return _done(_("Key stored, encrypted. It will not be shown again. Press Test to check the set-up."))
 
 
 @bp.post("/key/remove")
 @require_role(Role.ADMIN)
 def remove_key() -> Response:
     services.remove_key(db.session, _domain_or_404(), _membership())
-    return _done("Key removed. Syncs through the domain are stopped; nothing was deleted in Google.", "info")
+    return _done(
+        _("Key removed. Syncs through the domain are stopped; nothing was deleted in Google."), "info"
+    )
 
 
 @bp.post("/statement")
 @require_role(Role.ADMIN)
 def accept_statement() -> Response:
     if request.form.get("confirm") != "yes":
-        return _done("Tick the box to confirm the statement.", "error")
+        return _done(_("Tick the box to confirm the statement."), "error")
     try:
         services.accept_statement(
             db.session, _domain_or_404(), _membership(), request.form.get("version", "")
         )
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
-    return _done("Statement confirmed.")
+    return _done(_("Statement confirmed."))
 
 
 @bp.post("/test")
@@ -152,9 +155,9 @@ def test() -> Response:
         db.session, settings, TokenVault.for_settings(settings), _domain_or_404(), _membership()
     )
     if result.ok:
-        return _done("Test passed: Google issued a token for you and the People API answered.")
+        return _done(_("Test passed: Google issued a token for you and the People API answered."))
     message = PROBLEMS[result.problem]
-    return _done(f"Test failed. {message.what} {message.fix}", "error")
+    return _done(_("Test failed. %(what)s %(fix)s", what=message.what, fix=message.fix), "error")
 
 
 @bp.post("/assign")
@@ -164,7 +167,7 @@ def assign() -> Response:
     member = db.session.get(Membership, request.form.get("membership_id", type=int) or 0)
     contact_list = db.session.get(ContactList, request.form.get("list_id", type=int) or 0)
     if member is None or contact_list is None or member.account_id != domain.account_id:
-        return _done("Choose a member and a list.", "error")
+        return _done(_("Choose a member and a list."), "error")
     settings = current_settings()
     try:
         services.assign(
@@ -178,7 +181,13 @@ def assign() -> Response:
         )
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
-    return _done(f"{contact_list.name} will be synced into {member.user.email}'s Google Contacts.")
+    return _done(
+        _(
+            "%(list)s will be synced into %(email)s's Google Contacts.",
+            list=contact_list.name,
+            email=member.user.email,
+        )
+    )
 
 
 @bp.post("/invite")
@@ -189,7 +198,9 @@ def invite() -> Response:
         services.invite(db.session, _domain_or_404(), _membership(), email)
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
-    return _done(f"Invited {email.strip().lower()}: once they sign in, you can give them lists.")
+    return _done(
+        _("Invited %(email)s: once they sign in, you can give them lists.", email=email.strip().lower())
+    )
 
 
 # --- the member's side ----------------------------------------------------------------------------
@@ -216,7 +227,7 @@ def turn_off(assignment_id: int) -> Response:
         services.turn_off(db.session, _membership(), assignment_id)
     except services.WorkspaceError:
         abort(404)
-    flash("Turned off. GroupSync will not change this group any more; the contacts stay in it.", "info")
+    flash(_("Turned off. GroupSync will not change this group any more; the contacts stay in it."), "info")
     return redirect(url_for("workspace.mine"))
 
 
@@ -227,7 +238,7 @@ def turn_on(assignment_id: int) -> Response:
         services.turn_on(db.session, _membership(), assignment_id)
     except services.WorkspaceError:
         abort(404)
-    flash("Turned on again.", "info")
+    flash(_("Turned on again."), "info")
     return redirect(url_for("workspace.mine"))
 
 

@@ -37,7 +37,7 @@ from groupsync_emulator.workspace import JWT_BEARER
 
 bp = Blueprint("emulator_oauth", __name__, template_folder="templates")
 
-_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+_PAGE_CSP = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 ISSUER = "https://accounts.google.com"
 """Google's own issuer, whatever address the emulator listens on: the ID tokens are Google-shaped

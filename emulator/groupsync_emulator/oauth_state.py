@@ -27,12 +27,19 @@ CONTACTS_READONLY = "https://www.googleapis.com/auth/contacts.readonly"
 
 # Google accepts the short names but answers with the full URLs; so does the emulator.
 SCOPE_ALIASES = {"email": EMAIL, "profile": PROFILE}
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "extract, translate when shown")
+    """Marks a message for extraction; the consent page translates it when it draws it."""
+    return message
+
+
 SCOPE_DESCRIPTIONS = {
-    OPENID: "Link you to the personal information you have made public on Google",
-    EMAIL: "Read the primary e-mail address of your Google Account",
-    PROFILE: "Read your name and profile picture",
-    CONTACTS_SCOPE: "Read, change, download and permanently delete your contacts",
-    CONTACTS_READONLY: "Read and download your contacts",
+    OPENID: N_("Link you to the personal information you have made public on Google"),
+    EMAIL: N_("Read the primary e-mail address of your Google Account"),
+    PROFILE: N_("Read your name and profile picture"),
+    CONTACTS_SCOPE: N_("Read, change, download and permanently delete your contacts"),
+    CONTACTS_READONLY: N_("Read and download your contacts"),
 }
 SIGN_IN_SCOPES = frozenset({OPENID, EMAIL, PROFILE})
 

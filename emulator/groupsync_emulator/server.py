@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, g, request
 
+from groupsync_emulator import i18n
 from groupsync_emulator.errors import register_error_handlers
 from groupsync_emulator.hooks import bp as hooks_bp
 from groupsync_emulator.keys import SigningKey
@@ -33,6 +34,7 @@ def create_emulator(settings: EmulatorSettings) -> Flask:
     app.extensions[EXTENSION_KEY] = state
 
     register_error_handlers(app)
+    i18n.init_app(app)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(iam_bp)

@@ -163,7 +163,7 @@ def test_the_summary_page_tells_reviewers_of_requests_without_outcome(
     assert "requests-without-outcome" not in reviewer.get("/ledger/summary").get_data(as_text=True)
     GoogleRequestLedger(db.session).start(request_flow(account.id))
     page = reviewer.get("/ledger/summary").get_data(as_text=True)
-    assert "1 request(s) to Google were recorded before they were sent but have no recorded outcome" in page
+    assert "1 request to Google was recorded before it was sent but has no recorded outcome" in page
 
 
 def test_incidents_count_each_request_once_including_one_without_outcome(app: Flask) -> None:

@@ -173,8 +173,8 @@ def test_each_refusal_of_google_gets_its_message_on_the_set_up_page(
     db.session.refresh(domain)
     assert (domain.status, domain.problem) == (DomainStatus.FAILING, problem)
     text = html.unescape(answer.text)
-    assert PROBLEMS[problem].what in text
-    assert PROBLEMS[problem].fix in text
+    assert str(PROBLEMS[problem].what) in text
+    assert str(PROBLEMS[problem].fix) in text
     assert words in text
 
 
@@ -189,7 +189,7 @@ def test_an_uninstalled_marketplace_app_is_named_as_such(world: DomainWorld, tmp
     world.ws.set_marketplace(DOMAIN, PROJECT, [])
     result = services.test(db.session, world.settings, world.vault, domain, world.admin)
     assert result.problem is DomainProblem.APP_UNINSTALLED
-    assert "Marketplace" in PROBLEMS[result.problem].what
+    assert "Marketplace" in str(PROBLEMS[result.problem].what)
 
 
 @pytest.mark.parametrize(

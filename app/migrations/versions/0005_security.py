@@ -1,7 +1,7 @@
 """Account audit log (hash-chained), sign-in rules, second factors, where sessions began, people's own choices.
 
 Revision ID: 0005
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 16:40:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 from app.db import UTCDateTime
 
 revision = "0005"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
