@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404, require_role, sign_out
 from app.config import current_settings
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.flows import restriction
 from app.flows import rights as deletion
@@ -220,7 +220,7 @@ def update_my_profile() -> Response:
     except profile.ProfileError as exc:
         flash(str(exc), "error")
     else:
-        flash("Your profile was saved.", "success")
+        flash(_("Your profile was saved."), "success")
     return redirect(url_for("privacy.my_profile"))
 
 
@@ -230,11 +230,26 @@ def restrict_processing() -> Response:
     user = _me().user
     if request.form.get("restrict") == "on":
         paused = restriction.restrict(db.session, user)
-        flash(f"Processing is restricted: {paused} sync(s) paused. Nothing was deleted.", "success")
+        flash(
+            ngettext(
+                "Processing is restricted: %(num)s sync paused. Nothing was deleted.",
+                "Processing is restricted: %(num)s syncs paused. Nothing was deleted.",
+                paused,
+            ),
+            "success",
+        )
     else:
         lifted = restriction.lift(db.session, user)
-        message = f"Restriction lifted: {lifted.resumed} sync(s) turned back on."
+        message = ngettext(
+            "Restriction lifted: %(num)s sync turned back on.",
+            "Restriction lifted: %(num)s syncs turned back on.",
+            lifted.resumed,
+        )
         if lifted.not_resumed:
-            message += f" {lifted.not_resumed} could not run any more (list withdrawn or Google gone)."
+            message += " " + ngettext(
+                "%(num)s could not run any more (list withdrawn or Google gone).",
+                "%(num)s could not run any more (list withdrawn or Google gone).",
+                lifted.not_resumed,
+            )
         flash(message, "success")
     return redirect(url_for("privacy.my_profile"))

@@ -18,7 +18,8 @@ from app.accounts.tenancy import (
     sign_out,
 )
 from app.config import current_settings
-from app.extensions import db
+from app.extensions import db, ngettext
+from app.extensions import gettext as _
 from app.google.vault import TokenVault
 from app.security import audit, restrictions, services
 from app.security.models import SecondFactorRule
@@ -60,16 +61,21 @@ def verify_code() -> str | Response:
     outcome = services.verify(db.session, _vault(), me, login, request.form.get("code", ""))
     if outcome is services.Verified.LOCKED:
         sign_out()
-        flash("Too many wrong codes. You were signed out; sign in again to retry.", "error")
+        flash(_("Too many wrong codes. You were signed out; sign in again to retry."), "error")
         return redirect(url_for("auth.sign_in"))
     if outcome is services.Verified.WRONG:
-        flash("That code is not right. Try the code your app shows now, or a recovery code.", "error")
+        flash(_("That code is not right. Try the code your app shows now, or a recovery code."), "error")
         return render_template("security/verify.html", next_url=_next())
     if outcome is services.Verified.RECOVERY_CODE:
         left = services.recovery_codes_left(db.session, me.id)
         flash(
-            f"You used a recovery code; {left} left. If you lost your authenticator, set up a new one "
-            "on your security page.",
+            ngettext(
+                "You used a recovery code; %(num)s left. If you lost your authenticator, set up a new one "
+                "on your security page.",
+                "You used a recovery code; %(num)s left. If you lost your authenticator, set up a new one "
+                "on your security page.",
+                left,
+            ),
             "info",
         )
     return redirect(_next())
@@ -149,7 +155,7 @@ def end_session(session_id: int) -> Response:
     if login is not None and login.id == session_id:
         sign_out()
         return redirect(url_for("web.index"))
-    flash("That session was signed out.", "success")
+    flash(_("That session was signed out."), "success")
     return redirect(url_for("security.overview"))
 
 
@@ -158,7 +164,7 @@ def end_session(session_id: int) -> Response:
 def end_all_sessions() -> Response:
     services.end_sessions(db.session, _me())
     sign_out()
-    flash("You were signed out everywhere.", "success")
+    flash(_("You were signed out everywhere."), "success")
     return redirect(url_for("auth.sign_in"))
 
 
@@ -200,7 +206,7 @@ def update_policy() -> Response:
     except services.SecurityError as exc:
         flash(str(exc), "error")
     else:
-        flash("Sign-in rules saved.", "success")
+        flash(_("Sign-in rules saved."), "success")
     return redirect(url_for("security.admin"))
 
 
@@ -219,7 +225,7 @@ def update_access_rules() -> Response:
     except services.SecurityError as exc:
         flash(str(exc), "error")
     else:
-        flash("Address and hours rules saved.", "success")
+        flash(_("Address and hours rules saved."), "success")
     return redirect(url_for("security.admin"))
 
 
@@ -233,8 +239,11 @@ def reset_factor(membership_id: int) -> Response:
         flash(str(exc), "error")
     else:
         flash(
-            f"The second factor of {target.user.email} was reset and their sessions ended; "
-            "they set up a new one at their next sign-in.",
+            _(
+                "The second factor of %(email)s was reset and their sessions ended; "
+                "they set up a new one at their next sign-in.",
+                email=target.user.email,
+            ),
             "success",
         )
     return redirect(url_for("security.admin"))

@@ -79,7 +79,7 @@ def test_restricting_pauses_every_sync_and_lifting_resumes_them(factory: Factory
     db.session.expire_all()
     assert db.session.get_one(ContactSync, sync.id).enabled is False
     assert db.session.get_one(User, member.user_id).processing_restricted_at is not None
-    assert "1 sync(s) paused. Nothing was deleted." in client.get("/privacy/profile").get_data(as_text=True)
+    assert "1 sync paused. Nothing was deleted." in client.get("/privacy/profile").get_data(as_text=True)
     assert db.session.scalars(select(PausedSync.sync_id)).all() == [sync.id]
     disabled = db.session.scalars(select(LedgerEntry).where(LedgerEntry.tag == "sync.disabled")).all()
     assert len(disabled) == 1
