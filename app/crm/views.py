@@ -327,7 +327,7 @@ def revoke_api_key(key_id: int) -> Response:
         key.account_id,
         AuditAction.API_KEY_REVOKED,
         actor_user_id=_actor_id(),
-        detail={"key_id": key.id, "prefix": key.prefix},
+        detail={"key_id": key.id, "key_name": key.name},
     )
     services.revoke_api_key(db.session, key, record=record)
     flash(_("API key '%(name)s' revoked.", name=key.name), "info")

@@ -61,6 +61,7 @@ def _sign_in(page: Page, live: LiveApp, email: str) -> None:
     """Through the emulator's consent page by test ids and e-mail address, so in any language."""
     page.goto(live.url)
     page.get_by_test_id("sign-in").click()
+    page.get_by_test_id("age-confirmed").check()
     page.get_by_test_id("continue-with-google").click()
     page.get_by_label(re.compile(re.escape(email))).check()
     page.locator("#allow").click()
