@@ -72,7 +72,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(security_bp)
     app.register_blueprint(subject_requests_views.bp)
-    subject_requests_views.limit_requests(limiter, settings)
+    subject_requests_views.limit_requests(app, limiter, settings)
     gate.init_app(app)
 
     from app.cli import register_commands

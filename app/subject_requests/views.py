@@ -6,11 +6,12 @@ knows it. Sending the form is rate-limited per client address (:func:`limit_requ
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts.models import Role
@@ -40,9 +41,9 @@ class RequestForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF has no types
     kind = RadioField(
         _l("What do you ask for?"),
         choices=[
-            (RequestKind.ACCESS.value, _l("A copy of the data about me")),
-            (RequestKind.CORRECTION.value, _l("Correction of the data about me")),
-            (RequestKind.DELETION.value, _l("Deletion of the data about me")),
+            SelectChoice(RequestKind.ACCESS.value, _l("A copy of the data about me")),
+            SelectChoice(RequestKind.CORRECTION.value, _l("Correction of the data about me")),
+            SelectChoice(RequestKind.DELETION.value, _l("Deletion of the data about me")),
         ],
         validators=[DataRequired(_l("Choose what you ask for."))],
     )
@@ -52,13 +53,17 @@ class RequestForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF has no types
     )
 
 
-def limit_requests(limiter: Limiter, settings: Settings) -> None:
-    """Sending the public form: a few per client address per hour (pages to read are not limited)."""
-    limiter.limit(
-        f"{settings.data_requests_per_hour_per_address}/hour",
-        methods=["POST"],
-        scope="data-request",
-    )(request_form)
+def limit_requests(app: Flask, limiter: Limiter, settings: Settings) -> None:
+    """Sending the public form or a link: a few per client address per hour (reading is not limited).
+
+    The limiter checks a decorated limit inside the wrapper it returns, and each application has
+    its own limiter, so the registered views are replaced by their wrapped selves here.
+    """
+    limit = limiter.limit(
+        f"{settings.data_requests_per_hour_per_address}/hour", methods=["POST"], scope="data-request"
+    )
+    for endpoint in (f"{bp.name}.request_form", f"{bp.name}.confirm"):
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
 
 
 def _mailer() -> Mailer:
