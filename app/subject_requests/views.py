@@ -62,8 +62,8 @@ def limit_requests(app: Flask, limiter: Limiter, settings: Settings) -> None:
     limit = limiter.limit(
         f"{settings.data_requests_per_hour_per_address}/hour", methods=["POST"], scope="data-request"
     )
-    for endpoint in (f"{bp.name}.request_form", f"{bp.name}.confirm"):
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+    app.view_functions[f"{bp.name}.request_form"] = limit(request_form)
+    app.view_functions[f"{bp.name}.confirm"] = limit(confirm)
 
 
 def _mailer() -> Mailer:
