@@ -47,7 +47,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     from app.crm import rate_limits
 
-    rate_limits.init_app(app, settings)
+    limiter = rate_limits.init_app(app, settings)
 
     from app import models  # noqa: F401  (registers every table on the metadata)
     from app.accounts.views import bp as accounts_bp
@@ -59,6 +59,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.privacy.views import bp as privacy_bp
     from app.security import gate
     from app.security.views import bp as security_bp
+    from app.subject_requests import views as subject_requests_views
     from app.sync.views import bp as sync_bp
     from app.web.views import bp as web_bp
     from app.worker.views import bp as worker_bp
@@ -70,6 +71,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(workspace_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(security_bp)
+    app.register_blueprint(subject_requests_views.bp)
+    subject_requests_views.limit_requests(app, limiter, settings)
     gate.init_app(app)
 
     from app.cli import register_commands

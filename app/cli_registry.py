@@ -12,6 +12,7 @@ def app_commands() -> list[click.Command]:
     from app.google.cli import connections_group, keys_group
     from app.ledger.cli import ledger_group
     from app.privacy.cli import privacy_group
+    from app.subject_requests.cli import requests_group
     from app.worker.cli import worker_command
     from app.workspace.cli import marketplace_group
 
@@ -22,6 +23,7 @@ def app_commands() -> list[click.Command]:
         connections_group,
         ledger_group,
         privacy_group,
+        requests_group,
         worker_command,
         marketplace_group,
     ]

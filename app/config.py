@@ -138,6 +138,8 @@ class Settings:
     """Requests to /api/v1 one client address may make per minute, whatever the key."""
     api_refused_keys_per_minute: int = 20
     """Answers 401 (unknown, revoked or missing key) one client address may get per minute."""
+    data_requests_per_hour_per_address: int = 10
+    """Data-subject requests one client address may send per hour on the public request pages."""
     rate_limit_storage_url: str = "memory://"
     """Where the API's rate-limit counters live: ``memory://`` (one process) or a Redis URL (shared)."""
     operator: Operator = field(default_factory=lambda: DEMO_OPERATOR)
@@ -251,6 +253,9 @@ class Settings:
             ),
             api_refused_keys_per_minute=reader.integer(
                 "GROUPSYNC_API_REFUSED_KEYS_PER_MINUTE", 20, minimum=1
+            ),
+            data_requests_per_hour_per_address=reader.integer(
+                "GROUPSYNC_DATA_REQUESTS_PER_HOUR_PER_ADDRESS", 10, minimum=1
             ),
             rate_limit_storage_url=reader.limiter_storage("GROUPSYNC_RATE_LIMIT_STORAGE_URL"),
         )

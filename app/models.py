@@ -7,6 +7,7 @@ from app.google import models as google_models
 from app.ledger import models as ledger_models
 from app.privacy import models as privacy_models
 from app.security import models as security_models
+from app.subject_requests import models as subject_requests_models
 from app.sync import models as sync_models
 from app.worker import models as worker_models
 
@@ -18,6 +19,7 @@ __all__ = [
     "ledger_models",
     "privacy_models",
     "security_models",
+    "subject_requests_models",
     "sync_models",
     "worker_models",
 ]

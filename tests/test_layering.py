@@ -24,7 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"privacy"}),
     frozenset({"google", "crm"}),
     frozenset({"sync", "auth", "security"}),
-    frozenset({"flows", "workspace"}),
+    frozenset({"flows", "workspace", "subject_requests"}),
     frozenset({"entry", "worker", "web", "app", "cli", "cli_registry", "models", "web_security"}),
 )
 """Bottom first. ``entry`` stands for every package's views, CLI and HTTP API modules."""

@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ PUBLIC_ENDPOINTS = frozenset(
         "ops.healthz",
         "ops.readyz",
         "ops.prometheus_metrics",
+        # Data-subject requests: people in a CRM who have no GroupSync sign-in ask here (the
+        # account's random page slug, a single-use e-mailed link; the form is rate-limited).
+        "subject_requests.request_form",
+        "subject_requests.sent",
+        "subject_requests.confirm_page",
+        "subject_requests.confirm",
     }
 )
 """The only routes anyone may call without signing in: the place to list a new public page."""
@@ -164,6 +171,10 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "workspace.turn_off": "the viewer's own assignment",
     "workspace.turn_on": "the viewer's own assignment",
     "workspace.dismiss_banner": "the viewer's own notice",
+    "subject_requests.admin_list": "data-subject requests: CRM data, nothing from Google's APIs",
+    "subject_requests.admin_detail": "a data-subject request and the CRM contacts with its address",
+    "subject_requests.fulfil": "an action on CRM data (sends the requester their CRM data)",
+    "subject_requests.reject": "an action on a data-subject request",
 }
 """Every other signed-in page, and why it shows no Google-derived data to anyone but its user."""
 
@@ -294,6 +305,23 @@ def _pack(account: Account, label: str) -> int:
     return made.id
 
 
+def _data_request(account: Account, label: str) -> int:
+    from app.subject_requests.models import RequestState, SubjectRequest
+
+    made = SubjectRequest(
+        account_id=account.id,
+        kind="access",
+        state=RequestState.OPEN.value,
+        email=f"{label}.person@people.example.com",
+        details=f"{label} details",
+        verified_at=datetime.now(UTC),
+        due_at=datetime.now(UTC) + timedelta(days=30),
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
 def _notice(account: Account, label: str) -> int:
     from app.privacy.models import UserNotice
 
@@ -317,6 +345,7 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "sync_id": _sync,
     "crm_id": lambda account, label: _contact(account, label).crm_id,
     "assignment_id": _assignment,
+    "request_id": _data_request,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,

@@ -68,7 +68,8 @@ class CrmContact(Base):
     deleted: Mapped[bool] = mapped_column(default=False)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    """``user:<id>`` (admin UI) or ``api_key:<id>`` (admin API key)."""
+    """``user:<id>`` (admin UI), ``api_key:<id>`` (admin API key) or ``data_request:<id>`` (a person's
+    deletion request, answered by an admin: the fields are blanked too)."""
     undo_until: Mapped[datetime | None] = mapped_column(default=None)
     """An admin deleted it on a page and may undo that until then; until then the sync still
     treats it as live (:class:`app.sync.loaders.ListSource`), so nothing leaves Google early."""

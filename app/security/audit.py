@@ -51,6 +51,13 @@ class AuditAction(StrEnum):
     SESSIONS_ENDED = "security.sessions_ended"
     ACCESS_RULES_CHANGED = "security.access_rules_changed"
     ACCESS_REFUSED = "security.access_refused"
+    DATA_REQUEST_RECEIVED = "data_request.received"
+    DATA_REQUEST_VERIFIED = "data_request.verified"
+    DATA_REQUEST_VIEWED = "data_request.viewed"
+    DATA_REQUEST_FULFILLED = "data_request.fulfilled"
+    DATA_REQUEST_REJECTED = "data_request.rejected"
+    DATA_REQUEST_REMINDED = "data_request.reminded"
+    DATA_REQUEST_OVERDUE = "data_request.overdue"
 
 
 Detail = Mapping[str, str | int | bool | None]

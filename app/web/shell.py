@@ -40,6 +40,12 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_l("CRM lists"), "crm.overview", _ADMIN, ("crm.",)),
     NavItem(_l("People"), "accounts.members", _ADMIN, ("accounts.", "privacy.member_data")),
     NavItem(_l("All syncs"), "sync.admin_overview", _ADMIN, ("sync.admin_overview", "worker.")),
+    NavItem(
+        _l("Data requests"),
+        "subject_requests.admin_list",
+        _ADMIN,
+        ("subject_requests.admin_", "subject_requests.fulfil", "subject_requests.reject"),
+    ),
     NavItem(_l("Ledger"), "ledger.browse", _READING, ("ledger.",)),
     NavItem(_l("Your data"), "privacy.my_data", _EVERYONE, ("privacy.my_data",)),
 )

@@ -31,6 +31,7 @@ from app.ledger.signing import Signer
 from app.ledger.tasks import build_requested_packs
 from app.logs import redactor
 from app.ops import metrics
+from app.subject_requests import chores as subject_request_chores
 from app.sync import services as sync_services
 from app.sync.models import ContactSync, SyncRun
 from app.worker.models import JobState, WorkerJob
@@ -268,5 +269,8 @@ CHORES = (
     Chore("ledger-checkpoint", timedelta(hours=1), checkpoint_ledger),
     Chore("retention", timedelta(days=1), enforce_retention),
     Chore("evidence-packs", timedelta(seconds=10), build_requested_packs),
+    # Hourly though its deadlines count in days: each reminder and flag goes once, so a worker
+    # restarted at any hour misses none and runs twice send nothing twice.
+    Chore("data-requests", timedelta(hours=1), subject_request_chores.run),
 )
 CHORES_BY_NAME = {chore.name: chore for chore in CHORES}

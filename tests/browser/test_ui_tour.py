@@ -36,6 +36,7 @@ PAGES = {
         "/account/members",
         "/admin/syncs",
         "/admin/jobs",
+        "/admin/data-requests",
         "/ledger",
         "/ledger/summary",
         "/privacy/my-data",

@@ -163,9 +163,14 @@ def store_contact_data(session: DbSession, account_id: int, items: Sequence[Cont
 
 
 def delete_contacts(
-    session: DbSession, account_id: int, raw_ids: Sequence[object], actor: str
+    session: DbSession, account_id: int, raw_ids: Sequence[object], actor: str, *, erase: bool = False
 ) -> list[ItemResult]:
-    """Mark contacts deleted (an admin's decision) and bump every list they are in."""
+    """Mark contacts deleted (an admin's decision) and bump every list they are in.
+
+    ``erase`` (a data subject's deletion request) also blanks every field and ends an undo
+    window an admin's deletion may have opened: the sync then removes the Google copies at its
+    next run and nothing is left to restore.
+    """
     results, wanted = unique_ids(raw_ids, "ids")
     with transaction(session):
         rows = {
@@ -183,10 +188,14 @@ def delete_contacts(
             if row is None:
                 message = f"no contact has the id '{ident}'"
                 results[index] = ItemResult(index, ident, Outcome.ERROR, FieldError(f"ids[{index}]", message))
-            elif row.deleted:
+            elif row.deleted and not erase:
                 results[index] = ItemResult(index, ident, Outcome.UNCHANGED)
             else:
-                row.deleted, row.deleted_at, row.deleted_by = True, now, actor
+                if not row.deleted:
+                    row.deleted, row.deleted_at, row.deleted_by = True, now, actor
+                if erase:
+                    apply_contact_data(row, ContactData(crm_id=row.crm_id))
+                    row.undo_until = None
                 row.updated_at = now
                 changed.append(row.id)
                 results[index] = ItemResult(index, ident, Outcome.DELETED)

@@ -1,0 +1,1 @@
+"""Requests from people in the CRM who are not GroupSync users: access, correction, deletion."""
