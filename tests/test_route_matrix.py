@@ -322,6 +322,24 @@ def _data_request(account: Account, label: str) -> int:
     return made.id
 
 
+def _confirmation_token(account: Account, label: str) -> str:
+    from app.subject_requests.models import RequestState, SubjectRequest
+    from app.subject_requests.services import LINK_LIFETIME, token_hash
+
+    token = f"{label}-link-{next(_serial)}"
+    made = SubjectRequest(
+        account_id=account.id,
+        kind="access",
+        state=RequestState.UNCONFIRMED.value,
+        email=f"{label}.asker@people.example.com",
+        token_hash=token_hash(token),
+        token_expires_at=datetime.now(UTC) + LINK_LIFETIME,
+    )
+    db.session.add(made)
+    db.session.commit()
+    return token
+
+
 def _notice(account: Account, label: str) -> int:
     from app.privacy.models import UserNotice
 
@@ -346,6 +364,8 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
     "assignment_id": _assignment,
     "request_id": _data_request,
+    "slug": lambda account, label: account.request_slug,
+    "token": _confirmation_token,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -17,6 +18,10 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
 
 
+def new_request_slug() -> str:
+    return secrets.token_urlsafe(12)
+
+
 class Account(Base):
     """A CRM account: the tenant every other row belongs to."""
 
@@ -25,6 +30,9 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    request_slug: Mapped[str] = mapped_column(String(32), unique=True, default=new_request_slug)
+    """The random part of the account's public data-request page address; given at creation so that
+    showing the address never writes."""
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="account")
 

@@ -11,7 +11,7 @@ from app.accounts.models import Account
 from app.config import Settings
 from app.db import utcnow
 from app.extensions import db
-from app.subject_requests import chores, services
+from app.subject_requests import chores
 
 
 @click.group("requests")
@@ -41,9 +41,9 @@ def overdue_command() -> None:
 @requests_group.command("link")
 @click.option("--account", "account_id", type=int, required=True, help="Id of the account.")
 def link_command(account_id: int) -> None:
-    """The address of the account's public request page (made on first use)."""
-    if db.session.get(Account, account_id) is None:
+    """The address of the account's public request page."""
+    account = db.session.get(Account, account_id)
+    if account is None:
         raise click.ClickException(f"--account: no account has the id {account_id}")
     settings: Settings = current_app.config["GROUPSYNC"]
-    page = services.page_of(db.session, account_id)
-    click.echo(f"{settings.public_url}/data-requests/{page.slug}")
+    click.echo(f"{settings.public_url}/data-requests/{account.request_slug}")

@@ -29,16 +29,6 @@ class RequestState(StrEnum):
     REJECTED = "rejected"
 
 
-class RequestPage(Base):
-    """The account's public request page: its random slug names no account, and none can be guessed."""
-
-    __tablename__ = "subject_request_page"
-
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
-    slug: Mapped[str] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class SubjectRequest(Base):
     __tablename__ = "subject_request"
 
@@ -59,7 +49,6 @@ class SubjectRequest(Base):
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     due_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     """30 days after the address was confirmed."""
-    first_viewed_at: Mapped[datetime | None] = mapped_column(default=None)
     reminded_week_at: Mapped[datetime | None] = mapped_column(default=None)
     reminded_day_at: Mapped[datetime | None] = mapped_column(default=None)
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -35,7 +35,7 @@ from app.mail import Mail, Mailer, MailError
 from app.security import audit
 from app.security.audit import AuditAction
 from app.subject_requests import mails
-from app.subject_requests.models import RequestKind, RequestPage, RequestState, SubjectRequest
+from app.subject_requests.models import RequestKind, RequestState, SubjectRequest
 
 DEADLINE = timedelta(days=30)
 """Time to answer, counted from the confirmation of the address."""
@@ -59,20 +59,9 @@ def _escape_like(text: str) -> str:
 # ---------------------------------------------------------------- the public page
 
 
-def page_of(session: DbSession, account_id: int) -> RequestPage:
-    """The account's request page, made on first use (its slug is random and stays)."""
-    page = session.get(RequestPage, account_id)
-    if page is not None:
-        return page
-    with unit_of_work(session) as work:
-        page = RequestPage(account_id=account_id, slug=secrets.token_urlsafe(12))
-        work.add(page)
-    return page
-
-
 def account_of_page(session: DbSession, slug: str) -> Account | None:
-    page = session.scalar(select(RequestPage).where(RequestPage.slug == slug))
-    return None if page is None else session.get(Account, page.account_id)
+    """The account whose public request page has this slug (random: it names no account)."""
+    return session.scalar(select(Account).where(Account.request_slug == slug))
 
 
 def submit(
@@ -222,19 +211,15 @@ def get_request(session: DbSession, account_id: int, request_id: int) -> Subject
 def view(
     session: DbSession, request: SubjectRequest, admin_user_id: int, now: datetime | None = None
 ) -> None:
-    """Record an admin's first look at the request."""
-    if request.first_viewed_at is not None:
-        return
-    moment = now or utcnow()
+    """Record that an admin looked at a person's request (each look, as for any read of personal data)."""
     with unit_of_work(session) as work:
-        request.first_viewed_at = moment
         audit.record(
             work,
             request.account_id,
             AuditAction.DATA_REQUEST_VIEWED,
             actor_user_id=admin_user_id,
             detail={"request_id": request.id, "kind": request.kind},
-            now=moment,
+            now=now or utcnow(),
         )
 
 

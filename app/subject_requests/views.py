@@ -141,11 +141,11 @@ def _admin_user_id() -> int:
 @require_role(Role.ADMIN)
 def admin_list() -> str:
     account = current_account()
-    page = services.page_of(db.session, account.id)
     return render_template(
         "subject_requests/admin_list.html",
         requests=services.requests_of(db.session, account.id),
-        public_url=current_settings().public_url + url_for("subject_requests.request_form", slug=page.slug),
+        public_url=current_settings().public_url
+        + url_for("subject_requests.request_form", slug=account.request_slug),
         now=utcnow(),
         days_left=services.days_left,
         is_overdue=services.is_overdue,

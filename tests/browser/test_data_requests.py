@@ -16,7 +16,6 @@ from app.accounts.models import Account
 from app.crm import services as crm_services
 from app.extensions import db
 from app.mail import sent_files
-from app.subject_requests import services
 from groupsync_emulator.cli import RunningEmulator
 from tests.browser.conftest import TIMEOUT_MS, screenshot
 from tests.live_server import LiveApp, live_app
@@ -59,7 +58,7 @@ def test_the_public_form_on_a_phone_in_ukrainian(
             "c1",
             {"given_name": "Олена", "emails": [{"value": "olena@people.example"}]},
         )
-        slug = services.page_of(db.session, account.id).slug
+        slug = account.request_slug
     context = browser.new_context(locale="uk", viewport={"width": 390, "height": 860})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()

@@ -53,7 +53,7 @@ def test_overdue_lists_late_open_requests_only_without_the_address(
 def test_link_prints_the_accounts_public_page(app: Flask, shop: Shop) -> None:
     result = app.test_cli_runner().invoke(args=["requests", "link", "--account", str(shop.account.id)])
     assert result.exit_code == 0, result.output
-    slug = services.page_of(db.session, shop.account.id).slug
+    slug = shop.account.request_slug
     assert result.output.strip() == f"{app.config['GROUPSYNC'].public_url}/data-requests/{slug}"
     missing = app.test_cli_runner().invoke(args=["requests", "link", "--account", "999999"])
     assert missing.exit_code != 0

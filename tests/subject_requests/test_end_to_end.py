@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from app.accounts.models import Membership, Role
 from app.contact_fields import TypedValue
 from app.extensions import db
-from app.subject_requests import services
 from app.subject_requests.models import SubjectRequest
 from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import csrf_token
@@ -41,7 +40,7 @@ def test_a_deletion_request_removes_the_person_from_the_members_google_group(
 
     # The person, signed in nowhere, asks on the account's public page.
     public = app.test_client()
-    page = f"/data-requests/{services.page_of(db.session, world.account.id).slug}"
+    page = f"/data-requests/{world.account.request_slug}"
     sent = public.post(
         page,
         data={

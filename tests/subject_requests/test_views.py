@@ -12,7 +12,6 @@ from app.accounts.models import Role
 from app.crm.models import CrmContact
 from app.extensions import db
 from app.security.audit import entries_of
-from app.subject_requests import services
 from app.subject_requests.models import RequestState, SubjectRequest
 from tests.auth.flows import csrf_token
 from tests.conftest import Factory, sign_in_client
@@ -22,7 +21,7 @@ _CSRF = re.compile(r'value="[\w-]+\.[\w-]+\.[\w-]+"')
 
 
 def _page(shop: Shop) -> str:
-    return f"/data-requests/{services.page_of(db.session, shop.account.id).slug}"
+    return f"/data-requests/{shop.account.request_slug}"
 
 
 def _ask(client: FlaskClient, page: str, email: str, kind: str = "deletion", **extra: str) -> object:

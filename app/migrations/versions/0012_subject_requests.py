@@ -1,10 +1,12 @@
-"""Data-subject requests: each account's public request page and the requests made on it.
+"""Data-subject requests: each account's public request page slug and the requests made on it.
 
 Revision ID: 0012
 Revises: 0005
 Create Date: 2026-12-02 19:00:00.000000
 
 """
+
+import secrets
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,20 +20,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "subject_request_page",
-        sa.Column("account_id", sa.Integer(), nullable=False),
-        sa.Column("slug", sa.String(length=32), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["account.id"],
-            name=op.f("fk_subject_request_page_account_id_account"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_subject_request_page")),
-        sa.UniqueConstraint("slug", name=op.f("uq_subject_request_page_slug")),
-    )
+    # Every account gets its public page's random slug now, so showing the address never writes.
+    with op.batch_alter_table("account", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("request_slug", sa.String(length=32), nullable=True))
+    account = sa.table("account", sa.column("id", sa.Integer()), sa.column("request_slug", sa.String()))
+    connection = op.get_bind()
+    for (account_id,) in connection.execute(sa.select(account.c.id)).all():
+        connection.execute(
+            account.update().where(account.c.id == account_id).values(request_slug=secrets.token_urlsafe(12))
+        )
+    with op.batch_alter_table("account", schema=None) as batch_op:
+        batch_op.alter_column("request_slug", existing_type=sa.String(length=32), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_account_request_slug"), ["request_slug"])
     op.create_table(
         "subject_request",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -46,7 +46,6 @@ def upgrade() -> None:
         sa.Column("received_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("verified_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("due_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("first_viewed_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_week_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_day_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("overdue_flagged_at", app.db.UTCDateTime(timezone=True), nullable=True),
@@ -75,4 +74,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subject_request_due_at"))
         batch_op.drop_index(batch_op.f("ix_subject_request_account_id"))
     op.drop_table("subject_request")
-    op.drop_table("subject_request_page")
+    with op.batch_alter_table("account", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_account_request_slug"), type_="unique")
+        batch_op.drop_column("request_slug")
