@@ -44,6 +44,11 @@ SECOND_FACTOR_ENDPOINTS = frozenset(
         "security.enrol",
         "security.enrol_start",
         "security.enrol_confirm",
+        # A passkey answers the second-factor question, or is the factor being set up; adding
+        # one to a member who already has a factor needs that factor first (app.security.passkeys).
+        "security.passkey_options",
+        "security.passkey_register",
+        "security.passkey_sign_in",
     }
 )
 
@@ -87,7 +92,7 @@ def check_request() -> Response | None:
         return make_response(render_template("security/refused.html", refusal=refusal), 403)
     if endpoint in SECOND_FACTOR_ENDPOINTS or services.second_factor_given(db.session, login):
         return None
-    enrolled = services.confirmed_factor(db.session, membership.id) is not None
+    enrolled = services.has_second_factor(db.session, membership.id)
     if not enrolled and not policy.requires_factor(membership.role):
         return None
     if _wants_json():

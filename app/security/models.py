@@ -1,4 +1,4 @@
-"""Tables of the security domain: the account audit chain, per-account policy, second factors.
+"""Tables of the security domain: the account audit chain, per-account policy, second factors, passkeys.
 
 The audit entries carry no foreign keys, like the ledger's: they outlive the people and
 memberships they name (a removed member stays as a bare id).
@@ -136,6 +136,45 @@ class RecoveryCode(Base):
     membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+class Passkey(Base):
+    """A WebAuthn credential of one membership, used as its second factor.
+
+    Nothing here is secret: the public key only checks signatures, the credential id is
+    sent to every browser asked to sign, so none of it is sealed by the token vault.
+    """
+
+    __tablename__ = "security_passkey"
+    __table_args__ = (UniqueConstraint("membership_id", "credential_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    """The credential's COSE public key, as the authenticator gave it at registration."""
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    """The authenticator's signature counter; one that goes backwards betrays a cloned key."""
+    transports: Mapped[str] = mapped_column(String(120), default="")
+    """Comma-separated hints (``internal``, ``usb``, ``hybrid``...) passed back to the browser."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class PasskeyChallenge(Base):
+    """A challenge handed to the browser for one ceremony of one sign-in session: used once, soon stale."""
+
+    __tablename__ = "security_passkey_challenge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_session_id: Mapped[int] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    """``register``, ``sign_in`` or ``confirm`` (an admin's change of the address and hours rules)."""
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class SessionDetail(Base):

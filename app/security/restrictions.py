@@ -5,10 +5,12 @@ Every change and every refusal is written to the account audit log.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from app.accounts.models import Membership
+from app.accounts.models import LoginSession, Membership
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import lazy_gettext as _l
 from app.google.vault import TokenVault
 from app.security import audit
 from app.security.access import (
@@ -22,12 +24,14 @@ from app.security.access import (
     parse_zone,
 )
 from app.security.audit import AuditAction
+from app.security.passkeys import Purpose, RelyingParty, check_assertion, take_challenge
 from app.security.services import (
     RULE_FIELDS,
     RULE_LABELS,
     Policy,
     SecurityError,
     confirmed_factor,
+    has_second_factor,
     matching_counter,
     policy_of,
     policy_row,
@@ -43,15 +47,21 @@ def update_access_rules(
     code: str,
     values: dict[str, str],
     address: str,
+    passkey: PasskeyProof | None = None,
     now: datetime | None = None,
 ) -> Policy:
-    """Change the account's address and hours rules, confirmed with a fresh second-factor code.
+    """Change the account's address and hours rules, confirmed with a fresh code or a passkey.
+
+    An admin who has passkeys may sign the change with one instead of giving an authenticator
+    code (``passkey``: the browser's answer to this session's ``confirm`` challenge).
 
     Refused when the new web address ranges would not admit ``address``, the admin's own
     current address: a rule change can therefore never lock out the admin who makes it, so
     never the last one. Hours are not held to that, since a time window opens again by itself.
     """
     moment = now or utcnow()
+    # Taken first: a presented answer uses its challenge up, even if the rules below are refused.
+    challenge = take_challenge(session, passkey.login, Purpose.CONFIRM, moment) if passkey else None
     texts = {name: values.get(name, "").strip() for name in RULE_FIELDS}
     problems: list[str] = []
     parsed: dict[str, object] = {}
@@ -74,13 +84,15 @@ def update_access_rules(
             "in them. Add it (or a range that holds it) and save again."
         )
     with unit_of_work(session) as work:
-        factor = confirmed_factor(work, admin.id)
-        if factor is None:
-            raise SecurityError("Set up a second factor for yourself before changing these rules.")
-        counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
-        if counter is None:
-            raise SecurityError("The code from your authenticator app is missing or not right.")
-        factor.last_counter = counter
+        if passkey is not None:
+            if challenge is None or not check_assertion(
+                work, passkey.rp, admin, challenge=challenge, credential=passkey.credential, now=moment
+            ):
+                raise SecurityError(
+                    _l("The passkey confirmation expired or was not right. Please try again.")
+                )
+        else:
+            _check_code(work, vault, admin, code, moment)
         row = policy_row(work, admin.account_id)
         before = {name: getattr(row, name) or "" for name in RULE_FIELDS}
         for name in RULE_FIELDS:
@@ -100,6 +112,27 @@ def update_access_rules(
             now=moment,
         )
     return policy_of(session, admin.account_id)
+
+
+@dataclass(frozen=True)
+class PasskeyProof:
+    """A passkey's answer to the admin's ``confirm`` challenge, with what is needed to check it."""
+
+    rp: RelyingParty
+    login: LoginSession
+    credential: str
+
+
+def _check_code(work: DbSession, vault: TokenVault, admin: Membership, code: str, moment: datetime) -> None:
+    factor = confirmed_factor(work, admin.id)
+    if factor is None:
+        if has_second_factor(work, admin.id):
+            raise SecurityError(_l("Confirm the change with your passkey."))
+        raise SecurityError("Set up a second factor for yourself before changing these rules.")
+    counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
+    if counter is None:
+        raise SecurityError("The code from your authenticator app is missing or not right.")
+    factor.last_counter = counter
 
 
 def check_access(

@@ -1,8 +1,9 @@
-"""Second factor (TOTP with recovery codes), per-account session limits and one's sessions.
+"""Second factor (TOTP, passkeys, recovery codes), per-account session limits and one's sessions.
 
 A second factor belongs to a membership: each account's admins decide whether it is
 required there and may reset it for their members. The TOTP secret is sealed by the token
 vault; recovery codes are stored as SHA-256 hashes of random 60-bit codes, each used once.
+Passkeys (:mod:`app.security.passkeys`) count as a second factor like the authenticator app.
 Each function owns its transaction, and every change is written to the account audit log
 in that same transaction.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import LoginSession, Membership, Role
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import lazy_gettext as _l
 from app.google.vault import Binding, Sealed, TokenPurpose, TokenVault
 from app.security import audit
 from app.security.access import (
@@ -32,6 +34,7 @@ from app.security.access import (
 )
 from app.security.audit import AuditAction
 from app.security.models import (
+    Passkey,
     RecoveryCode,
     SecondFactor,
     SecondFactorRule,
@@ -274,6 +277,15 @@ def confirmed_factor(session: DbSession, membership_id: int) -> SecondFactor | N
     )
 
 
+def has_second_factor(session: DbSession, membership_id: int) -> bool:
+    """A confirmed authenticator app or at least one passkey: either satisfies a "required" rule."""
+    return (
+        confirmed_factor(session, membership_id) is not None
+        or session.scalar(select(Passkey.id).where(Passkey.membership_id == membership_id).limit(1))
+        is not None
+    )
+
+
 @dataclass(frozen=True)
 class Enrolment:
     factor_id: int
@@ -319,7 +331,7 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().lower().replace("-", "").replace(" ", "").encode()).hexdigest()
 
 
-def _new_recovery_codes(session: Session, membership_id: int) -> list[str]:
+def new_recovery_codes(session: Session, membership_id: int) -> list[str]:
     session.execute(delete(RecoveryCode).where(RecoveryCode.membership_id == membership_id))
     codes = []
     for _ in range(RECOVERY_CODES):
@@ -346,6 +358,9 @@ def confirm_enrolment(
         factor = work.get(SecondFactor, factor_id)
         if factor is None or factor.membership_id != membership.id or factor.confirmed_at is not None:
             raise SecurityError("This enrolment is over or unknown. Please start again.")
+        if has_second_factor(work, membership.id) and (login is None or not second_factor_given(work, login)):
+            # Else a Google sign-in alone could swap in a new authenticator and pass the second factor.
+            raise SecurityError(_l("Confirm your current second factor before setting up another one."))
         counter = matching_counter(totp_secret(vault, factor), code, None, moment)
         if counter is None:
             raise SecurityError("That code is not right. Enter the 6-digit code your app shows now.")
@@ -355,9 +370,9 @@ def confirm_enrolment(
             )
         )
         factor.confirmed_at, factor.last_counter = moment, counter
-        codes = _new_recovery_codes(work, membership.id)
+        codes = new_recovery_codes(work, membership.id)
         if login is not None:
-            _mark_verified(work, login, moment)
+            mark_verified(work, login, moment)
         audit.record(
             work,
             membership.account_id,
@@ -368,7 +383,7 @@ def confirm_enrolment(
     return codes
 
 
-def _mark_verified(session: Session, login: LoginSession, moment: datetime) -> None:
+def mark_verified(session: Session, login: LoginSession, moment: datetime) -> None:
     detail = session.get(SessionDetail, login.id)
     if detail is None:
         detail = SessionDetail(login_session_id=login.id)
@@ -378,6 +393,7 @@ def _mark_verified(session: Session, login: LoginSession, moment: datetime) -> N
 
 class Verified(StrEnum):
     CODE = "code"
+    PASSKEY = "passkey"
     RECOVERY_CODE = "recovery_code"
     WRONG = "wrong"
     LOCKED = "locked"
@@ -400,7 +416,7 @@ def verify(
             counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
             if counter is not None:
                 factor.last_counter = counter
-                _mark_verified(work, login, moment)
+                mark_verified(work, login, moment)
                 return Verified.CODE
         recovery = work.scalar(
             select(RecoveryCode).where(
@@ -411,26 +427,31 @@ def verify(
         )
         if recovery is not None:
             recovery.used_at = moment
-            _mark_verified(work, login, moment)
+            mark_verified(work, login, moment)
             audit.record(
                 work, membership.account_id, AuditAction.RECOVERY_CODE_USED, actor_user_id=membership.user_id
             )
             return Verified.RECOVERY_CODE
-        detail = work.get(SessionDetail, login.id)
-        if detail is None:
-            detail = SessionDetail(login_session_id=login.id, failed_attempts=0)
-            work.add(detail)
-        detail.failed_attempts = (detail.failed_attempts or 0) + 1
-        if detail.failed_attempts < MAX_FAILED_ATTEMPTS:
-            return Verified.WRONG
-        work.execute(delete(LoginSession).where(LoginSession.id == login.id))
-        audit.record(
-            work,
-            membership.account_id,
-            AuditAction.SIGN_IN_REFUSED,
-            actor_user_id=membership.user_id,
-            outcome="too_many_wrong_codes",
-        )
+        return count_wrong_attempt(work, membership, login)
+
+
+def count_wrong_attempt(session: Session, membership: Membership, login: LoginSession) -> Verified:
+    """One more wrong code or passkey answer in this session; the last allowed one ends the session."""
+    detail = session.get(SessionDetail, login.id)
+    if detail is None:
+        detail = SessionDetail(login_session_id=login.id, failed_attempts=0)
+        session.add(detail)
+    detail.failed_attempts = (detail.failed_attempts or 0) + 1
+    if detail.failed_attempts < MAX_FAILED_ATTEMPTS:
+        return Verified.WRONG
+    session.execute(delete(LoginSession).where(LoginSession.id == login.id))
+    audit.record(
+        session,
+        membership.account_id,
+        AuditAction.SIGN_IN_REFUSED,
+        actor_user_id=membership.user_id,
+        outcome="too_many_wrong_codes",
+    )
     return Verified.LOCKED
 
 
@@ -446,9 +467,9 @@ def recovery_codes_left(session: DbSession, membership_id: int) -> int:
 
 def renew_recovery_codes(session: DbSession, membership: Membership) -> list[str]:
     with unit_of_work(session) as work:
-        if confirmed_factor(work, membership.id) is None:
-            raise SecurityError("Set up an authenticator app first.")
-        codes = _new_recovery_codes(work, membership.id)
+        if not has_second_factor(work, membership.id):
+            raise SecurityError(_l("Set up an authenticator app or a passkey first."))
+        codes = new_recovery_codes(work, membership.id)
         audit.record(
             work, membership.account_id, AuditAction.RECOVERY_CODES_RENEWED, actor_user_id=membership.user_id
         )
@@ -456,7 +477,7 @@ def renew_recovery_codes(session: DbSession, membership: Membership) -> list[str
 
 
 def reset_factor(session: DbSession, admin: Membership, target: Membership) -> None:
-    """An admin clears a member's lost second factor: authenticator, recovery codes and sessions go.
+    """An admin clears a member's lost second factor: authenticator, passkeys, recovery codes and sessions go.
 
     The member enrols again at their next sign-in (if the account requires a second factor).
     """
@@ -465,7 +486,9 @@ def reset_factor(session: DbSession, admin: Membership, target: Membership) -> N
     if admin.id == target.id:
         raise SecurityError("Ask another admin to reset your own second factor.")
     with unit_of_work(session) as work:
+        passkeys = work.scalars(select(Passkey.id).where(Passkey.membership_id == target.id)).all()
         work.execute(delete(SecondFactor).where(SecondFactor.membership_id == target.id))
+        work.execute(delete(Passkey).where(Passkey.membership_id == target.id))
         work.execute(delete(RecoveryCode).where(RecoveryCode.membership_id == target.id))
         work.execute(delete(LoginSession).where(LoginSession.membership_id == target.id))
         audit.record(
@@ -473,15 +496,20 @@ def reset_factor(session: DbSession, admin: Membership, target: Membership) -> N
             target.account_id,
             AuditAction.FACTOR_RESET,
             actor_user_id=admin.user_id,
-            detail={"member_user_id": target.user_id},
+            detail={"member_user_id": target.user_id, "passkeys_removed": len(passkeys)},
         )
 
 
 def factor_status(session: DbSession, account_id: int) -> dict[int, bool]:
-    """Membership id → has a confirmed second factor, for the account's members page."""
-    rows = session.scalars(
+    """Membership id → has a confirmed authenticator app or a passkey, for the account's members page."""
+    apps = session.scalars(
         select(SecondFactor.membership_id)
         .join(Membership, SecondFactor.membership_id == Membership.id)
         .where(Membership.account_id == account_id, SecondFactor.confirmed_at.is_not(None))
     )
-    return dict.fromkeys(rows, True)
+    passkeys = session.scalars(
+        select(Passkey.membership_id)
+        .join(Membership, Passkey.membership_id == Membership.id)
+        .where(Membership.account_id == account_id)
+    )
+    return dict.fromkeys([*apps, *passkeys], True)

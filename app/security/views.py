@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.accounts.models import Membership, Role, User
+from app.accounts.models import LoginSession, Membership, Role, User
 from app.accounts.services import members_of
 from app.accounts.tenancy import (
     ANY_ROLE,
@@ -21,7 +21,7 @@ from app.config import current_settings
 from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.google.vault import TokenVault
-from app.security import audit, restrictions, services
+from app.security import audit, passkeys, restrictions, services
 from app.security.models import SecondFactorRule
 from app.web_security import safe_next
 
@@ -39,6 +39,18 @@ def _vault() -> TokenVault:
     return TokenVault.for_settings(current_settings())
 
 
+def _login() -> LoginSession:
+    login = current_login()
+    if login is None:
+        abort(401)
+    return login
+
+
+def _rp() -> passkeys.RelyingParty:
+    settings = current_settings()
+    return passkeys.RelyingParty.for_public_url(settings.public_url, settings.secret_key.encode())
+
+
 def _next() -> str:
     return safe_next(request.values.get("next"), url_for("web.dashboard"))
 
@@ -46,10 +58,20 @@ def _next() -> str:
 # ---------------------------------------------------------------- the second factor at sign-in
 
 
+def _verify_page() -> str:
+    me = _me()
+    return render_template(
+        "security/verify.html",
+        next_url=_next(),
+        has_passkeys=bool(passkeys.passkeys_of(db.session, me.id)),
+        has_app=services.confirmed_factor(db.session, me.id) is not None,
+    )
+
+
 @bp.get("/verify")
 @require_role(*ANY_ROLE)
 def verify() -> str:
-    return render_template("security/verify.html", next_url=_next())
+    return _verify_page()
 
 
 @bp.post("/verify")
@@ -65,7 +87,7 @@ def verify_code() -> str | Response:
         return redirect(url_for("auth.sign_in"))
     if outcome is services.Verified.WRONG:
         flash(_("That code is not right. Try the code your app shows now, or a recovery code."), "error")
-        return render_template("security/verify.html", next_url=_next())
+        return _verify_page()
     if outcome is services.Verified.RECOVERY_CODE:
         left = services.recovery_codes_left(db.session, me.id)
         flash(
@@ -117,6 +139,85 @@ def enrol_confirm() -> str | Response:
     return render_template("security/recovery_codes.html", codes=codes, next_url=_next())
 
 
+# ---------------------------------------------------------------- passkeys
+
+
+@bp.post("/passkeys/options")
+@require_role(*ANY_ROLE)
+def passkey_options() -> Response:
+    """A ceremony's options for the browser (JSON); the challenge stays here, for this session only."""
+    me, login = _me(), _login()
+    try:
+        purpose = passkeys.Purpose(request.form.get("purpose", ""))
+    except ValueError:
+        abort(400)
+    if purpose is passkeys.Purpose.CONFIRM and me.role is not Role.ADMIN:
+        abort(403)
+    try:
+        if purpose is passkeys.Purpose.REGISTER:
+            body = passkeys.registration_options(db.session, _rp(), me, login)
+        else:
+            body = passkeys.authentication_options(db.session, _rp(), me, login, purpose)
+    except services.SecurityError as exc:
+        response = jsonify({"error": str(exc)})
+        response.status_code = 409
+        return response
+    return Response(body, mimetype="application/json")
+
+
+@bp.post("/passkeys")
+@require_role(*ANY_ROLE)
+def passkey_register() -> str | Response:
+    me = _me()
+    try:
+        codes = passkeys.register(
+            db.session,
+            _rp(),
+            me,
+            _login(),
+            name=request.form.get("name", ""),
+            credential=request.form.get("credential", ""),
+        )
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+        from_enrol = request.form.get("from") == "enrol"
+        return redirect(
+            url_for("security.enrol", next=_next()) if from_enrol else url_for("security.overview")
+        )
+    if codes is not None:
+        return render_template("security/recovery_codes.html", codes=codes, next_url=_next())
+    flash(_("Passkey added."), "success")
+    return redirect(_next())
+
+
+@bp.post("/passkeys/sign-in")
+@require_role(*ANY_ROLE)
+def passkey_sign_in() -> str | Response:
+    outcome = passkeys.sign_in(db.session, _rp(), _me(), _login(), request.form.get("credential", ""))
+    if outcome is services.Verified.LOCKED:
+        sign_out()
+        flash(_("Too many wrong codes. You were signed out; sign in again to retry."), "error")
+        return redirect(url_for("auth.sign_in"))
+    if outcome is services.Verified.WRONG:
+        flash(_("The passkey could not be checked. Please try again."), "error")
+        return _verify_page()
+    return redirect(_next())
+
+
+@bp.post("/passkeys/<int:passkey_id>/remove")
+@require_role(*ANY_ROLE)
+def passkey_remove(passkey_id: int) -> Response:
+    try:
+        name = passkeys.remove(db.session, _me(), passkey_id)
+    except services.SecurityError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("security.overview"))
+    if name is None:
+        abort(404)
+    flash(_("The passkey %(name)s was removed.", name=name), "success")
+    return redirect(url_for("security.overview"))
+
+
 # ---------------------------------------------------------------- one's own security page
 
 
@@ -128,6 +229,7 @@ def overview() -> str:
     return render_template(
         "security/overview.html",
         enrolled=services.confirmed_factor(db.session, me.id) is not None,
+        passkeys=passkeys.passkeys_of(db.session, me.id),
         codes_left=services.recovery_codes_left(db.session, me.id),
         sessions=services.sessions_of(db.session, me.user_id),
         current_id=login.id if login is not None else None,
@@ -183,6 +285,8 @@ def admin() -> str:
         members=members_of(db.session, account),
         enrolled=services.factor_status(db.session, account.id),
         me=_me(),
+        my_passkeys=bool(passkeys.passkeys_of(db.session, _me().id)),
+        my_app=services.confirmed_factor(db.session, _me().id) is not None,
         idle_range=services.IDLE_RANGE,
         absolute_range=services.ABSOLUTE_RANGE,
         address=request.remote_addr or "",
@@ -214,6 +318,7 @@ def update_policy() -> Response:
 @require_role(Role.ADMIN)
 def update_access_rules() -> Response:
     try:
+        credential = request.form.get("credential", "")
         restrictions.update_access_rules(
             db.session,
             _vault(),
@@ -221,6 +326,7 @@ def update_access_rules() -> Response:
             code=request.form.get("code", ""),
             values={name: request.form.get(name, "") for name in services.RULE_FIELDS},
             address=request.remote_addr or "",
+            passkey=restrictions.PasskeyProof(_rp(), _login(), credential) if credential else None,
         )
     except services.SecurityError as exc:
         flash(str(exc), "error")
