@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from app.db import utcnow
 from app.extensions import db
 from app.security.models import AUDIT_GUARD_SQLITE_DDL
+from tests.security.soft_authenticator import SoftAuthenticator
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SECRET = re.compile(r'data-testid="totp-secret">([A-Z2-7]+)<')
@@ -67,3 +68,25 @@ def tampering_audit() -> Iterator[sa.Connection]:
             conn.execute(sa.text("ALTER TABLE account_audit_entry ENABLE TRIGGER USER"))
         else:
             conn.execute(sa.text(AUDIT_GUARD_SQLITE_DDL))
+
+
+def passkey_options(client: FlaskClient, purpose: str) -> TestResponse:
+    """Ask for a ceremony's options as passkeys.js does (a form POST with the CSRF token)."""
+    return post(client, "/security/passkeys/options", {"purpose": purpose})
+
+
+def add_passkey(client: FlaskClient, authenticator: SoftAuthenticator, name: str = "Laptop") -> TestResponse:
+    """Register ``authenticator`` through the pages: options, then the form with the browser's answer."""
+    options = passkey_options(client, "register")
+    assert options.status_code == 200, options.get_data(as_text=True)
+    credential = authenticator.register(options.get_data(as_text=True))
+    return post(client, "/security/passkeys", {"name": name, "credential": credential, "next": "/security/"})
+
+
+def sign_in_with_passkey(
+    client: FlaskClient, authenticator: SoftAuthenticator, next_url: str = "/dashboard"
+) -> TestResponse:
+    options = passkey_options(client, "sign_in")
+    assert options.status_code == 200, options.get_data(as_text=True)
+    credential = authenticator.sign(options.get_data(as_text=True))
+    return post(client, "/security/passkeys/sign-in", {"credential": credential, "next": next_url})
