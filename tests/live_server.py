@@ -27,10 +27,15 @@ class LiveApp:
 
 
 @contextmanager
-def live_app(emulator: RunningEmulator, instance: Path, **overrides: Any) -> Iterator[LiveApp]:
+def live_app(
+    emulator: RunningEmulator, instance: Path, *, host: str = "127.0.0.1", **overrides: Any
+) -> Iterator[LiveApp]:
     """A fresh app on its own SQLite file, served by a threaded werkzeug server until the block ends.
 
     The emulator is reset and this app's OAuth client (with this port's callbacks) registered.
+    ``host`` names the server in its public URL; it always listens on 127.0.0.1. Browsers treat
+    ``localhost`` as a secure context over plain HTTP (WebAuthn needs one), but not 127.0.0.1
+    as a WebAuthn relying-party id.
     """
     holder: dict[str, Flask] = {}
 
@@ -39,7 +44,7 @@ def live_app(emulator: RunningEmulator, instance: Path, **overrides: Any) -> Ite
 
     # The port must be known before the app exists: it is part of the public URL and callbacks.
     server = make_server("127.0.0.1", 0, dispatch, threaded=True)
-    url = f"http://127.0.0.1:{server.port}"
+    url = f"http://{host}:{server.port}"
     settings = make_settings(
         f"sqlite:///{instance / 'live.sqlite3'}",
         instance,
