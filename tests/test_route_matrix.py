@@ -136,6 +136,10 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "security.enrol": "the viewer's own second factor",
     "security.enrol_start": "the viewer's own second factor",
     "security.enrol_confirm": "the viewer's own second factor",
+    "security.passkey_options": "the viewer's own passkeys (a ceremony's options)",
+    "security.passkey_register": "the viewer's own passkeys",
+    "security.passkey_sign_in": "the viewer's own second factor",
+    "security.passkey_remove": "the viewer's own passkeys",
     "security.overview": "the viewer's own sign-ins and second factor",
     "security.renew_codes": "the viewer's own recovery codes",
     "security.end_session": "the viewer's own sign-ins",
@@ -340,6 +344,20 @@ def _confirmation_token(account: Account, label: str) -> str:
     return token
 
 
+def _passkey(account: Account, label: str) -> int:
+    from app.security.models import Passkey
+
+    passkey = Passkey(
+        membership_id=_member(account, label),
+        name=f"{label} passkey",
+        credential_id=f"{label}-credential-{next(_serial)}".encode(),
+        public_key=b"not checked here",
+    )
+    db.session.add(passkey)
+    db.session.commit()
+    return passkey.id
+
+
 def _notice(account: Account, label: str) -> int:
     from app.privacy.models import UserNotice
 
@@ -366,6 +384,7 @@ BROWSER_ARGUMENTS: dict[str, Maker] = {
     "request_id": _data_request,
     "slug": lambda account, label: account.request_slug,
     "token": _confirmation_token,
+    "passkey_id": _passkey,
 }
 API_ARGUMENTS: dict[str, Maker] = {
     "crm_id": lambda account, label: _contact(account, label).crm_id,
