@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.accounts.models import Membership
 from app.extensions import db
 from app.security.audit import AuditAction, entries_of
-from app.security.models import Passkey
+from app.security.models import Passkey, SecurityPolicy
 from groupsync_emulator.cli import RunningEmulator
 from tests.browser.conftest import screenshot, sign_in
 from tests.live_server import LiveApp, live_app
@@ -51,7 +51,7 @@ def virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
     return cdp, added["authenticatorId"]
 
 
-def test_add_a_passkey_then_sign_in_with_it(page: Page, live_localhost: LiveApp) -> None:
+def test_add_a_passkey_sign_in_with_it_and_confirm_a_rule_change(page: Page, live_localhost: LiveApp) -> None:
     live = live_localhost
     cdp, authenticator = virtual_authenticator(page)
     sign_in(page, live, "olena.kovalenko@example.com")
@@ -76,8 +76,16 @@ def test_add_a_passkey_then_sign_in_with_it(page: Page, live_localhost: LiveApp)
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
     page.get_by_test_id("passkey-sign-in").click()
     expect(page.get_by_test_id("dashboard-title")).to_be_visible()
+
+    # The account's first person is its admin: the address rules are confirmed with the passkey too.
+    page.goto(f"{live.url}/security/admin")
+    page.get_by_label("Hours allowed for the web pages").fill("00:00-24:00")
+    page.get_by_test_id("access-passkey").click()
+    expect(page.get_by_role("status")).to_contain_text("Address and hours rules saved.")
     with live.app.app_context():
         passkey = db.session.scalars(select(Passkey)).one()
+        assert passkey.sign_count >= 0
+        assert db.session.scalars(select(SecurityPolicy.web_hours)).one() == "00:00-24:00"
         assert passkey.name == "Virtual laptop"
         assert passkey.last_used_at is not None
         account_id = db.session.get_one(Membership, passkey.membership_id).account_id
