@@ -245,17 +245,17 @@ def register(
                 RecoveryCode.membership_id == membership.id, RecoveryCode.used_at.is_(None)
             )
         )
-        work.add(
-            Passkey(
-                membership_id=membership.id,
-                name=cleaned,
-                credential_id=verified.credential_id,
-                public_key=verified.credential_public_key,
-                sign_count=verified.sign_count,
-                transports=_transports(credential),
-                created_at=moment,
-            )
+        passkey = Passkey(
+            membership_id=membership.id,
+            name=cleaned,
+            credential_id=verified.credential_id,
+            public_key=verified.credential_public_key,
+            sign_count=verified.sign_count,
+            transports=_transports(credential),
+            created_at=moment,
         )
+        work.add(passkey)
+        work.flush()
         codes = new_recovery_codes(work, membership.id) if first and not codes_left else None
         mark_verified(work, login, moment)
         audit.record(
@@ -263,7 +263,8 @@ def register(
             membership.account_id,
             AuditAction.FACTOR_ENROLLED,
             actor_user_id=membership.user_id,
-            detail={"kind": "passkey", "name": cleaned},
+            # The insert-only log outlives the passkey: it gets the id, not the name the person typed.
+            detail={"kind": "passkey", "passkey_id": passkey.id},
             now=moment,
         )
     return codes
@@ -383,6 +384,6 @@ def remove(session: DbSession, membership: Membership, passkey_id: int) -> str |
             membership.account_id,
             AuditAction.FACTOR_REMOVED,
             actor_user_id=membership.user_id,
-            detail={"kind": "passkey", "name": name},
+            detail={"kind": "passkey", "passkey_id": passkey_id},
         )
     return name
