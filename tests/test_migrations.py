@@ -71,3 +71,26 @@ def test_migration_installs_the_ledger_guard_create_all_does(app: Flask, tmp_pat
         with db.engine.connect() as conn:
             assert _triggers(conn) == expected
         db.engine.dispose()
+
+
+def test_upgrading_keeps_every_row_that_belongs_to_an_account(tmp_path: Path) -> None:
+    """On SQLite, rebuilding the account table (batch ALTER) would cascade-delete its children:
+    every migration after the first must leave an account's rows where they were."""
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO account (id, name, created_at) VALUES (1, 'A', '2026-01-01')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO crm_list (id, account_id, crm_id, name, created_at, updated_at,"
+                    " content_changed_at) VALUES (1, 1, 'l1', 'Leads', '2026-01-01', '2026-01-01',"
+                    " '2026-01-01')"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            accounts = conn.execute(sa.text("SELECT count(*) FROM account")).scalar_one()
+            lists = conn.execute(sa.text("SELECT name FROM crm_list")).scalars().all()
+        db.engine.dispose()
+    assert (accounts, lists) == (1, ["Leads"])

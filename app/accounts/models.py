@@ -30,9 +30,12 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    request_slug: Mapped[str] = mapped_column(String(32), unique=True, default=new_request_slug)
+    request_slug: Mapped[str] = mapped_column(
+        String(32), nullable=True, unique=True, index=True, default=new_request_slug
+    )
     """The random part of the account's public data-request page address; given at creation so that
-    showing the address never writes."""
+    showing the address never writes. Never empty: nullable in the schema only because SQLite cannot
+    add a NOT NULL column without rebuilding the account table (see migration 0012)."""
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="account")
 

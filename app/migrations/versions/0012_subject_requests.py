@@ -21,17 +21,16 @@ depends_on = None
 
 def upgrade() -> None:
     # Every account gets its public page's random slug now, so showing the address never writes.
-    with op.batch_alter_table("account", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("request_slug", sa.String(length=32), nullable=True))
+    # A plain ADD COLUMN and a unique index: SQLite can only make the column NOT NULL by rebuilding
+    # the account table, and dropping it would cascade-delete every row that belongs to an account.
+    op.add_column("account", sa.Column("request_slug", sa.String(length=32), nullable=True))
     account = sa.table("account", sa.column("id", sa.Integer()), sa.column("request_slug", sa.String()))
     connection = op.get_bind()
     for (account_id,) in connection.execute(sa.select(account.c.id)).all():
         connection.execute(
             account.update().where(account.c.id == account_id).values(request_slug=secrets.token_urlsafe(12))
         )
-    with op.batch_alter_table("account", schema=None) as batch_op:
-        batch_op.alter_column("request_slug", existing_type=sa.String(length=32), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f("uq_account_request_slug"), ["request_slug"])
+    op.create_index(op.f("ix_account_request_slug"), "account", ["request_slug"], unique=True)
     op.create_table(
         "subject_request",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -74,6 +73,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subject_request_due_at"))
         batch_op.drop_index(batch_op.f("ix_subject_request_account_id"))
     op.drop_table("subject_request")
-    with op.batch_alter_table("account", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_account_request_slug"), type_="unique")
-        batch_op.drop_column("request_slug")
+    op.drop_index(op.f("ix_account_request_slug"), table_name="account")
+    op.drop_column("account", "request_slug")
