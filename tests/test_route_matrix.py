@@ -67,6 +67,11 @@ PUBLIC_ENDPOINTS = frozenset(
         "subject_requests.sent",
         "subject_requests.confirm_page",
         "subject_requests.confirm",
+        # A deletion receipt lives in the asker's session cookie only; they are signed out by then.
+        "privacy.deletion_receipt",
+        "privacy.download_receipt",
+        # The public key that lets anyone check a signed deletion receipt.
+        "privacy.receipt_key",
     }
 )
 """The only routes anyone may call without signing in: the place to list a new public page."""
