@@ -424,6 +424,11 @@ class World:
 
 @pytest.fixture
 def world(app: Flask) -> World:
+    return make_world(app)
+
+
+def make_world(app: Flask) -> World:
+    """Two tenants, a signed-in client per role of the first, and an API key of the first."""
     own = Account(name="Own Tenant")
     other = Account(name=f"{MARKER.title()} Holdings")
     db.session.add_all([own, other])
