@@ -482,7 +482,7 @@ def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: li
 
 @bp.route(f"/admin/crm/import/<{_ROW_ID}:upload_id>", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def run_import(upload_id: int) -> str | Response:
+def run_import(upload_id: int) -> str | Response | tuple[str, int]:
     """GET shows the mapping page; POST imports and redirects to the report (reloadable)."""
     staged = get_scoped_or_404(CsvUpload, upload_id)
     if staged.imported_at is not None:
@@ -496,7 +496,8 @@ def run_import(upload_id: int) -> str | Response:
     except csv_import.CsvError as exc:
         db.session.rollback()
         flash(f"{exc}.", "error")
-        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
+        # The mapping page again, with what the admin chose and 400: nothing was imported.
+        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping), 400
     except services.ConflictError:
         abort(409)
     return redirect(url_for("crm.import_report", upload_id=staged.id))

@@ -29,7 +29,6 @@ FORMS = {
     "crm.create_list": {"name": "Fresh list"},
     "crm.rename_list": {"name": "Renamed list"},
     "crm.save_settings": {"region": "UA"},
-    "crm.run_import": {"column": "given_name"},
     "accounts.invite": {"email": "new.person@own.example.com", "role": "member"},
     "accounts.change_role": {"role": "reviewer"},
     "privacy.update_my_profile": {"name": "Own Person", "notice_email": ""},
