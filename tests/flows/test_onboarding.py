@@ -14,6 +14,7 @@ from app.crm import services as crm
 from app.db import utcnow
 from app.extensions import db
 from app.flows import onboarding
+from app.google.endpoints import CONTACTS_SCOPE
 from app.google.models import ConnectionStatus, GoogleConnection
 from app.sync.models import ContactSync
 from tests.auth.flows import csrf_token
@@ -66,6 +67,8 @@ def test_a_member_connects_chooses_and_watches(app: Flask, factory: Factory) -> 
         user_id=member.user_id,
         email="m@gmail.example",
         status=ConnectionStatus.CONNECTED,
+        granted_scopes=CONTACTS_SCOPE,
+        refresh_token_ciphertext=b"sealed",  # never read here: only its presence makes the connection usable
     )
     db.session.add(connection)
     db.session.commit()
