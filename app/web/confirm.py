@@ -8,7 +8,7 @@ the confirmation page, so nothing is ever deleted by a single click.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import redirect, render_template, request
 from markupsafe import Markup, escape
@@ -28,8 +28,6 @@ class Confirmation:
     cancel_url: str
     action_url: str = ""
     """Defaults to the page's own URL (the action answers GET with this page)."""
-    hidden: dict[str, str] = field(default_factory=dict)
-    """Other fields the action needs, sent along with the confirmation."""
     typed: str = ""
     """Non-empty: the person must also type this (e.g. their e-mail address) to confirm."""
     typed_label: str = ""
