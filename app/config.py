@@ -80,6 +80,9 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     session_cookie_secure: bool = True
+    receipt_signing_key_file: Path | None = None
+    """Ed25519 key signing deletion receipts; separate from the ledger key, which the web process must
+    not read (``GROUPSYNC_RECEIPT_SIGNING_KEY_FILE``; demo and test generate one)."""
     sync_interval_seconds: int = 900
     sync_repair_interval_seconds: int = 14_400
     """How often a run reads every contact of the group to find and undo edits made in Google."""
@@ -185,6 +188,7 @@ class Settings:
         # Only demo and test installs may run on a generated token key (kept in the instance folder).
         token_keys = reader.keyring("GROUPSYNC_TOKEN_KEYS", mode in (Mode.DEMO, Mode.TEST))
         signing_key = env.get("GROUPSYNC_LEDGER_SIGNING_KEY_FILE")
+        receipt_key = env.get("GROUPSYNC_RECEIPT_SIGNING_KEY_FILE")
         settings = cls(
             mode=mode or Mode.PRODUCTION,
             secret_key=secret_key,
@@ -195,6 +199,7 @@ class Settings:
             google_emulator_host=emulator,
             token_keys=token_keys,
             ledger_signing_key_file=Path(signing_key) if signing_key else None,
+            receipt_signing_key_file=Path(receipt_key) if receipt_key else None,
             instance_path=instance,
             log_level=reader.choice_str("GROUPSYNC_LOG_LEVEL", {"DEBUG", "INFO", "WARNING", "ERROR"}, "INFO"),
             log_json=reader.boolean("GROUPSYNC_LOG_JSON", default=not relaxed),

@@ -67,6 +67,11 @@ PUBLIC_ENDPOINTS = frozenset(
         "subject_requests.sent",
         "subject_requests.confirm_page",
         "subject_requests.confirm",
+        # A deletion receipt lives in the asker's session cookie only; they are signed out by then.
+        "privacy.deletion_receipt",
+        "privacy.download_receipt",
+        # The public key that lets anyone check a signed deletion receipt.
+        "privacy.receipt_key",
     }
 )
 """The only routes anyone may call without signing in: the place to list a new public page."""
@@ -438,6 +443,11 @@ class World:
 
 @pytest.fixture
 def world(app: Flask) -> World:
+    return make_world(app)
+
+
+def make_world(app: Flask) -> World:
+    """Two tenants, a signed-in client per role of the first, and an API key of the first."""
     own = Account(name="Own Tenant")
     other = Account(name=f"{MARKER.title()} Holdings")
     db.session.add_all([own, other])

@@ -9,11 +9,13 @@ from app.accounts import services
 from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.config import current_settings
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.flows import members as member_flows
+from app.flows import reach
 from app.google.vault import TokenVault
 from app.security.audit import AuditAction, step
+from app.web import confirm
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -119,12 +121,45 @@ def change_role(membership_id: int) -> Response:
     return redirect(url_for("accounts.members"))
 
 
-@bp.post("/members/<int:membership_id>/remove")
+def _remove_confirmation(membership: Membership, removing_self: bool) -> confirm.Confirmation:
+    counted = reach.of_member(db.session(), membership)
+    email = membership.user.email
+    lines = [
+        ngettext(
+            "%(email)s loses %(num)s list sync.",
+            "%(email)s loses %(num)s list syncs.",
+            counted.syncs,
+            email=email,
+        ),
+        ngettext(
+            "GroupSync removes %(num)s contact it put there from its group in 1 member's Google account.",
+            "GroupSync removes %(num)s contacts it put there from its groups in 1 member's Google account.",
+            counted.contacts,
+        )
+        if counted.google_accounts
+        else _("No Google account of theirs holds contacts from GroupSync."),
+        _("GroupSync's access to their Google account is revoked and they are signed out of this account."),
+    ]
+    return confirm.Confirmation(
+        title=_("Leave the account?") if removing_self else _("Remove %(email)s?", email=email),
+        consequences=lines,
+        button=_("Leave the account") if removing_self else _("Remove the member"),
+        cancel_url=url_for("accounts.members"),
+        reassurance=_("Their CRM lists and contacts stay; you can invite them again later."),
+    )
+
+
+@bp.route("/members/<int:membership_id>/remove", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def remove_member(membership_id: int) -> Response:
+def remove_member(membership_id: int) -> Response | tuple[str, int]:
+    """GET asks (with the numbers); a confirmed POST removes; an unconfirmed one is sent to ask."""
     membership = get_scoped_or_404(Membership, membership_id)
     me = current_membership()
     removing_self = me is not None and me.id == membership.id
+    if request.method == "GET":
+        return confirm.ask(_remove_confirmation(membership, removing_self))
+    if not confirm.confirmed():
+        return confirm.to_confirmation_page()
     email = membership.user.email
     settings = current_settings()
     try:
@@ -143,5 +178,5 @@ def remove_member(membership_id: int) -> Response:
     except services.MembershipError as exc:
         return _back(exc)
     if removing_self:
-        return redirect(url_for("web.index"))
+        return redirect(url_for("web.index"), code=303)
     return _back(success=_("%(email)s was removed from the account and signed out.", email=email))

@@ -22,9 +22,11 @@ from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.db import utcnow
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
+from app.flows import reach
 from app.security.audit import AuditAction, step
+from app.web import confirm
 
 bp = Blueprint("crm", __name__)
 api_bp.register_blueprint(admin_bp)
@@ -170,10 +172,44 @@ def grant(list_id: int) -> Response:
     return redirect(url_for("crm.overview"))
 
 
-@bp.post(f"/admin/crm/lists/<{_ROW_ID}:list_id>/access/<{_ROW_ID}:membership_id>/withdraw")
+def _withdraw_confirmation(contact_list: ContactList, membership: Membership) -> confirm.Confirmation:
+    counted = reach.of_list_for_member(db.session, contact_list, membership.id)
+    email = membership.user.email
+    lines = [ngettext("The list has %(num)s contact.", "The list has %(num)s contacts.", counted.list_size)]
+    if counted.reach.syncs:
+        lines.append(
+            ngettext(
+                "At the next sync, %(num)s contact leaves GroupSync's group in 1 member's Google "
+                "account (%(email)s).",
+                "At the next sync, %(num)s contacts leave GroupSync's group in 1 member's Google "
+                "account (%(email)s).",
+                counted.reach.contacts,
+                email=email,
+            )
+        )
+    else:
+        lines.append(_("%(email)s does not sync it, so no Google account loses a contact.", email=email))
+    return confirm.Confirmation(
+        title=_("Withdraw '%(name)s' from %(email)s?", name=contact_list.name, email=email),
+        consequences=lines,
+        button=_("Withdraw the list"),
+        cancel_url=url_for("crm.overview"),
+        reassurance=_("The contacts stay in the CRM; you can make the list available again at any time."),
+    )
+
+
+@bp.route(
+    f"/admin/crm/lists/<{_ROW_ID}:list_id>/access/<{_ROW_ID}:membership_id>/withdraw", methods=["GET", "POST"]
+)
 @require_role(Role.ADMIN)
-def withdraw(list_id: int, membership_id: int) -> Response:
+def withdraw(list_id: int, membership_id: int) -> Response | tuple[str, int]:
+    """GET asks (with the numbers); a confirmed POST withdraws; an unconfirmed one is sent to ask."""
     contact_list = get_scoped_or_404(ContactList, list_id)
+    membership = get_scoped_or_404(Membership, membership_id)
+    if request.method == "GET":
+        return confirm.ask(_withdraw_confirmation(contact_list, membership))
+    if not confirm.confirmed():
+        return confirm.to_confirmation_page()
     record = step(
         contact_list.account_id,
         AuditAction.LIST_ACCESS_WITHDRAWN,
@@ -188,7 +224,7 @@ def withdraw(list_id: int, membership_id: int) -> Response:
             ),
             "info",
         )
-    return redirect(url_for("crm.overview"))
+    return redirect(url_for("crm.overview"), code=303)
 
 
 @bp.get("/admin/crm/contacts")
@@ -207,27 +243,61 @@ def _undo_window() -> timedelta:
     return timedelta(seconds=current_settings().sync_interval_seconds)
 
 
+def _delete_confirmation(contact: CrmContact) -> confirm.Confirmation:
+    where = services.deletion_reach(db.session, contact)
+    # The name columns are made from the contact field specs, so mypy cannot see them.
+    parts = (getattr(contact, "given_name", ""), getattr(contact, "family_name", ""))
+    name = " ".join(part for part in parts if part) or contact.crm_id
+    if where.lists:
+        lines = [
+            ngettext(
+                "%(who)s is in %(num)s list: %(lists)s.",
+                "%(who)s is in %(num)s lists: %(lists)s.",
+                len(where.lists),
+                who=name,
+                lists=", ".join(where.lists),
+            ),
+            ngettext(
+                "Deleting it removes 1 contact from GroupSync's group in %(num)s member's Google account.",
+                "Deleting it removes 1 contact from GroupSync's group in %(num)s members' Google accounts.",
+                where.google_accounts,
+            ),
+        ]
+    else:
+        lines = [_("%(who)s is in no list, so no Google account holds it through GroupSync.", who=name)]
+    minutes = int(_undo_window().total_seconds() // 60)
+    return confirm.Confirmation(
+        title=_("Delete contact %(id)s?", id=contact.crm_id),
+        consequences=lines,
+        button=_("Delete contact"),
+        cancel_url=url_for("crm.contacts", q=request.args.get("q", "")[:100]),
+        reassurance=ngettext(
+            "The deletion waits for the next sync interval (%(num)s minute): until then you can undo it "
+            "and nothing leaves Google.",
+            "The deletion waits for the next sync interval (%(num)s minutes): until then you can undo it "
+            "and nothing leaves Google.",
+            minutes,
+        ),
+    )
+
+
 @bp.route(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/delete", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def delete_contact(contact_id: int) -> str | Response:
-    """GET asks (saying what will happen); POST deletes and redirects to the receipt.
+def delete_contact(contact_id: int) -> Response | tuple[str, int]:
+    """GET asks (saying what will happen); a confirmed POST deletes and redirects to the receipt.
 
     One rule for both methods: werkzeug answers an id beyond the column's range with 405, not
     404, when two rules share the pattern.
     """
     contact = get_scoped_or_404(CrmContact, contact_id)
-    if request.method == "POST":
+    if not contact.deleted and request.method == "POST":
+        if not confirm.confirmed():
+            return confirm.to_confirmation_page()
         services.delete_with_undo(db.session, contact, _actor(), _undo_window())
     if contact.deleted:
         # A redirect, so reloading or going Back never sends the deletion again.
-        return redirect(url_for("crm.contact_deleted", contact_id=contact.id))
-    return render_template(
-        "crm/confirm_delete.html",
-        contact=contact,
-        reach=services.deletion_reach(db.session, contact),
-        minutes=int(_undo_window().total_seconds() // 60),
-        q=request.args.get("q", "")[:100],
-    )
+        return redirect(url_for("crm.contact_deleted", contact_id=contact.id), code=303)
+    return confirm.ask(_delete_confirmation(contact))
 
 
 @bp.get(f"/admin/crm/contacts/<{_ROW_ID}:contact_id>/deleted")
@@ -319,10 +389,29 @@ def create_api_key() -> str | Response:
     return _render_api_keys(new_key=key, secret=secret)
 
 
-@bp.post(f"/admin/crm/api-keys/<{_ROW_ID}:key_id>/revoke")
+@bp.route(f"/admin/crm/api-keys/<{_ROW_ID}:key_id>/revoke", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def revoke_api_key(key_id: int) -> Response:
+def revoke_api_key(key_id: int) -> Response | tuple[str, int]:
+    """GET asks; a confirmed POST revokes; an unconfirmed one is sent to ask."""
     key = get_scoped_or_404(ApiKey, key_id)
+    if key.revoked_at is not None:
+        flash(_("API key '%(name)s' is already revoked.", name=key.name), "info")
+        return redirect(url_for("crm.api_keys"), code=303)
+    if request.method == "GET":
+        return confirm.ask(
+            confirm.Confirmation(
+                title=_("Revoke API key '%(name)s'?", name=key.name),
+                consequences=[
+                    _("Every CRM or script that uses this key is refused from now on."),
+                    _("No contact is deleted: 0 contacts leave 0 members' Google accounts."),
+                ],
+                button=_("Revoke the key"),
+                cancel_url=url_for("crm.api_keys"),
+                reassurance=_("A revoked key cannot be used again; create a new key when you need one."),
+            )
+        )
+    if not confirm.confirmed():
+        return confirm.to_confirmation_page()
     record = step(
         key.account_id,
         AuditAction.API_KEY_REVOKED,
@@ -331,7 +420,7 @@ def revoke_api_key(key_id: int) -> Response:
     )
     services.revoke_api_key(db.session, key, record=record)
     flash(_("API key '%(name)s' revoked.", name=key.name), "info")
-    return redirect(url_for("crm.api_keys"))
+    return redirect(url_for("crm.api_keys"), code=303)
 
 
 @bp.get("/admin/crm/import")
@@ -393,7 +482,7 @@ def _render_preview(staged: CsvUpload, parsed: csv_import.ParsedCsv, mapping: li
 
 @bp.route(f"/admin/crm/import/<{_ROW_ID}:upload_id>", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def run_import(upload_id: int) -> str | Response:
+def run_import(upload_id: int) -> str | Response | tuple[str, int]:
     """GET shows the mapping page; POST imports and redirects to the report (reloadable)."""
     staged = get_scoped_or_404(CsvUpload, upload_id)
     if staged.imported_at is not None:
@@ -407,7 +496,8 @@ def run_import(upload_id: int) -> str | Response:
     except csv_import.CsvError as exc:
         db.session.rollback()
         flash(f"{exc}.", "error")
-        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
+        # The mapping page again, with what the admin chose and 400: nothing was imported.
+        return _render_preview(staged, csv_import.parse_csv(staged.content), mapping), 400
     except services.ConflictError:
         abort(409)
     return redirect(url_for("crm.import_report", upload_id=staged.id))

@@ -12,15 +12,16 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_membership, require_role
 from app.config import current_settings
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
-from app.flows import connections
+from app.flows import connections, reach
 from app.google import services
 from app.google.models import ConnectionStatus
 from app.google.vault import TokenVault
 from app.privacy import disclosure
 from app.privacy.policy import current_policy_version
+from app.web import confirm
 from app.web.i18n import current_language
 
 bp = Blueprint("google", __name__, url_prefix="/google")
@@ -167,14 +168,38 @@ def callback() -> Response:
     return redirect(url_for("google.connection"), code=303)
 
 
-@bp.post("/disconnect")
+@bp.route("/disconnect", methods=["GET", "POST"])
 @require_role(*CONNECTING_ROLES)
-def disconnect() -> Response:
+def disconnect() -> Response | tuple[str, int]:
+    """GET asks (with the numbers); a confirmed POST disconnects; an unconfirmed one is sent to ask."""
     membership = _membership()
     connection = services.connection_of(db.session(), membership)
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         flash(_("No Google account is connected."), "warning")
         return redirect(url_for("google.connection"), code=303)
+    if request.method == "GET":
+        counted = reach.of_connection(db.session(), connection)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=_("Disconnect %(email)s?", email=connection.email),
+                consequences=[
+                    _("GroupSync's access at Google is revoked and the credentials it holds are deleted."),
+                    ngettext("%(num)s sync is turned off.", "%(num)s syncs are turned off.", counted.syncs),
+                    ngettext(
+                        "%(num)s contact GroupSync put in 1 Google account (yours) stays there; "
+                        "GroupSync no longer updates it.",
+                        "%(num)s contacts GroupSync put in 1 Google account (yours) stay there; "
+                        "GroupSync no longer updates them.",
+                        counted.contacts,
+                    ),
+                ],
+                button=_("Disconnect Google"),
+                cancel_url=url_for("google.connection"),
+                reassurance=_("You can connect again at any time; your syncs then need turning on again."),
+            )
+        )
+    if not confirm.confirmed():
+        return confirm.to_confirmation_page()
     settings = current_settings()
     connections.disconnect(
         db.session(),

@@ -4,6 +4,9 @@ The private key lives in a file named by ``GROUPSYNC_LEDGER_SIGNING_KEY_FILE``; 
 only the process that makes checkpoints (the scheduler or the CLI) should be able to read it.
 Demo and test installations without that setting get a key generated in the instance folder.
 Verifiers need only the public key.
+
+The same machinery signs deletion receipts with a second key (``GROUPSYNC_RECEIPT_SIGNING_KEY_FILE``,
+:meth:`Signer.for_receipts`): the web process hands out receipts and must not hold the ledger key.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from app.config import Settings
 from app.ledger import chain
 
 GENERATED_KEY_NAME = "ledger-signing-key.pem"
+GENERATED_RECEIPT_KEY_NAME = "receipt-signing-key.pem"
 
 
 class SigningKeyError(Exception):
@@ -73,14 +77,37 @@ class Signer:
     @classmethod
     def for_settings(cls, settings: Settings, *, create: bool = True) -> Signer:
         """The configured key; demo and test mode generate one in the instance folder when ``create``."""
-        if settings.ledger_signing_key_file is not None:
-            return cls.from_file(settings.ledger_signing_key_file)
+        return cls._configured_or_generated(
+            settings,
+            settings.ledger_signing_key_file,
+            GENERATED_KEY_NAME,
+            "GROUPSYNC_LEDGER_SIGNING_KEY_FILE is required to sign ledger checkpoints",
+            create=create,
+        )
+
+    @classmethod
+    def for_receipts(cls, settings: Settings, *, create: bool = True) -> Signer:
+        """The key that signs deletion receipts (never the ledger key)."""
+        return cls._configured_or_generated(
+            settings,
+            settings.receipt_signing_key_file,
+            GENERATED_RECEIPT_KEY_NAME,
+            "GROUPSYNC_RECEIPT_SIGNING_KEY_FILE is required to sign deletion receipts",
+            create=create,
+        )
+
+    @classmethod
+    def _configured_or_generated(
+        cls, settings: Settings, configured: Path | None, generated_name: str, missing: str, *, create: bool
+    ) -> Signer:
+        if configured is not None:
+            return cls.from_file(configured)
         if not settings.mode.relaxed:
-            raise SigningKeyError("GROUPSYNC_LEDGER_SIGNING_KEY_FILE is required to sign ledger checkpoints")
-        path = settings.instance_path / GENERATED_KEY_NAME
+            raise SigningKeyError(missing)
+        path = settings.instance_path / generated_name
         if not path.exists():
             if not create:
-                raise SigningKeyError(f"no ledger signing key has been generated at {path} yet")
+                raise SigningKeyError(f"no signing key has been generated at {path} yet")
             _write_new_key(path)
         return cls.from_file(path)
 

@@ -298,21 +298,20 @@ class Receipt:
     """Chain, sequence and hash of each ledger entry recording this deletion."""
 
     def as_json(self) -> str:
-        return json.dumps(
-            {
-                "receipt": "groupsync-deletion/1",
-                "user_id": self.user_id,
-                "accounts": list(self.account_ids),
-                "deleted_at": self.deleted_at.isoformat(),
-                "person_deleted": self.person_deleted,
-                "rows_deleted": self.rows,
-                "google_access_revoked": {str(k): v for k, v in self.revocations.items()},
-                "ledger_entries": self.ledger,
-                "contacts_in_google": "Contacts GroupSync wrote to Google Contacts stay there.",
-            },
-            indent=2,
-            sort_keys=True,
-        )
+        return json.dumps(self.as_dict(), indent=2, sort_keys=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "receipt": "groupsync-deletion/1",
+            "user_id": self.user_id,
+            "accounts": list(self.account_ids),
+            "deleted_at": self.deleted_at.isoformat(),
+            "person_deleted": self.person_deleted,
+            "rows_deleted": self.rows,
+            "google_access_revoked": {str(k): v for k, v in self.revocations.items()},
+            "ledger_entries": self.ledger,
+            "contacts_in_google": "Contacts GroupSync wrote to Google Contacts stay there.",
+        }
 
 
 def _sole_admin_of(session: Session, user_id: int, account_ids: tuple[int, ...]) -> list[Account]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Membership, Role
@@ -12,13 +13,14 @@ from app.accounts.tenancy import ANY_ROLE, current_membership, get_scoped_or_404
 from app.config import current_settings
 from app.extensions import db, ngettext
 from app.extensions import gettext as _
-from app.flows import restriction
+from app.flows import reach, restriction
 from app.flows import rights as deletion
 from app.google.vault import TokenVault
 from app.ledger.events import HumanViewReason
 from app.ledger.human_view import REASON_LABELS
-from app.privacy import disclosure, notices, policy_change, profile, rights
+from app.privacy import disclosure, notices, policy_change, profile, receipts, rights
 from app.privacy import policy as policies
+from app.web import confirm
 from app.web.i18n import current_language
 
 bp = Blueprint("privacy", __name__)
@@ -120,13 +122,25 @@ def _download(document: dict[str, object], user_id: int) -> Response:
     )
 
 
-def _delete(subject: rights.Subject, expected: str, page: str, **context: object) -> tuple[str, int]:
-    """Delete after the typed confirmation matched; the receipt page is shown once, to whoever asked."""
-    if request.form.get("confirmation", "").strip().lower() != expected.lower():
+_RECEIPT_KEY = "deletion_receipt"
+"""The last deletion receipt, kept only in this browser's signed session cookie (GroupSync keeps no copy)."""
+
+
+def _delete(subject: rights.Subject, question: confirm.Confirmation) -> Response | tuple[str, int]:
+    """Delete after the confirmation page was sent back with the typed address; then the receipt page.
+
+    A POST without the confirmation goes to the question; a wrong address asks again.
+    """
+    if request.method == "GET":
+        return confirm.ask(question)
+    if not confirm.confirmed():
+        return confirm.to_confirmation_page()
+    if request.form.get("confirmation", "").strip().lower() != question.typed.lower():
         error = _(
-            "To delete, type %(expected)s in the confirmation field. Nothing was deleted.", expected=expected
+            "To delete, type %(expected)s in the confirmation field. Nothing was deleted.",
+            expected=question.typed,
         )
-        return render_template(page, error=error, **context), 400
+        return confirm.ask(replace(question, error=error), 400)
     signed_in_as = _me().user_id
     settings = current_settings()
     try:
@@ -134,10 +148,50 @@ def _delete(subject: rights.Subject, expected: str, page: str, **context: object
             db.session(), subject, settings=settings, vault=TokenVault.for_settings(settings)
         )
     except rights.RightsError as exc:
-        return render_template(page, error=str(exc), **context), 409
+        return confirm.ask(replace(question, error=str(exc)), 409)
     if subject.user_id == signed_in_as:
         sign_out()
-    return render_template("privacy/receipt.html", receipt=receipt), 200
+    # Kept after signing out (which empties the session), so the receipt page works without a sign-in.
+    session[_RECEIPT_KEY] = receipts.sign(receipt.as_dict(), settings).to_session()
+    return redirect(url_for("privacy.deletion_receipt"), code=303)
+
+
+def _stored_receipt() -> receipts.SignedReceipt | None:
+    return receipts.SignedReceipt.from_session(session.get(_RECEIPT_KEY))
+
+
+@bp.get("/privacy/receipt")
+def deletion_receipt() -> str | tuple[str, int]:
+    """The receipt of the deletion this browser asked for, on its own URL: reload and Back are harmless."""
+    stored = _stored_receipt()
+    if stored is None:
+        return render_template("privacy/receipt.html", stored=None), 404
+    return render_template(
+        "privacy/receipt.html", stored=stored, as_json=json.dumps(stored.receipt, indent=2)
+    )
+
+
+@bp.get("/privacy/receipt.json")
+def download_receipt() -> Response:
+    stored = _stored_receipt()
+    if stored is None:
+        abort(404)
+    document = stored.document(current_settings().public_url + url_for("privacy.receipt_key"))
+    number = stored.receipt.get("user_id") or "account"
+    return Response(
+        json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="groupsync-deletion-receipt-{number}.json"'},
+    )
+
+
+@bp.get("/privacy/receipt-key.pem")
+def receipt_key() -> Response:
+    """The public key that checks deletion receipts; publishing it is what lets a stranger verify one."""
+    pem = receipts.public_key_pem(current_settings())
+    if pem is None:
+        abort(404)
+    return Response(pem, mimetype="application/x-pem-file")
 
 
 @bp.get("/privacy/my-data")
@@ -154,12 +208,49 @@ def export_my_data() -> Response:
     return _download(document, me.user_id)
 
 
-@bp.post("/privacy/my-data/delete")
+def _my_deletion(me: Membership) -> confirm.Confirmation:
+    accounts, stays, connections = reach.of_person(db.session(), me.user_id)
+    return confirm.Confirmation(
+        title=_("Delete your data?"),
+        consequences=[
+            ngettext(
+                "Your data in %(num)s account is deleted: profile, memberships, syncs and their history, "
+                "sign-in sessions, invitations and disclosure acceptances.",
+                "Your data in %(num)s accounts is deleted: profile, memberships, syncs and their history, "
+                "sign-in sessions, invitations and disclosure acceptances.",
+                accounts,
+            ),
+            ngettext(
+                "GroupSync's access to %(num)s Google connection is revoked at Google.",
+                "GroupSync's access to %(num)s Google connections is revoked at Google.",
+                connections,
+            ),
+            ngettext(
+                "%(num)s contact GroupSync put in your Google Contacts stays there; remove it in Google "
+                "Contacts if you no longer want it.",
+                "%(num)s contacts GroupSync put in your Google Contacts stay there; remove them in Google "
+                "Contacts if you no longer want them.",
+                stays.contacts,
+            ),
+            _("You are signed out and get a signed deletion receipt."),
+        ],
+        button=_("Delete my data"),
+        cancel_url=url_for("privacy.my_data"),
+        typed=me.user.email,
+        typed_label=_("Type your e-mail address, %(email)s, to confirm", email=me.user.email),
+        reassurance=_(
+            "This cannot be undone. The Limited Use ledger keeps the record of the deletion, naming you "
+            "only by a number."
+        ),
+    )
+
+
+@bp.route("/privacy/my-data/delete", methods=["GET", "POST"])
 @require_role(*ANY_ROLE)
-def delete_my_data() -> tuple[str, int]:
+def delete_my_data() -> Response | tuple[str, int]:
     me = _me()
     subject = rights.own_request(db.session(), me.user)
-    return _delete(subject, me.user.email, "privacy/my_data.html", me=me)
+    return _delete(subject, _my_deletion(me))
 
 
 def _member_page(membership: Membership, error: str = "") -> str:
@@ -184,18 +275,36 @@ def export_member_data(membership_id: int) -> Response | tuple[str, int]:
     return _download(document, membership.user_id)
 
 
-@bp.post("/privacy/members/<int:membership_id>/delete")
+def _member_deletion(membership: Membership) -> confirm.Confirmation:
+    counted = reach.of_member(db.session(), membership)
+    email = membership.user.email
+    return confirm.Confirmation(
+        title=_("Delete the data of %(email)s?", email=email),
+        consequences=[
+            _(
+                "Their membership, syncs and their history, sign-in sessions and invitations in this account "
+                "are deleted; GroupSync's access to their Google account is revoked."
+            ),
+            ngettext(
+                "%(num)s contact GroupSync put there stays in 1 member's Google account.",
+                "%(num)s contacts GroupSync put there stay in 1 member's Google account.",
+                counted.contacts,
+            ),
+        ],
+        button=_("Delete their data"),
+        cancel_url=url_for("privacy.member_data", membership_id=membership.id),
+        typed=email,
+        typed_label=_("Type their e-mail address, %(email)s, to confirm", email=email),
+        reassurance=_("This cannot be undone. Their data in other accounts is not touched."),
+    )
+
+
+@bp.route("/privacy/members/<int:membership_id>/delete", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
-def delete_member_data(membership_id: int) -> tuple[str, int]:
+def delete_member_data(membership_id: int) -> Response | tuple[str, int]:
     membership = get_scoped_or_404(Membership, membership_id)
     subject = rights.admin_request(db.session(), membership, _me())
-    return _delete(
-        subject,
-        membership.user.email,
-        "privacy/member_data.html",
-        member=membership,
-        reasons=REASON_LABELS,
-    )
+    return _delete(subject, _member_deletion(membership))
 
 
 # --------------------------------------------------------------------------- rectification, restriction

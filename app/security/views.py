@@ -87,7 +87,8 @@ def verify_code() -> str | Response:
         return redirect(url_for("auth.sign_in"))
     if outcome is services.Verified.WRONG:
         flash(_("That code is not right. Try the code your app shows now, or a recovery code."), "error")
-        return _verify_page()
+        # A redirect: reloading must not send the wrong code again (each one counts towards the lock).
+        return redirect(url_for("security.verify", next=_next()), code=303)
     if outcome is services.Verified.RECOVERY_CODE:
         left = services.recovery_codes_left(db.session, me.id)
         flash(

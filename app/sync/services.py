@@ -60,11 +60,15 @@ PeopleFactory = Callable[[Settings, Any, RequestContext, GoogleRequestLedger], P
 
 
 class SyncNotAllowedError(Exception):
-    """The member may not turn this sync on; ``reason`` says why (shown to the user)."""
+    """The member may not turn this sync on; ``reason`` says why (shown to the user).
 
-    def __init__(self, reason: str) -> None:
+    ``needs_connection``: what fixes it is connecting Google (the page links there).
+    """
+
+    def __init__(self, reason: str, *, needs_connection: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.needs_connection = needs_connection
 
 
 class LeaseLostError(Exception):
@@ -170,10 +174,12 @@ def enable_sync(
 ) -> ContactSync:
     """Turn on the sync of a list the member may sync; turning it on again resumes the same sync."""
     if all(available.id != list_id for available in lists_available_to(session, membership)):
-        raise SyncNotAllowedError(_("this list is not available to you"))
+        raise SyncNotAllowedError(
+            _("this list is not available to you; ask an admin of your account to make it available")
+        )
     connection = _connection_of(session, membership)
     if connection is None or not connection.is_usable:
-        raise SyncNotAllowedError(_("connect your Google account first"))
+        raise SyncNotAllowedError(_("connect your Google account first"), needs_connection=True)
     with unit_of_work(session):
         sync = session.scalar(
             select(ContactSync).where(

@@ -21,6 +21,7 @@ from app.extensions import lazy_gettext as _l
 from app.ledger.human_view import requires_view_reason
 from app.sync import services
 from app.sync.models import ContactSync, SyncRun, SyncStatus
+from app.web import confirm
 
 bp = Blueprint("sync", __name__)
 
@@ -33,6 +34,19 @@ ADVICE = {
     SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION: _l("An admin of your account must confirm the deletions."),
     SyncStatus.FAILED: _l("Nothing to do: the next run retries."),
 }
+
+
+_FIXES = {
+    SyncStatus.NEEDS_RECONNECT: (_l("Reconnect Google"), "google.connection"),
+    SyncStatus.AWAITING_ACCEPTANCE: (_l("Review and accept"), "privacy.review"),
+}
+"""The page that fixes a stopped sync, linked from its advice and from its error messages."""
+
+
+def fix_link(status: SyncStatus) -> tuple[str, str] | None:
+    """(link text, URL) of the page that fixes a sync in ``status``, if one page does."""
+    found = _FIXES.get(status)
+    return (str(found[0]), url_for(found[1])) if found else None
 
 
 def _own_sync(sync_id: int) -> ContactSync:
@@ -49,7 +63,10 @@ def overview() -> str:
     membership = current_membership()
     assert membership is not None
     return render_template(
-        "sync/overview.html", items=services.syncs_of(db.session, membership), advice=ADVICE
+        "sync/overview.html",
+        items=services.syncs_of(db.session, membership),
+        advice=ADVICE,
+        fix_link=fix_link,
     )
 
 
@@ -65,9 +82,11 @@ def turn_on() -> Response:
     try:
         sync = services.enable_sync(db.session, membership, contact_list.id)
     except services.SyncNotAllowedError as exc:
-        flash(
-            _("'%(name)s' cannot be synced: %(reason)s.", name=contact_list.name, reason=exc.reason), "error"
-        )
+        message = _("'%(name)s' cannot be synced: %(reason)s.", name=contact_list.name, reason=exc.reason)
+        if exc.needs_connection:
+            flash(confirm.with_link(message, _("Connect Google"), url_for("google.connection")), "error")
+        else:
+            flash(message, "error")
         return redirect(url_for("sync.overview"))
     flash(_("Syncing '%(name)s' into your Google Contacts.", name=contact_list.name), "info")
     return redirect(url_for("sync.detail", sync_id=sync.id))
@@ -79,7 +98,11 @@ def detail(sync_id: int) -> str:
     sync = _own_sync(sync_id)
     contact_list = db.session.get(ContactList, sync.list_id)
     return render_template(
-        "sync/detail.html", health=services.health(db.session, sync), contact_list=contact_list, advice=ADVICE
+        "sync/detail.html",
+        health=services.health(db.session, sync),
+        contact_list=contact_list,
+        advice=ADVICE,
+        fix_link=fix_link,
     )
 
 
@@ -136,7 +159,13 @@ def run_now(sync_id: int) -> Response:
     if services.request_run_now(db.session, _own_sync(sync_id)):
         flash(_("The sync starts in a moment."), "info")
     else:
-        flash(_("This sync cannot run now; see its status."), "error")
+        sync = _own_sync(sync_id)
+        message = _("This sync cannot run now.")
+        advice = ADVICE.get(sync.status)
+        if advice is not None:
+            message = f"{message} {advice}"
+        fix = fix_link(sync.status)
+        flash(confirm.with_link(message, *fix) if fix else message, "error")
     return redirect(url_for("sync.detail", sync_id=sync_id))
 
 

@@ -13,6 +13,7 @@ from app.accounts.tenancy import ANY_ROLE, current_membership, require_role
 from app.config import current_settings
 from app.extensions import db
 from app.extensions import gettext as _
+from app.flows import onboarding
 from app.privacy import notices, policy_change
 from app.web import i18n
 from app.web_security import safe_next
@@ -46,7 +47,11 @@ def index() -> str | Response:
 def dashboard() -> str:
     membership = current_membership()
     assert membership is not None
-    return render_template("web/dashboard.html", membership=membership, Role=Role)
+    checklist = onboarding.for_membership(db.session(), membership)
+    waiting = onboarding.lists_waiting(db.session(), membership) if membership.role is Role.MEMBER else 0
+    return render_template(
+        "web/dashboard.html", membership=membership, Role=Role, checklist=checklist, lists_waiting=waiting
+    )
 
 
 @bp.post("/language")

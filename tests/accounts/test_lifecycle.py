@@ -71,7 +71,7 @@ def test_removing_a_member_empties_their_group_then_revokes(
     mark = len(world.google.log())
     answer = client.post(
         f"/account/members/{world.member.id}/remove",
-        data={"csrf_token": csrf_token(client, "/account/members")},
+        data={"csrf_token": csrf_token(client, "/account/members"), "confirmed": "yes"},
     )
     assert answer.status_code == 302
 

@@ -22,8 +22,9 @@ SignIn = Callable[[Membership], FlaskClient]
 
 def _post(client: FlaskClient, path: str, **form: str) -> str:
     """Submit a form as the page would and return the page shown afterwards."""
-    response = client.post(path, data={"csrf_token": csrf_token(client, "/account/members"), **form})
-    assert response.status_code == 302, response.status_code
+    data = {"csrf_token": csrf_token(client, "/account/members"), "confirmed": "yes", **form}
+    response = client.post(path, data=data)
+    assert response.status_code in {302, 303}, response.status_code
     return client.get(response.headers["Location"]).get_data(as_text=True)
 
 
@@ -130,7 +131,8 @@ def test_an_admin_may_leave_when_another_admin_remains(factory: Factory, signed_
     factory.member(account, Role.ADMIN)
     client = signed_in(leaving)
     response = client.post(
-        f"/account/members/{leaving.id}/remove", data={"csrf_token": csrf_token(client, "/account/members")}
+        f"/account/members/{leaving.id}/remove",
+        data={"csrf_token": csrf_token(client, "/account/members"), "confirmed": "yes"},
     )
     assert response.headers["Location"] == "/"
     assert client.get("/dashboard").status_code == 302

@@ -40,6 +40,8 @@ def test_disclosure_then_google_consent_then_connected(page: Page, live: LiveApp
     assert screenshot(page, "google-connected").stat().st_size > 0
 
     page.get_by_test_id("disconnect").click()
+    expect(page.get_by_test_id("confirm-consequences")).to_contain_text("syncs are turned off")
+    page.get_by_test_id("confirm-action").click()
     expect(page.get_by_test_id("connection-state")).to_contain_text("Not connected")
     expect(page.get_by_test_id("disconnect-receipt")).to_contain_text("stay in your Google Contacts")
 

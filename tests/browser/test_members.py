@@ -29,7 +29,9 @@ def test_invite_join_and_removal(page: Page, browser: Browser, live: LiveApp) ->
 
         page.reload()
         row = page.get_by_test_id("members").get_by_role("row").filter(has_text="grace.hopper@example.org")
-        row.get_by_role("button", name="Remove").click()
+        row.get_by_role("link", name="Remove…").click()
+        expect(page.get_by_test_id("confirm-title")).to_contain_text("Remove grace.hopper@example.org?")
+        page.get_by_test_id("confirm-action").click()
         expect(page.get_by_role("status")).to_contain_text("was removed from the account and signed out")
         screenshot(page, "members-after-removal")
 

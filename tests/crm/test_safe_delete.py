@@ -3,6 +3,7 @@ and an undo that works until the next sync interval, during which the sync still
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 from flask import Flask
@@ -58,11 +59,28 @@ def test_the_confirmation_says_how_many_google_accounts_lose_the_contact(
     page = client.get(f"/admin/crm/contacts/{contact.id}/delete")
 
     assert page.status_code == 200
-    assert "It is in 1 list (Customers)" in page.text
-    assert "synced into 2 members' Google accounts" in page.text  # a translated text keeps its apostrophe
-    assert 'class="danger"' in page.text
+    assert "Олена is in 1 list: Customers." in page.text
+    assert "in 2 members' Google accounts" in html.unescape(page.text)
+    assert 'class="danger solid"' in page.text
+    assert 'name="confirmed" value="yes"' in page.text
     db.session.expire_all()
     assert not contact.deleted  # showing the question deletes nothing
+
+
+def test_a_one_click_post_without_the_confirmation_only_asks(
+    factory: Factory, signed_in: SignIn, admin: Membership
+) -> None:
+    contact, _ = _synced_contact(factory, admin)
+    client = signed_in(admin)
+
+    asked = client.post(
+        f"/admin/crm/contacts/{contact.id}/delete", data={"csrf_token": csrf(client, "/admin/crm/contacts")}
+    )
+
+    assert asked.status_code == 303
+    assert asked.headers["Location"].endswith(f"/admin/crm/contacts/{contact.id}/delete")
+    db.session.expire_all()
+    assert not contact.deleted
 
 
 def test_delete_redirects_to_a_receipt_and_undo_brings_it_back(
@@ -72,9 +90,11 @@ def test_delete_redirects_to_a_receipt_and_undo_brings_it_back(
     client = signed_in(admin)
     token = csrf(client, "/admin/crm/contacts")
 
-    deleted = client.post(f"/admin/crm/contacts/{contact.id}/delete", data={"csrf_token": token})
+    deleted = client.post(
+        f"/admin/crm/contacts/{contact.id}/delete", data={"csrf_token": token, "confirmed": "yes"}
+    )
 
-    assert deleted.status_code == 302
+    assert deleted.status_code == 303
     assert deleted.headers["Location"].endswith(f"/admin/crm/contacts/{contact.id}/deleted")
     receipt = client.get(f"/admin/crm/contacts/{contact.id}/deleted")
     assert "It leaves 2 Google accounts at the first sync after" in receipt.text
@@ -85,6 +105,11 @@ def test_delete_redirects_to_a_receipt_and_undo_brings_it_back(
     assert "crm-contact-c1" not in client.get("/admin/crm/contacts").text
     assert set(ListSource(db.session, sync).versions()) == {"c1"}
 
+    # Sending the deletion again (reload, Back) changes nothing: it lands on the receipt.
+    again = client.post(
+        f"/admin/crm/contacts/{contact.id}/delete", data={"csrf_token": token, "confirmed": "yes"}
+    )
+    assert again.headers["Location"].endswith(f"/admin/crm/contacts/{contact.id}/deleted")
     undone = client.post(f"/admin/crm/contacts/{contact.id}/undo", data={"csrf_token": token})
     assert undone.status_code == 302
     db.session.expire_all()

@@ -56,7 +56,8 @@ def test_an_api_key_is_shown_once_works_and_can_be_revoked(
     assert key is not None
     assert key.created_by == admin.user_id
     client.post(
-        f"/admin/crm/api-keys/{key.id}/revoke", data={"csrf_token": csrf(client, "/admin/crm/api-keys")}
+        f"/admin/crm/api-keys/{key.id}/revoke",
+        data={"csrf_token": csrf(client, "/admin/crm/api-keys"), "confirmed": "yes"},
     )
     assert api.get("/api/v1/lists", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
@@ -199,7 +200,7 @@ def test_granting_and_withdrawing_a_list_bumps_it(
     assert granted_at > before
     client.post(
         f"/admin/crm/lists/{contact_list.id}/access/{member.id}/withdraw",
-        data={"csrf_token": csrf(client, "/admin/crm")},
+        data={"csrf_token": csrf(client, "/admin/crm"), "confirmed": "yes"},
     )
     assert services.lists_available_to(db.session, member) == []
     db.session.refresh(contact_list)
@@ -241,7 +242,8 @@ def test_admin_deletes_a_contact(signed_in: SignIn, admin: Membership) -> None:
     row = db.session.scalar(select(CrmContact))
     assert row is not None
     client.post(
-        f"/admin/crm/contacts/{row.id}/delete", data={"csrf_token": csrf(client, "/admin/crm/contacts")}
+        f"/admin/crm/contacts/{row.id}/delete",
+        data={"csrf_token": csrf(client, "/admin/crm/contacts"), "confirmed": "yes"},
     )
     db.session.expire_all()
     assert row.deleted

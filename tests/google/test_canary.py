@@ -101,7 +101,9 @@ def test_no_token_code_or_client_secret_at_rest_or_in_logs(
     assert connection.refresh_token_ciphertext is not None
     _assert_absent(secrets, _database_dump(), emitted_log.getvalue())
 
-    client.post("/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text)})
+    client.post(
+        "/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text), "confirmed": "yes"}
+    )
     _assert_absent(secrets, _database_dump(), emitted_log.getvalue())
     # The log did record the flow, so the check above looked at real output.
     assert "callback at /google/callback" in emitted_log.getvalue()

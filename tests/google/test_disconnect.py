@@ -83,7 +83,7 @@ def test_disconnect_revokes_deletes_stops_syncs_and_leaves_a_receipt(
     assert refresh_token is not None
 
     page = client.get("/google/")
-    answer = client.post("/google/disconnect", data={"csrf_token": csrf_token(page.text)})
+    answer = client.post("/google/disconnect", data={"csrf_token": csrf_token(page.text), "confirmed": "yes"})
     assert answer.status_code == 303
 
     connection = connection_of(member)
@@ -124,7 +124,9 @@ def test_access_already_revoked_at_google_is_fine(
     client = signed_in(member)
     _connected(member, client, google)
     google.revoke_grant(ADA, settings_of(app).google_client_id)
-    client.post("/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text)})
+    client.post(
+        "/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text), "confirmed": "yes"}
+    )
     receipt = db.session.scalars(select(DisconnectReceipt)).one()
     assert receipt.revoke_outcome == "already_revoked"
     connection = connection_of(member)
@@ -139,7 +141,9 @@ def test_reconnecting_after_disconnect_works(
     member = factory.member(factory.account(), Role.MEMBER)
     client = signed_in(member)
     _connected(member, client, google)
-    client.post("/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text)})
+    client.post(
+        "/google/disconnect", data={"csrf_token": csrf_token(client.get("/google/").text), "confirmed": "yes"}
+    )
     # The disclosure was accepted already: the button goes straight to Google.
     page = client.get("/google/").text
     assert 'action="/google/connect"' in page

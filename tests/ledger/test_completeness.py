@@ -83,7 +83,12 @@ def test_ledger_matches_the_emulator_log_one_to_one(
 
     client = signed_in(world.member)
     page = client.get("/google/")
-    assert client.post("/google/disconnect", data={"csrf_token": csrf_token(page.text)}).status_code == 303
+    assert (
+        client.post(
+            "/google/disconnect", data={"csrf_token": csrf_token(page.text), "confirmed": "yes"}
+        ).status_code
+        == 303
+    )
 
     sent = _google_requests(world.google)
     # Write-ahead entries are in the order the requests were sent; each outcome is paired by request id.

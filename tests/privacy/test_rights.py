@@ -49,7 +49,17 @@ def world(app: Flask, google: HooksClient, factory: Factory, signed_in: SignIn) 
 
 
 def _submit(client: FlaskClient, page: str, action: str, **data: str) -> Any:
-    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
+    """Send the confirmation page's form (``confirmed=yes``, as only that page sends)."""
+    return client.post(action, data={"csrf_token": csrf_token(client, page), "confirmed": "yes", **data})
+
+
+def _receipt_page(client: FlaskClient, answer: Any) -> Any:
+    """A deletion answers with a redirect to its receipt page (reload and Back are harmless)."""
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["Location"] == "/privacy/receipt"
+    page = client.get("/privacy/receipt")
+    assert page.status_code == 200
+    return page
 
 
 def _tags(account_id: int | None, tag: EventTag) -> list[LedgerEntry]:
@@ -185,8 +195,9 @@ def test_deleting_my_data_revokes_erases_every_trace_and_keeps_a_pseudonymous_le
     assert f"type {EMAIL}" in refused.text
     assert db.session.get(User, user_id) is not None
 
-    answer = _submit(client, "/privacy/my-data", "/privacy/my-data/delete", confirmation=EMAIL.upper())
-    assert answer.status_code == 200, answer.text
+    answer = _receipt_page(
+        client, _submit(client, "/privacy/my-data", "/privacy/my-data/delete", confirmation=EMAIL.upper())
+    )
     assert "stay there" in answer.text
     receipt = _receipt(answer.text)
     assert receipt["person_deleted"] is True
@@ -271,8 +282,7 @@ def test_an_admin_exports_and_deletes_a_members_data_in_their_account_only(
     assert [e.actor for e in _tags(shop.id, EventTag.DATA_EXPORTED)] == [f"user:{admin.user_id}"]
 
     member_id, user_id, there_id = member.id, member.user_id, there.id
-    answer = _submit(client, page, f"{page}/delete", confirmation=member.user.email)
-    assert answer.status_code == 200
+    answer = _receipt_page(client, _submit(client, page, f"{page}/delete", confirmation=member.user.email))
     receipt = _receipt(answer.text)
     assert receipt["person_deleted"] is False
     assert receipt["rows_deleted"] == {"membership": 1}

@@ -66,11 +66,16 @@ def test_api_keys_and_list_access_are_recorded(factory: Factory, signed_in: Sign
     token = "f" * 22
     post(client, "/admin/crm/api-keys", {"name": "Zapier", "form_token": token}, "/admin/crm/api-keys")
     key = db.session.scalars(select(ApiKey)).one()
-    post(client, f"/admin/crm/api-keys/{key.id}/revoke", page="/admin/crm/api-keys")
+    post(client, f"/admin/crm/api-keys/{key.id}/revoke", {"confirmed": "yes"}, "/admin/crm/api-keys")
     post(
         client, f"/admin/crm/lists/{contact_list.id}/access", {"membership_id": str(member.id)}, "/admin/crm"
     )
-    post(client, f"/admin/crm/lists/{contact_list.id}/access/{member.id}/withdraw", page="/admin/crm")
+    post(
+        client,
+        f"/admin/crm/lists/{contact_list.id}/access/{member.id}/withdraw",
+        {"confirmed": "yes"},
+        "/admin/crm",
+    )
     assert _actions(account.id) == [
         AuditAction.API_KEY_CREATED,
         AuditAction.API_KEY_REVOKED,
