@@ -31,7 +31,7 @@ from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.mail import Mailer
 from app.sync.models import ContactSync
-from app.workspace import services
+from app.workspace import members, services
 from groupsync_emulator.workspace_views import WorkspaceHooks
 from tests.worker.cluster import Cluster, _wait_until, cluster, person
 
@@ -49,11 +49,11 @@ def _setup(c: Cluster, users: int, contacts: int, workdir: Path) -> Callable[[],
     ws.set_delegation(DOMAIN, key["client_id"], [CONTACTS_SCOPE])
     account = Account(name="Bench domain")
     db.session.add(account)
-    members = []
+    memberships = []
     for n, google_user in enumerate(created):
         user = User(google_sub=google_user["sub"], email=google_user["email"], name=google_user["name"])
-        members.append(Membership(account=account, user=user, role=Role.ADMIN if n == 0 else Role.MEMBER))
-    db.session.add_all(members)
+        memberships.append(Membership(account=account, user=user, role=Role.ADMIN if n == 0 else Role.MEMBER))
+    db.session.add_all(memberships)
     db.session.commit()
     rows = [person(n, 9, 1) for n in range(contacts)]
     store_contact_data(db.session, account.id, rows)
@@ -64,7 +64,7 @@ def _setup(c: Cluster, users: int, contacts: int, workdir: Path) -> Callable[[],
     db.session.commit()
     settings = c.settings.with_overrides(mail_transport=f"file:{workdir / 'mail'}")
     vault = TokenVault.for_settings(settings)
-    admin = members[0]
+    admin = memberships[0]
     domain = services.connect(db.session, admin, DOMAIN, DomainMode.CUSTOMER_KEY, settings)
     services.store_key(db.session, vault, domain, admin, json.dumps(key))
     services.accept_statement(db.session, domain, admin, STATEMENT_VERSION)
@@ -72,12 +72,18 @@ def _setup(c: Cluster, users: int, contacts: int, workdir: Path) -> Callable[[],
     mailer = Mailer.for_settings(settings)
 
     def assign_all() -> list[int]:
-        return [
-            services.assign(
-                db.session, settings, mailer, domain, admin=admin, member=m, contact_list=contact_list
-            ).id
-            for m in members[1:]
-        ]
+        # What the admin's "every member" box does: one call, one assignment (and notice) per user.
+        result = members.assign_many(
+            db.session,
+            settings,
+            mailer,
+            domain,
+            admin=admin,
+            members=memberships[1:],
+            contact_list=contact_list,
+        )
+        assert not result.refused, result.refused
+        return [sync.id for sync in result.assigned]
 
     return assign_all
 

@@ -20,7 +20,7 @@ from app.google.vault import TokenVault
 from app.mail import Mailer, sent_files
 from app.sync.models import ContactSync, SyncRun
 from app.sync.services import RunOptions, run_sync
-from app.workspace import services
+from app.workspace import members, services
 from groupsync_emulator.hooks import HooksClient
 from groupsync_emulator.workspace_views import WorkspaceHooks
 from tests.conftest import Factory
@@ -90,7 +90,7 @@ class DomainWorld:
     def assign(self, member: Membership) -> ContactSync:
         domain = services.domain_of(db.session, self.account.id)
         assert domain is not None
-        return services.assign(
+        return members.assign(
             db.session,
             self.settings,
             Mailer.for_settings(self.settings),
