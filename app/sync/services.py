@@ -372,7 +372,12 @@ def first_run_slots(session: DbSession, now: datetime, per_minute: int) -> Itera
     for due in due_times:
         if due is not None:
             taken.add(round((due - _EPOCH) / step))
-    point = -(-(now - _EPOCH) // step)  # the first grid point at or after now
+    # Read now, not at the first next(): the caller's own assignments must not count as taken.
+    return _free_points(-(-(now - _EPOCH) // step), step, taken)
+
+
+def _free_points(first: int, step: timedelta, taken: set[int]) -> Iterator[datetime]:
+    point = first  # the first grid point at or after now
     while True:
         if point not in taken:
             yield _EPOCH + point * step
