@@ -355,7 +355,9 @@ def first_run_slots(session: DbSession, now: datetime, per_minute: int) -> Itera
     The taken points are read from the syncs themselves (enabled, never run, due from ``now``
     on): the rows are the schedule, so a restart, another web process or another worker sees
     the same one. Two admins assigning in the same instant can both take one point; the rows
-    still say when each run starts, and nothing else relies on the bound being exact.
+    still say when each run starts, and nothing else relies on the bound being exact. A first run
+    claimed but still queued holds the point of its claim's expiry (``next_due_at`` moved by the
+    hold) until it has run: later assignments can only be spread more, never less.
     """
     step = timedelta(minutes=1) / per_minute
     taken: set[int] = set()
