@@ -123,6 +123,9 @@ class Settings:
     """The installation's service account (what a Marketplace domain install authorizes); unset, none."""
     domain_service_account_key_file: Path | None = None
     """Its JSON key file (from a secret store); unset, GroupSync signs keyless through IAM signJwt."""
+    domain_first_runs_per_minute: int = 20
+    """First syncs of domain users that may start in any 60 seconds, across the installation: an
+    admin giving a list to hundreds of users at once gets their first runs spread, not all at once."""
     mail_transport: str = "console"
     """``console`` (the log), ``file:<dir>`` (one .eml file per message) or ``smtp://host:port``."""
     mail_from: str = "GroupSync <no-reply@localhost>"
@@ -243,6 +246,10 @@ class Settings:
             sync_lease_seconds=reader.integer("GROUPSYNC_SYNC_LEASE_SECONDS", 600, minimum=30),
             domain_service_account=reader.service_account("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT"),
             domain_service_account_key_file=reader.readable_file("GROUPSYNC_DOMAIN_SERVICE_ACCOUNT_KEY_FILE"),
+            # At most one first run every 10 ms: beyond that the spreading would mean nothing.
+            domain_first_runs_per_minute=reader.integer(
+                "GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", 20, minimum=1, maximum=6000
+            ),
             mail_transport=reader.mail_transport("GROUPSYNC_MAIL_TRANSPORT"),
             mail_from=_mail_from(reader, relaxed),
             mail_smtp_username=reader.optional_text("GROUPSYNC_MAIL_SMTP_USERNAME"),
@@ -528,7 +535,7 @@ class _Reader:
         self.problems.append(f"{name} must be true or false (got '{value}')")
         return default
 
-    def integer(self, name: str, default: int, minimum: int) -> int:
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
         value = self._raw(name)
         if value is None:
             return default
@@ -539,6 +546,8 @@ class _Reader:
             return default
         if number < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {number})")
+        elif maximum is not None and number > maximum:
+            self.problems.append(f"{name} must be at most {maximum} (got {number})")
         return number
 
     def limiter_storage(self, name: str) -> str:

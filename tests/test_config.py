@@ -77,6 +77,9 @@ def test_operator_settings_are_read(tmp_path: Path) -> None:
         ("GROUPSYNC_RETENTION_FAILED_JOB_DAYS", "3", "must be at least 7"),
         ("GROUPSYNC_WORKER_METRICS_PORT", "70000", "port number from 1 to 65535"),
         ("GROUPSYNC_WORKER_METRICS_PORT", "http", "port number from 1 to 65535"),
+        ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "many", "must be a whole number"),
+        ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "0", "must be at least 1"),
+        ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "6001", "must be at most 6000"),
     ],
 )
 def test_malformed_setting_is_named(name: str, value: str, fragment: str) -> None:
@@ -110,6 +113,12 @@ def test_job_retention_defaults_and_values_are_read() -> None:
         }
     )
     assert (chosen.retention_done_job_days, chosen.retention_failed_job_days) == (2, 90)
+
+
+def test_domain_first_runs_per_minute_defaults_to_20_and_is_read() -> None:
+    assert Settings.from_env({"GROUPSYNC_ENV": "test"}).domain_first_runs_per_minute == 20
+    chosen = Settings.from_env({"GROUPSYNC_ENV": "test", "GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE": "5"})
+    assert chosen.domain_first_runs_per_minute == 5
 
 
 def test_worker_metrics_need_the_token_and_a_multiprocess_directory(tmp_path: Path) -> None:

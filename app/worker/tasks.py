@@ -43,7 +43,10 @@ def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) 
     """Bring forward the syncs whose CRM list changed since their last run; returns their ids.
 
     A burst of CRM edits coalesces into one run: the sync is due ``sync_change_delay_seconds``
-    after the latest change it has not seen, and never later than it already was.
+    after the latest change it has not seen, and never later than it already was. A sync that
+    never ran keeps the time its first run was given: that run reads the whole list whenever it
+    comes, and the time may be a spread-out slot (:func:`app.sync.services.first_run_slots`)
+    that giving the list to the member (which changes the list) must not undo.
     """
     delay = timedelta(seconds=settings.sync_change_delay_seconds)
     changed: set[int] = set()
@@ -59,6 +62,8 @@ def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) 
         ).all()
         for sync, changed_at in rows:
             changed.add(sync.id)
+            if sync.last_run_at is None and sync.next_due_at is not None:
+                continue
             due = changed_at + delay
             if sync.next_due_at is None or sync.next_due_at > due:
                 sync.next_due_at = due

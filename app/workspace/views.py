@@ -11,13 +11,13 @@ from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_membership, require_role
 from app.config import current_settings
 from app.crm.models import ContactList
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.google.domain_models import STATEMENT_VERSION, DomainMode, DomainProblem, DomainStatus
 from app.google.endpoints import CONTACTS_SCOPE
 from app.google.vault import TokenVault
 from app.mail import Mailer
-from app.workspace import services
+from app.workspace import members, services
 from app.workspace.messages import PROBLEMS
 
 bp = Blueprint("workspace", __name__, url_prefix="/workspace")
@@ -45,7 +45,7 @@ def workspace_globals() -> dict[str, Any]:
     membership = current_membership()
     if membership is None:
         return {}
-    result: dict[str, Any] = {"workspace_banner": services.pending_banner(db.session, membership)}
+    result: dict[str, Any] = {"workspace_banner": members.pending_banner(db.session, membership)}
     if membership.role is Role.ADMIN:
         domain = services.domain_of(db.session, membership.account_id)
         if domain is not None and domain.status is DomainStatus.FAILING:
@@ -68,18 +68,22 @@ def setup() -> str:
         ),
         "statement_version": STATEMENT_VERSION,
         "problem": PROBLEMS.get(domain.problem) if domain is not None else None,
+        "first_runs_per_minute": settings.domain_first_runs_per_minute,
+        "max_invites": members.MAX_INVITES,
     }
     if domain is not None:
+        lists = db.session.scalars(
+            db.select(ContactList)
+            .where(ContactList.account_id == domain.account_id, ContactList.deleted_at.is_(None))
+            .order_by(ContactList.name)
+        ).all()
         context.update(
             statement_accepted=services.statement_accepted(db.session, domain),
-            members=services.domain_members(db.session, domain),
-            lists=db.session.scalars(
-                db.select(ContactList)
-                .where(ContactList.account_id == domain.account_id, ContactList.deleted_at.is_(None))
-                .order_by(ContactList.name)
-            ).all(),
-            assignments=services.assignments(db.session, domain),
-            members_by_id={m.id: m for m in services.domain_members(db.session, domain)},
+            members=members.domain_members(db.session, domain),
+            lists=lists,
+            lists_by_id={contact_list.id: contact_list for contact_list in lists},
+            assignments=members.assignments(db.session, domain),
+            members_by_id={m.id: m for m in members.domain_members(db.session, domain)},
             ok=domain.status is DomainStatus.ACTIVE and domain.problem is DomainProblem.NONE,
         )
     return render_template("workspace/setup.html", **context)
@@ -163,29 +167,46 @@ def test() -> Response:
 @bp.post("/assign")
 @require_role(Role.ADMIN)
 def assign() -> Response:
+    """Give one list to the members ticked (or to every member of the domain) in one call."""
     domain = _domain_or_404()
-    member = db.session.get(Membership, request.form.get("membership_id", type=int) or 0)
     contact_list = db.session.get(ContactList, request.form.get("list_id", type=int) or 0)
-    if member is None or contact_list is None or member.account_id != domain.account_id:
-        return _done(_("Choose a member and a list."), "error")
+    if request.form.get("all_members") == "yes":
+        chosen = members.domain_members(db.session, domain)
+    else:
+        ids = {int(v) for v in request.form.getlist("membership_id") if v.isdigit()}
+        chosen = [
+            m
+            for m in db.session.scalars(db.select(Membership).where(Membership.id.in_(ids)))
+            if m.account_id == domain.account_id
+        ]
+    if not chosen or contact_list is None:
+        return _done(_("Choose at least one member and a list."), "error")
     settings = current_settings()
     try:
-        services.assign(
+        result = members.assign_many(
             db.session,
             settings,
             Mailer.for_settings(settings),
             domain,
             admin=_membership(),
-            member=member,
+            members=chosen,
             contact_list=contact_list,
         )
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
+    for refusal in result.refused:
+        flash(_("Not given to %(email)s: %(reason)s", email=refusal.email, reason=refusal.reason), "error")
+    if not result.assigned:
+        return redirect(url_for("workspace.setup"))
+    count = len(result.assigned)
     return _done(
-        _(
-            "%(list)s will be synced into %(email)s's Google Contacts.",
+        ngettext(
+            "%(list)s will be synced into the Google Contacts of %(num)d member. "
+            "First syncs start a few at a time, so some may take a few minutes to begin.",
+            "%(list)s will be synced into the Google Contacts of %(num)d members. "
+            "First syncs start a few at a time, so some may take a few minutes to begin.",
+            count,
             list=contact_list.name,
-            email=member.user.email,
         )
     )
 
@@ -193,13 +214,24 @@ def assign() -> Response:
 @bp.post("/invite")
 @require_role(Role.ADMIN)
 def invite() -> Response:
-    email = request.form.get("email", "")
+    """One address, or many pasted at once (separated by commas, spaces or lines)."""
     try:
-        services.invite(db.session, _domain_or_404(), _membership(), email)
+        result = members.invite_many(
+            db.session, _domain_or_404(), _membership(), request.form.get("email", "")
+        )
     except services.WorkspaceError as exc:
         return _done(str(exc), "error")
+    for refusal in result.refused:
+        flash(_("Not invited: %(reason)s", reason=refusal.reason), "error")
+    if not result.invited:
+        return redirect(url_for("workspace.setup"))
     return _done(
-        _("Invited %(email)s: once they sign in, you can give them lists.", email=email.strip().lower())
+        ngettext(
+            "Invited %(num)d colleague (%(emails)s): once they sign in, you can give them lists.",
+            "Invited %(num)d colleagues (%(emails)s): once they sign in, you can give them lists.",
+            len(result.invited),
+            emails=", ".join(result.invited),
+        )
     )
 
 
@@ -210,7 +242,7 @@ def invite() -> Response:
 @require_role(Role.ADMIN, Role.MEMBER)
 def mine() -> str:
     membership = _membership()
-    rows = services.my_assignments(db.session, membership)
+    rows = members.my_assignments(db.session, membership)
     lists = {row.list_id: db.session.get(ContactList, row.list_id) for row, _ in rows}
     return render_template(
         "workspace/mine.html",
@@ -224,7 +256,7 @@ def mine() -> str:
 @require_role(Role.ADMIN, Role.MEMBER)
 def turn_off(assignment_id: int) -> Response:
     try:
-        services.turn_off(db.session, _membership(), assignment_id)
+        members.turn_off(db.session, _membership(), assignment_id)
     except services.WorkspaceError:
         abort(404)
     flash(_("Turned off. GroupSync will not change this group any more; the contacts stay in it."), "info")
@@ -235,7 +267,7 @@ def turn_off(assignment_id: int) -> Response:
 @require_role(Role.ADMIN, Role.MEMBER)
 def turn_on(assignment_id: int) -> Response:
     try:
-        services.turn_on(db.session, _membership(), assignment_id)
+        members.turn_on(db.session, _membership(), assignment_id)
     except services.WorkspaceError:
         abort(404)
     flash(_("Turned on again."), "info")
@@ -245,5 +277,5 @@ def turn_on(assignment_id: int) -> Response:
 @bp.post("/banner/dismiss")
 @require_role(Role.ADMIN, Role.MEMBER)
 def dismiss_banner() -> Response:
-    services.dismiss_banner(db.session, _membership())
+    members.dismiss_banner(db.session, _membership())
     return redirect(request.referrer or url_for("workspace.mine"))

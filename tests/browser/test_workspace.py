@@ -57,11 +57,22 @@ def _colleagues_and_list(live: LiveApp, google_users: dict[str, str]) -> None:
         change_members(db.session, admin.account_id, "suppliers", {"contact_ids": ids}, add=True)
 
 
-def _assign(page: Page, email: str) -> None:
-    page.get_by_test_id("assign-member").select_option(label=email)
+def _assign(page: Page, *emails: str) -> None:
+    """Tick the members (after trying the "every member" box both ways) and give them the list at once."""
+    every, boxes = page.get_by_test_id("assign-all"), page.get_by_test_id("assign-member")
+    every.check()
+    for n in range(boxes.count()):
+        expect(boxes.nth(n)).to_be_checked()
+    every.uncheck()
+    for n in range(boxes.count()):
+        expect(boxes.nth(n)).not_to_be_checked()
+    for email in emails:
+        page.locator(f'[data-testid="assign-member"][data-email="{email}"]').check()
     page.get_by_test_id("assign-list").select_option(label="Suppliers")
     page.get_by_role("button", name="Give the list").click()
-    expect(page.get_by_role("status").first).to_contain_text("will be synced into")
+    expect(page.get_by_role("status").first).to_contain_text(
+        f"will be synced into the Google Contacts of {len(emails)} member"
+    )
 
 
 def test_an_admin_connects_the_domain_and_a_colleagues_group_fills(
@@ -95,8 +106,7 @@ def test_an_admin_connects_the_domain_and_a_colleagues_group_fills(
     page.get_by_role("button", name="Confirm").click()
     page.get_by_test_id("test-domain").click()
     expect(page.get_by_role("status").first).to_contain_text("Test passed")
-    _assign(page, TARAS)
-    _assign(page, OKSANA)
+    _assign(page, TARAS, OKSANA)
     screenshot(page, "workspace-set-up")
 
     mails = sent_files(tmp_path / "mail")

@@ -265,7 +265,7 @@ def test_the_domain_notice_is_mailed_in_the_member_language(
     app: Flask, factory: object, language: str | None, subject: str
 ) -> None:
     from app.config import current_settings
-    from app.workspace.services import notice_mail
+    from app.workspace.members import notice_mail
 
     account = factory.account("Acme")  # type: ignore[attr-defined]
     admin = factory.member(account, Role.ADMIN)  # type: ignore[attr-defined]

@@ -313,8 +313,11 @@ def cluster(
     seed: int = 7,
     lease_seconds: int = 30,
     redis_db: int = KILL_TEST_REDIS_DB,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
-    """Build the installation; on exit every subprocess is killed and the database dropped."""
+    """Build the installation; on exit every subprocess is killed and the database dropped.
+
+    ``extra_env`` adds settings (``GROUPSYNC_*`` variables) for this process and every subprocess."""
     name = f"groupsync_cluster_{os.getpid()}_{redis_db}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _pg_admin(f'CREATE DATABASE "{name}"')
@@ -341,6 +344,7 @@ def cluster(
         "GROUPSYNC_GOOGLE_WRITES_PER_MINUTE": "6000",
         "GROUPSYNC_HTTP_TIMEOUT_SECONDS": "20",
         "GROUPSYNC_METRICS_TOKEN": "cluster-metrics-token-0123456789",
+        **(extra_env or {}),
     }
     settings = Settings.from_env(env)
     emulator = serve_in_thread(EmulatorSettings(mode=EmulatorMode.TEST, clients=(google_client(settings),)))

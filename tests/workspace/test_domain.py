@@ -21,7 +21,7 @@ from app.google.models import ConnectionStatus, StatusReason
 from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.sync.models import RunOutcome, SyncStatus
-from app.workspace import services
+from app.workspace import members, services
 from app.workspace.messages import PROBLEMS
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
@@ -289,7 +289,7 @@ def test_a_member_turns_a_sync_off_and_the_admin_sees_it(
     member = signed_in(world.taras)
     page = member.get("/workspace/my")
     assert 'data-testid="domain-notice-banner"' in page.text
-    ((assignment, _),) = services.my_assignments(db.session, world.taras)
+    ((assignment, _),) = members.my_assignments(db.session, world.taras)
     member.post(f"/workspace/my/{assignment.id}/off", data={"csrf_token": csrf_token(page.text)})
     db.session.refresh(sync)
     assert not sync.enabled
@@ -335,13 +335,13 @@ def test_keyless_signing_goes_through_iam_sign_jwt_with_the_runtime_identity(
 def test_the_admin_invites_only_addresses_in_the_domain(world: DomainWorld) -> None:
     domain = world.ready()
     with pytest.raises(services.WorkspaceError, match=r"not an address in acme\.example"):
-        services.invite(db.session, domain, world.admin, "someone@elsewhere.example")
-    services.invite(db.session, domain, world.admin, "New.Colleague@ACME.example")
+        members.invite(db.session, domain, world.admin, "someone@elsewhere.example")
+    members.invite(db.session, domain, world.admin, "New.Colleague@ACME.example")
     invitation = db.session.scalar(select(Invitation).where(Invitation.account_id == world.account.id))
     assert invitation is not None
     assert (invitation.email, invitation.role) == ("new.colleague@acme.example", Role.MEMBER)
     with pytest.raises(services.WorkspaceError, match="already a member"):
-        services.invite(db.session, domain, world.admin, TARAS)
+        members.invite(db.session, domain, world.admin, TARAS)
 
 
 def test_an_installation_without_a_usable_identity_is_named_not_configured(

@@ -19,8 +19,8 @@ from app.google.models import GoogleConnection
 from app.google.vault import TokenVault
 from app.mail import Mailer, sent_files
 from app.sync.models import ContactSync, SyncRun
-from app.sync.services import RunOptions, run_sync
-from app.workspace import services
+from app.sync.services import PeopleFactory, RunOptions, run_sync
+from app.workspace import members, services
 from groupsync_emulator.hooks import HooksClient
 from groupsync_emulator.workspace_views import WorkspaceHooks
 from tests.conftest import Factory
@@ -90,7 +90,7 @@ class DomainWorld:
     def assign(self, member: Membership) -> ContactSync:
         domain = services.domain_of(db.session, self.account.id)
         assert domain is not None
-        return services.assign(
+        return members.assign(
             db.session,
             self.settings,
             Mailer.for_settings(self.settings),
@@ -100,18 +100,23 @@ class DomainWorld:
             contact_list=self.list,
         )
 
-    def run(self, sync: ContactSync) -> SyncRun | None:
+    def run(self, sync: ContactSync, people: PeopleFactory = fast_people) -> SyncRun | None:
+        """One run, with credentials built afresh (as another worker process would)."""
         credentials = RoutingCredentialsSource(db.session, self.vault, self.settings)
         result = run_sync(
             db.session,
             sync.id,
             settings=self.settings,
             credentials=credentials,
-            people=fast_people,
+            people=people,
             options=RunOptions(),
         )
         db.session.expire_all()
         return result
+
+    def google_sub(self, email: str) -> str:
+        """The emulator's ``sub`` of a domain user (what its log names)."""
+        return str(next(u["sub"] for u in self.ws.domain(DOMAIN)["users"] if u["email"] == email))
 
     def connection(self, member: Membership) -> GoogleConnection:
         found = db.session.scalar(select(GoogleConnection).where(GoogleConnection.user_id == member.user_id))
