@@ -107,4 +107,3 @@ def unfreeze(account: Account, now: datetime) -> None:
     account.frozen_at = None
     account.inactivity_warned_at = None
     account.last_active_at = now
-

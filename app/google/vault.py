@@ -41,6 +41,8 @@ class TokenPurpose(StrEnum):
     SERVICE_ACCOUNT_KEY = "service_account_key"
     TOTP_SECRET = "totp_secret"
     """GroupSync's own second factor (app/security), sealed by this one vault."""
+    ACCOUNT_COPY = "account_copy"
+    """The copy of an account deleted for inactivity (app/flows/inactivity.py)."""
 
 
 class TokenUnreadableError(Exception):
