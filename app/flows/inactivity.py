@@ -66,7 +66,7 @@ def _admins(session: DbSession, account_id: int) -> list[User]:
 
 
 def _link(settings: Settings) -> str:
-    return f"{settings.public_url}/security/"
+    return f"{settings.public_url}/dashboard"
 
 
 def _send_all(mailer: Mailer, letters: list[Mail]) -> None:
