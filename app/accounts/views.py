@@ -9,9 +9,9 @@ from app.accounts import services
 from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.config import current_settings
+from app.db import utcnow
 from app.extensions import db
 from app.extensions import gettext as _
-from app.db import utcnow
 from app.flows import inactivity
 from app.flows import members as member_flows
 from app.google.vault import TokenVault
