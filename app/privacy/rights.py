@@ -45,7 +45,8 @@ from app.ledger.services import entry_fields, record, record_human_view
 
 EXPORT_FORMAT = "groupsync-user-data/1"
 
-_LEDGER_TABLES = frozenset(t.name for t in Base.metadata.sorted_tables if t.name.startswith("ledger_"))
+_LEDGER_PREFIX = "ledger_"
+"""The ledger's tables; named by prefix, since sorting the metadata at import would need every model loaded."""
 _GO_WITH_PARENT = frozenset({"sync_lease"})
 """Tables whose ``SET NULL`` reference is deleted with its parent: a sync's lease is keyed by the
 Google account it holds, which must not outlive the sync."""
@@ -139,7 +140,7 @@ def _closure(roots: Mapping[Table, list[ColumnElement[bool]]]) -> dict[Table, Co
     """Follow deleting references from ``roots`` (parents come first in ``sorted_tables``)."""
     chosen: dict[Table, ColumnElement[bool]] = {}
     for table in Base.metadata.sorted_tables:
-        if table.name in _LEDGER_TABLES:
+        if table.name.startswith(_LEDGER_PREFIX):
             continue
         conditions = list(roots.get(table, []))
         for fk in table.foreign_keys:
