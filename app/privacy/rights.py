@@ -46,7 +46,7 @@ from app.ledger.services import entry_fields, record, record_human_view
 EXPORT_FORMAT = "groupsync-user-data/1"
 
 _LEDGER_PREFIX = "ledger_"
-"""The ledger's tables; named by prefix, since sorting the metadata at import would need every model loaded."""
+"""The ledger's tables, by prefix: sorting the metadata at import would need every model loaded."""
 _GO_WITH_PARENT = frozenset({"sync_lease"})
 """Tables whose ``SET NULL`` reference is deleted with its parent: a sync's lease is keyed by the
 Google account it holds, which must not outlive the sync."""
