@@ -35,7 +35,7 @@ from app.config import Settings
 from app.db import DbSession, plain, unit_of_work
 from app.flows.connections import disconnect_all
 from app.google.models import GoogleConnection, StatusReason
-from app.google.vault import Binding, Sealed, TokenPurpose, TokenVault
+from app.google.vault import TokenVault
 from app.ledger.events import Trigger
 from app.mail import Mail, Mailer, MailError
 from app.privacy import account_copy, rights
@@ -185,11 +185,6 @@ def unfreeze(session: DbSession, membership: Membership, now: datetime) -> bool:
 # --------------------------------------------------------------------------- 3. delete, keeping a copy
 
 
-def _copy_binding(copy: AccountCopy) -> Binding:
-    # The account takes the user's place in the binding, as for a Workspace domain's key.
-    return Binding(AccountCopy.__tablename__, copy.id, copy.account_id, TokenPurpose.ACCOUNT_COPY)
-
-
 def _keep_copy(vault: TokenVault, settings: Settings, account_id: int, now: datetime) -> rights.AccountStep:
     def keep(work: Session, chosen: Mapping[Table, ColumnElement[bool]]) -> None:
         text, count = account_copy.dump(work, account_id, chosen)
@@ -197,8 +192,7 @@ def _keep_copy(vault: TokenVault, settings: Settings, account_id: int, now: date
         copy = AccountCopy(account_id=account_id, deleted_at=now, expires_at=until, rows=count)
         work.add(copy)
         work.flush()
-        sealed = vault.seal(text, _copy_binding(copy))
-        copy.key_id, copy.blob = sealed.key_id, sealed.blob
+        vault.seal_account_copy(copy, text)
         audit.record(
             work,
             account_id,
@@ -279,7 +273,7 @@ def restore(session: DbSession, account_id: int, *, vault: TokenVault, now: date
         copy = work.scalar(select(AccountCopy).where(AccountCopy.account_id == account_id))
         if copy is None:
             raise LifecycleError(f"no copy of account {account_id} is kept (never deleted, or destroyed)")
-        text = vault.open(Sealed(copy.key_id, copy.blob), _copy_binding(copy))
+        text = vault.account_copy(copy)
         loaded = account_copy.load(work, text)
         restored = work.get_one(Account, loaded.account_id)
         clear_freeze(restored, now)

@@ -21,7 +21,9 @@ from app.crm.models import CrmContact
 from app.db import utcnow
 from app.extensions import db
 from app.flows import inactivity
+from app.google.keys import KeyringProvider, new_key_spec
 from app.google.models import ConnectionStatus, GoogleConnection
+from app.google.vault import TokenUnreadableError, TokenVault
 from app.security.audit import entries_of, verify_audit
 from app.sync import services as sync_services
 from app.worker.tasks import CHORES_BY_NAME
@@ -365,3 +367,25 @@ def test_the_pages_show_the_frozen_state_and_an_admin_unfreezes(
     assert done.status_code == 302
     assert _account(shop.account.id).frozen_at is None  # type: ignore[union-attr]
     assert 'data-testid="frozen-banner"' not in admin_client.get("/dashboard").get_data(as_text=True)
+
+
+def test_key_rotation_reseals_the_copy_under_the_new_key(app: Flask, shop: Shop) -> None:
+    account_id = shop.account.id
+    _delete(app, account_id, shop.start)
+    configured, fresh = _settings(app).token_keys, new_key_spec("k2")
+    both = TokenVault(KeyringProvider.from_spec(f"{fresh},{configured}"))
+
+    report = both.rotate_all(db.session())
+    assert report.unreadable == 0
+    db.session.expire_all()
+    assert db.session.scalars(select(AccountCopy)).one().key_id == "k2"
+
+    assert configured is not None
+    only_old = TokenVault(KeyringProvider.from_spec(configured))
+    with pytest.raises(TokenUnreadableError):
+        inactivity.restore(db.session(), account_id, vault=only_old, now=utcnow())
+    # The old key can be retired: the new one alone opens the copy.
+    only_new = TokenVault(KeyringProvider.from_spec(fresh))
+    loaded = inactivity.restore(db.session(), account_id, vault=only_new, now=utcnow())
+    assert loaded.account_id == account_id
+    assert _account(account_id) is not None
