@@ -389,3 +389,24 @@ def test_key_rotation_reseals_the_copy_under_the_new_key(app: Flask, shop: Shop)
     loaded = inactivity.restore(db.session(), account_id, vault=only_new, now=utcnow())
     assert loaded.account_id == account_id
     assert _account(account_id) is not None
+
+
+def test_a_person_who_signed_up_again_keeps_their_new_user_row_when_the_account_returns(
+    app: Flask, shop: Shop, factory: Factory
+) -> None:
+    account_id, sub = shop.account.id, shop.admin.user.google_sub
+    _delete(app, account_id, shop.start)
+    elsewhere = factory.account("New Home")
+    again = factory.member(elsewhere, Role.ADMIN, email="ada.again@quiet.example")
+    again.user.google_sub = sub
+    db.session.commit()
+    user_id = again.user_id
+
+    done = app.test_cli_runner().invoke(args=["accounts", "restore", "--account", str(account_id)])
+
+    assert done.exit_code == 0, done.output
+    account = _account(account_id)
+    assert account is not None
+    admins = [m for m in account.memberships if m.role is Role.ADMIN]
+    assert [m.user_id for m in admins] == [user_id]
+    assert admins[0].user.email == "ada.again@quiet.example"
