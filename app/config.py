@@ -152,6 +152,14 @@ class Settings:
     """Who runs this installation and how to reach them (home page, policy, disclosure, e-mails)."""
     policy_notice_days: int = 30
     """Days before a new policy version's effective date that users are told about it."""
+    inactive_freeze_days: int = 365
+    """Days without a sign-in or API call after which an account is frozen (docs/lifecycle.md)."""
+    inactive_warn_days: int = 7
+    """How many days before freezing the account's admins are warned (e-mail and banner)."""
+    inactive_unfreeze_days: int = 30
+    """Days a frozen account can be unfrozen by an admin before it is deleted with its data."""
+    inactive_copy_days: int = 180
+    """Days the sealed copy of an account deleted for inactivity is kept for restoring, then destroyed."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Plain Flask settings passed through verbatim (tests use this)."""
 
@@ -275,7 +283,13 @@ class Settings:
             settings,
             operator=_operator(reader, relaxed),
             policy_notice_days=reader.integer("GROUPSYNC_POLICY_NOTICE_DAYS", 30, minimum=1),
+            # A year: syncs run unattended for months, so only a long silence means nobody uses it.
+            inactive_freeze_days=reader.integer("GROUPSYNC_INACTIVE_FREEZE_DAYS", 365, minimum=14),
+            inactive_warn_days=reader.integer("GROUPSYNC_INACTIVE_WARN_DAYS", 7, minimum=1),
+            inactive_unfreeze_days=reader.integer("GROUPSYNC_INACTIVE_UNFREEZE_DAYS", 30, minimum=7),
+            inactive_copy_days=reader.integer("GROUPSYNC_INACTIVE_COPY_DAYS", 180, minimum=1),
         )
+        reader.problems.extend(_inactivity_problems(settings))
         reader.problems.extend(_worker_metrics_problems(settings, env))
         reader.problems.extend(_replaced_settings_problems(env))
         if mode is Mode.PRODUCTION:
@@ -353,6 +367,17 @@ _REPLACED_SETTINGS = {
 
 def _replaced_settings_problems(env: Mapping[str, str]) -> list[str]:
     return [f"{name} is no longer read: {why}" for name, why in _REPLACED_SETTINGS.items() if name in env]
+
+
+def _inactivity_problems(settings: Settings) -> list[str]:
+    """The warning must come before the freeze, with time left to act on it."""
+    if settings.inactive_warn_days >= settings.inactive_freeze_days:
+        return [
+            f"GROUPSYNC_INACTIVE_WARN_DAYS ({settings.inactive_warn_days}) must be fewer than "
+            f"GROUPSYNC_INACTIVE_FREEZE_DAYS ({settings.inactive_freeze_days}): the warning comes "
+            "that many days before the freeze"
+        ]
+    return []
 
 
 def _worker_metrics_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:

@@ -80,6 +80,11 @@ def test_operator_settings_are_read(tmp_path: Path) -> None:
         ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "many", "must be a whole number"),
         ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "0", "must be at least 1"),
         ("GROUPSYNC_DOMAIN_FIRST_RUNS_PER_MINUTE", "6001", "must be at most 6000"),
+        ("GROUPSYNC_INACTIVE_FREEZE_DAYS", "a year", "must be a whole number"),
+        ("GROUPSYNC_INACTIVE_FREEZE_DAYS", "7", "must be at least 14"),
+        ("GROUPSYNC_INACTIVE_UNFREEZE_DAYS", "1", "must be at least 7"),
+        ("GROUPSYNC_INACTIVE_COPY_DAYS", "0", "must be at least 1"),
+        ("GROUPSYNC_INACTIVE_WARN_DAYS", "400", "must be fewer than GROUPSYNC_INACTIVE_FREEZE_DAYS"),
     ],
 )
 def test_malformed_setting_is_named(name: str, value: str, fragment: str) -> None:

@@ -100,6 +100,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "accounts.members": "members' names and addresses as the account knows them; nothing from Google's APIs",
     "accounts.remove_member": "an action",
     "accounts.change_role": "an action",
+    "accounts.unfreeze": "an action: an admin unfreezes the account (or withdraws the warning)",
     "crm.overview": "CRM data",
     "crm.contact_deleted": "the CRM contact and its undo receipt",
     "crm.api_keys": "CRM API keys",

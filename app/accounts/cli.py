@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 
 import click
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts import services
 from app.accounts.api import invitation_json, member_json
 from app.accounts.models import Account, Membership
 from app.config import current_settings
+from app.db import utcnow
 from app.extensions import db
+from app.flows import inactivity
 from app.flows.rights import delete_account
-from app.google.vault import TokenVault
+from app.google.vault import TokenUnreadableError, TokenVault
+from app.privacy.account_copy import CopyError
 
 
 @click.group("accounts")
@@ -35,6 +39,50 @@ def delete_command(account_id: int, confirmation: str) -> None:
         db.session(), account, "system", settings=settings, vault=TokenVault.for_settings(settings)
     )
     click.echo(receipt.as_json())
+
+
+@accounts_group.command("copies")
+def copies_command() -> None:
+    """List the sealed copies of accounts deleted for inactivity (one JSON object a line), oldest first."""
+    for copy in inactivity.copies(db.session):
+        click.echo(
+            json.dumps(
+                {
+                    "account_id": copy.account_id,
+                    "deleted_at": copy.deleted_at.isoformat(),
+                    "destroyed_after": copy.expires_at.isoformat(),
+                    "rows": copy.rows,
+                    "key_id": copy.key_id,
+                }
+            )
+        )
+
+
+@accounts_group.command("restore")
+@click.option("--account", "account_id", type=int, required=True, help="Id the deleted account had.")
+def restore_command(account_id: int) -> None:
+    """Restore an account deleted for inactivity from its sealed copy (at its owner's request)."""
+    settings = current_settings()
+    try:
+        loaded = inactivity.restore(
+            db.session(), account_id, vault=TokenVault.for_settings(settings), now=utcnow()
+        )
+    except (inactivity.LifecycleError, CopyError, TokenUnreadableError) as exc:
+        raise click.ClickException(f"--account: {exc}") from None
+    except IntegrityError as exc:
+        raise click.ClickException(
+            f"--account: the copy conflicts with rows added since; nothing was restored ({exc.orig})"
+        ) from None
+    click.echo(
+        json.dumps(
+            {
+                "restored_account_id": loaded.account_id,
+                "rows": loaded.rows,
+                "google": "members' Google connections are disconnected: each member reconnects",
+            },
+            sort_keys=True,
+        )
+    )
 
 
 def _account(account_id: int) -> Account:

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -36,6 +36,13 @@ class Account(Base):
     """The random part of the account's public data-request page address; given at creation so that
     showing the address never writes. Never empty: nullable in the schema only because SQLite cannot
     add a NOT NULL column without rebuilding the account table (see migration 0012)."""
+    last_active_at: Mapped[datetime] = mapped_column(nullable=True, default=utcnow)
+    """The last sign-in or API call, to the hour (app/accounts/activity.py); syncs do not count.
+    Never empty; nullable in the schema for the same reason as ``request_slug`` (migration 0014)."""
+    inactivity_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the admins were told the account will be frozen; cleared by activity or unfreezing."""
+    frozen_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the account was frozen for inactivity (no syncs, API answers 403); ``None`` when not."""
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="account")
 
@@ -143,3 +150,22 @@ class SignInRequest(Base):
     age_confirmed: Mapped[bool] = mapped_column(default=False)
     """The person ticked "I am 16 or older" on the sign-in page (needed to create a new user)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AccountCopy(Base):
+    """The sealed copy of an account deleted for inactivity, kept for restoring until ``expires_at``.
+
+    ``blob`` is the account's rows as JSON sealed by the token vault (app/google/vault.py) and
+    bound to this row and account; nothing of the account is stored here in clear, not even
+    its name. The account row is gone, so ``account_id`` is a plain number.
+    """
+
+    __tablename__ = "account_copy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(unique=True)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    rows: Mapped[int] = mapped_column(default=0)
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+    blob: Mapped[bytes] = mapped_column(LargeBinary, default=b"")

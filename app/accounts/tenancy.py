@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.wrappers import Response
 
+from app.accounts.activity import note_activity
 from app.accounts.models import Account, LoginSession, Membership, Role, User
 from app.db import unit_of_work, utcnow
 from app.extensions import db
@@ -58,6 +59,8 @@ def sign_in(membership: Membership) -> None:
     token = secrets.token_urlsafe(32)
     with unit_of_work(db.session) as work:
         work.execute(delete(LoginSession).where(_expired(utcnow())))
+        # Signing in is what keeps an account from being frozen for inactivity.
+        note_activity(membership.account)
         work.add(
             LoginSession(
                 token_hash=_hash(token),

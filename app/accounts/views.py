@@ -1,4 +1,4 @@
-"""Admin pages for the account's people: members and roles, invitations, removal."""
+"""Admin pages for the account's people: members and roles, invitations, removal; unfreezing."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from app.accounts import services
 from app.accounts.models import Invitation, Membership, Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.config import current_settings
+from app.db import utcnow
 from app.extensions import db, ngettext
 from app.extensions import gettext as _
+from app.flows import inactivity, reach
 from app.flows import members as member_flows
-from app.flows import reach
 from app.google.vault import TokenVault
 from app.security.audit import AuditAction, step
 from app.web import confirm
@@ -180,3 +181,14 @@ def remove_member(membership_id: int) -> Response | tuple[str, int]:
     if removing_self:
         return redirect(url_for("web.index"), code=303)
     return _back(success=_("%(email)s was removed from the account and signed out.", email=email))
+
+
+@bp.post("/unfreeze")
+@require_role(Role.ADMIN)
+def unfreeze() -> Response:
+    """An admin keeps the account: unfreezes it, or withdraws the warning that it will be frozen."""
+    me = current_membership()
+    assert me is not None
+    if inactivity.unfreeze(db.session(), me, utcnow()):
+        flash(_("The account is in use again: its syncs and API work as before."), "success")
+    return redirect(url_for("web.dashboard"))

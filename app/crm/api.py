@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from app.accounts.activity import note_api_use
 from app.crm import services
 from app.crm.models import ContactList, CrmContact
 from app.crm.openapi import MAX_PAGE, openapi_document
@@ -130,6 +131,13 @@ def _authenticate() -> Response | None:
     key = services.authenticate_api_key(db.session, secret.strip())
     if key is None:
         return _error(401, "unauthorized", "the API key is unknown or revoked", "Authorization")
+    if note_api_use(db.session, key.account_id).frozen_at is not None:
+        return _error(
+            403,
+            "account_frozen",
+            "the account is frozen after a long time without use: an admin can unfreeze it by "
+            "signing in to GroupSync; until then no API call is served",
+        )
     g.api_account_id = key.account_id
     g.api_actor = f"api_key:{key.id}"
     g.api_key_creator = key.created_by

@@ -30,6 +30,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
     descriptions = {
         400: "Malformed request (body not UTF-8 or not JSON, bad query parameter)",
         401: "Missing, unknown or revoked API key",
+        403: (
+            "The account is frozen after a long time without use (`error.code` is `account_frozen`); "
+            "an admin unfreezes it by signing in to GroupSync"
+        ),
         404: "No such contact or list in this account",
         409: (
             "A concurrent request wrote the same ids (retry), or another list has this name "
@@ -39,7 +43,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
         415: "Body is not application/json",
         422: "Invalid input; `error.field` names the offending field",
     }
-    return {str(s): _json(_ref("Error"), descriptions[s]) for s in statuses}
+    # Every call with a key can meet a frozen account.
+    shown = sorted({*statuses, 403}) if 401 in statuses else statuses
+    return {str(s): _json(_ref("Error"), descriptions[s]) for s in shown}
 
 
 def _id_param(name: str, description: str) -> dict[str, Any]:

@@ -14,7 +14,10 @@ _MAYBE_WHEN = {"type": ["string", "null"], "format": "date-time"}
 _DESCRIPTIONS = {
     400: "Malformed request (body not UTF-8 or not JSON)",
     401: "Missing, unknown or revoked API key",
-    403: "The API key was not created by a current admin of this account",
+    403: (
+        "The API key was not created by a current admin of this account, or the account is frozen "
+        "after a long time without use (`error.code` is `account_frozen`)"
+    ),
     404: "No such member, invitation, list or key in this account",
     409: "A concurrent request wrote the same row; retry",
     413: "Body larger than the server accepts",

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import AccountCopy
 from app.config import Settings
 from app.db import unit_of_work
 from app.google.domain_models import DomainConnection
@@ -41,6 +42,8 @@ class TokenPurpose(StrEnum):
     SERVICE_ACCOUNT_KEY = "service_account_key"
     TOTP_SECRET = "totp_secret"
     """GroupSync's own second factor (app/security), sealed by this one vault."""
+    ACCOUNT_COPY = "account_copy"
+    """The copy of an account deleted for inactivity (app/flows/inactivity.py)."""
 
 
 class TokenUnreadableError(Exception):
@@ -220,6 +223,25 @@ class TokenVault:
         connection.key_ciphertext = None
         connection.key_key_id = None
 
+    # Copies of accounts deleted for inactivity (app/flows/inactivity.py) -----------------
+
+    @staticmethod
+    def _copy_binding(copy: AccountCopy) -> Binding:
+        if copy.id is None:
+            raise ValueError("flush the account copy before sealing it")
+        # The account takes the user's place in the binding, as for a Workspace domain's key.
+        return Binding(AccountCopy.__tablename__, copy.id, copy.account_id, TokenPurpose.ACCOUNT_COPY)
+
+    def seal_account_copy(self, copy: AccountCopy, document: str) -> None:
+        sealed = self.seal(document, self._copy_binding(copy))
+        copy.key_id, copy.blob = sealed.key_id, sealed.blob
+
+    def account_copy(self, copy: AccountCopy) -> str:
+        return self.open(Sealed(copy.key_id, copy.blob), self._copy_binding(copy))
+
+    def reseal_account_copy(self, copy: AccountCopy) -> None:
+        self.seal_account_copy(copy, self.account_copy(copy))
+
     # Rotation ----------------------------------------------------------------------------
 
     def rotate_connection(self, connection: GoogleConnection) -> bool:
@@ -270,6 +292,18 @@ class TokenVault:
                     key_json = self.service_account_key(domain)
                     assert key_json is not None
                     self.store_service_account_key(domain, key_json)
+                except TokenUnreadableError as exc:
+                    report_unreadable(exc)
+                    unreadable += 1
+                else:
+                    rotated += 1
+        for copy in session.scalars(select(AccountCopy)).all():
+            with unit_of_work(session):
+                if copy.key_id == self.primary_key_id:
+                    current += 1
+                    continue
+                try:
+                    self.reseal_account_copy(copy)
                 except TokenUnreadableError as exc:
                     report_unreadable(exc)
                     unreadable += 1

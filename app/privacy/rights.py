@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -45,7 +45,8 @@ from app.ledger.services import entry_fields, record, record_human_view
 
 EXPORT_FORMAT = "groupsync-user-data/1"
 
-_LEDGER_TABLES = frozenset(t.name for t in Base.metadata.sorted_tables if t.name.startswith("ledger_"))
+_LEDGER_PREFIX = "ledger_"
+"""The ledger's tables, by prefix: sorting the metadata at import would need every model loaded."""
 _GO_WITH_PARENT = frozenset({"sync_lease"})
 """Tables whose ``SET NULL`` reference is deleted with its parent: a sync's lease is keyed by the
 Google account it holds, which must not outlive the sync."""
@@ -139,7 +140,7 @@ def _closure(roots: Mapping[Table, list[ColumnElement[bool]]]) -> dict[Table, Co
     """Follow deleting references from ``roots`` (parents come first in ``sorted_tables``)."""
     chosen: dict[Table, ColumnElement[bool]] = {}
     for table in Base.metadata.sorted_tables:
-        if table.name in _LEDGER_TABLES:
+        if table.name.startswith(_LEDGER_PREFIX):
             continue
         conditions = list(roots.get(table, []))
         for fk in table.foreign_keys:
@@ -411,24 +412,45 @@ def erase_user_data(session: DbSession, subject: Subject, revocations: Mapping[i
     )
 
 
-def erase_account(session: DbSession, account_id: int, actor: str, revocations: Mapping[int, str]) -> Receipt:
+AccountStep = Callable[[Session, Mapping[Table, ColumnElement[bool]]], None]
+"""Work done with the account's rows in the transaction that deletes them (a copy taken first)."""
+
+
+def account_rows(session: Session, account_id: int) -> dict[Table, ColumnElement[bool]]:
+    """Every row of the account, and the people who belong to no other account (the ledger aside)."""
+    elsewhere = select(Membership.user_id).where(Membership.account_id != account_id)
+    only_here = select(Membership.user_id).where(
+        Membership.account_id == account_id, Membership.user_id.not_in(elsewhere)
+    )
+    users = _user_table()
+    accounts: Table = Account.__table__  # type: ignore[assignment]
+    roots: dict[Table, list[ColumnElement[bool]]] = {
+        accounts: [accounts.c.id == account_id],
+        users: [users.c.id.in_(list(session.scalars(only_here)))],
+    }
+    return _closure(roots)
+
+
+def erase_account(
+    session: DbSession,
+    account_id: int,
+    actor: str,
+    revocations: Mapping[int, str],
+    *,
+    trigger: Trigger = Trigger.ADMIN,
+    before: AccountStep | None = None,
+) -> Receipt:
     """Delete every row of the account after its members' Google access was revoked; the ledger stays.
 
     People who belong to no other account are deleted too; the others keep their user row.
+    ``before`` runs in the deleting transaction, so what it keeps and the deletion commit together.
     """
     with unit_of_work(session) as work:
-        elsewhere = select(Membership.user_id).where(Membership.account_id != account_id)
-        only_here = select(Membership.user_id).where(
-            Membership.account_id == account_id, Membership.user_id.not_in(elsewhere)
-        )
-        users = _user_table()
-        accounts: Table = Account.__table__  # type: ignore[assignment]
-        roots: dict[Table, list[ColumnElement[bool]]] = {
-            accounts: [accounts.c.id == account_id],
-            users: [users.c.id.in_(list(work.scalars(only_here)))],
-        }
-        rows = _erase(work, _closure(roots))
-        entry = record(work, _deleted_flow(account_id, None, actor, Trigger.ADMIN, rows))
+        chosen = account_rows(work, account_id)
+        if before is not None:
+            before(work, chosen)
+        rows = _erase(work, chosen)
+        entry = record(work, _deleted_flow(account_id, None, actor, trigger, rows))
     plain(session).expire_all()
     return Receipt(
         user_id=None,

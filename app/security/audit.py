@@ -58,6 +58,12 @@ class AuditAction(StrEnum):
     DATA_REQUEST_REJECTED = "data_request.rejected"
     DATA_REQUEST_REMINDED = "data_request.reminded"
     DATA_REQUEST_OVERDUE = "data_request.overdue"
+    ACCOUNT_INACTIVITY_WARNED = "account.inactivity_warned"
+    ACCOUNT_FROZEN = "account.frozen"
+    ACCOUNT_UNFROZEN = "account.unfrozen"
+    ACCOUNT_DELETED_INACTIVE = "account.deleted_for_inactivity"
+    ACCOUNT_COPY_DESTROYED = "account.copy_destroyed"
+    ACCOUNT_RESTORED = "account.restored"
 
 
 Detail = Mapping[str, str | int | bool | None]

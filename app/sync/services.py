@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts.activity import is_frozen
 from app.accounts.models import Account, Membership
 from app.config import Settings
 from app.crm.models import ContactList
@@ -333,14 +334,19 @@ def health(session: DbSession, sync: ContactSync, history: int = 20) -> Health:
 
 
 def due_syncs(session: DbSession, now: datetime, limit: int = 100) -> Sequence[int]:
-    """Enabled syncs whose time has come, oldest first; halted ones wait for a person."""
+    """Enabled syncs whose time has come, oldest first; halted ones wait for a person.
+
+    A frozen account's syncs are left out: they stay due and run once an admin unfreezes it.
+    """
     halted = [s for s in SyncStatus if s.halts]
     stmt = (
         select(ContactSync.id)
+        .join(Account, Account.id == ContactSync.account_id)
         .where(
             ContactSync.enabled.is_(True),
             ContactSync.next_due_at <= now,
             ContactSync.status.not_in(halted) | ContactSync.mass_delete_confirmed.is_(True),
+            Account.frozen_at.is_(None),
         )
         .order_by(ContactSync.next_due_at)
         .limit(limit)
@@ -418,10 +424,11 @@ def run_sync(
     people: PeopleFactory = _default_people,
     options: RunOptions | None = None,
 ) -> SyncRun | None:
-    """Run one sync now if it may run; ``None`` when it is off, halted, or its Google account is busy."""
+    """Run one sync now if it may run; ``None`` when it is off, halted, its account frozen for
+    inactivity, or its Google account busy."""
     opts = options or RunOptions()
     sync = session.get(ContactSync, sync_id)
-    if sync is None or not sync.enabled:
+    if sync is None or not sync.enabled or is_frozen(session, sync.account_id):
         return None
     if sync.status.halts and not sync.mass_delete_confirmed:
         return None

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts import services as accounts
+from app.accounts.activity import timeline
 from app.accounts.models import Role
 from app.accounts.tenancy import ANY_ROLE, current_membership, require_role
 from app.config import current_settings
@@ -25,9 +26,15 @@ bp = Blueprint("web", __name__)
 def operator_and_notices() -> dict[str, Any]:
     """Every page shows the operator; a signed-in user also sees their notices and policy status."""
     settings = current_settings()
-    context: dict[str, Any] = {"operator": settings.operator, "user_notices": [], "policy_status": None}
+    context: dict[str, Any] = {
+        "operator": settings.operator,
+        "user_notices": [],
+        "policy_status": None,
+        "account_life": None,
+    }
     membership = current_membership()
     if membership is not None:
+        context["account_life"] = timeline(membership.account, settings)
         context["user_notices"] = notices.pending(db.session(), membership.user_id)
         context["policy_status"] = policy_change.status_for(
             db.session(), membership.user_id, membership.account_id, settings=settings

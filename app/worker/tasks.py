@@ -22,6 +22,7 @@ from app.config import Settings
 from app.crm.csv_import import purge_stale_uploads
 from app.crm.models import ContactList
 from app.db import unit_of_work, utcnow
+from app.flows import inactivity
 from app.flows.connections import purge_unused_connections
 from app.google.domain import RoutingCredentialsSource
 from app.google.vault import TokenVault
@@ -277,5 +278,7 @@ CHORES = (
     # Hourly though its deadlines count in days: each reminder and flag goes once, so a worker
     # restarted at any hour misses none and runs twice send nothing twice.
     Chore("data-requests", timedelta(hours=1), subject_request_chores.run),
+    # Hourly: each step (warn, freeze, delete, destroy the copy) is taken once, when its day comes.
+    Chore("inactive-accounts", timedelta(hours=1), inactivity.run),
 )
 CHORES_BY_NAME = {chore.name: chore for chore in CHORES}
