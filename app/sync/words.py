@@ -53,7 +53,9 @@ def reason_words(reason: str) -> str:
     if match := re.fullmatch(r"longer than (\d+) characters \((\d+)\)", reason):
         return _("longer than %(limit)s characters (%(length)s)", limit=match[1], length=match[2])
     if match := re.fullmatch(r"only the first (\d+) of (\d+) characters are carried", reason):
-        return _("only the first %(kept)s of %(length)s characters are carried", kept=match[1], length=match[2])
+        return _(
+            "only the first %(kept)s of %(length)s characters are carried", kept=match[1], length=match[2]
+        )
     return reason
 
 

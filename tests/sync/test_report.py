@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -25,8 +25,8 @@ from tests.sync.engine import World, faults, person
 @pytest.fixture
 def world(
     app: Flask, google: HooksClient, factory: Factory, signed_in: Callable[[Membership], FlaskClient]
-) -> Iterator[World]:
-    yield World(app, google, factory, signed_in)
+) -> World:
+    return World(app, google, factory, signed_in)
 
 
 def _states(world: World, **kwargs: object) -> dict[str, ContactState]:
@@ -49,7 +49,8 @@ def test_first_run_lists_every_contact_created_with_contact_progress(world: Worl
     assert (run.contacts_done, run.contacts_total) == (3, 3)
     page = report.contacts_of(db.session, world.reload())
     assert page is not None
-    assert page.run is not None and page.run.id == run.id
+    assert page.run is not None
+    assert page.run.id == run.id
     assert [(r.crm_id, r.name, r.email, r.state) for r in page.rows] == [
         ("c1", "Ann Test", "ann@example.test", ContactState.CREATED),
         ("c2", "Ben Test", "", ContactState.CREATED),
@@ -68,7 +69,8 @@ def test_a_later_run_shows_its_updates_and_removals_and_older_runs_keep_theirs(w
 
     second = world.run()
 
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert second.outcome is RunOutcome.OK, second.message
     assert (second.contacts_done, second.contacts_total) == (2, 2)
     assert _states(world) == {
@@ -82,7 +84,8 @@ def test_a_later_run_shows_its_updates_and_removals_and_older_runs_keep_theirs(w
     assert [(r.crm_id, r.kind, r.run_id) for r in removals] == [("c2", RemovalKind.DELETED, second.id)]
     # Nothing to do: the third run writes nobody, so every contact reads "in sync".
     third = world.run()
-    assert third is not None and (third.contacts_done, third.contacts_total) == (0, 0)
+    assert third is not None
+    assert (third.contacts_done, third.contacts_total) == (0, 0)
     assert set(_states(world).values()) == {ContactState.IN_SYNC}
 
 
@@ -99,10 +102,15 @@ def test_search_by_name_or_email_and_pages(world: World) -> None:
     first = report.contacts_of(db.session, sync, page_size=5)
     last = report.contacts_of(db.session, sync, page=99, page_size=5)
 
-    assert by_mail is not None and [r.crm_id for r in by_mail.rows] == ["x1"]
-    assert by_name is not None and by_name.total == 10
-    assert first is not None and (first.total, first.pages, len(first.rows)) == (13, 3, 5)
-    assert last is not None and last.page == 3 and len(last.rows) == 3
+    assert by_mail is not None
+    assert [r.crm_id for r in by_mail.rows] == ["x1"]
+    assert by_name is not None
+    assert by_name.total == 10
+    assert first is not None
+    assert (first.total, first.pages, len(first.rows)) == (13, 3, 5)
+    assert last is not None
+    assert last.page == 3
+    assert len(last.rows) == 3
     assert report.contacts_of(db.session, sync, run_id=10_000_000) is None
 
 
@@ -118,13 +126,15 @@ def test_skipped_contacts_say_why(world: World) -> None:
 
     failed = world.run()
 
-    assert failed is not None and failed.outcome is RunOutcome.FAILED
+    assert failed is not None
+    assert failed.outcome is RunOutcome.FAILED
     page = report.contacts_of(db.session, world.reload())
     assert page is not None
     assert {(r.state, r.reason) for r in page.rows} == {(ContactState.SKIPPED, SkipReason.NOT_CONFIRMED)}
 
     adopted = world.run()
-    assert adopted is not None and adopted.outcome is RunOutcome.OK, adopted.message
+    assert adopted is not None
+    assert adopted.outcome is RunOutcome.OK, adopted.message
     assert adopted.adopted == 3
     # Adopted, and updated too when the copy Google kept differs from what the CRM holds now.
     assert set(_states(world).values()) <= {ContactState.ADOPTED, ContactState.UPDATED}
