@@ -39,7 +39,12 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_l("Google account"), "google.connection", _SYNCING, ("google.",)),
     NavItem(_l("CRM lists"), "crm.overview", _ADMIN, ("crm.",)),
     NavItem(_l("People"), "accounts.members", _ADMIN, ("accounts.", "privacy.member_data")),
-    NavItem(_l("All syncs"), "sync.admin_overview", _ADMIN, ("sync.admin_overview", "sync.admin_contacts", "worker.")),
+    NavItem(
+        _l("All syncs"),
+        "sync.admin_overview",
+        _ADMIN,
+        ("sync.admin_overview", "sync.admin_contacts", "worker."),
+    ),
     NavItem(
         _l("Data requests"),
         "subject_requests.admin_list",

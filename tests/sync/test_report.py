@@ -20,6 +20,7 @@ from app.sync.services import stop_syncing_contact
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
 from tests.sync.engine import World, faults, person
+from tests.sync.test_faults import CrashError, crash_at
 
 
 @pytest.fixture
@@ -173,3 +174,25 @@ def test_time_left_follows_the_pace_so_far(world: World) -> None:
     assert report.progress(running, now=started).seconds_left == 1
     running.contacts_done = 0
     assert report.progress(running, now=started + timedelta(seconds=60)).seconds_left is None
+
+
+def test_a_run_killed_after_google_applied_a_batch_records_nothing_of_it(world: World) -> None:
+    world.upsert(person("c1"), person("c2"))
+
+    with pytest.raises(CrashError):
+        world.run(step=crash_at("batch_created"))
+
+    killed = db.session.scalars(select(SyncRun)).one()
+    # Google made the contacts but their batch was never recorded: no action, no progress.
+    assert (killed.contacts_done, killed.contacts_total) == (0, 2)
+    assert {(r.last_action, r.last_run_id) for r in world.rows().values()} == {(None, None)}
+    assert {r.reason for r in report.contacts_of(db.session, world.reload()).rows} == {  # type: ignore[union-attr]
+        SkipReason.NOT_CONFIRMED
+    }
+
+    finished = world.run()
+
+    assert finished is not None
+    assert finished.outcome is RunOutcome.OK, finished.message
+    assert set(_states(world).values()) <= {ContactState.ADOPTED, ContactState.UPDATED}
+    assert {r.last_run_id for r in world.rows().values()} == {finished.id}
