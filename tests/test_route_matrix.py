@@ -78,6 +78,7 @@ PUBLIC_ENDPOINTS = frozenset(
 
 GOOGLE_DATA_SHOWN_TO_OTHERS = {
     "sync.admin_overview": "every member's sync health, with what Google answered",
+    "sync.admin_contacts": "a member's sync, contact by contact, with what Google answered",
     "ledger.browse": "ledger entries naming the users whose Google data flowed",
     "ledger.summary": "flows and deletions per user",
     "ledger.export_csv": "ledger entries naming users",
@@ -166,6 +167,7 @@ NO_GOOGLE_DATA_FOR_OTHERS = {
     "sync.recreate_group": "the viewer's own sync",
     "sync.run_now": "the viewer's own sync",
     "sync.status": "the viewer's own sync",
+    "sync.contacts": "the viewer's own sync",
     "workspace.setup": (
         "the domain's set-up and Google's answer to the domain's token requests; per member only "
         "the address, the list and the sync's state word, no contact data"

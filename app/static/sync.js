@@ -11,6 +11,13 @@
   var text = section.querySelector("[data-testid=sync-progress-text]");
   var status = section.querySelector("[data-testid=sync-status]");
   var inGroup = section.querySelector("[data-testid=sync-in-group]");
+  var contacts = section.querySelector("[data-testid=sync-contacts-progress]");
+  var timeLeft = section.querySelector("[data-testid=sync-time-left]");
+  // "N of M contacts" and the time left, worded by the server with {placeholders} to fill.
+  var words = JSON.parse(bar.parentNode.getAttribute("data-progress-words") || "{}");
+  function fill(format, values) {
+    return (format || "").replace(/\{(\w+)\}/g, function (_, key) { return Number(values[key]).toLocaleString(document.documentElement.lang || undefined); });
+  }
   // The run the page was drawn with, learned on the first answer; once another run has ended,
   // the page is reloaded so the group, the last run and the history are current too.
   var shownRun = null;
@@ -27,10 +34,18 @@
           window.location.reload();
           return;
         }
-        if (run && run.progress.total > 0) {
+        var counted = run ? run.contacts : null;
+        if (counted && counted.total > 0) {
+          bar.max = counted.total;
+          bar.value = counted.done;
+          contacts.textContent = "· " + fill(words.contacts, counted);
+        } else if (run && run.progress.total > 0) {
           bar.max = run.progress.total;
           bar.value = run.progress.done;
         }
+        var left = data.running && counted ? counted.seconds_left : null;
+        timeLeft.textContent = left === null ? "" :
+          "· " + (left < 60 ? words.soon : fill(words.minutes, { minutes: Math.ceil(left / 60) }));
         text.textContent = data.running ? label("running") : (run ? label(run.outcome) : label("waiting"));
         status.textContent = label(data.status);
         inGroup.textContent = String(data.contacts_in_group);

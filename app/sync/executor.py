@@ -48,7 +48,15 @@ from app.sync import rows as mapping_rows
 from app.sync.gather import Gatherer, idle
 from app.sync.gather import settled as settled_now
 from app.sync.mapping import MARKER_KEY, MappedContact, map_contact, read_tag
-from app.sync.models import ContactSync, SyncedContact, SyncRun, SyncStatus, has_not_carried
+from app.sync.models import (
+    ContactAction,
+    ContactSync,
+    RemovalKind,
+    SyncedContact,
+    SyncRun,
+    SyncStatus,
+    has_not_carried,
+)
 from app.sync.planner import (
     CREATE_BATCH,
     CreateOp,
@@ -196,6 +204,7 @@ def run(
         sync_run.readded += gathered.readded
         sync_run.in_sync = the_plan.in_sync
         sync_run.progress_total = the_plan.write_requests
+        sync_run.contacts_total = the_plan.contacts_to_write
         session.flush()
         reported = session.scalar(
             select(func.count(SyncedContact.id)).where(SyncedContact.sync_id == sync.id, has_not_carried())
@@ -252,11 +261,12 @@ def _fill(
     with unit_of_work(session, expire_on_commit=False):
         sync_run.full_resync = True
         sync_run.progress_total = -(-total // CREATE_BATCH)
+        sync_run.contacts_total = total
     applier = _Applier(session, sync, sync_run=sync_run, contacts=contacts, rows={}, crm=({}, {}), ctx=ctx)
     for chunk in crm.in_chunks(CREATE_BATCH):
         mapped = _mapped(contact for contact, _ in chunk)
         # One batch at a time: what the applier keeps is this batch's rows and contacts only.
-        applier.rows, applier.mapped = {}, mapped
+        applier.rows, applier.mapped, applier.touched = {}, mapped, set()
         applier.versions = {contact.crm_id: version for contact, version in chunk}
         sync_run.not_carried += sum(1 for m in mapped.values() if m.not_carried)
         applier.create([CreateOp(crm_id, contact) for crm_id, contact in mapped.items()])
@@ -366,11 +376,28 @@ class _Applier:
         self.rows = rows
         self.mapped, self.versions = crm
         self.ctx = ctx
+        self.touched: set[str] = set()
+        """CRM ids a batch of this run wrote, so a contact written twice counts once in the progress."""
 
-    def _batch_done(self, changed: Iterable[Row] = ()) -> None:
+    def _batch_done(
+        self,
+        contacts: Iterable[str],
+        changed: Iterable[Row] = (),
+        outcomes: Mapping[str, tuple[ContactAction, str]] | None = None,
+        removals: Sequence[tuple[str, RemovalKind]] = (),
+    ) -> None:
+        """Record an applied batch: what Google holds, what it did per contact, and the progress.
+
+        One transaction, so an interrupted run never shows an outcome without its batch.
+        """
+        fresh = set(contacts) - self.touched
+        self.touched |= fresh
         with unit_of_work(self.session, expire_on_commit=False):
             mapping_rows.save_google(self.session, self.sync.id, changed)
+            mapping_rows.note_outcomes(self.session, self.sync.id, self.run.id, outcomes or {})
+            mapping_rows.note_removals(self.session, self.sync.id, self.run.id, removals)
             self.run.progress_done += 1
+            self.run.contacts_done += len(fresh)
         self.ctx.renew_lease()
 
     def apply(self, the_plan: Plan) -> None:
@@ -382,6 +409,12 @@ class _Applier:
             new = [row for row in adopted if not row.stored]
             mapping_rows.insert_intents(self.session, self.sync.id, new, self.mapped)
             mapping_rows.save_google(self.session, self.sync.id, adopted)
+            mapping_rows.note_outcomes(
+                self.session,
+                self.sync.id,
+                self.run.id,
+                {row.crm_id: (ContactAction.ADOPTED, "") for row in adopted},
+            )
             self.run.adopted += len(adopted)
         for add, remove in the_plan.membership_batches:
             self.contacts.modify_members(
@@ -389,12 +422,20 @@ class _Applier:
             )
             self.run.readded += len(add)
             self.run.released += len(remove)
-            self._batch_done()
+            self._batch_done(
+                [op.crm_id for op in (*add, *remove)],
+                outcomes={op.crm_id: (ContactAction.READDED, "") for op in add},
+                removals=[(op.crm_id, RemovalKind.RELEASED) for op in remove],
+            )
         # Deletes before creates: the contact limit was checked with this run's deletes netted.
         for delete_batch in the_plan.delete_batches:
             self.contacts.batch_delete([op.resource_name for op in delete_batch])
-            self.run.deleted += sum(1 for op in delete_batch if not op.duplicate)
-            self._batch_done()
+            gone = [op.crm_id for op in delete_batch if not op.duplicate]
+            self.run.deleted += len(gone)
+            # A duplicate's twin stays, so only whole contacts are recorded as removed.
+            self._batch_done(
+                [op.crm_id for op in delete_batch], removals=[(cid, RemovalKind.DELETED) for cid in gone]
+            )
         for batch in the_plan.create_batches:
             self.create(batch)
         for update_batch in the_plan.update_batches:
@@ -436,12 +477,15 @@ class _Applier:
         self.ctx.step("batch_created")
         by_crm_id = {op.crm_id: op for op in batch}
         done: list[Row] = []
+        outcomes: dict[str, tuple[ContactAction, str]] = {}
         for result in results:
             tagged = read_tag(result.person.person) if result.person is not None else None
             answered = by_crm_id.get(tagged[1]) if tagged is not None else None
             if result.person is None or answered is None:
                 # Left as an intent: the next run adopts it if Google did create it.
                 self.run.failed += 1
+                if result.person is None and 0 <= result.index < len(batch):
+                    outcomes[batch[result.index].crm_id] = (ContactAction.FAILED, result.message)
                 continue
             row = self.rows[answered.crm_id]
             row.state, row.resource_name = RowState.SYNCED, result.person.resource_name
@@ -449,9 +493,11 @@ class _Applier:
             done.append(row)
             if answered.recreate:
                 self.run.recreated += 1
+                outcomes[answered.crm_id] = (ContactAction.RECREATED, "")
             else:
                 self.run.created += 1
-        self._batch_done(done)
+                outcomes[answered.crm_id] = (ContactAction.CREATED, "")
+        self._batch_done([op.crm_id for op in batch], done, outcomes)
 
     def _update(self, batch: Sequence[UpdateOp]) -> None:
         bodies = {op.resource_name: op.contact.update_body() for op in batch}
@@ -462,12 +508,15 @@ class _Applier:
             self.contacts.batch_get(list(bodies), ())
             results = self.contacts.batch_update(bodies, OWNED_FIELDS)
         done: list[Row] = []
+        outcomes: dict[str, tuple[ContactAction, str]] = {}
         for result, op in zip(results, batch, strict=True):
             row = self.rows[op.crm_id]
             if result.person is None:
                 self.run.failed += 1
+                outcomes[op.crm_id] = (ContactAction.FAILED, result.message)
                 continue
             row.etag, row.field_hash = result.person.etag, op.contact.field_hash
             done.append(row)
             self.run.updated += 1
-        self._batch_done(done)
+            outcomes[op.crm_id] = (ContactAction.UPDATED, "")
+        self._batch_done([op.crm_id for op in batch], done, outcomes)

@@ -65,6 +65,27 @@ class RunOutcome(StrEnum):
     """The process died or lost its lease; a later run picked the sync up."""
 
 
+class ContactAction(StrEnum):
+    """What the last run that wrote a contact did with it (recorded with the batch that did it)."""
+
+    CREATED = "created"
+    RECREATED = "recreated"
+    """The user had deleted GroupSync's copy in Google; it was created again."""
+    ADOPTED = "adopted"
+    """An earlier create had reached Google unconfirmed; this run found the contact and kept it."""
+    UPDATED = "updated"
+    READDED = "readded"
+    """The user had taken it out of GroupSync's group; it was put back."""
+    FAILED = "failed"
+    """Google refused the write (``last_reason`` holds Google's words); the next run tries again."""
+
+
+class RemovalKind(StrEnum):
+    DELETED = "deleted"
+    RELEASED = "released"
+    """Kept by the user in an own group: only taken out of GroupSync's group."""
+
+
 def _new_tag() -> str:
     return uuid.uuid4().hex
 
@@ -137,6 +158,12 @@ class SyncedContact(Base):
     deleted_in_google_at: Mapped[datetime | None] = mapped_column()
     """The user deleted GroupSync's copy in Google (it was re-created unless ``stop_syncing``)."""
     stop_syncing: Mapped[bool] = mapped_column(default=False)
+    last_action: Mapped[ContactAction | None] = mapped_column(_enum(ContactAction, 20), default=None)
+    """What the run ``last_run_id`` did with this contact; ``None`` until a run writes it."""
+    last_run_id: Mapped[int | None] = mapped_column(default=None)
+    """The run that last wrote this contact (no foreign key: runs go only with their sync)."""
+    last_reason: Mapped[str] = mapped_column(Text, default="")
+    """Google's words when it refused the last write (``last_action`` is ``failed``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -179,7 +206,28 @@ class SyncRun(Base):
     """Contacts with at least one value Google could not take (details on their mapping rows)."""
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int] = mapped_column(default=0)
+    """Write requests (batches) applied and planned."""
+    contacts_done: Mapped[int] = mapped_column(default=0)
+    contacts_total: Mapped[int] = mapped_column(default=0)
+    """Contacts this run writes (creates, updates, deletes, group changes), and how many it has."""
     google_requests: Mapped[int] = mapped_column(default=0)
+
+
+class SyncRemoval(Base):
+    """A contact a run took out of GroupSync's group, so the user can see what went.
+
+    Only the CRM id is kept: the name shown comes from the CRM while it still holds the contact,
+    so erasing a contact in the CRM leaves nothing personal here.
+    """
+
+    __tablename__ = "sync_removal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("contact_sync.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)
+    crm_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[RemovalKind] = mapped_column(_enum(RemovalKind, 20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SyncLease(Base):

@@ -182,6 +182,18 @@ class Plan:
         )
 
     @property
+    def contacts_to_write(self) -> int:
+        """How many contacts the write requests touch (a contact put back and updated counts once)."""
+        return len(self._written_ids())
+
+    def _written_ids(self) -> set[str]:
+        ids = {op.crm_id for batch in self.create_batches for op in batch}
+        ids.update(op.crm_id for batch in self.update_batches for op in batch)
+        ids.update(op.crm_id for batch in self.delete_batches for op in batch)
+        ids.update(op.crm_id for op in (*self.readd, *self.release))
+        return ids
+
+    @property
     def is_empty(self) -> bool:
         return self.write_requests == 0 and not self.adoptions and not self.forget
 

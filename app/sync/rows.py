@@ -8,7 +8,7 @@ tuple each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,10 +17,11 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 
 from app.db import DbSession, utcnow
 from app.sync.mapping import MappedContact
-from app.sync.models import SyncedContact
+from app.sync.models import ContactAction, RemovalKind, SyncedContact, SyncRemoval
 from app.sync.planner import MappingEntry, RowState
 
 _TABLE = cast(Table, SyncedContact.__table__)
+_REMOVALS = cast(Table, SyncRemoval.__table__)
 
 
 @dataclass(slots=True)
@@ -156,3 +157,41 @@ def forget(session: DbSession, sync_id: int, crm_ids: Sequence[str]) -> None:
                 _TABLE.c.sync_id == sync_id, _TABLE.c.crm_id.in_(crm_ids[start : start + 500])
             )
         )
+
+
+def note_outcomes(
+    session: DbSession, sync_id: int, run_id: int, outcomes: Mapping[str, tuple[ContactAction, str]]
+) -> None:
+    """Record what run ``run_id`` did with each contact (CRM id → action and Google's words, if any).
+
+    Called in the transaction that records the batch itself, so the page never shows an
+    action whose batch was not applied, nor misses one that was.
+    """
+    params = [
+        {"b_sync": sync_id, "b_crm": crm_id, "b_action": action, "b_run": run_id, "b_reason": reason}
+        for crm_id, (action, reason) in outcomes.items()
+    ]
+    if params:
+        stmt = (
+            update(_TABLE)
+            .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
+            .values(
+                last_action=bindparam("b_action"),
+                last_run_id=bindparam("b_run"),
+                last_reason=bindparam("b_reason"),
+            )
+        )
+        session.execute(stmt, params)
+
+
+def note_removals(
+    session: DbSession, sync_id: int, run_id: int, removals: Sequence[tuple[str, RemovalKind]]
+) -> None:
+    """Record the contacts run ``run_id`` took out of GroupSync's group (by CRM id only)."""
+    now = utcnow()
+    params = [
+        {"sync_id": sync_id, "run_id": run_id, "crm_id": crm_id, "kind": kind, "created_at": now}
+        for crm_id, kind in removals
+    ]
+    if params:
+        session.execute(insert(_REMOVALS), params)

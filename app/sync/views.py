@@ -19,8 +19,10 @@ from app.extensions import db
 from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
 from app.ledger.human_view import requires_view_reason
-from app.sync import services
+from app.sync import report, services
 from app.sync.models import ContactSync, SyncRun, SyncStatus
+from app.sync.report import ContactState, SkipReason
+from app.sync.words import not_carried_words
 from app.web import confirm
 
 bp = Blueprint("sync", __name__)
@@ -47,6 +49,29 @@ def fix_link(status: SyncStatus) -> tuple[str, str] | None:
     """(link text, URL) of the page that fixes a sync in ``status``, if one page does."""
     found = _FIXES.get(status)
     return (str(found[0]), url_for(found[1])) if found else None
+
+
+STATE_WORDS = {
+    ContactState.IN_SYNC: _l("in sync"),
+    ContactState.CREATED: _l("created in this run"),
+    ContactState.RECREATED: _l("created again in this run (it had been deleted in Google)"),
+    ContactState.ADOPTED: _l("found in Google and kept in this run"),
+    ContactState.UPDATED: _l("updated in this run"),
+    ContactState.READDED: _l("put back into the group in this run"),
+    ContactState.DELETED: _l("deleted from Google in this run"),
+    ContactState.RELEASED: _l("taken out of the group in this run (kept in your own group)"),
+    ContactState.SKIPPED: _l("skipped"),
+}
+SKIP_WORDS = {
+    SkipReason.STOPPED_BY_USER: _l("you asked GroupSync to leave it alone"),
+    SkipReason.GOOGLE_REFUSED: _l("Google refused the change; the next run tries again"),
+    SkipReason.NOT_CONFIRMED: _l("Google has not confirmed the create yet; the next run checks"),
+}
+
+
+@bp.context_processor
+def _words() -> dict[str, object]:
+    return {"not_carried_words": not_carried_words}
 
 
 def _own_sync(sync_id: int) -> ContactSync:
@@ -109,6 +134,7 @@ def detail(sync_id: int) -> str:
 def _run_json(run: SyncRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
+    contacts = report.progress(run)
     return {
         "outcome": run.outcome.value,
         "trigger": run.trigger,
@@ -116,6 +142,11 @@ def _run_json(run: SyncRun | None) -> dict[str, Any] | None:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "message": run.message,
         "progress": {"done": run.progress_done, "total": run.progress_total},
+        "contacts": {
+            "done": contacts.done,
+            "total": contacts.total,
+            "seconds_left": contacts.seconds_left,
+        },
         "counts": {
             "in_sync": run.in_sync,
             "created": run.created,
@@ -151,6 +182,35 @@ def status(sync_id: int) -> Response:
             "latest_run": _run_json(health.runs[0] if health.runs else None),
         }
     )
+
+
+def _contacts_page(sync: ContactSync, endpoint: str) -> str:
+    page = report.contacts_of(
+        db.session,
+        sync,
+        query=request.args.get("q", ""),
+        page=request.args.get("page", 1, type=int) or 1,
+        run_id=request.args.get("run", type=int),
+    )
+    if page is None:
+        abort(404)
+    return render_template(
+        "sync/contacts.html",
+        sync=sync,
+        contact_list=db.session.get(ContactList, sync.list_id),
+        contacts=page,
+        runs=report.runs_of(db.session, sync),
+        progress=report.progress(page.run) if page.run else None,
+        endpoint=endpoint,
+        state_words=STATE_WORDS,
+        skip_words=SKIP_WORDS,
+    )
+
+
+@bp.get("/syncs/<int:sync_id>/contacts")
+@require_role(Role.ADMIN, Role.MEMBER)
+def contacts(sync_id: int) -> str:
+    return _contacts_page(_own_sync(sync_id), "sync.contacts")
 
 
 @bp.post("/syncs/<int:sync_id>/run")
@@ -203,6 +263,13 @@ def stop_contact(sync_id: int, crm_id: str) -> Response:
 def admin_overview() -> str:
     syncs = db.session.scalars(scoped(db.select(ContactSync), ContactSync).order_by(ContactSync.id)).all()
     return render_template("sync/admin.html", syncs=syncs, account=current_account())
+
+
+@bp.get("/admin/syncs/<int:sync_id>/contacts")
+@require_role(Role.ADMIN)
+@requires_view_reason("sync_health", scope=lambda sync_id: get_scoped_or_404(ContactSync, sync_id))
+def admin_contacts(sync_id: int) -> str:
+    return _contacts_page(get_scoped_or_404(ContactSync, sync_id), "sync.admin_contacts")
 
 
 @bp.post("/admin/syncs/<int:sync_id>/confirm-mass-delete")

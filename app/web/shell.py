@@ -35,11 +35,16 @@ _EVERYONE = frozenset(Role)
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(_l("Dashboard"), "web.dashboard", _EVERYONE, ("web.dashboard", "web.settings")),
-    NavItem(_l("Contact sync"), "sync.overview", _SYNCING, ("sync.overview", "sync.detail")),
+    NavItem(_l("Contact sync"), "sync.overview", _SYNCING, ("sync.overview", "sync.detail", "sync.contacts")),
     NavItem(_l("Google account"), "google.connection", _SYNCING, ("google.",)),
     NavItem(_l("CRM lists"), "crm.overview", _ADMIN, ("crm.",)),
     NavItem(_l("People"), "accounts.members", _ADMIN, ("accounts.", "privacy.member_data")),
-    NavItem(_l("All syncs"), "sync.admin_overview", _ADMIN, ("sync.admin_overview", "worker.")),
+    NavItem(
+        _l("All syncs"),
+        "sync.admin_overview",
+        _ADMIN,
+        ("sync.admin_overview", "sync.admin_contacts", "worker."),
+    ),
     NavItem(
         _l("Data requests"),
         "subject_requests.admin_list",

@@ -361,3 +361,20 @@ def test_mass_delete_guard_matches_its_rule(
     )
     expected = leaving >= minimum and leaving > share * group
     assert (result.blocked is Blocked.MASS_DELETE) == expected
+
+
+def test_contacts_to_write_counts_each_contact_once() -> None:
+    # "a" is put back into the group and updated; "b" is new; "c" leaves; "d" is unchanged.
+    facts = GoogleFacts(
+        inspected={
+            "people/a": remote("people/a", "Old", crm_id="a", in_group=False),
+            "people/c": remote("people/c", crm_id="c"),
+        }
+    )
+    result = plan(
+        [contact("a", "New"), contact("b"), contact("d")], [synced("a"), synced("c"), synced("d")], facts
+    )
+
+    assert (len(result.readd), result.updates, result.creates, result.deletes) == (1, 1, 1, 1)
+    assert result.contacts_to_write == 3
+    assert plan([contact("d")], [synced("d")], GoogleFacts()).contacts_to_write == 0
