@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -120,8 +120,14 @@ def _number_filter(value: int | float | None) -> str:
     return "" if value is None else str(format_decimal(value))
 
 
-def _date_filter(value: datetime | None) -> str:
-    return "" if value is None else str(format_date(to_user_timezone(value), "medium"))
+def _date_filter(value: date | None) -> str:
+    """A stored UTC time's day in the reader's time zone; a calendar date (a policy's effective
+    day) has no zone and is shown as it is. Either in the reader's language."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return str(format_date(to_user_timezone(value), "medium"))
+    return str(format_date(value, "medium"))
 
 
 def _datetime_filter(value: datetime | None, format: str = "medium") -> str:
