@@ -32,6 +32,7 @@ from flask_babel import (
 )
 
 from app.accounts.tenancy import current_membership
+from app.extensions import shown_message
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANGUAGES: Mapping[str, str] = {"uk": "Українська", "en": "English", "ru": "Русский"}
@@ -145,6 +146,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = _datetime_filter
     app.jinja_env.filters["date"] = _date_filter
     app.jinja_env.filters["number"] = _number_filter
+    # A message stored as an id and parameters, in the reader's language (app.extensions.stored_message).
+    app.jinja_env.filters["message"] = shown_message
     app.jinja_env.globals["now_utc"] = lambda: datetime.now(UTC)
     # Multi-line {% trans %} blocks become one message with single spaces (babel.cfg extracts alike).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
