@@ -22,7 +22,7 @@ from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.db import utcnow
-from app.extensions import db
+from app.extensions import db, shown_message
 from app.extensions import gettext as _
 from app.security.audit import AuditAction, step
 
@@ -363,7 +363,7 @@ def upload() -> str | Response:
             user_id=user.id if user else None,
         )
     except csv_import.CsvError as exc:
-        flash(f"{file.filename}: {exc}.", "error")
+        flash(f"{file.filename}: {shown_message(str(exc))}.", "error")
         return redirect(url_for("crm.import_form"))
     except InputError as exc:
         flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
@@ -406,7 +406,7 @@ def run_import(upload_id: int) -> str | Response:
         csv_import.run_upload(db.session, staged, mapping)
     except csv_import.CsvError as exc:
         db.session.rollback()
-        flash(f"{exc}.", "error")
+        flash(f"{shown_message(str(exc))}.", "error")
         return _render_preview(staged, csv_import.parse_csv(staged.content), mapping)
     except services.ConflictError:
         abort(409)
