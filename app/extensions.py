@@ -45,7 +45,8 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext's extractors look 
     return message
 
 
-StoredParam = str | int
+StoredParam = str | int | list[str]
+"""A list is shown as its items (each may be a stored message) joined by "; "."""
 
 
 def stored_message(message: str, **params: StoredParam) -> str:
@@ -68,9 +69,14 @@ def shown_message(stored: str) -> str:
     if not isinstance(data, dict) or not isinstance(data.get("msgid"), str):
         return stored
     params = data.get("params") or {}
-    # Numbers are written the reader's way too (25,000 or 25 000).
-    filled = {
-        name: shown_message(value) if isinstance(value, str) else str(flask_babel.format_decimal(value))
-        for name, value in params.items()
-    }
+    filled = {name: _shown_param(value) for name, value in params.items()}
     return gettext(data["msgid"], **filled) if filled else gettext(data["msgid"])
+
+
+def _shown_param(value: object) -> str:
+    if isinstance(value, str):
+        return shown_message(value)
+    if isinstance(value, list):
+        return "; ".join(_shown_param(item) for item in value)
+    # Numbers are written the reader's way too (25,000 or 25 000).
+    return str(flask_babel.format_decimal(value)) if isinstance(value, int) else str(value)
