@@ -258,6 +258,8 @@ def test_the_evidence_pack_carries_every_translation_of_the_disclosure(app: Flas
 
     files = evidence_documents(app.config["GROUPSYNC"]).files
     assert {"disclosure-v1.md", "disclosure-v1.uk.md", "disclosure-v1.ru.md"} <= set(files)
+    assert {"privacy-policy-v2.uk.md", "privacy-policy-v3.ru.md"} <= set(files)
+    assert "{{" not in files["privacy-policy-v3.uk.md"].decode("utf-8")  # filled in, as users read it
 
 
 @pytest.mark.parametrize(("language", "subject"), [(None, "GroupSync will add"), ("uk", "GroupSync додасть")])
