@@ -69,8 +69,14 @@ def shown_message(stored: str) -> str:
     if not isinstance(data, dict) or not isinstance(data.get("msgid"), str):
         return stored
     params = data.get("params") or {}
+    if not isinstance(params, dict):
+        return stored
     filled = {name: _shown_param(value) for name, value in params.items()}
-    return gettext(data["msgid"], **filled) if filled else gettext(data["msgid"])
+    try:
+        return gettext(data["msgid"], **filled) if filled else gettext(data["msgid"])
+    except (KeyError, ValueError, TypeError):
+        # Text that merely looks like a stored message (a CSV cell, say) must not break the page.
+        return stored
 
 
 def _shown_param(value: object) -> str:

@@ -13,7 +13,7 @@ from flask import Flask
 
 from app.accounts.models import Role
 from app.crm.models import ContactList
-from app.extensions import db, shown_message
+from app.extensions import N_, db, shown_message, stored_message
 from app.google.models import GoogleConnection
 from app.sync import services
 from app.sync.models import ContactSync, RunOutcome, SyncRun, SyncStatus
@@ -113,3 +113,7 @@ def test_a_stored_message_is_english_outside_a_request_and_plain_text_passes_thr
     assert shown_message(detail).startswith("the Google account holds 25000 contacts")
     assert shown_message("written before") == "written before"
     assert shown_message('{"msgid": 1}') == '{"msgid": 1}'
+    # Text that only looks like one (typed into a CSV cell) never breaks the page showing it.
+    crafted = '{"msgid": "%(missing)s", "params": {"other": 1}}'
+    assert shown_message(crafted) == crafted
+    assert shown_message(stored_message(N_("id %(problem)s"), problem=crafted)) == f"id {crafted}"
