@@ -22,7 +22,7 @@ from app.crm import services
 from app.crm.api import ApiError, body_json
 from app.crm.models import ApiKey, ContactList
 from app.crm.validation import check_id
-from app.extensions import csrf, db
+from app.extensions import csrf, db, shown_message
 from app.sync.models import ContactSync
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -73,7 +73,7 @@ def sync_json(sync: ContactSync, lists: dict[int, ContactList]) -> dict[str, Any
         "list_id": contact_list.crm_id if contact_list is not None else None,
         "enabled": sync.enabled,
         "status": sync.status.value,
-        "status_detail": sync.status_detail,
+        "status_detail": shown_message(sync.status_detail),
         "group_name": sync.group_name,
         "last_run_at": _when(sync.last_run_at),
         "last_success_at": _when(sync.last_success_at),

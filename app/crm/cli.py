@@ -14,7 +14,7 @@ from app.crm.csv_import import CsvError, guess_mapping, import_rows, parse_csv
 from app.crm.models import ApiKey, ContactList
 from app.crm.services import ConflictError, NotFoundError
 from app.crm.validation import InputError
-from app.extensions import db
+from app.extensions import db, shown_message
 
 
 @click.group("crm")
@@ -35,13 +35,13 @@ def import_command(file: Path, account_id: int, list_name: str) -> None:
         mapping = guess_mapping(parsed.headers)
         report = import_rows(db.session, account_id, parsed, mapping, list_name)
     except (CsvError, ConflictError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        raise click.ClickException(f"{file}: {shown_message(str(exc))}") from None
     except InputError as exc:
         raise click.ClickException(f"--list: {exc.errors[0].message}") from None
     columns = ", ".join(f"{h} -> {t}" for h, t in zip(parsed.headers, mapping, strict=True) if t)
     click.echo(f"Columns: {columns}")
     for row in report.rows:
-        reason = f": {row.reason}" if row.reason else ""
+        reason = f": {shown_message(row.reason)}" if row.reason else ""
         click.echo(f"row {row.row} {row.crm_id or '-'} {row.status}{reason}")
     counts = ", ".join(f"{report.count(s)} {s}" for s in ("created", "updated", "unchanged", "skipped"))
     click.echo(f"List '{report.list_name}': {counts}")

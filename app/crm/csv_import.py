@@ -26,6 +26,7 @@ from app.crm.models import CrmContact, CsvUpload
 from app.crm.services import Outcome, transaction
 from app.crm.validation import InputError, check_id, check_name, validate_contact
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import N_, stored_message
 
 MAX_ROWS = 25_000
 """A Google account holds at most 25,000 contacts, so a longer list could never be mirrored."""
@@ -52,7 +53,8 @@ _ALIASES: dict[str, str] = {
 
 
 class CsvError(Exception):
-    """The file as a whole cannot be imported (the message says why)."""
+    """The file as a whole cannot be imported; ``str()`` is a stored message saying why (show it with
+    :func:`app.extensions.shown_message`, in the reader's language)."""
 
 
 class CellError(Exception):
@@ -93,10 +95,13 @@ def parse_csv(content: bytes) -> ParsedCsv:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvError(
-            f"the file is not UTF-8: invalid byte at offset {exc.start}; save it as CSV UTF-8"
+            stored_message(
+                N_("the file is not UTF-8: invalid byte at offset %(offset)s; save it as CSV UTF-8"),
+                offset=exc.start,
+            )
         ) from None
     if "\x00" in text:
-        raise CsvError("the file contains NUL bytes; it is not a text CSV")
+        raise CsvError(stored_message(N_("the file contains NUL bytes; it is not a text CSV")))
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -107,14 +112,27 @@ def parse_csv(content: bytes) -> ParsedCsv:
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise CsvError(f"the file has more than {MAX_ROWS} rows, the most a Google account can hold")
+                raise CsvError(
+                    stored_message(
+                        N_("the file has more than %(rows)s rows, the most a Google account can hold"),
+                        rows=MAX_ROWS,
+                    )
+                )
             rows.append((number, cells))
     except csv.Error as exc:
-        raise CsvError(f"the file is not valid CSV near line {reader.line_num}: {exc}") from None
+        raise CsvError(
+            stored_message(
+                N_("the file is not valid CSV near line %(line)s: %(error)s"),
+                line=reader.line_num,
+                error=str(exc),
+            )
+        ) from None
     if not any(headers):
-        raise CsvError("the file is empty or has no header row")
+        raise CsvError(stored_message(N_("the file is empty or has no header row")))
     if not rows:
-        raise CsvError("the file has a header row but no contacts below it; nothing to import")
+        raise CsvError(
+            stored_message(N_("the file has a header row but no contacts below it; nothing to import"))
+        )
     return ParsedCsv(headers, rows, delimiter)
 
 
@@ -138,15 +156,25 @@ def guess_mapping(headers: Sequence[str]) -> list[str]:
 
 def check_mapping(parsed: ParsedCsv, mapping: Sequence[str]) -> None:
     if len(mapping) != len(parsed.headers):
-        raise CsvError(f"the mapping names {len(mapping)} columns but the file has {len(parsed.headers)}")
+        raise CsvError(
+            stored_message(
+                N_("the mapping names %(mapped)s columns but the file has %(columns)s"),
+                mapped=len(mapping),
+                columns=len(parsed.headers),
+            )
+        )
     chosen = [m for m in mapping if m]
     for target in chosen:
         if target not in TARGETS:
-            raise CsvError(f"'{target}' is not a field a column can be mapped to")
+            raise CsvError(
+                stored_message(N_("'%(target)s' is not a field a column can be mapped to"), target=target)
+            )
         if chosen.count(target) > 1:
-            raise CsvError(f"more than one column is mapped to '{target}'")
+            raise CsvError(
+                stored_message(N_("more than one column is mapped to '%(target)s'"), target=target)
+            )
     if "id" not in chosen:
-        raise CsvError("map one column to 'id' (the CRM's id of each contact)")
+        raise CsvError(stored_message(N_("map one column to 'id' (the CRM's id of each contact)")))
 
 
 _BIRTHDAY_FORMATS = (
@@ -214,7 +242,9 @@ def _overlay_birthday(row: _Row, name: str, mapped: _Mapped) -> None:
     row.columns[name] = row.headers[target]
     row.payload[name] = _birthday(row.cells[target]) if row.cells[target] else None
     if row.cells[target] and row.payload[name] is None:
-        raise CellError(row.headers[target], "is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY")
+        raise CellError(
+            row.headers[target], stored_message(N_("is not a date: use YYYY-MM-DD, --MM-DD or DD.MM.YYYY"))
+        )
 
 
 def _overlay_address(row: _Row, name: str, mapped: _Mapped) -> None:
@@ -272,9 +302,21 @@ class NothingToImportError(CsvError):
     def __init__(self, check: RowCheck) -> None:
         self.check = check
         first = check.refused[0] if check.refused else None
-        example = f" (row {first.row}: {first.reason})" if first else ""
         count = len(check.refused)
-        super().__init__(f"none of the {count} rows can be imported{example}; nothing was created")
+        if first is None:
+            super().__init__(stored_message(N_("none of the rows can be imported; nothing was created")))
+            return
+        super().__init__(
+            stored_message(
+                N_(
+                    "none of the %(count)s rows can be imported (row %(row)s: %(reason)s); "
+                    "nothing was created"
+                ),
+                count=count,
+                row=first.row,
+                reason=first.reason,
+            )
+        )
 
 
 def check_rows(session: DbSession, account_id: int, parsed: ParsedCsv, mapping: Sequence[str]) -> RowCheck:
@@ -312,17 +354,25 @@ def check_rows(session: DbSession, account_id: int, parsed: ParsedCsv, mapping: 
             payload, columns = _row_payload(values, base, headers)
             data = validate_contact(payload, default_region=region, crm_id=crm_id)
         except CellError as exc:
-            reason = f"column '{exc.column}' {exc.message}"
+            reason = stored_message(
+                N_("column '%(column)s' %(problem)s"), column=exc.column, problem=exc.message
+            )
             result.refused.append(RowReport(number, crm_id, "skipped", reason))
             continue
         except InputError as exc:
             first = exc.errors[0]
-            where = f"column '{columns[first.field]}'" if first.field in columns else first.field
-            result.refused.append(RowReport(number, crm_id, "skipped", f"{where} {first.message}"))
+            reason = (
+                stored_message(
+                    N_("column '%(column)s' %(problem)s"), column=columns[first.field], problem=first.message
+                )
+                if first.field in columns
+                else stored_message(N_("%(field)s %(problem)s"), field=first.field, problem=first.message)
+            )
+            result.refused.append(RowReport(number, crm_id, "skipped", reason))
             continue
         if data == ContactData(crm_id=crm_id):
             # A contact with nothing but an id would be an empty entry in every Google group.
-            reason = "has nothing but an id: every other mapped column is empty"
+            reason = stored_message(N_("has nothing but an id: every other mapped column is empty"))
             result.refused.append(RowReport(number, crm_id, "skipped", reason))
             continue
         result.accepted.append((number, data))
@@ -366,16 +416,21 @@ def _import_rows(
 
 
 def _row_problem(cells: list[str], parsed: ParsedCsv, crm_id: str, seen: dict[str, int]) -> str | None:
+    """Why the row cannot be read, as a stored message (the report is shown later, to any reader)."""
     if len(cells) > len(parsed.headers):
-        return f"has {len(cells)} cells but the header has {len(parsed.headers)} columns"
+        return stored_message(
+            N_("has %(cells)s cells but the header has %(columns)s columns"),
+            cells=len(cells),
+            columns=len(parsed.headers),
+        )
     if not crm_id:
-        return "no CRM id in the id column"
+        return stored_message(N_("no CRM id in the id column"))
     try:
         check_id(crm_id, "id")
     except InputError as exc:
-        return f"id {exc.errors[0].message}"
+        return stored_message(N_("id %(problem)s"), problem=exc.errors[0].message)
     if crm_id in seen:
-        return f"id '{crm_id}' already appears in row {seen[crm_id]}"
+        return stored_message(N_("id '%(id)s' already appears in row %(row)s"), id=crm_id, row=seen[crm_id])
     return None
 
 
@@ -431,7 +486,11 @@ def run_upload(session: DbSession, upload: CsvUpload, mapping: Sequence[str]) ->
     if report is not None:
         return report
     if upload.report is None:
-        raise CsvError("this file is being imported by another request; reload its report in a moment")
+        raise CsvError(
+            stored_message(
+                N_("this file is being imported by another request; reload its report in a moment")
+            )
+        )
     return report_from_json(upload.report)
 
 

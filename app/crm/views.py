@@ -22,7 +22,7 @@ from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
 from app.crm.validation import InputError
 from app.db import utcnow
-from app.extensions import db, ngettext
+from app.extensions import db, ngettext, shown_message
 from app.extensions import gettext as _
 from app.flows import reach
 from app.security.audit import AuditAction, step
@@ -452,7 +452,7 @@ def upload() -> str | Response:
             user_id=user.id if user else None,
         )
     except csv_import.CsvError as exc:
-        flash(f"{file.filename}: {exc}.", "error")
+        flash(f"{file.filename}: {shown_message(str(exc))}.", "error")
         return redirect(url_for("crm.import_form"))
     except InputError as exc:
         flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
@@ -495,7 +495,7 @@ def run_import(upload_id: int) -> str | Response | tuple[str, int]:
         csv_import.run_upload(db.session, staged, mapping)
     except csv_import.CsvError as exc:
         db.session.rollback()
-        flash(f"{exc}.", "error")
+        flash(f"{shown_message(str(exc))}.", "error")
         # The mapping page again, with what the admin chose and 400: nothing was imported.
         return _render_preview(staged, csv_import.parse_csv(staged.content), mapping), 400
     except services.ConflictError:

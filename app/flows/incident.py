@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.config import Settings
 from app.db import DbSession, unit_of_work
+from app.extensions import N_, shown_message, stored_message
 from app.ledger.events import DataCategory, Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.queries import IncidentRow, incident
@@ -26,27 +28,28 @@ from app.mail import Mail, Mailer, MailError
 from app.privacy import notices
 
 CATEGORY_WORDS: dict[str, str] = {
-    DataCategory.NAMES: "contact names",
-    DataCategory.ORGANIZATIONS: "contacts' companies and job titles",
-    DataCategory.EMAIL_ADDRESSES: "contacts' e-mail addresses",
-    DataCategory.PHONE_NUMBERS: "contacts' phone numbers",
-    DataCategory.BIRTHDAYS: "contacts' birthdays",
-    DataCategory.BIOGRAPHIES: "contact notes",
-    DataCategory.ADDRESSES: "contacts' postal addresses",
-    DataCategory.IM_CLIENTS: "contacts' messenger handles",
-    DataCategory.URLS: "contacts' web and social profile links",
-    DataCategory.MEMBERSHIPS: "which contacts are in the GroupSync group",
-    DataCategory.CLIENT_DATA: "GroupSync's own markers on contacts",
-    DataCategory.CONTACT_GROUPS: "the GroupSync contact group",
-    DataCategory.METADATA: "Google's identifiers and version tags of contacts",
-    DataCategory.OAUTH_TOKENS: "GroupSync's access tokens for your Google account",
-    DataCategory.IDENTITY: "your Google account identifier, name and e-mail address",
+    DataCategory.NAMES: N_("contact names"),
+    DataCategory.ORGANIZATIONS: N_("contacts' companies and job titles"),
+    DataCategory.EMAIL_ADDRESSES: N_("contacts' e-mail addresses"),
+    DataCategory.PHONE_NUMBERS: N_("contacts' phone numbers"),
+    DataCategory.BIRTHDAYS: N_("contacts' birthdays"),
+    DataCategory.BIOGRAPHIES: N_("contact notes"),
+    DataCategory.ADDRESSES: N_("contacts' postal addresses"),
+    DataCategory.IM_CLIENTS: N_("contacts' messenger handles"),
+    DataCategory.URLS: N_("contacts' web and social profile links"),
+    DataCategory.MEMBERSHIPS: N_("which contacts are in the GroupSync group"),
+    DataCategory.CLIENT_DATA: N_("GroupSync's own markers on contacts"),
+    DataCategory.CONTACT_GROUPS: N_("the GroupSync contact group"),
+    DataCategory.METADATA: N_("Google's identifiers and version tags of contacts"),
+    DataCategory.OAUTH_TOKENS: N_("GroupSync's access tokens for your Google account"),
+    DataCategory.IDENTITY: N_("your Google account identifier, name and e-mail address"),
 }
-DEFAULT_ADVICE = (
+DEFAULT_ADVICE = N_(
     "Check the contacts in your GroupSync group and your Google account's recent security "
     "activity (myaccount.google.com/security). If you want to stop GroupSync's access, "
     "disconnect Google in GroupSync or remove GroupSync at myaccount.google.com/permissions."
 )
+"""Marked for translation: readers see it in their language (an operator's own advice shows as written)."""
 
 
 @dataclass(frozen=True)
@@ -98,19 +101,49 @@ def _already_notified(session: DbSession, row: IncidentRow, window: dict[str, st
     )
 
 
-def message(incident_: Incident, row: IncidentRow, kinds: list[str], settings: Settings) -> Mail:
-    data = "; ".join(kinds) if kinds else "no recorded kinds of contact data (only requests to Google)"
-    body = (
-        f"{settings.operator.legal_name}, which runs the GroupSync installation you use, is writing "
-        "to tell you about a security incident that may have exposed data about you.\n\n"
-        f"What happened: {incident_.description}\n\n"
-        f"Period: from {incident_.start:%Y-%m-%d %H:%M} to {incident_.end:%Y-%m-%d %H:%M} UTC\n"
-        f"GroupSync account: {row.account_name or row.account_id}\n"
-        f"Data involved: {data} ({row.flows} recorded flows of your Google data in that period)\n\n"
-        f"What to do: {incident_.advice}\n\n"
-        f"Questions: write to {settings.operator.privacy_email}.\n"
+def notice_texts(
+    incident_: Incident, row: IncidentRow, kinds: list[str], settings: Settings
+) -> tuple[str, str]:
+    """Subject and body as stored messages: the notice in GroupSync shows them in its reader's language.
+
+    ``kinds`` are :data:`CATEGORY_WORDS` values (message ids); the operator's own words are kept as
+    written, except the default advice, which is translated.
+    """
+    data: list[str] | str = [stored_message(kind) for kind in kinds]
+    if not kinds:
+        data = stored_message(N_("no recorded kinds of contact data (only requests to Google)"))
+    advice = stored_message(DEFAULT_ADVICE) if incident_.advice == DEFAULT_ADVICE else incident_.advice
+    body = stored_message(
+        N_(
+            "%(operator)s, which runs the GroupSync installation you use, is writing to tell you about a "
+            "security incident that may have exposed data about you.\n\n"
+            "What happened: %(what)s\n\n"
+            "Period: from %(start)s to %(end)s UTC\n"
+            "GroupSync account: %(account)s\n"
+            "Data involved: %(data)s (%(flows)s recorded flows of your Google data in that period)\n\n"
+            "What to do: %(advice)s\n\n"
+            "Questions: write to %(email)s."
+        ),
+        operator=settings.operator.legal_name,
+        what=incident_.description,
+        start=f"{incident_.start:%Y-%m-%d %H:%M}",
+        end=f"{incident_.end:%Y-%m-%d %H:%M}",
+        account=row.account_name or str(row.account_id),
+        data=data,
+        flows=row.flows,
+        advice=advice,
+        email=settings.operator.privacy_email,
     )
-    return Mail(to=row.user_email or "", subject="Security incident: data about you in GroupSync", body=body)
+    return stored_message(N_("Security incident: data about you in GroupSync")), body
+
+
+def message(
+    incident_: Incident, row: IncidentRow, kinds: list[str], settings: Settings, language: str | None = None
+) -> Mail:
+    """The e-mail, in the language the user chose for GroupSync (English if none)."""
+    subject, body = notice_texts(incident_, row, kinds, settings)
+    with force_locale(language or "en"):
+        return Mail(to=row.user_email or "", subject=shown_message(subject), body=shown_message(body) + "\n")
 
 
 def notify_incident(session: DbSession, incident_: Incident, *, settings: Settings) -> list[Notified]:
@@ -125,7 +158,8 @@ def notify_incident(session: DbSession, incident_: Incident, *, settings: Settin
             done.append(Notified(row.account_id, row.user_id, "skipped"))
             continue
         kinds = categories_for(session, row, incident_.start, incident_.end)
-        mail = message(incident_, row, kinds, settings)
+        reader = session.get(User, row.user_id)
+        mail = message(incident_, row, kinds, settings, reader.language if reader is not None else None)
         try:
             mailer.send(mail)
             outcome = "sent"
@@ -135,7 +169,7 @@ def notify_incident(session: DbSession, incident_: Incident, *, settings: Settin
             user = work.get(User, row.user_id)
             if user is None:
                 continue
-            notices.add(work, row.user_id, notices.INCIDENT, mail.subject, mail.body)
+            notices.add(work, row.user_id, notices.INCIDENT, *notice_texts(incident_, row, kinds, settings))
             record(
                 work,
                 Flow(

@@ -40,6 +40,7 @@ from app.ledger.standalone_verify import (
 )
 from app.privacy import disclosure
 from app.privacy.policy import current_policy, policy_dir, version_numbers
+from app.privacy.policy import languages_of as policy_languages
 from app.privacy.policy import load as load_policy
 
 PACK_FORMAT = "groupsync-evidence-pack/2"
@@ -176,6 +177,9 @@ def evidence_documents(settings: Settings) -> Documents:
         policy = load_policy(directory, number)
         # As users read it: operator details and retention periods filled in from the settings.
         files[f"privacy-policy-{policy.version}.md"] = policy.filled(settings).encode("utf-8")
+        for language in policy_languages(directory, number)[1:]:
+            translated = load_policy(directory, number, language).filled(settings)
+            files[f"privacy-policy-{policy.version}.{language}.md"] = translated.encode("utf-8")
     for version in disclosure.versions():
         files[f"disclosure-{version}.md"] = disclosure.load(version).markdown.encode("utf-8")
         # Users accepted the text in their language; each translation is part of the record too.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import unit_of_work
+from app.extensions import ngettext
 from app.ledger.models import EvidencePackRequest, PackState
 from app.ledger.pack import signed_evidence_pack
 from app.ledger.signing import Signer
@@ -54,7 +55,11 @@ def request_pack(
     ).all()
     if len(waiting) >= PENDING_PER_ACCOUNT:
         raise PackRequestError(
-            f"{len(waiting)} evidence packs are already being made for this account; wait for them first."
+            ngettext(
+                "%(num)s evidence pack is already being made for this account; wait for it first.",
+                "%(num)s evidence packs are already being made for this account; wait for them first.",
+                len(waiting),
+            )
         )
     request = EvidencePackRequest(
         account_id=account_id, requested_by=user_id, window_start=start, window_end=end, created_at=now

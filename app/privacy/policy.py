@@ -3,14 +3,15 @@
 GroupSync ships a default in ``content/policy/``; operators publish their own by pointing
 ``GROUPSYNC_PRIVACY_POLICY_DIR`` at a directory of ``v<N>.md`` files. A translation of a version
 sits beside it as ``v<N>.<language>.md`` (``v2.uk.md``); readers of a language without one see
-the English file, and the version number is the same in every language. Published versions are
-never edited: a change is a new file. Every version must carry the statements Google
+the English file, and the version number and effective date are the same in every language.
+Published versions are never edited: a change is a new file. Every version must carry the statements Google
 requires (:data:`REQUIRED_STATEMENTS`), so an operator's text cannot silently drop them.
 The disclosure gate compares :func:`current_policy_version` with what a user accepted.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +25,11 @@ from app.config import Settings
 
 DEFAULT_DIR = Path(__file__).parent / "content" / "policy"
 _VERSION_FILE = re.compile(r"v(\d+)\.md")
-_EFFECTIVE = re.compile(r"^Effective:\s*(\d{4}-\d{2}-\d{2})\s*$", re.MULTILINE)
+# The date line in each language's own words ("Effective:" in English).
+_EFFECTIVE = re.compile(
+    r"^(?:Effective|Чинна з|Действует с):\s*(\d{4}-\d{2}-\d{2})\s*$",  # noqa: RUF001 (Ukrainian and Russian words)
+    re.MULTILINE,
+)
 
 REQUIRED_STATEMENTS = (
     "GroupSync's use and transfer to any other app of information received from Google APIs will adhere "
@@ -33,6 +38,21 @@ REQUIRED_STATEMENTS = (
 )
 """Sentences each version must contain word for word, as whole sentences (links and emphasis aside):
 a phrase inside a different sentence ("will not adhere to...") does not count."""
+
+TRANSLATED_STATEMENTS: dict[str, tuple[str, ...]] = {
+    language: tuple(statements)
+    for language, statements in json.loads(
+        (Path(__file__).parent / "content" / "required_statements.json").read_text(encoding="utf-8")
+    ).items()
+}
+""":data:`REQUIRED_STATEMENTS` in each language GroupSync ships (kept in a JSON file beside the texts):
+a translation in that language must carry them word for word; a translation into another language
+must carry the English sentences."""
+
+
+def required_statements(language: str) -> tuple[str, ...]:
+    return TRANSLATED_STATEMENTS.get(language, REQUIRED_STATEMENTS)
+
 
 PLACEHOLDERS = (
     "operator_name",
@@ -123,17 +143,38 @@ def version_numbers(directory: Path) -> list[int]:
     return numbers
 
 
+def languages_of(directory: Path, number: int) -> list[str]:
+    """The languages version ``number`` is published in: English, then each translation beside it."""
+    return ["en", *sorted(path.suffixes[0][1:] for path in directory.glob(f"v{number}.*.md"))]
+
+
 def load(directory: Path, number: int, language: str = "en") -> PolicyVersion:
-    """Version ``number`` in ``language`` when translated, else in English."""
+    """Version ``number`` in ``language`` when translated, else in English.
+
+    A translation must carry the required statements in its own language and the English file's
+    effective date: the version number and date are one for every language.
+    """
     translated = directory / f"v{number}.{language}.md"
-    path = translated if language != "en" and translated.is_file() else directory / f"v{number}.md"
+    if language != "en" and translated.is_file():
+        shown = _read(translated, number, language)
+        english = _read(directory / f"v{number}.md", number, "en")
+        if shown.effective != english.effective:
+            raise PolicyError(
+                f"privacy policy {translated} takes effect on {shown.effective}, "
+                f"but its English text on {english.effective}"
+            )
+        return shown
+    return _read(directory / f"v{number}.md", number, "en")
+
+
+def _read(path: Path, number: int, language: str) -> PolicyVersion:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LookupError(f"no privacy policy version v{number}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"privacy policy {path} cannot be read as UTF-8 text: {exc}") from exc
-    missing = missing_statements(text)
+    missing = missing_statements(text, required_statements(language))
     if missing:
         raise PolicyError(
             f"privacy policy {path} lacks the required sentence(s), word for word: {' | '.join(missing)}"
@@ -144,7 +185,7 @@ def load(directory: Path, number: int, language: str = "en") -> PolicyVersion:
             f"privacy policy {path} uses unknown placeholder(s) {', '.join(unknown)}; "
             f"known: {', '.join(PLACEHOLDERS)}"
         )
-    return PolicyVersion(number, text, path, language if path == translated else "en")
+    return PolicyVersion(number, text, path, language)
 
 
 def utc_today() -> date:
@@ -155,21 +196,29 @@ def _in_force(version: PolicyVersion, today: date) -> bool:
     return version.effective is None or version.effective <= today
 
 
-def current_policy(settings: Settings | None = None, today: date | None = None) -> PolicyVersion:
-    """The newest version whose effective date has come (a version without one is in force at once)."""
+def current_policy(
+    settings: Settings | None = None, today: date | None = None, language: str = "en"
+) -> PolicyVersion:
+    """The newest version whose effective date has come (a version without one is in force at once),
+    in ``language`` when it is translated (the English file decides which version is in force)."""
     directory = policy_dir(settings)
     today = today or utc_today()
     loaded = [load(directory, number) for number in version_numbers(directory)]
     in_force = [version for version in loaded if _in_force(version, today)]
-    return in_force[-1] if in_force else loaded[0]
+    chosen = in_force[-1] if in_force else loaded[0]
+    return chosen if language == "en" else load(directory, chosen.number, language)
 
 
-def upcoming_policy(settings: Settings | None = None, today: date | None = None) -> PolicyVersion | None:
+def upcoming_policy(
+    settings: Settings | None = None, today: date | None = None, language: str = "en"
+) -> PolicyVersion | None:
     """A published version that takes effect later: users are told about it and may accept it early."""
     directory = policy_dir(settings)
     today = today or utc_today()
     newest = load(directory, version_numbers(directory)[-1])
-    return None if _in_force(newest, today) else newest
+    if _in_force(newest, today):
+        return None
+    return newest if language == "en" else load(directory, newest.number, language)
 
 
 def current_policy_version(settings: Settings | None = None) -> str:

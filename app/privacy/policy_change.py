@@ -14,11 +14,13 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import force_locale, format_date
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.config import Settings
 from app.db import DbSession, unit_of_work
+from app.extensions import gettext as _
 from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Trigger
 from app.ledger.models import LedgerEntry
 from app.ledger.services import record
@@ -89,19 +91,26 @@ def _already_told(session: DbSession, user_id: int, version: str) -> bool:
 
 
 def notice_mail(user: User, version: PolicyVersion, settings: Settings) -> Mail:
-    body = (
-        f"GroupSync's privacy policy changes: version {version.version} takes effect on "
-        f"{version.effective:%Y-%m-%d}.\n\n"
-        f"Read it and accept it here: {settings.public_url}/privacy/review\n\n"
-        "If you have not accepted it by that date, GroupSync pauses your contact sync until you "
-        "do; nothing in your Google Contacts is changed meanwhile. Once you accept, the sync "
-        "resumes by itself.\n"
-    )
-    return Mail(
-        to=user.email,
-        subject=f"GroupSync privacy policy {version.version} from {version.effective}",
-        body=body,
-    )
+    """The notice in the language the user chose for GroupSync's pages (English if none)."""
+    with force_locale(user.language or "en"):
+        when = format_date(version.effective, "long") if version.effective else version.version
+        body = "\n\n".join(
+            [
+                _(
+                    "GroupSync's privacy policy changes: version %(version)s takes effect on %(when)s.",
+                    version=version.version,
+                    when=when,
+                ),
+                _("Read it and accept it here: %(url)s", url=f"{settings.public_url}/privacy/review"),
+                _(
+                    "If you have not accepted it by that date, GroupSync pauses your contact sync until you "
+                    "do; nothing in your Google Contacts is changed meanwhile. Once you accept, the sync "
+                    "resumes by itself."
+                ),
+            ]
+        )
+        subject = _("GroupSync privacy policy %(version)s from %(when)s", version=version.version, when=when)
+    return Mail(to=user.email, subject=subject, body=body + "\n")
 
 
 def notify_upcoming(

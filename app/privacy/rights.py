@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.services import lock_memberships
 from app.db import Base, DbSession, plain, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.ledger.events import (
     DataCategory,
     Destination,
@@ -89,7 +90,7 @@ def admin_request(session: Session, membership: Membership, admin: Membership) -
     The user row goes too only when this account is the last one the person belongs to.
     """
     if admin.role is not Role.ADMIN or admin.account_id != membership.account_id:
-        raise RightsError("member", "Only an admin of the member's own account can do this.")
+        raise RightsError("member", _("Only an admin of the member's own account can do this."))
     elsewhere = session.scalar(
         select(func.count())
         .select_from(Membership)
@@ -212,9 +213,9 @@ def export(session: Session, subject: Subject, *, reason: HumanViewReason | None
     """
     user = session.get(User, subject.user_id)
     if user is None:
-        raise RightsError("member", "There is no such person (any more).")
+        raise RightsError("member", _("There is no such person (any more)."))
     if not subject.by_self and reason is None:
-        raise RightsError("reason", "Choose the reason you need this member's data.")
+        raise RightsError("reason", _("Choose the reason you need this member's data."))
     roots = _personal_roots(user.id, user.email, subject.account_ids)
     if subject.whole_person:
         for table, conditions in _person_roots(subject, user.email).items():
@@ -343,7 +344,7 @@ def _sole_admin_of(session: Session, user_id: int, account_ids: tuple[int, ...])
 def subject_user(session: DbSession, subject: Subject) -> User:
     user = session.get(User, subject.user_id)
     if user is None:
-        raise RightsError("member", "There is no such person (any more).")
+        raise RightsError("member", _("There is no such person (any more)."))
     return user
 
 
@@ -355,7 +356,11 @@ def refuse_last_admin(session: DbSession, subject: Subject) -> None:
         names = ", ".join(a.name for a in sole)
         raise RightsError(
             "member",
-            f"{user.email} is the last admin of {names}: make someone else admin first, then delete.",
+            _(
+                "%(email)s is the last admin of %(accounts)s: make someone else admin first, then delete.",
+                email=user.email,
+                accounts=names,
+            ),
         )
 
 

@@ -64,8 +64,9 @@ def _review_context() -> dict[str, object]:
     me = _me()
     settings = current_settings()
     status = policy_change.status_for(db.session(), me.user_id, me.account_id, settings=settings)
-    to_accept = [policies.current_policy()] if status.paused else []
-    upcoming = policies.upcoming_policy()
+    language = current_language()
+    to_accept = [policies.current_policy(language=language)] if status.paused else []
+    upcoming = policies.upcoming_policy(language=language)
     if upcoming is not None:
         to_accept.append(upcoming)
     return {"status": status, "to_accept": to_accept, "disclosure": disclosure.current(current_language())}

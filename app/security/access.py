@@ -13,6 +13,9 @@ from datetime import datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.extensions import gettext as _
+from app.extensions import lazy_gettext as _l
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -24,7 +27,7 @@ class Channel(StrEnum):
     API = "api"
 
 
-CHANNEL_NAMES = {Channel.WEB: "the web pages", Channel.API: "the CRM API"}
+CHANNEL_NAMES = {Channel.WEB: _l("the web pages"), Channel.API: _l("the CRM API")}
 
 
 class RuleError(ValueError):
@@ -40,9 +43,15 @@ def parse_networks(text: str, name: str) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(raw, strict=False))
         except ValueError:
-            raise RuleError(f"{name}: '{raw[:60]}' is not an IPv4 or IPv6 address or range (CIDR).") from None
+            raise RuleError(
+                _(
+                    "%(field)s: '%(value)s' is not an IPv4 or IPv6 address or range (CIDR).",
+                    field=name,
+                    value=raw[:60],
+                )
+            ) from None
     if len(networks) > MAX_NETWORKS:
-        raise RuleError(f"{name}: at most {MAX_NETWORKS} ranges.")
+        raise RuleError(_("%(field)s: at most %(most)s ranges.", field=name, most=MAX_NETWORKS))
     return tuple(networks)
 
 
@@ -72,14 +81,18 @@ def parse_hours(text: str, name: str) -> Hours | None:
         return None
     found = _HOURS.match(value)
     if found is None:
-        raise RuleError(f"{name}: write the allowed hours as HH:MM-HH:MM, for example 08:00-19:00.")
+        raise RuleError(
+            _("%(field)s: write the allowed hours as HH:MM-HH:MM, for example 08:00-19:00.", field=name)
+        )
     start_h, start_m, end_h, end_m = (int(part) for part in found.groups())
     if end_h == 24 and end_m:
-        raise RuleError(f"{name}: the latest end is 24:00.")
+        raise RuleError(_("%(field)s: the latest end is 24:00.", field=name))
     start = time(start_h, start_m)
     end = time.max if end_h == 24 else time(end_h, end_m)
     if start == end:
-        raise RuleError(f"{name}: the start and the end are the same; leave it empty to allow all day.")
+        raise RuleError(
+            _("%(field)s: the start and the end are the same; leave it empty to allow all day.", field=name)
+        )
     return Hours(start, end)
 
 
@@ -89,7 +102,7 @@ def parse_zone(text: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise RuleError(
-            f"Time zone: '{name[:60]}' is not a known time zone (for example Europe/Kyiv)."
+            _("Time zone: '%(value)s' is not a known time zone (for example Europe/Kyiv).", value=name[:60])
         ) from None
     return name
 
@@ -120,15 +133,25 @@ def decide(rules: Rules, channel: Channel, address: str, moment: datetime, zone:
         if ip is None or not any(ip.version == n.version and ip in n for n in rules.networks):
             return Refusal(
                 "address_not_allowed",
-                f"This account allows {where} only from certain network addresses, "
-                f"and your address {address or 'unknown'} is not one of them.",
+                _(
+                    "This account allows %(where)s only from certain network addresses, "
+                    "and your address %(address)s is not one of them.",
+                    where=str(where),
+                    address=address or _("unknown"),
+                ),
             )
     if rules.hours is not None:
         local = moment.astimezone(ZoneInfo(zone))
         if not rules.hours.admits(local.time()):
             return Refusal(
                 "outside_allowed_hours",
-                f"This account allows {where} only from {rules.hours} ({zone} time); "
-                f"it is now {local.strftime('%H:%M')} there.",
+                _(
+                    "This account allows %(where)s only from %(hours)s (%(zone)s time); "
+                    "it is now %(now)s there.",
+                    where=str(where),
+                    hours=str(rules.hours),
+                    zone=zone,
+                    now=local.strftime("%H:%M"),
+                ),
             )
     return None

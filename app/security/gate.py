@@ -14,6 +14,7 @@ from app.accounts.tenancy import current_login, sign_out
 from app.crm import services as crm_services
 from app.db import utcnow
 from app.extensions import db
+from app.extensions import lazy_gettext as _l
 from app.security import restrictions, services
 from app.security.access import Channel
 from app.security.services import Ended
@@ -53,10 +54,10 @@ SECOND_FACTOR_ENDPOINTS = frozenset(
 )
 
 _ENDED = {
-    Ended.IDLE: (
+    Ended.IDLE: _l(
         "You were signed out after a time without activity, as this account requires. Please sign in again."
     ),
-    Ended.ABSOLUTE: "Your session reached the longest time this account allows. Please sign in again.",
+    Ended.ABSOLUTE: _l("Your session reached the longest time this account allows. Please sign in again."),
 }
 
 
@@ -80,8 +81,8 @@ def check_request() -> Response | None:
         services.end_login(db.session, login.id)
         sign_out()
         if _wants_json():
-            return _json(401, "session_ended", _ENDED[ended])
-        flash(_ENDED[ended], "info")
+            return _json(401, "session_ended", str(_ENDED[ended]))
+        flash(str(_ENDED[ended]), "info")
         return redirect(url_for("auth.sign_in"))
     refusal = restrictions.check_access(
         db.session, membership.account_id, Channel.WEB, request.remote_addr or "", user_id=membership.user_id

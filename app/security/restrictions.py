@@ -10,6 +10,7 @@ from datetime import datetime
 
 from app.accounts.models import LoginSession, Membership
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
 from app.google.vault import TokenVault
 from app.security import audit
@@ -68,7 +69,7 @@ def update_access_rules(
     for name, label in RULE_LABELS.items():
         try:
             parse = parse_networks if name.endswith("networks") else parse_hours
-            parsed[name] = parse(texts[name], label)
+            parsed[name] = parse(texts[name], str(label))
         except RuleError as exc:
             problems.append(str(exc))
     try:
@@ -80,8 +81,11 @@ def update_access_rules(
     web = Rules(parse_networks(texts["web_networks"], ""), None)
     if decide(web, Channel.WEB, address, moment, texts["time_zone"]) is not None:
         raise SecurityError(
-            f"These address ranges would lock you out: your current address {address or 'unknown'} is not "
-            "in them. Add it (or a range that holds it) and save again."
+            _(
+                "These address ranges would lock you out: your current address %(address)s is not "
+                "in them. Add it (or a range that holds it) and save again.",
+                address=address or _("unknown"),
+            )
         )
     with unit_of_work(session) as work:
         if passkey is not None:
@@ -128,10 +132,10 @@ def _check_code(work: DbSession, vault: TokenVault, admin: Membership, code: str
     if factor is None:
         if has_second_factor(work, admin.id):
             raise SecurityError(_l("Confirm the change with your passkey."))
-        raise SecurityError("Set up a second factor for yourself before changing these rules.")
+        raise SecurityError(_l("Set up a second factor for yourself before changing these rules."))
     counter = matching_counter(totp_secret(vault, factor), code, factor.last_counter, moment)
     if counter is None:
-        raise SecurityError("The code from your authenticator app is missing or not right.")
+        raise SecurityError(_l("The code from your authenticator app is missing or not right."))
     factor.last_counter = counter
 
 

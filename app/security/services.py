@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import LoginSession, Membership, Role
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
 from app.google.vault import Binding, Sealed, TokenPurpose, TokenVault
 from app.security import audit
@@ -103,17 +104,19 @@ def policy_of(session: DbSession, account_id: int) -> Policy:
 
 RULE_FIELDS = ("time_zone", "web_networks", "web_hours", "api_networks", "api_hours")
 RULE_LABELS = {
-    "web_networks": "Addresses allowed for the web pages",
-    "web_hours": "Hours allowed for the web pages",
-    "api_networks": "Addresses allowed for the CRM API",
-    "api_hours": "Hours allowed for the CRM API",
+    "web_networks": _l("Addresses allowed for the web pages"),
+    "web_hours": _l("Hours allowed for the web pages"),
+    "api_networks": _l("Addresses allowed for the CRM API"),
+    "api_hours": _l("Hours allowed for the CRM API"),
 }
 
 
 def _whole(value: str, name: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
     if not value.strip().isdigit() or not low <= int(value) <= high:
-        raise SecurityError(f"{name} must be a whole number from {low} to {high}.")
+        raise SecurityError(
+            _("%(field)s must be a whole number from %(low)s to %(high)s.", field=name, low=low, high=high)
+        )
     return int(value)
 
 
@@ -131,9 +134,11 @@ def update_policy(
         rule = SecondFactorRule(second_factor)
     except ValueError:
         allowed = ", ".join(r.value for r in SecondFactorRule)
-        raise SecurityError(f"Second factor requirement must be one of {allowed}.") from None
-    idle = _whole(idle_minutes, "Idle timeout (minutes)", IDLE_RANGE)
-    absolute = _whole(absolute_hours, "Absolute timeout (hours)", ABSOLUTE_RANGE)
+        raise SecurityError(
+            _("Second factor requirement must be one of %(allowed)s.", allowed=allowed)
+        ) from None
+    idle = _whole(idle_minutes, _("Idle timeout (minutes)"), IDLE_RANGE)
+    absolute = _whole(absolute_hours, _("Absolute timeout (hours)"), ABSOLUTE_RANGE)
     with unit_of_work(session) as work:
         before = policy_of(work, account_id)
         row = policy_row(work, account_id)
@@ -334,7 +339,7 @@ def _hash_code(code: str) -> str:
 def new_recovery_codes(session: Session, membership_id: int) -> list[str]:
     session.execute(delete(RecoveryCode).where(RecoveryCode.membership_id == membership_id))
     codes = []
-    for _ in range(RECOVERY_CODES):
+    for _number in range(RECOVERY_CODES):
         raw = secrets.token_hex(8)[:15]
         code = f"{raw[:5]}-{raw[5:10]}-{raw[10:]}"
         codes.append(code)
@@ -357,13 +362,13 @@ def confirm_enrolment(
     with unit_of_work(session) as work:
         factor = work.get(SecondFactor, factor_id)
         if factor is None or factor.membership_id != membership.id or factor.confirmed_at is not None:
-            raise SecurityError("This enrolment is over or unknown. Please start again.")
+            raise SecurityError(_l("This enrolment is over or unknown. Please start again."))
         if has_second_factor(work, membership.id) and (login is None or not second_factor_given(work, login)):
             # Else a Google sign-in alone could swap in a new authenticator and pass the second factor.
             raise SecurityError(_l("Confirm your current second factor before setting up another one."))
         counter = matching_counter(totp_secret(vault, factor), code, None, moment)
         if counter is None:
-            raise SecurityError("That code is not right. Enter the 6-digit code your app shows now.")
+            raise SecurityError(_("That code is not right. Enter the 6-digit code your app shows now."))
         work.execute(
             delete(SecondFactor).where(
                 SecondFactor.membership_id == membership.id, SecondFactor.id != factor.id
@@ -482,9 +487,9 @@ def reset_factor(session: DbSession, admin: Membership, target: Membership) -> N
     The member enrols again at their next sign-in (if the account requires a second factor).
     """
     if admin.account_id != target.account_id or admin.role is not Role.ADMIN:
-        raise SecurityError("Only an admin of the same account can reset a second factor.")
+        raise SecurityError(_("Only an admin of the same account can reset a second factor."))
     if admin.id == target.id:
-        raise SecurityError("Ask another admin to reset your own second factor.")
+        raise SecurityError(_("Ask another admin to reset your own second factor."))
     with unit_of_work(session) as work:
         passkeys = work.scalars(select(Passkey.id).where(Passkey.membership_id == target.id)).all()
         work.execute(delete(SecondFactor).where(SecondFactor.membership_id == target.id))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask_babel import force_locale
 
 from app.extensions import gettext as _
+from app.extensions import ngettext
 from app.mail import Mail
 from app.subject_requests.models import RequestKind, SubjectRequest
 
@@ -106,11 +107,11 @@ def reminder(
         body = "\n\n".join(
             [
                 _(
-                    "%(account)s has %(count)s data request(s) from people in its CRM due in %(days)s day(s) "
-                    "or less. The law gives 30 days to answer.",
+                    "%(account)s has %(requests)s from people in its CRM due in %(days)s or less. "
+                    "The law gives 30 days to answer.",
                     account=account_name,
-                    count=open_requests,
-                    days=days,
+                    requests=ngettext("%(num)s data request", "%(num)s data requests", open_requests),
+                    days=ngettext("%(num)s day", "%(num)s days", days),
                 ),
                 link,
             ]

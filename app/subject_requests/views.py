@@ -18,7 +18,7 @@ from app.accounts.models import Role
 from app.accounts.tenancy import current_account, current_membership, require_role
 from app.config import Settings, current_settings
 from app.db import utcnow
-from app.extensions import db
+from app.extensions import db, ngettext
 from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
 from app.mail import Mailer, MailError
@@ -184,7 +184,11 @@ def fulfil(request_id: int) -> Response:
         flash(str(exc), "error")
     else:
         flash(
-            _("Request answered (%(count)s contact(s)); the requester was told by e-mail.", count=count),
+            ngettext(
+                "Request answered (%(num)s contact); the requester was told by e-mail.",
+                "Request answered (%(num)s contacts); the requester was told by e-mail.",
+                count,
+            ),
             "info",
         )
     return redirect(url_for("subject_requests.admin_detail", request_id=request_id))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
+from app.extensions import N_, stored_message
 from app.google.limits import (
     MAX_BATCH_CREATE,
     MAX_BATCH_DELETE,
@@ -338,9 +339,13 @@ def _mass_delete(leaving: int, group_size: int, limits: Limits) -> tuple[Blocked
         and leaving >= limits.mass_delete_minimum
         and leaving > limits.mass_delete_share * group_size
     ):
-        return Blocked.MASS_DELETE, (
-            f"this run would remove {leaving} of the {group_size} contacts in the group; "
-            "an admin must confirm"
+        return Blocked.MASS_DELETE, stored_message(
+            N_(
+                "this run would remove %(leaving)s of the %(size)s contacts in the group; "
+                "an admin must confirm"
+            ),
+            leaving=leaving,
+            size=group_size,
         )
     return None, ""
 
@@ -361,16 +366,29 @@ def within_contact_limit(the_plan: Plan, account_contacts: int, limits: Limits =
 def contact_limit_problem(
     account_contacts: int, creates: int, deletes: int, limits: Limits = Limits()
 ) -> str | None:
-    """Why ``creates`` (less ``deletes`` sent first) do not fit the account; ``None`` when they do."""
+    """Why ``creates`` (less ``deletes`` sent first) do not fit the account (a stored message, translated
+    when shown); ``None`` when they do."""
     after = account_contacts + creates - deletes
     if after <= limits.contact_limit:
         return None
-    frees = f" (and frees {deletes})" if deletes else ""
-    return (
-        f"the Google account holds {account_contacts} contacts and this list needs"
-        f" {creates} more{frees};"
-        f" that would pass Google's limit of {limits.contact_limit} contacts per account"
-        f" by {after - limits.contact_limit}"
+    numbers = {"held": account_contacts, "needed": creates, "limit": limits.contact_limit}
+    if deletes:
+        return stored_message(
+            N_(
+                "the Google account holds %(held)s contacts and this list needs %(needed)s more (and frees "
+                "%(freed)s); that would pass Google's limit of %(limit)s contacts per account by %(over)s"
+            ),
+            freed=deletes,
+            over=after - limits.contact_limit,
+            **numbers,
+        )
+    return stored_message(
+        N_(
+            "the Google account holds %(held)s contacts and this list needs %(needed)s more; that would pass "
+            "Google's limit of %(limit)s contacts per account by %(over)s"
+        ),
+        over=after - limits.contact_limit,
+        **numbers,
     )
 
 

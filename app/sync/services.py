@@ -23,6 +23,7 @@ from app.config import Settings
 from app.crm.models import ContactList
 from app.crm.services import lists_available_to
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import N_, stored_message
 from app.extensions import gettext as _
 from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, CredentialsSource
@@ -444,7 +445,13 @@ def run_sync(
             else:
                 sync.status, sync.status_detail = (
                     SyncStatus.NEEDS_RECONNECT,
-                    _RECONNECT_MESSAGE + f" ({exc.reason})",
+                    stored_message(
+                        N_(
+                            "Google no longer accepts GroupSync's access: reconnect your Google account "
+                            "(%(reason)s)"
+                        ),
+                        reason=exc.reason,
+                    ),
                 )
         return None
 
@@ -469,26 +476,37 @@ def run_sync(
         release_lease(session, key, holder)
 
 
-_RECONNECT_MESSAGE = "Google no longer accepts GroupSync's access: reconnect your Google account"
-_ACCEPT_MESSAGE = (
-    "Paused: a new version of GroupSync's privacy policy or disclosure is in force. "
-    "Review and accept it; the sync then continues by itself."
+# Stored as message ids with parameters and translated for whoever reads them (stored_message).
+_RECONNECT_MESSAGE = stored_message(
+    N_("Google no longer accepts GroupSync's access: reconnect your Google account")
+)
+_ACCEPT_MESSAGE = stored_message(
+    N_(
+        "Paused: a new version of GroupSync's privacy policy or disclosure is in force. "
+        "Review and accept it; the sync then continues by itself."
+    )
 )
 _MESSAGES: dict[type[Exception], tuple[SyncStatus, str]] = {
     GroupDeletedError: (
         SyncStatus.GROUP_DELETED_BY_USER,
-        "You deleted this sync's group in Google Contacts; GroupSync stopped. Recreate it to resume.",
+        stored_message(
+            N_("You deleted this sync's group in Google Contacts; GroupSync stopped. Recreate it to resume.")
+        ),
     ),
     NeedsReconnectError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
     PermissionDeniedError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
     ConnectionUnusableError: (SyncStatus.NEEDS_RECONNECT, _RECONNECT_MESSAGE),
     QuotaExceededError: (
         SyncStatus.QUOTA,
-        "Google's request quota for your account is used up for now; GroupSync tries again later.",
+        stored_message(
+            N_("Google's request quota for your account is used up for now; GroupSync tries again later.")
+        ),
     ),
     ContactLimitReachedError: (
         SyncStatus.GOOGLE_CONTACT_LIMIT,
-        "Your Google account holds the maximum of 25,000 contacts; GroupSync cannot add more.",
+        stored_message(
+            N_("Your Google account holds the maximum of 25,000 contacts; GroupSync cannot add more.")
+        ),
     ),
 }
 
@@ -572,9 +590,10 @@ def _run_holding_lease(
     except (TokenEndpointUnavailableError, PeopleError) as exc:
         # Ambiguous writes, Google unavailable, names all taken...: a later run adopts or retries.
         outcome, status = RunOutcome.FAILED, SyncStatus.FAILED
-        message = f"This run did not finish and will be retried: {exc}"
+        message = stored_message(N_("This run did not finish and will be retried: %(error)s"), error=str(exc))
     except LeaseLostError as exc:
-        outcome, status, message = RunOutcome.INTERRUPTED, SyncStatus.FAILED, str(exc)
+        outcome, status = RunOutcome.INTERRUPTED, SyncStatus.FAILED
+        message = stored_message(N_("Another run took this Google account over: %(error)s"), error=str(exc))
 
     finished = opts.now()
     due: datetime | None

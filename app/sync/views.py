@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Role
 from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role, scoped
 from app.crm.models import ContactList
-from app.extensions import db
+from app.extensions import db, shown_message
 from app.extensions import gettext as _
 from app.extensions import lazy_gettext as _l
 from app.ledger.human_view import requires_view_reason
@@ -140,7 +140,7 @@ def _run_json(run: SyncRun | None) -> dict[str, Any] | None:
         "trigger": run.trigger,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "message": run.message,
+        "message": shown_message(run.message),
         "progress": {"done": run.progress_done, "total": run.progress_total},
         "contacts": {
             "done": contacts.done,
@@ -172,7 +172,7 @@ def status(sync_id: int) -> Response:
             "id": sync.id,
             "enabled": sync.enabled,
             "status": sync.status.value,
-            "message": sync.status_detail,
+            "message": shown_message(sync.status_detail),
             "advice": ADVICE.get(sync.status, ""),
             "group_name": sync.group_name,
             "contacts_in_group": health.in_group,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -32,6 +32,7 @@ from flask_babel import (
 )
 
 from app.accounts.tenancy import current_membership
+from app.extensions import shown_message
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANGUAGES: Mapping[str, str] = {"uk": "Українська", "en": "English", "ru": "Русский"}
@@ -120,8 +121,14 @@ def _number_filter(value: int | float | None) -> str:
     return "" if value is None else str(format_decimal(value))
 
 
-def _date_filter(value: datetime | None) -> str:
-    return "" if value is None else str(format_date(to_user_timezone(value), "medium"))
+def _date_filter(value: date | None) -> str:
+    """A stored UTC time's day in the reader's time zone; a calendar date (a policy's effective
+    day) has no zone and is shown as it is. Either in the reader's language."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return str(format_date(to_user_timezone(value), "medium"))
+    return str(format_date(value, "medium"))
 
 
 def _datetime_filter(value: datetime | None, format: str = "medium") -> str:
@@ -139,6 +146,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = _datetime_filter
     app.jinja_env.filters["date"] = _date_filter
     app.jinja_env.filters["number"] = _number_filter
+    # A message stored as an id and parameters, in the reader's language (app.extensions.stored_message).
+    app.jinja_env.filters["message"] = shown_message
     app.jinja_env.globals["now_utc"] = lambda: datetime.now(UTC)
     # Multi-line {% trans %} blocks become one message with single spaces (babel.cfg extracts alike).
     app.jinja_env.policies["ext.i18n.trimmed"] = True

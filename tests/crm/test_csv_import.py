@@ -13,7 +13,7 @@ from app.accounts.models import Account, Membership
 from app.crm import services
 from app.crm.csv_import import CsvError, NothingToImportError, guess_mapping, import_rows, parse_csv
 from app.crm.models import ContactList, CrmContact
-from app.extensions import db
+from app.extensions import db, shown_message
 from tests.conftest import Factory
 from tests.crm.conftest import SignIn, csrf
 
@@ -55,8 +55,9 @@ def test_bom_and_semicolons_are_detected() -> None:
     ],
 )
 def test_unreadable_files_are_refused_with_a_reason(content: bytes, fragment: str) -> None:
-    with pytest.raises(CsvError, match=fragment):
+    with pytest.raises(CsvError) as caught:
         parse_csv(content)
+    assert fragment in shown_message(str(caught.value))
 
 
 def test_mapping_is_guessed_from_headers_in_english_and_ukrainian() -> None:
@@ -80,14 +81,14 @@ def test_import_reports_every_row_and_stores_only_good_ones(app: Flask, factory:
     by_row = {r.row: r for r in report.rows}
     assert by_row[2].status == "created"
     assert by_row[3].status == "skipped"
-    assert "column 'Email'" in by_row[3].reason
+    assert "column 'Email'" in shown_message(by_row[3].reason)
     assert by_row[4].status == "skipped"
-    assert "no CRM id" in by_row[4].reason
+    assert "no CRM id" in shown_message(by_row[4].reason)
     assert by_row[5].status == "created"
     assert by_row[6].status == "skipped"
-    assert "already appears in row 2" in by_row[6].reason
+    assert "already appears in row 2" in shown_message(by_row[6].reason)
     assert by_row[7].status == "skipped"
-    assert "column 'Birthday'" in by_row[7].reason
+    assert "column 'Birthday'" in shown_message(by_row[7].reason)
     olena = services.to_contact_data(contact(account, "c1"))
     assert olena.family_name == "Шевченко"
     assert olena.phones[0].value == "+380441234567"
@@ -132,8 +133,9 @@ def test_bad_mappings_are_refused_and_store_nothing(
 ) -> None:
     account = factory.account()
     parsed = parse_csv(b"a,b\nc1,x\n")
-    with pytest.raises(CsvError, match=fragment):
+    with pytest.raises(CsvError) as caught:
         import_rows(db.session, account.id, parsed, mapping, "L")
+    assert fragment in shown_message(str(caught.value))
     db.session.rollback()
     assert db.session.scalar(select(CrmContact)) is None
 
@@ -203,11 +205,12 @@ def test_a_file_whose_every_row_is_refused_creates_nothing(app: Flask, factory: 
     account = factory.account()
     parsed = parse_csv(b"id,email\n,a@example.com\nc2,not-an-email\n")
 
-    with pytest.raises(NothingToImportError, match="none of the 2 rows can be imported") as caught:
+    with pytest.raises(NothingToImportError) as caught:
         import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "Never")
+    assert "none of the 2 rows can be imported (row 2: no CRM id" in shown_message(str(caught.value))
 
     db.session.rollback()
-    assert [(r.row, r.reason.split(" ")[:2]) for r in caught.value.check.refused] == [
+    assert [(r.row, shown_message(r.reason).split(" ")[:2]) for r in caught.value.check.refused] == [
         (2, ["no", "CRM"]),
         (3, ["column", "'email'"]),
     ]
@@ -223,7 +226,7 @@ def test_a_row_with_nothing_but_an_id_is_refused_with_a_reason(app: Flask, facto
 
     report = import_rows(db.session, account.id, parsed, guess_mapping(parsed.headers), "L")
 
-    assert [(r.crm_id, r.status, r.reason) for r in report.rows] == [
+    assert [(r.crm_id, r.status, shown_message(r.reason)) for r in report.rows] == [
         ("c1", "skipped", "has nothing but an id: every other mapped column is empty"),
         ("c2", "created", ""),
         # Its company is not in the file, so it keeps it: not empty.

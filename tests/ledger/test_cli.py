@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Ukrainian and Russian texts beside Latin names
 from __future__ import annotations
 
 import json
@@ -210,3 +211,36 @@ def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
     assert 'data-testid="user-notice"' not in client.get("/dashboard").get_data(as_text=True)
     other = sign_in_client(app, outside).get("/dashboard").get_data(as_text=True)
     assert 'data-testid="user-notice"' not in other
+
+
+def test_the_incident_mail_and_notice_follow_the_reader_language(
+    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.mail import sent_files
+    from tests.conftest import sign_in_client
+
+    settings = app.config["GROUPSYNC"]
+    outbox = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
+    account = factory.account("Acme")
+    reader = factory.member(account, Role.MEMBER, email="olena@acme.test")
+    reader.user.language = "uk"
+    db.session.commit()
+    now = utcnow()
+    fill(account.id, 2, now=now - timedelta(days=2), user_id=reader.user_id)
+    window = ["--from", (now - timedelta(days=5)).date().isoformat(), "--to", now.date().isoformat()]
+    code, output = _run(app, "incident", *window, "--notify", "--what", "A backup copy was stolen.")
+    assert code == 0, output
+    (mail,) = sent_files(outbox)
+    assert mail["Subject"] == "Інцидент безпеки: дані про вас у GroupSync"
+    body = mail.get_body().get_content()  # type: ignore[union-attr]
+    assert "Що сталося: A backup copy was stolen." in body  # the operator's words as written
+    assert "Перевірте контакти у своїй групі GroupSync" in body  # the default advice, translated
+
+    # The notice is stored as message ids: it reads in whatever language the user now chooses.
+    reader.user.language = "ru"
+    db.session.commit()
+    page = sign_in_client(app, reader).get("/dashboard").get_data(as_text=True)
+    assert "Инцидент безопасности: данные о вас в GroupSync" in page
+    assert "Что произошло: A backup copy was stolen." in page
+    assert '{"msgid"' not in page

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Ukrainian and Russian texts beside Latin names
 from __future__ import annotations
 
 import re
@@ -11,9 +12,12 @@ from app.config import ConfigError, Settings
 from app.privacy.policy import (
     DEFAULT_DIR,
     REQUIRED_STATEMENTS,
+    TRANSLATED_STATEMENTS,
     PolicyError,
     current_policy,
     current_policy_version,
+    languages_of,
+    load,
     missing_statements,
     upcoming_policy,
 )
@@ -122,9 +126,9 @@ def test_version_effective_later_is_upcoming_not_current(
     assert upcoming.version == "v3"
     page = _text(client, "/privacy")
     assert "Acme policy two" in page
-    assert "A new version takes effect on 2999-01-01" in page
+    assert "A new version takes effect on Jan 1, 2999" in page
     future = _text(client, "/privacy/v/3")
-    assert "It takes effect on 2999-01-01" in future
+    assert "It takes effect on Jan 1, 2999" in future
     assert 'data-testid="policy-archived"' not in future
 
 
@@ -167,3 +171,90 @@ def test_policy_dir_setting_is_validated(tmp_path: Path) -> None:
     _write_versions(tmp_path, "ok")
     env["GROUPSYNC_PRIVACY_POLICY_DIR"] = str(tmp_path)
     assert Settings.from_env(env, instance_path=tmp_path).privacy_policy_dir == tmp_path
+
+
+# --------------------------------------------------------------------------- languages
+
+SHOWN_VERSIONS = (2, 3)
+"""The version in force when this was written (v2) and the upcoming one (v3): every text users are shown."""
+
+
+@pytest.mark.parametrize("number", SHOWN_VERSIONS)
+def test_the_shipped_versions_users_are_shown_exist_in_all_three_languages(number: int) -> None:
+    assert languages_of(DEFAULT_DIR, number) == ["en", "ru", "uk"]
+    english = load(DEFAULT_DIR, number)
+    for language in ("uk", "ru"):
+        translated = load(DEFAULT_DIR, number, language)
+        assert translated.language == language
+        assert translated.source.name == f"v{number}.{language}.md"
+        assert translated.effective == english.effective
+        assert missing_statements(translated.markdown, TRANSLATED_STATEMENTS[language]) == []
+        # The same sections, list items and placeholders as the English text: nothing dropped or added.
+        for pattern in (r"(?m)^#+ ", r"(?m)^- ", r"\{\{ \w+ \}\}", r"\*\*"):
+            assert len(re.findall(pattern, translated.markdown)) == len(
+                re.findall(pattern, english.markdown)
+            ), (
+                language,
+                pattern,
+            )
+
+
+def test_the_version_in_force_and_the_upcoming_one_are_translated(app: Flask) -> None:
+    upcoming = upcoming_policy()
+    shown = {current_policy().number} | ({upcoming.number} if upcoming else set())
+    assert all(languages_of(DEFAULT_DIR, number) == ["en", "ru", "uk"] for number in shown)
+    assert shown <= set(SHOWN_VERSIONS)
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "statement"),
+    [
+        ("en", "GroupSync privacy policy", AI_ML),
+        ("uk", "Політика конфіденційності GroupSync", TRANSLATED_STATEMENTS["uk"][1]),
+        ("ru", "Политика конфиденциальности GroupSync", TRANSLATED_STATEMENTS["ru"][1]),
+    ],
+)
+def test_the_policy_page_shows_the_reader_language(
+    client: FlaskClient, language: str, title: str, statement: str
+) -> None:
+    for path in ("/privacy", "/privacy/v/3"):
+        response = client.get(path, headers={"Accept-Language": language})
+        page = " ".join(response.get_data(as_text=True).split())
+        plain = re.sub(r"<[^>]+>", "", page)
+        assert f'lang="{language}"' in page
+        assert title in plain
+        assert statement in plain
+        assert 'data-testid="policy-language-note"' not in page
+
+
+def test_an_untranslated_version_shows_english_with_a_note(
+    client: FlaskClient, operator_policy: Path
+) -> None:
+    response = client.get("/privacy", headers={"Accept-Language": "uk"})
+    page = response.get_data(as_text=True)
+    assert "Acme policy two" in page
+    assert 'data-testid="policy-language-note"' in page
+
+
+def test_a_translation_without_its_language_statement_is_refused(app: Flask, operator_policy: Path) -> None:
+    shipped = (DEFAULT_DIR / "v2.uk.md").read_text(encoding="utf-8")
+    english = (operator_policy / "v2.md").read_text(encoding="utf-8")
+    date_line = re.search(r"Effective: \S+", english)
+    assert date_line is not None
+    translated = re.sub(r"Чинна з: \S+", date_line.group(0).replace("Effective", "Чинна з"), shipped)
+    (operator_policy / "v2.uk.md").write_text(translated, encoding="utf-8")
+    assert current_policy(language="uk").language == "uk"
+    # The English sentence alone does not stand in for the Ukrainian one.
+    dropped = translated.replace(TRANSLATED_STATEMENTS["uk"][0].split(",")[0], "Інколи")
+    (operator_policy / "v2.uk.md").write_text(dropped + "\n" + LIMITED_USE + "\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"v2\.uk\.md lacks the required sentence"):
+        current_policy(language="uk")
+
+
+def test_a_translation_with_another_effective_date_is_refused(app: Flask, operator_policy: Path) -> None:
+    shipped = (DEFAULT_DIR / "v2.ru.md").read_text(encoding="utf-8")
+    (operator_policy / "v2.ru.md").write_text(
+        re.sub(r"Действует с: \S+", "Действует с: 2999-01-01", shipped), encoding="utf-8"
+    )
+    with pytest.raises(PolicyError, match=r"v2\.ru\.md takes effect on 2999-01-01, but its English text"):
+        current_policy(language="ru")

@@ -1,11 +1,13 @@
+# ruff: noqa: RUF001, RUF003 - Ukrainian and Russian texts beside Latin names
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 from flask import Flask
 
 from app.accounts.models import Role
@@ -95,14 +97,17 @@ def test_upcoming_policy_is_announced_by_banner_and_one_email_and_may_be_accepte
 
     client = sign_in_client(app, member)
     page = client.get("/dashboard").get_data(as_text=True)
-    assert f"privacy policy changes on {later_version}" in page
+    # Pages show the date in the reader's language ("Jan 25, 2027" in English).
+    shown = format_date(date.fromisoformat(later_version), "medium", locale="en")
+    assert f"privacy policy changes on {shown}" in page
 
     assert policy_change.notify_upcoming(db.session(), settings=settings) == [(member.user_id, "sent")]
     assert policy_change.notify_upcoming(db.session(), settings=settings) == []
     (mail,) = sent_files(tmp_path / "outbox")
     text = mail.as_string()
     assert "To: carol@example.com" in text
-    assert f"takes effect on {later_version}" in text
+    body = " ".join(mail.get_body().get_content().split())  # type: ignore[union-attr]
+    assert f"takes effect on {format_date(date.fromisoformat(later_version), 'long', locale='en')}" in body
     assert "/privacy/review" in text
     tags = db.session.scalars(sa.select(LedgerEntry.tag).where(LedgerEntry.user_id == member.user_id)).all()
     assert EventTag.POLICY_NOTICE_SENT.value in tags
@@ -133,3 +138,34 @@ def test_no_notice_before_the_notice_date(app: Flask, factory: Factory, later_ve
     assert (
         policy_change.status_for(db.session(), member.user_id, account.id, settings=settings).upcoming is None
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "sentence"),
+    [
+        (None, "GroupSync privacy policy v3 from January 5, 2027", "takes effect on January 5, 2027"),
+        (
+            "uk",
+            "Політика конфіденційності GroupSync v3 з 5 січня 2027 р.",
+            "набуває чинності 5 січня 2027 р.",
+        ),
+        (
+            "ru",
+            "Политика конфиденциальности GroupSync v3 с 5 января 2027 г.",
+            "вступает в силу 5 января 2027 г.",
+        ),
+    ],
+)
+def test_the_policy_notice_is_mailed_in_the_user_language(
+    app: Flask, factory: Factory, language: str | None, subject: str, sentence: str
+) -> None:
+    from app.privacy.policy import load
+
+    member = factory.member(factory.account(), Role.MEMBER)
+    member.user.language = language
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        mail = policy_change.notice_mail(member.user, load(DEFAULT_DIR, 3), app.config["GROUPSYNC"])
+    # CLDR puts a no-break space before "р."/"г."; split() treats it as a space.
+    assert " ".join(mail.subject.split()) == subject
+    assert sentence in " ".join(mail.body.split())
+    assert "/privacy/review" in mail.body

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Ukrainian and Russian texts beside Latin names
 """Address and hours rules applied to the web pages and the CRM API; changing them safely."""
 
 from __future__ import annotations
@@ -59,6 +60,28 @@ def test_a_web_request_from_outside_the_ranges_gets_a_page_naming_the_rule(
     entry = entries_of(db.session, account.id)[0]
     assert entry.action == AuditAction.ACCESS_REFUSED
     assert entry.detail == '{"address":"127.0.0.1","channel":"web","rule":"address_not_allowed"}'
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("uk", "Цей обліковий запис дозволяє вебсторінки лише з певних мережевих адрес, і ваша"),
+        ("ru", "Этот аккаунт разрешает веб-страницы только с определённых сетевых адресов, и ваш"),
+    ],
+)
+def test_the_refusal_is_in_the_reader_language(
+    factory: Factory, signed_in: SignIn, language: str, refusal: str
+) -> None:
+    account = factory.account()
+    member = factory.member(account, Role.MEMBER)
+    member.user.language = language
+    db.session.commit()
+    _rules(account.id, web_networks="10.0.0.0/8")
+    client = signed_in(member)
+    text = client.get("/dashboard").get_data(as_text=True)
+    assert refusal in text
+    answer = client.get("/dashboard", headers={"Accept": "application/json"}).get_json()
+    assert answer["error"]["message"].startswith(refusal)
 
 
 def test_the_api_rules_are_separate_from_the_web_rules(

@@ -118,7 +118,7 @@ def test_admins_see_the_request_with_its_deadline_and_answer_it(
     assert f'data-testid="data-request-{request.id}"' in listing.text
     detail = admin.get(f"/admin/data-requests/{request.id}")
     assert 'data-testid="request-days-left"' in detail.text
-    assert "30 day(s) left" in detail.text
+    assert "30 days left" in detail.text
     assert "c-olena" in detail.text
     assert "c-other" not in detail.text
     assert 'class="danger" data-testid="fulfil-request"' in detail.text

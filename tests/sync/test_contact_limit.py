@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts.models import Membership
+from app.extensions import shown_message
 from app.sync.models import RunOutcome, SyncStatus
 from app.sync.planner import GOOGLE_CONTACT_LIMIT
 from groupsync_emulator.hooks import HooksClient
@@ -35,7 +36,8 @@ def fill_account(world: World, up_to: int) -> None:
 def assert_blocked(world: World, message: str) -> None:
     sync = world.reload()
     assert sync.status is SyncStatus.GOOGLE_CONTACT_LIMIT
-    assert sync.status_detail == message
+    # Shown in English (no request asks for another language), numbers written the English way.
+    assert shown_message(sync.status_detail) == message
     assert not any(m.startswith(("people.batch", "contactGroups.members")) for m in world.requests())
     assert world.personal_part() == world.personal_before
 
@@ -61,8 +63,8 @@ def test_creates_an_incremental_run_cannot_fit_are_refused_before_any_write(worl
     assert count["contacts_touched"] == []
     assert_blocked(
         world,
-        f"the Google account holds {GOOGLE_CONTACT_LIMIT - 1} contacts and this list needs 2 more;"
-        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT - 1:,} contacts and this list needs 2 more;"
+        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT:,} contacts per account by 1",
     )
     world.assert_mirrors({"c1": "Ann", "c2": "Ben"})
 
@@ -79,8 +81,8 @@ def test_a_first_sync_checks_the_size_before_creating(world: World) -> None:
     assert len(count_requests(world)) == 1
     assert_blocked(
         world,
-        f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 1 more;"
-        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT:,} contacts and this list needs 1 more;"
+        f" that would pass Google's limit of {GOOGLE_CONTACT_LIMIT:,} contacts per account by 1",
     )
     assert world.by_crm_id() == {}
 
@@ -122,9 +124,9 @@ def test_one_more_create_than_the_deletes_free_is_refused(world: World) -> None:
     assert run.outcome is RunOutcome.BLOCKED
     assert_blocked(
         world,
-        f"the Google account holds {GOOGLE_CONTACT_LIMIT} contacts and this list needs 51 more"
+        f"the Google account holds {GOOGLE_CONTACT_LIMIT:,} contacts and this list needs 51 more"
         " (and frees 50); that would pass Google's limit of"
-        f" {GOOGLE_CONTACT_LIMIT} contacts per account by 1",
+        f" {GOOGLE_CONTACT_LIMIT:,} contacts per account by 1",
     )
 
 

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from app.accounts.models import Membership
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
 from app.db import utcnow
+from app.extensions import shown_message
 from app.sync.models import RunOutcome, SyncStatus
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
@@ -154,7 +155,7 @@ def test_a_group_deleted_by_the_user_stops_the_sync_until_recreated(
     assert stopped.outcome is RunOutcome.FAILED
     sync = world.reload()
     assert sync.status is SyncStatus.GROUP_DELETED_BY_USER
-    assert "Recreate" in sync.status_detail
+    assert "Recreate" in shown_message(sync.status_detail)
     assert world.requests() == ["contactGroups.get"]
     assert world.run() is None
     assert world.requests() == []
@@ -277,7 +278,7 @@ def test_mass_delete_guard_waits_for_an_admin(world: World) -> None:
     assert blocked.outcome is RunOutcome.BLOCKED
     sync = world.reload()
     assert sync.status is SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION
-    assert "55 of the 60" in sync.status_detail
+    assert "55 of the 60" in shown_message(sync.status_detail)
     assert len(world.by_crm_id()) == 60
     assert not any(m.startswith("people.batch") for m in world.requests())
     assert world.run() is None

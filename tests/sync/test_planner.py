@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.crm.values import ContactData
+from app.extensions import shown_message
 from app.sync.mapping import MappedContact, map_contact
 from app.sync.planner import (
     CREATE_BATCH,
@@ -136,7 +137,7 @@ def test_mass_delete_guard_blocks_until_confirmed() -> None:
     keep = [contact(f"c{i}") for i in range(150)]
     result = plan(keep, rows, facts)
     assert result.blocked is Blocked.MASS_DELETE
-    assert "50 of the 200" in result.blocked_detail
+    assert "50 of the 200" in shown_message(result.blocked_detail)
 
     confirmed = plan(keep, rows, facts, Limits(mass_delete_confirmed=True))
     assert confirmed.blocked is None
@@ -149,7 +150,7 @@ def test_contact_limit_blocks_creates_past_25000() -> None:
     result = within_contact_limit(planned, 24_999)
 
     assert result.blocked is Blocked.CONTACT_LIMIT
-    assert result.blocked_detail == (
+    assert shown_message(result.blocked_detail) == (
         "the Google account holds 24999 contacts and this list needs 2 more;"
         " that would pass Google's limit of 25000 contacts per account by 1"
     )
@@ -165,7 +166,7 @@ def test_deletes_of_the_same_run_make_room_for_its_creates() -> None:
     assert within_contact_limit(planned, 25_000).blocked is None
     refused = within_contact_limit(planned, 25_001)
     assert refused.blocked is Blocked.CONTACT_LIMIT
-    assert "needs 1 more (and frees 1)" in refused.blocked_detail
+    assert "needs 1 more (and frees 1)" in shown_message(refused.blocked_detail)
 
 
 def test_a_mass_delete_block_is_kept_over_the_contact_limit() -> None:

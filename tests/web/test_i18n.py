@@ -258,6 +258,8 @@ def test_the_evidence_pack_carries_every_translation_of_the_disclosure(app: Flas
 
     files = evidence_documents(app.config["GROUPSYNC"]).files
     assert {"disclosure-v1.md", "disclosure-v1.uk.md", "disclosure-v1.ru.md"} <= set(files)
+    assert {"privacy-policy-v2.uk.md", "privacy-policy-v3.ru.md"} <= set(files)
+    assert "{{" not in files["privacy-policy-v3.uk.md"].decode("utf-8")  # filled in, as users read it
 
 
 @pytest.mark.parametrize(("language", "subject"), [(None, "GroupSync will add"), ("uk", "GroupSync додасть")])
@@ -276,3 +278,22 @@ def test_the_domain_notice_is_mailed_in_the_member_language(
     assert mail.subject.startswith(subject)
     assert "Acme" in mail.body
     assert "/workspace/my" in mail.body
+
+
+@pytest.mark.parametrize(
+    ("language", "forms"),
+    [
+        ("uk", ["1 контакт", "3 контакти", "5 контактів", "21 контакт"]),
+        ("ru", ["1 контакт", "3 контакта", "5 контактов", "21 контакт"]),
+        ("en", ["1 contact", "3 contacts", "5 contacts", "21 contacts"]),
+    ],
+)
+def test_a_count_renders_in_the_plural_form_of_the_reader_language(
+    app: Flask, language: str, forms: list[str]
+) -> None:
+    for part in ("app", "emulator"):
+        catalogue = _catalogue(CATALOGUES[part][2], language)
+        assert catalogue.num_plurals == (2 if language == "en" else 3), (part, catalogue.plural_forms)
+    template = app.jinja_env.from_string('{{ ngettext("%(num)s contact", "%(num)s contacts", count) }}')
+    with app.app_context(), app.test_request_context(headers={"Accept-Language": language}):
+        assert [template.render(count=count) for count in (1, 3, 5, 21)] == forms
