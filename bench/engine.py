@@ -95,10 +95,7 @@ def measure(
     # CPU time, as the figures are: waiting for the emulator is not the run's cost.
     profiler = cProfile.Profile(time.process_time) if profile else None
     cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
-    if profiler is not None:
-        measured = profiler.runcall(run)
-    else:
-        measured = run()
+    measured = profiler.runcall(run) if profiler is not None else run()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if profiler is not None:
         profiler.dump_stats(f"{profile}-{world.size}-{scenario.replace(' ', '-')}.prof")
