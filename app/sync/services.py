@@ -41,6 +41,7 @@ from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Tr
 from app.ledger.services import GoogleRequestLedger, record
 from app.privacy import disclosure
 from app.sync import executor, loaders
+from app.sync.heap import quiet_gc
 from app.sync.models import (
     ContactSync,
     RunOutcome,
@@ -398,16 +399,17 @@ def run_sync(
     if holder is None:
         return None
     try:
-        return _run_holding_lease(
-            session,
-            sync,
-            connection=connection,
-            settings=settings,
-            credentials=credentials,
-            people=people,
-            opts=opts,
-            renew=lambda: renew_lease(session, key, holder, opts.now(), ttl),
-        )
+        with quiet_gc():
+            return _run_holding_lease(
+                session,
+                sync,
+                connection=connection,
+                settings=settings,
+                credentials=credentials,
+                people=people,
+                opts=opts,
+                renew=lambda: renew_lease(session, key, holder, opts.now(), ttl),
+            )
     finally:
         release_lease(session, key, holder)
 
