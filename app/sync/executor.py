@@ -74,6 +74,10 @@ def no_step(_: str) -> None:
     return None
 
 
+class LeaseLostError(Exception):
+    """Another run took this Google account over (this one stalled past its lease)."""
+
+
 class RunBlockedError(Exception):
     """The plan needs a person first (mass delete) or cannot be applied (contact limit)."""
 
@@ -88,8 +92,10 @@ class RunContext:
 
     client: PeopleClient
     limits: Limits
-    renew_lease: Callable[[], None]
-    """Called after every committed batch; raises when this run no longer holds the account."""
+    renew_lease: Callable[[], bool]
+    """Extends the run's lease inside every batch's transaction; False when this run no longer
+    holds the account (the batch is still committed, then the run stops with
+    :class:`LeaseLostError`)."""
     step: Step = no_step
     now: Callable[[], datetime] = utcnow
     repair_every: timedelta = REPAIR_EVERY
@@ -368,10 +374,13 @@ class _Applier:
         self.ctx = ctx
 
     def _batch_done(self, changed: Iterable[Row] = ()) -> None:
+        # What Google answered is committed even when the lease turns out lost: it is true either way.
         with unit_of_work(self.session, expire_on_commit=False):
             mapping_rows.save_google(self.session, self.sync.id, changed)
             self.run.progress_done += 1
-        self.ctx.renew_lease()
+            held = self.ctx.renew_lease()
+        if not held:
+            raise LeaseLostError("the lease on this Google account was taken over by another run")
 
     def apply(self, the_plan: Plan) -> None:
         adopted = [self._row(adopt.crm_id) for adopt in the_plan.adoptions]
