@@ -204,26 +204,24 @@ def _entry(
 def _projector(person_field: str) -> Callable[[list[_Entry]], list[_Entry]]:
     """What :func:`owned_projection` makes of entries this module wrote for ``person_field``.
 
-    They are already cleaned and hold only written keys with values, so the projection only
-    lower-cases the values Google may re-case and drops the constant extras.
+    They are already cleaned and hold only written keys with values (constant extras are added
+    after), so the projection only lower-cases the values Google may re-case.
     """
     lower = tuple(key for key in _WRITTEN_KEYS[person_field] if key in _CASE_INSENSITIVE)
-    extras = tuple(_ENTRY_EXTRAS.get(person_field, {}))
 
     def project(entries: list[_Entry]) -> list[_Entry]:
-        if not lower and not extras:
+        if not lower:
             return entries
         projected = []
         for entry in entries:
-            if not extras and all(entry.get(key, "").islower() or key not in entry for key in lower):
-                # Nothing to re-case (the common ``work``, ``mobile``): the entry is its own projection.
-                projected.append(entry)
-                continue
-            copy = {k: v for k, v in entry.items() if k not in extras}
+            copy = None
             for key in lower:
-                if key in copy:
-                    copy[key] = copy[key].lower()
-            projected.append(copy)
+                value = entry.get(key)
+                if value is not None and not value.islower():
+                    # Only an entry with something to re-case is copied (``work`` and ``ua`` are not).
+                    copy = copy or dict(entry)
+                    copy[key] = value.lower()
+            projected.append(copy or entry)
         return projected
 
     return project
@@ -271,7 +269,7 @@ def _text_step(person_field: str, specs: tuple[FieldSpec, ...]) -> Step:
         entry = parts(contact, not_carried)
         if entry:
             fields[person_field] = [{**entry, **extras} if extras else entry]
-            projection[person_field] = project([fields[person_field][0]])
+            projection[person_field] = project([entry])
 
     return step
 
