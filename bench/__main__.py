@@ -22,11 +22,17 @@ def main() -> None:
     parser.add_argument(
         "--skip", default="", help="comma-separated parts to skip: engine,memory,latency,pacing"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="cProfile each engine run (CPU figures then include the profiler's overhead); "
+        "stats go to PREFIX-<size>-<scenario>.prof, read them with python -m pstats",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     sizes = [int(s) for s in args.sizes.split(",")]
     if "engine" not in skip:
-        engine(sizes, memory=False)
+        engine(sizes, memory=False, profile=args.profile)
     if "memory" not in skip:
         engine(sizes, memory=True)
     if "latency" not in skip:

@@ -7,6 +7,7 @@ emulator over HTTP (see ``docs/benchmarks.md`` for what each minimum counts).
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import gc
 import math
 import multiprocessing
@@ -77,17 +78,27 @@ def _status_mib(key: str) -> float | None:
 
 
 def measure(
-    world: BenchWorld, scenario: str, run: Callable[[], Measured], *, memory: bool
+    world: BenchWorld,
+    scenario: str,
+    run: Callable[[], Measured],
+    *,
+    memory: bool,
+    profile: str | None = None,
 ) -> tuple[Row, Measured]:
+    """One scenario's run; with ``profile``, its cProfile stats go to ``<profile>-<size>-<scenario>.prof``."""
     gc.collect()
     base_rss = None
     if memory:
         _reset_peak_rss()
         base_rss = _status_mib("VmRSS")
         tracemalloc.start()
+    # CPU time, as the figures are: waiting for the emulator is not the run's cost.
+    profiler = cProfile.Profile(time.process_time) if profile else None
     cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
-    measured = run()
+    measured = profiler.runcall(run) if profiler is not None else run()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if profiler is not None:
+        profiler.dump_stats(f"{profile}-{world.size}-{scenario.replace(' ', '-')}.prof")
     peak = rss = None
     if memory:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -101,13 +112,15 @@ def measure(
     return row, measured
 
 
-def scenarios(world: BenchWorld, *, memory: bool, show_requests: bool) -> list[Row]:
+def scenarios(
+    world: BenchWorld, *, memory: bool, show_requests: bool, profile: str | None = None
+) -> list[Row]:
     rows = []
     for name in SCENARIOS:
         if name == f"{CHANGES} changes":
             world.change(CHANGES, 1)
         run = world.repair if name == "repair run" else world.run
-        row, measured = measure(world, name, run, memory=memory)
+        row, measured = measure(world, name, run, memory=memory, profile=profile)
         rows.append(row)
         print(row.line(), flush=True)
         if show_requests:
@@ -115,22 +128,22 @@ def scenarios(world: BenchWorld, *, memory: bool, show_requests: bool) -> list[R
     return rows
 
 
-def _one_size(size: int, memory: bool) -> None:
+def _one_size(size: int, memory: bool, profile: str | None) -> None:
     with emulator_process() as host:
         world = BenchWorld(host, size)
         try:
-            scenarios(world, memory=memory, show_requests=not memory)
+            scenarios(world, memory=memory, show_requests=not memory, profile=profile)
         finally:
             world.close()
 
 
-def engine(sizes: list[int], *, memory: bool) -> None:
+def engine(sizes: list[int], *, memory: bool, profile: str | None = None) -> None:
     what = "Requests, engine CPU, first write" + (" and peak memory (tracemalloc, RSS)" if memory else "")
     print(f"\n== {what}; emulator without latency")
     print(HEADER, flush=True)
     for size in sizes:
         # Each size in a fresh process, so one size's memory does not raise the next one's peak.
-        process = multiprocessing.get_context("spawn").Process(target=_one_size, args=(size, memory))
+        process = multiprocessing.get_context("spawn").Process(target=_one_size, args=(size, memory, profile))
         process.start()
         process.join()
 

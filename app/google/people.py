@@ -37,6 +37,7 @@ from app.google.errors import (
     ScopeViolationError,
 )
 from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
+from app.google.json_model import OrjsonModel
 from app.google.limits import (
     MAX_BATCH_CREATE,
     MAX_BATCH_DELETE,
@@ -151,6 +152,7 @@ class PeopleClient:
             client_options={"api_endpoint": endpoints.people_api},
             static_discovery=True,
             cache_discovery=False,
+            model=OrjsonModel(),
         )
         self._sender = PeopleSender(
             self._http,

@@ -82,6 +82,10 @@ def no_step(_: str) -> None:
     return None
 
 
+class LeaseLostError(Exception):
+    """Another run took this Google account over (this one stalled past its lease)."""
+
+
 class RunBlockedError(Exception):
     """The plan needs a person first (mass delete) or cannot be applied (contact limit)."""
 
@@ -96,8 +100,10 @@ class RunContext:
 
     client: PeopleClient
     limits: Limits
-    renew_lease: Callable[[], None]
-    """Called after every committed batch; raises when this run no longer holds the account."""
+    renew_lease: Callable[[], bool]
+    """Extends the run's lease inside every batch's transaction; False when this run no longer
+    holds the account (the batch is still committed, then the run stops with
+    :class:`LeaseLostError`)."""
     step: Step = no_step
     now: Callable[[], datetime] = utcnow
     repair_every: timedelta = REPAIR_EVERY
@@ -388,7 +394,8 @@ class _Applier:
     ) -> None:
         """Record an applied batch: what Google holds, what it did per contact, and the progress.
 
-        One transaction, so an interrupted run never shows an outcome without its batch.
+        One transaction, so an interrupted run never shows an outcome without its batch. What
+        Google answered is committed even when the lease turns out lost: it is true either way.
         """
         fresh = set(contacts) - self.touched
         self.touched |= fresh
@@ -398,7 +405,9 @@ class _Applier:
             mapping_rows.note_removals(self.session, self.sync.id, self.run.id, removals)
             self.run.progress_done += 1
             self.run.contacts_done += len(fresh)
-        self.ctx.renew_lease()
+            held = self.ctx.renew_lease()
+        if not held:
+            raise LeaseLostError("the lease on this Google account was taken over by another run")
 
     def apply(self, the_plan: Plan) -> None:
         adopted = [self._row(adopt.crm_id) for adopt in the_plan.adoptions]

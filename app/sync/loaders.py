@@ -3,6 +3,8 @@
 The engine asks for the list's contact ids with their versions first (one light query) and
 then reads in full only the contacts that changed or that a run may write, so an
 incremental run's cost follows the number of changes rather than the size of the list.
+Contacts are read as plain rows (:func:`app.crm.models.read_contact_row`), never as ORM
+objects: no identity map to fill, flush or expire for data a run only reads.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 
 from app.accounts.models import Membership
-from app.crm.models import ContactList, CrmContact, ListMember
-from app.crm.services import lists_available_to, to_contact_data
+from app.crm.models import ContactList, CrmContact, ListMember, contact_row_columns, read_contact_row
+from app.crm.services import lists_available_to
 from app.crm.values import ContactData
 from app.db import DbSession, utcnow
 from app.sync.models import ContactSync
@@ -67,12 +69,12 @@ class ListSource:
         wanted = sorted(crm_ids)
         for start in range(0, len(wanted), _CHUNK):
             stmt = (
-                select(CrmContact)
+                select(*contact_row_columns())
                 .join(ListMember, ListMember.contact_id == CrmContact.id)
                 .where(*self._members(), CrmContact.crm_id.in_(wanted[start : start + _CHUNK]))
             )
-            for row in self._session.scalars(stmt):
-                yield to_contact_data(row)
+            for row in self._session.execute(stmt):
+                yield read_contact_row(row)
 
     def count(self) -> int:
         """How many contacts the group must hold."""
@@ -96,13 +98,14 @@ class ListSource:
         after = ""
         while True:
             stmt = (
-                select(CrmContact)
+                select(*contact_row_columns())
                 .join(ListMember, ListMember.contact_id == CrmContact.id)
                 .where(*self._members(), CrmContact.crm_id > after)
                 .order_by(CrmContact.crm_id)
                 .limit(size)
             )
-            chunk = [(to_contact_data(row), row.updated_at) for row in self._session.scalars(stmt)]
+            # A row's second column is its version (``updated_at``).
+            chunk = [(read_contact_row(row), row[1]) for row in self._session.execute(stmt)]
             if not chunk:
                 return
             yield chunk

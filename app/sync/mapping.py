@@ -3,7 +3,8 @@
 GroupSync owns the Person fields the contact field table (:mod:`app.contact_fields`) names
 (:data:`OWNED_FIELDS`). Updates replace those and nothing else, so what the user adds in Google
 outside them (photos, labels, custom fields) survives. Text fields are mapped from the table
-alone; each other kind of field has its mapper in :data:`MAPPERS`.
+alone; each other kind of field has its step maker in :data:`STEP_MAKERS`. The table is
+compiled once into per-field steps (:func:`_compile`), so mapping a contact runs no generic walk.
 ``clientData`` is written once, at creation: it carries the tag that lets GroupSync recognise
 its own contacts (and adopt them after an ambiguous create) and is never rewritten.
 
@@ -16,13 +17,15 @@ bite for data that reached GroupSync some other way.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any, Final
+
+import orjson
 
 from app.contact_fields import (
     CONTACT_FIELDS,
@@ -47,6 +50,7 @@ MAX_TEXT = 2048
 MAX_NOTES = 2048
 # Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; line breaks and tabs are fine.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_SEARCH = _CONTROL.search
 
 # Protocols Google lists for imClients; anything else goes as a custom protocol string.
 _GOOGLE_IM_PROTOCOLS = {
@@ -153,137 +157,234 @@ def read_tag(person: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.not_carried: list[NotCarried] = []
+_Entry = dict[str, Any]
+_Fields = dict[str, list[_Entry]]
+Step = Callable[[ContactData, _Fields, _Fields, list[NotCarried]], None]
+"""One field's mapping: reads it from the contact, adds its Person entries and their projection
+(the hash's shape, :func:`owned_projection`) and reports what Google cannot take."""
 
-    def text(self, field: str, value: str, limit: int = MAX_TEXT) -> str | None:
-        """The value cleaned for Google, or ``None`` (reported) when Google cannot take it."""
-        cleaned = _clean(value)
+
+def _problem(cleaned: str, limit: int) -> str | None:
+    """Why Google cannot take a cleaned, non-empty text; ``None`` when it can."""
+    if _CONTROL.search(cleaned):
+        return "contains control characters"
+    if len(cleaned) > limit:
+        return f"longer than {limit} characters ({len(cleaned)})"
+    return None
+
+
+def _entry(
+    where: str, index: int | None, parts: Iterable[tuple[str, str]], not_carried: list[NotCarried]
+) -> _Entry | None:
+    """Several text parts of one value, cleaned; any part Google cannot take drops the whole value.
+
+    A dropped value is reported as ``where[index].key`` (``where.key`` without an index); the
+    label is only built then, since nearly every value passes.
+    """
+    out: _Entry = {}
+    for key, raw in parts:
+        if not raw:
+            continue
+        # _clean and _problem inlined for the common case: this runs for every value of every contact.
+        cleaned = raw.strip() if raw.isascii() else _clean(raw)
         if not cleaned:
-            return ""
-        if _CONTROL.search(cleaned):
-            self.not_carried.append(NotCarried(field, "contains control characters"))
+            continue
+        if len(cleaned) <= MAX_TEXT and not _CONTROL_SEARCH(cleaned):
+            out[key] = cleaned
+            continue
+        problem = _problem(cleaned, MAX_TEXT)
+        if problem is not None:
+            label = where if index is None else f"{where}[{index}]"
+            not_carried.append(NotCarried(f"{label}.{key}", problem))
             return None
-        if len(cleaned) > limit:
-            self.not_carried.append(NotCarried(field, f"longer than {limit} characters ({len(cleaned)})"))
-            return None
-        return cleaned
-
-    def entry(self, field: str, values: Mapping[str, str]) -> dict[str, str] | None:
-        """Several text parts of one value; any part Google cannot take drops the whole value."""
-        out: dict[str, str] = {}
-        for key, raw in values.items():
-            cleaned = self.text(f"{field}.{key}", raw)
-            if cleaned is None:
-                return None
-            if cleaned:
-                out[key] = cleaned
-        return out
+        out[key] = cleaned
+    return out
 
 
-def map_contact(contact: ContactData) -> MappedContact:
-    """The Person fields GroupSync writes for ``contact``, their hash, and what is not carried."""
-    collect = _Collector()
-    fields: dict[str, list[dict[str, Any]]] = {}
-    for spec in CONTACT_FIELDS:
-        if spec.kind is not Kind.TEXT:
-            MAPPERS[spec.kind](collect, fields, spec, getattr(contact, spec.name))
-        elif spec is _TEXT_GROUPS[spec.person_field][0]:
-            _text_entry(collect, fields, spec.person_field, contact)
-    return MappedContact(
-        crm_id=contact.crm_id,
-        fields=fields,
-        field_hash=field_hash(fields),
-        not_carried=tuple(collect.not_carried),
-    )
+def _projector(person_field: str) -> Callable[[list[_Entry]], list[_Entry]]:
+    """What :func:`owned_projection` makes of entries this module wrote for ``person_field``.
+
+    They are already cleaned and hold only written keys with values (constant extras are added
+    after), so the projection only lower-cases the values Google may re-case.
+    """
+    lower = tuple(key for key in _WRITTEN_KEYS[person_field] if key in _CASE_INSENSITIVE)
+
+    def project(entries: list[_Entry]) -> list[_Entry]:
+        if not lower:
+            return entries
+        projected = []
+        for entry in entries:
+            copy = None
+            for key in lower:
+                value = entry.get(key)
+                if value is not None and not value.islower():
+                    # Only an entry with something to re-case is copied (``work`` and ``ua`` are not).
+                    copy = copy or dict(entry)
+                    copy[key] = value.lower()
+            projected.append(copy or entry)
+        return projected
+
+    return project
 
 
-def _text_entry(
-    collect: _Collector, fields: dict[str, list[dict[str, Any]]], person_field: str, contact: ContactData
-) -> None:
+def _text_step(person_field: str, specs: tuple[FieldSpec, ...]) -> Step:
     """The one entry of a Person field made of CRM text fields (``names``, ``biographies``...)."""
-    group = _TEXT_GROUPS[person_field]
-    if len(group) > 1:
+    project = _projector(person_field)
+    extras = dict(_ENTRY_EXTRAS.get(person_field, {}))
+    if len(specs) > 1:
+        keys = tuple(s.person_key for s in specs)
+        read_all = attrgetter(*(s.name for s in specs))
         # Reported as e.g. ``name.givenName``; any part Google cannot take drops the whole entry.
         label = person_field.removesuffix("s")
-        entry = collect.entry(label, {s.person_key: getattr(contact, s.name) for s in group})
+
+        def parts(contact: ContactData, not_carried: list[NotCarried]) -> _Entry | None:
+            return _entry(label, None, zip(keys, read_all(contact), strict=True), not_carried)
+
     else:
-        (spec,) = group
-        value = _clean(getattr(contact, spec.name))
-        if spec.multiline and len(value) > MAX_NOTES:
-            # Long free text is cut rather than dropped: its start is still worth having.
-            message = f"only the first {MAX_NOTES} of {len(value)} characters are carried"
-            collect.not_carried.append(NotCarried(spec.name, message))
-            value = value[:MAX_NOTES]
-        carried = collect.text(spec.name, value, limit=MAX_NOTES if spec.multiline else MAX_TEXT)
-        entry = {spec.person_key: carried} if carried else None
-    if entry:
-        fields[person_field] = [{**entry, **_ENTRY_EXTRAS.get(person_field, {})}]
+        (spec,) = specs
+        read = attrgetter(spec.name)
+        limit = MAX_NOTES if spec.multiline else MAX_TEXT
+
+        def parts(contact: ContactData, not_carried: list[NotCarried]) -> _Entry | None:
+            raw = read(contact)
+            if not raw:
+                return None
+            value = _clean(raw)
+            if spec.multiline and len(value) > MAX_NOTES:
+                # Long free text is cut rather than dropped: its start is still worth having.
+                message = f"only the first {MAX_NOTES} of {len(value)} characters are carried"
+                not_carried.append(NotCarried(spec.name, message))
+                value = _clean(value[:MAX_NOTES])
+            if not value:
+                return None
+            problem = _problem(value, limit)
+            if problem is not None:
+                not_carried.append(NotCarried(spec.name, problem))
+                return None
+            return {spec.person_key: value}
+
+    def step(
+        contact: ContactData, fields: _Fields, projection: _Fields, not_carried: list[NotCarried]
+    ) -> None:
+        entry = parts(contact, not_carried)
+        if entry:
+            fields[person_field] = [{**entry, **extras} if extras else entry]
+            projection[person_field] = project([entry])
+
+    return step
 
 
-def _map_typed(
-    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
-) -> None:
-    _typed_values(collect, fields, spec.person_field, spec.name, values)
+def _multi_step(spec: FieldSpec, one: Callable[[str, int, Any, list[NotCarried]], _Entry | None]) -> Step:
+    """A field of several values, each mapped by ``one`` (``None``: left out)."""
+    read, person_field, project = attrgetter(spec.name), spec.person_field, _projector(spec.person_field)
+
+    def step(
+        contact: ContactData, fields: _Fields, projection: _Fields, not_carried: list[NotCarried]
+    ) -> None:
+        values = read(contact)
+        if not values:
+            return
+        entries = [e for i, v in enumerate(values) if (e := one(spec.name, i, v, not_carried))]
+        if entries:
+            fields[person_field] = entries
+            projection[person_field] = project(entries)
+
+    return step
 
 
-def _map_birthday(
-    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, value: Any
-) -> None:
-    if value is None:
-        return
-    birthday = _birthday(value)
-    if birthday is None:
-        collect.not_carried.append(NotCarried(spec.name, "not a valid calendar date"))
-    else:
-        fields[spec.person_field] = [{"date": birthday}]
+def _typed(where: str, index: int, typed: TypedValue, not_carried: list[NotCarried]) -> _Entry | None:
+    entry = _entry(where, index, (("value", typed.value), ("type", typed.type)), not_carried)
+    return entry if entry and entry.get("value") else None
 
 
-def _map_addresses(
-    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
-) -> None:
-    addresses = [a for a in (_address(collect, f"{spec.name}[{i}]", a) for i, a in enumerate(values)) if a]
-    if addresses:
-        fields[spec.person_field] = addresses
+def _address(where: str, index: int, address: PostalAddress, not_carried: list[NotCarried]) -> _Entry | None:
+    parts = (
+        ("type", address.type),
+        ("streetAddress", address.street),
+        ("extendedAddress", address.extended),
+        ("poBox", address.po_box),
+        ("city", address.city),
+        ("region", address.region),
+        ("postalCode", address.postal_code),
+        ("country", address.country),
+        ("countryCode", address.country_code.upper()),
+    )
+    entry = _entry(where, index, parts, not_carried)
+    if entry is None or set(entry) <= {"type"}:
+        return None
+    return entry
 
 
-def _map_messengers(
-    collect: _Collector, fields: dict[str, list[dict[str, Any]]], spec: FieldSpec, values: Any
-) -> None:
-    messengers = [m for m in (_messenger(collect, f"{spec.name}[{i}]", m) for i, m in enumerate(values)) if m]
-    if messengers:
-        fields[spec.person_field] = messengers
+def _messenger(where: str, index: int, messenger: Messenger, not_carried: list[NotCarried]) -> _Entry | None:
+    protocol = _clean(messenger.protocol).lower()
+    if not protocol:
+        not_carried.append(NotCarried(f"{where}[{index}]", "no messenger name"))
+        return None
+    parts = (("username", messenger.username), ("protocol", _GOOGLE_IM_PROTOCOLS.get(protocol, protocol)))
+    entry = _entry(where, index, parts, not_carried)
+    if entry is None or not entry.get("username"):
+        return None
+    return entry
 
 
-MAPPERS: Final[
-    Mapping[Kind, Callable[[_Collector, dict[str, list[dict[str, Any]]], FieldSpec, Any], None]]
-] = {
-    Kind.EMAILS: _map_typed,
-    Kind.PHONES: _map_typed,
-    Kind.URLS: _map_typed,
-    Kind.BIRTHDAY: _map_birthday,
-    Kind.ADDRESSES: _map_addresses,
-    Kind.MESSENGERS: _map_messengers,
+def _birthday_step(spec: FieldSpec) -> Step:
+    read, person_field = attrgetter(spec.name), spec.person_field
+
+    def step(
+        contact: ContactData, fields: _Fields, projection: _Fields, not_carried: list[NotCarried]
+    ) -> None:
+        value = read(contact)
+        if value is None:
+            return
+        birthday = _birthday(value)
+        if birthday is None:
+            not_carried.append(NotCarried(spec.name, "not a valid calendar date"))
+        else:
+            fields[person_field] = projection[person_field] = [{"date": birthday}]
+
+    return step
+
+
+STEP_MAKERS: Final[Mapping[Kind, Callable[[FieldSpec], Step]]] = {
+    Kind.EMAILS: lambda spec: _multi_step(spec, _typed),
+    Kind.PHONES: lambda spec: _multi_step(spec, _typed),
+    Kind.URLS: lambda spec: _multi_step(spec, _typed),
+    Kind.BIRTHDAY: _birthday_step,
+    Kind.ADDRESSES: lambda spec: _multi_step(spec, _address),
+    Kind.MESSENGERS: lambda spec: _multi_step(spec, _messenger),
 }
 """How each kind of field other than text becomes its Person field's entries."""
 
 
-def _typed_values(
-    collect: _Collector,
-    fields: dict[str, list[dict[str, Any]]],
-    google_field: str,
-    crm_field: str,
-    values: Sequence[TypedValue],
-) -> None:
-    entries = [
-        entry
-        for index, typed in enumerate(values)
-        if (entry := collect.entry(f"{crm_field}[{index}]", {"value": typed.value, "type": typed.type}))
-        and entry.get("value")
-    ]
-    if entries:
-        fields[google_field] = entries
+def _compile() -> tuple[Step, ...]:
+    """The field table turned into one step per Person field written, in the table's order.
+
+    Deciding per field what to read and how to map it is done here once, not per contact.
+    """
+    steps = []
+    for spec in CONTACT_FIELDS:
+        if spec.kind is not Kind.TEXT:
+            steps.append(STEP_MAKERS[spec.kind](spec))
+        elif spec is _TEXT_GROUPS[spec.person_field][0]:
+            steps.append(_text_step(spec.person_field, _TEXT_GROUPS[spec.person_field]))
+    return tuple(steps)
+
+
+_STEPS: Final = _compile()
+
+
+def map_contact(contact: ContactData) -> MappedContact:
+    """The Person fields GroupSync writes for ``contact``, their hash, and what is not carried.
+
+    The hash is taken of the projection the steps build alongside the fields, equal to
+    :func:`owned_projection` of those fields (``tests/sync/test_mapping.py`` checks it).
+    """
+    fields: _Fields = {}
+    projection: _Fields = {}
+    not_carried: list[NotCarried] = []
+    for step in _STEPS:
+        step(contact, fields, projection, not_carried)
+    return MappedContact(contact.crm_id, fields, _digest(projection), tuple(not_carried))
 
 
 def _birthday(birthday: Birthday) -> dict[str, int] | None:
@@ -298,41 +399,10 @@ def _birthday(birthday: Birthday) -> dict[str, int] | None:
     return value
 
 
-def _address(collect: _Collector, where: str, address: PostalAddress) -> dict[str, str] | None:
-    entry = collect.entry(
-        where,
-        {
-            "type": address.type,
-            "streetAddress": address.street,
-            "extendedAddress": address.extended,
-            "poBox": address.po_box,
-            "city": address.city,
-            "region": address.region,
-            "postalCode": address.postal_code,
-            "country": address.country,
-            "countryCode": address.country_code.upper(),
-        },
-    )
-    if entry is None or set(entry) <= {"type"}:
-        return None
-    return entry
-
-
-def _messenger(collect: _Collector, where: str, messenger: Messenger) -> dict[str, str] | None:
-    protocol = _clean(messenger.protocol).lower()
-    if not protocol:
-        collect.not_carried.append(NotCarried(where, "no messenger name"))
-        return None
-    entry = collect.entry(
-        where,
-        {"username": messenger.username, "protocol": _GOOGLE_IM_PROTOCOLS.get(protocol, protocol)},
-    )
-    if entry is None or not entry.get("username"):
-        return None
-    return entry
-
-
 def _clean(value: str) -> str:
+    # NFC leaves ASCII as it is; most values are ASCII, and normalize() is the costlier call.
+    if value.isascii():
+        return value.strip()
     return unicodedata.normalize("NFC", value).strip()
 
 
@@ -366,7 +436,10 @@ def _project_entry(field: str, entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def field_hash(person: Mapping[str, Any]) -> str:
     """A stable hash of the owned fields: equal exactly when Google holds what GroupSync would write."""
-    canonical = json.dumps(
-        owned_projection(person), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return _digest(owned_projection(person))
+
+
+def _digest(projection: Mapping[str, list[_Entry]]) -> str:
+    # Sorted keys, no spaces, UTF-8 unescaped: the bytes json.dumps(sort_keys=True,
+    # ensure_ascii=False, separators=(",", ":")) gave, so hashes stored before stay valid.
+    return hashlib.sha256(orjson.dumps(projection, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -43,6 +43,8 @@ from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Tr
 from app.ledger.services import GoogleRequestLedger, record
 from app.privacy import disclosure
 from app.sync import executor, loaders
+from app.sync.executor import LeaseLostError
+from app.sync.heap import quiet_gc
 from app.sync.models import (
     ContactSync,
     RunOutcome,
@@ -71,10 +73,6 @@ class SyncNotAllowedError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.needs_connection = needs_connection
-
-
-class LeaseLostError(Exception):
-    """Another run took this Google account over (this one stalled past its lease)."""
 
 
 def ensure_may_call_people(session: DbSession, connection: GoogleConnection) -> None:
@@ -124,16 +122,20 @@ def acquire_lease(
     return holder
 
 
-def renew_lease(session: DbSession, key: str, holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> None:
-    with unit_of_work(session, expire_on_commit=False):
-        renewed = session.execute(
-            update(SyncLease)
-            .where(SyncLease.google_account == key, SyncLease.holder == holder)
-            .values(expires_at=now + ttl)
-            .execution_options(synchronize_session=False)
-        )
-    if getattr(renewed, "rowcount", 0) != 1:
-        raise LeaseLostError(f"the lease on {key} was taken over")
+def extend_lease(
+    session: DbSession, key: str, holder: str, now: datetime, ttl: timedelta = LEASE_TTL
+) -> bool:
+    """Extend the lease in the caller's transaction; False when another run took it over.
+
+    A run calls this in each batch's own commit, so renewing costs no transaction of its own.
+    """
+    renewed = session.execute(
+        update(SyncLease)
+        .where(SyncLease.google_account == key, SyncLease.holder == holder)
+        .values(expires_at=now + ttl)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(renewed, "rowcount", 0) == 1
 
 
 def release_lease(session: DbSession, key: str, holder: str) -> None:
@@ -462,16 +464,17 @@ def run_sync(
     if holder is None:
         return None
     try:
-        return _run_holding_lease(
-            session,
-            sync,
-            connection=connection,
-            settings=settings,
-            credentials=credentials,
-            people=people,
-            opts=opts,
-            renew=lambda: renew_lease(session, key, holder, opts.now(), ttl),
-        )
+        with quiet_gc():
+            return _run_holding_lease(
+                session,
+                sync,
+                connection=connection,
+                settings=settings,
+                credentials=credentials,
+                people=people,
+                opts=opts,
+                renew=lambda: extend_lease(session, key, holder, opts.now(), ttl),
+            )
     finally:
         release_lease(session, key, holder)
 
@@ -520,7 +523,7 @@ def _run_holding_lease(
     credentials: CredentialsSource,
     people: PeopleFactory,
     opts: RunOptions,
-    renew: Callable[[], None],
+    renew: Callable[[], bool],
 ) -> SyncRun:
     started = opts.now()
     with unit_of_work(session, expire_on_commit=False):

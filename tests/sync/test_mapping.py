@@ -195,3 +195,48 @@ def test_read_tag_rejects_untagged_and_partial_tags() -> None:
     assert (
         read_tag({"clientData": [{"key": "other", "value": "t"}, {"key": CRM_ID_KEY, "value": "1"}]}) is None
     )
+
+
+def test_hashes_stored_by_earlier_versions_stay_valid() -> None:
+    # Taken by the generic mapping that json.dumps'ed the projection: a change of the hash's
+    # bytes would make every synced contact look edited and rewrite it at the next repair run.
+    assert map_contact(FULL).field_hash == "1787d9af4bd0b7787aba5c3acfba8a935b375fcfd003fd86ac1361c8138e077a"
+    long_notes = ContactData(crm_id="x", given_name="Zoë", notes="é" * 3000)
+    assert map_contact(long_notes).field_hash == (
+        "a3bf2c01bb69cd49575f74c6d4e778570bc8e03d71e5c7eb009ce22c59b57df3"
+    )
+
+
+MESSY = [
+    "",
+    " ",
+    " Zoe\u0308 ",
+    "x\x00y",
+    "Work",
+    "HOME",
+    "ua",
+    "UA",
+    "Олена",
+    "n\nm",
+    "a" * 3000,
+    "Telegram",
+]
+
+
+@pytest.mark.parametrize("value", MESSY)
+def test_the_hash_mapping_computes_is_that_of_its_own_fields(value: str) -> None:
+    contact = ContactData(
+        crm_id="x",
+        given_name=value,
+        family_name="Коваль",
+        company=value,
+        emails=(TypedValue(value, value), TypedValue("a@example.test", value)),
+        phones=(TypedValue("+380441234567", value),),
+        notes=value,
+        addresses=(PostalAddress(type=value, city="Kyiv", country_code=value),),
+        messengers=(Messenger(value, "olena"), Messenger("skype", value)),
+        urls=(TypedValue("https://example.test", value),),
+    )
+    mapped = map_contact(contact)
+    # The steps hash a projection built beside the fields; Google's copy is hashed from the fields.
+    assert mapped.field_hash == field_hash(mapped.fields) == field_hash(mapped.update_body())

@@ -1,0 +1,32 @@
+"""google-api-python-client's JSON model with orjson: request and answer bodies of 200 contacts.
+
+The library's :class:`~googleapiclient.model.JsonModel` encodes and decodes with the standard
+library's ``json``; a sync run sends and reads bodies of 200 contacts at a time, where that is
+a good part of its CPU time. This model is the same apart from the codec. Bodies go out as
+UTF-8 bytes (non-ASCII characters unescaped, which JSON allows), so the ``Content-Length`` the
+library sets from their length counts bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from googleapiclient.model import JsonModel
+
+
+class OrjsonModel(JsonModel):  # type: ignore[misc]  # the library ships no type information
+    def serialize(self, body_value: Any) -> bytes:
+        if isinstance(body_value, dict) and "data" not in body_value and self._data_wrapper:
+            body_value = {"data": body_value}
+        return orjson.dumps(body_value)
+
+    def deserialize(self, content: bytes | str) -> Any:
+        try:
+            body = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            # As the library's model: an answer that is not JSON is handed on as its text.
+            return content.decode("utf-8") if isinstance(content, bytes) else content
+        if self._data_wrapper and isinstance(body, dict) and "data" in body:
+            body = body["data"]
+        return body

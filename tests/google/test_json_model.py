@@ -1,0 +1,29 @@
+"""The People client's JSON model: orjson in, orjson out, as the library's model otherwise."""
+
+from __future__ import annotations
+
+import json
+
+from googleapiclient.model import JsonModel
+
+from app.google.json_model import OrjsonModel
+
+
+def test_bodies_are_utf8_json_the_librarys_model_reads_alike() -> None:
+    body = {"contacts": [{"contactPerson": {"names": [{"givenName": "Олена", "familyName": "Zoë"}]}}]}
+    sent = OrjsonModel().serialize(body)
+    assert isinstance(sent, bytes)
+    assert "Олена".encode() in sent, "non-ASCII text goes as UTF-8, so Content-Length counts bytes"
+    assert json.loads(sent) == body
+    assert OrjsonModel().deserialize(sent) == JsonModel().deserialize(sent) == body
+
+
+def test_an_answer_that_is_not_json_is_handed_on_as_text() -> None:
+    assert OrjsonModel().deserialize(b"<html>Bad gateway</html>") == "<html>Bad gateway</html>"
+    assert OrjsonModel().deserialize("not json") == "not json"
+
+
+def test_the_data_wrapper_is_kept() -> None:
+    wrapped = OrjsonModel(data_wrapper=True)
+    assert json.loads(wrapped.serialize({"a": 1})) == {"data": {"a": 1}}
+    assert wrapped.deserialize(b'{"data": {"a": 1}}') == {"a": 1}
