@@ -61,6 +61,10 @@ PLACEHOLDERS = (
     "privacy_email",
     "retention_connection_days",
     "retention_ledger_days",
+    "inactive_freeze_days",
+    "inactive_warn_days",
+    "inactive_unfreeze_days",
+    "inactive_copy_days",
 )
 """``{{ name }}`` fields a policy may use; they are filled from the settings when it is shown."""
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
@@ -108,6 +112,10 @@ def placeholder_values(settings: Settings) -> dict[str, str]:
         "privacy_email": operator.privacy_email,
         "retention_connection_days": str(settings.retention_connection_days),
         "retention_ledger_days": str(settings.retention_ledger_days),
+        "inactive_freeze_days": str(settings.inactive_freeze_days),
+        "inactive_warn_days": str(settings.inactive_warn_days),
+        "inactive_unfreeze_days": str(settings.inactive_unfreeze_days),
+        "inactive_copy_days": str(settings.inactive_copy_days),
     }
 
 

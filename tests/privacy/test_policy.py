@@ -258,3 +258,28 @@ def test_a_translation_with_another_effective_date_is_refused(app: Flask, operat
     )
     with pytest.raises(PolicyError, match=r"v2\.ru\.md takes effect on 2999-01-01, but its English text"):
         current_policy(language="ru")
+
+
+@pytest.mark.parametrize(
+    ("language", "unfreeze", "passkey"),
+    [
+        ("en", '"Unfreeze the account"', "it never receives your biometrics or the private key"),
+        (
+            "uk",
+            "«Розморозити обліковий запис»",
+            "ваших біометричних даних і закритого ключа GroupSync ніколи",
+        ),
+        ("ru", "«Разморозить аккаунт»", "ваших биометрических данных и закрытого ключа GroupSync никогда"),
+    ],
+)
+def test_the_upcoming_policy_states_the_inactive_account_periods_and_what_a_passkey_keeps(
+    app: Flask, language: str, unfreeze: str, passkey: str
+) -> None:
+    settings = app.config["GROUPSYNC"].with_overrides(
+        inactive_freeze_days=400, inactive_warn_days=9, inactive_unfreeze_days=31, inactive_copy_days=181
+    )
+    text = " ".join(load(DEFAULT_DIR, 3, language).filled(settings).split())
+    assert [day in text for day in (" 400 ", " 9 ", " 31 ", " 181 ")] == [True] * 4
+    assert unfreeze in text
+    assert passkey in text
+    assert "{{" not in text
