@@ -14,7 +14,8 @@ from typing import Any, cast
 
 from sqlalchemy import String, Subquery, Table, and_, func, literal, null, or_, select, union_all
 
-from app.crm.models import CrmContact
+from app.accounts.models import Membership, User
+from app.crm.models import ContactList, CrmContact
 from app.db import DbSession, utcnow
 from app.sync.mapping import NotCarried
 from app.sync.models import (
@@ -228,3 +229,26 @@ def progress(run: SyncRun, now: datetime | None = None) -> Progress:
     elapsed = max((now or utcnow()) - run.started_at, timedelta(0))
     left = elapsed * (total - done) / done
     return Progress(done, total, int(left.total_seconds()) + 1)
+
+
+@dataclass(frozen=True)
+class AccountSync:
+    """One row of the admin's *Syncs* page: the sync with its member and list in words."""
+
+    sync: ContactSync
+    member_name: str
+    member_email: str
+    list_name: str
+
+
+def account_syncs(session: DbSession, account_id: int) -> list[AccountSync]:
+    """Every sync of the account with its member's name and address and its list's name."""
+    rows = session.execute(
+        select(ContactSync, User.name, User.email, ContactList.name)
+        .join(Membership, Membership.id == ContactSync.membership_id)
+        .join(User, User.id == Membership.user_id)
+        .join(ContactList, ContactList.id == ContactSync.list_id)
+        .where(ContactSync.account_id == account_id)
+        .order_by(User.email, ContactList.name, ContactSync.id)
+    ).all()
+    return [AccountSync(sync, name, email, list_name) for sync, name, email, list_name in rows]

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Role
-from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role, scoped
+from app.accounts.tenancy import current_account, current_membership, get_scoped_or_404, require_role
 from app.crm.models import ContactList
 from app.extensions import db, shown_message
 from app.extensions import gettext as _
@@ -261,8 +261,10 @@ def stop_contact(sync_id: int, crm_id: str) -> Response:
 @require_role(Role.ADMIN)
 @requires_view_reason("sync_health")
 def admin_overview() -> str:
-    syncs = db.session.scalars(scoped(db.select(ContactSync), ContactSync).order_by(ContactSync.id)).all()
-    return render_template("sync/admin.html", syncs=syncs, account=current_account())
+    account = current_account()
+    return render_template(
+        "sync/admin.html", rows=report.account_syncs(db.session, account.id), account=account
+    )
 
 
 @bp.get("/admin/syncs/<int:sync_id>/contacts")

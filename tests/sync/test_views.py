@@ -97,7 +97,12 @@ def test_admin_confirms_a_held_mass_delete(world: World, factory: Factory, signe
     client = signed_in(admin)
 
     give_reason(client, "/admin/syncs")  # the page shows members' sync health: a recorded human view
-    assert "Confirm the deletions" in client.get("/admin/syncs").text
+    page = client.get("/admin/syncs").text
+    assert "Confirm the deletions" in page
+    # Members and lists in words, not database ids.
+    member = world.member.user
+    assert f"{member.name}<br><small>{member.email}</small>" in page
+    assert f'data-label="List">{world.list.name}</td>' in page
     assert post(client, "/admin/syncs", f"/admin/syncs/{world.sync.id}/confirm-mass-delete") == 302
     assert world.reload().mass_delete_confirmed is True
 
