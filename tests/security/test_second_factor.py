@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -63,9 +62,9 @@ def test_the_secret_is_sealed_not_stored(factory: Factory, signed_in: SignIn) ->
 
 def test_a_code_is_accepted_once(factory: Factory, signed_in: SignIn) -> None:
     member = factory.member(factory.account(), Role.MEMBER)
-    moment = utcnow()
-    secret, _ = enrol(signed_in(member), moment - timedelta(seconds=30))
-    code = code_at(secret, moment)
+    # Each code taken when it is sent (a loaded machine may take longer than a step in between).
+    secret, _ = enrol(signed_in(member))
+    code = code_at(secret, utcnow())
     first, second = signed_in(member), signed_in(member)
     post(first, "/security/verify", {"code": code}, "/security/verify")
     assert first.get("/dashboard").status_code == 200
