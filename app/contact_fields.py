@@ -357,3 +357,12 @@ def _collect() -> tuple[FieldSpec, ...]:
 
 CONTACT_FIELDS: Final[tuple[FieldSpec, ...]] = _collect()
 """Every declared field in declaration order (``crm_id`` and ``updated_at`` are not fields)."""
+
+_SHOWN_NAME = ("givenName", "familyName")
+"""The parts of a person's name that pages show (as Google Contacts lists a contact)."""
+
+
+def shown_name(record: object) -> str:
+    """``record``'s given and family name, as a page shows the person ("" when neither is set)."""
+    parts = (getattr(record, spec.name, "") for spec in CONTACT_FIELDS if spec.person_key in _SHOWN_NAME)
+    return " ".join(part for part in parts if part)

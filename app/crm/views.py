@@ -17,6 +17,7 @@ from app.accounts.api import admin_bp
 from app.accounts.models import Membership, Role
 from app.accounts.tenancy import current_account, current_user, get_scoped_or_404, require_role, scoped
 from app.config import current_settings
+from app.contact_fields import shown_name
 from app.crm import csv_import, services
 from app.crm.api import api_bp
 from app.crm.models import ApiKey, ContactList, CrmContact, CsvUpload
@@ -245,9 +246,7 @@ def _undo_window() -> timedelta:
 
 def _delete_confirmation(contact: CrmContact) -> confirm.Confirmation:
     where = services.deletion_reach(db.session, contact)
-    # The name columns are made from the contact field specs, so mypy cannot see them.
-    parts = (getattr(contact, "given_name", ""), getattr(contact, "family_name", ""))
-    name = " ".join(part for part in parts if part) or contact.crm_id
+    name = shown_name(contact) or contact.crm_id
     if where.lists:
         lines = [
             ngettext(

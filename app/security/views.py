@@ -201,7 +201,8 @@ def passkey_sign_in() -> str | Response:
         return redirect(url_for("auth.sign_in"))
     if outcome is services.Verified.WRONG:
         flash(_("The passkey could not be checked. Please try again."), "error")
-        return _verify_page()
+        # A redirect, as for a wrong code: a reload must not send the answer again.
+        return redirect(url_for("security.verify", next=_next()), code=303)
     return redirect(_next())
 
 
