@@ -266,7 +266,7 @@ def _delete_confirmation(contact: CrmContact) -> confirm.Confirmation:
         lines = [_("%(who)s is in no list, so no Google account holds it through GroupSync.", who=name)]
     minutes = int(_undo_window().total_seconds() // 60)
     return confirm.Confirmation(
-        title=_("Delete contact %(id)s?", id=contact.crm_id),
+        title=_("Delete contact %(id)s?", id=name),  # "id" in the catalogues: the name, else the CRM id
         consequences=lines,
         button=_("Delete contact"),
         cancel_url=url_for("crm.contacts", q=request.args.get("q", "")[:100]),
