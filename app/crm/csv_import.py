@@ -363,10 +363,10 @@ def check_rows(session: DbSession, account_id: int, parsed: ParsedCsv, mapping: 
             first = exc.errors[0]
             reason = (
                 stored_message(
-                    N_("column '%(column)s' %(problem)s"), column=columns[first.field], problem=first.message
+                    N_("column '%(column)s' %(problem)s"), column=columns[first.field], problem=first.stored()
                 )
                 if first.field in columns
-                else stored_message(N_("%(field)s %(problem)s"), field=first.field, problem=first.message)
+                else stored_message(N_("%(field)s %(problem)s"), field=first.field, problem=first.stored())
             )
             result.refused.append(RowReport(number, crm_id, "skipped", reason))
             continue
@@ -428,7 +428,7 @@ def _row_problem(cells: list[str], parsed: ParsedCsv, crm_id: str, seen: dict[st
     try:
         check_id(crm_id, "id")
     except InputError as exc:
-        return stored_message(N_("id %(problem)s"), problem=exc.errors[0].message)
+        return stored_message(N_("id %(problem)s"), problem=exc.errors[0].stored())
     if crm_id in seen:
         return stored_message(N_("id '%(id)s' already appears in row %(row)s"), id=crm_id, row=seen[crm_id])
     return None

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from app.contact_fields import (
     PostalAddress,
     TypedValue,
 )
+from app.extensions import N_, stored_message
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~-]{0,127}$"
 """CRM ids travel in URL paths, so they are limited to characters that need no escaping."""
@@ -54,9 +56,38 @@ KNOWN_MESSENGERS = ("telegram", "whatsapp", "viber", "signal", "skype")
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A translatable word or phrase used as a parameter of a :class:`FieldError` (a JSON type's name)."""
+
+    msgid: str
+
+
+Param = str | int | Phrase
+
+
+@dataclass(frozen=True)
 class FieldError:
+    """What is wrong with ``field``: an English message id (marked with ``N_``) and its parameters.
+
+    The API answers with :attr:`message`, the English text, so its error bodies never change with
+    a language; a CSV import report keeps :meth:`stored` and shows it in each reader's language.
+    """
+
     field: str
-    message: str
+    msgid: str
+    params: dict[str, Param] = dataclass_field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The message in English (the msgid filled in, nothing translated)."""
+        if not self.params:
+            return self.msgid
+        return self.msgid % {k: v.msgid if isinstance(v, Phrase) else v for k, v in self.params.items()}
+
+    def stored(self) -> str:
+        """The message as an :func:`app.extensions.stored_message`, translated when it is shown."""
+        params = {k: stored_message(v.msgid) if isinstance(v, Phrase) else v for k, v in self.params.items()}
+        return stored_message(self.msgid, **params)
 
 
 class InputError(Exception):
@@ -98,22 +129,27 @@ class _Checker:
         self.default_region = default_region
         self.errors: list[FieldError] = []
 
-    def fail(self, field: str, message: str) -> None:
-        self.errors.append(FieldError(field, message))
+    def fail(self, field: str, msgid: str, **params: Param) -> None:
+        self.errors.append(FieldError(field, msgid, params))
 
     def text(self, value: object, field: str, rule: TextRule) -> str:
         if value is None:
             return ""
         if not isinstance(value, str):
-            self.fail(field, f"must be a string, not {_json_type(value)}")
+            self.fail(field, N_("must be a string, not %(type)s"), type=_json_type(value))
             return ""
         value = value.strip()
-        problem = text_problem(value, rule.multiline)
+        problem = text_problem(value, field, rule.multiline)
         if problem:
-            self.fail(field, problem)
+            self.errors.append(problem)
             return ""
         if len(value) > rule.max_length:
-            self.fail(field, f"is {len(value)} characters long; at most {rule.max_length} are allowed")
+            self.fail(
+                field,
+                N_("is %(length)s characters long; at most %(max)s are allowed"),
+                length=len(value),
+                max=rule.max_length,
+            )
             return ""
         return value
 
@@ -126,24 +162,29 @@ class _Checker:
         string, array or object, so the API accepts exactly what its document describes.
         """
         if not isinstance(value, dict):
-            self.fail(field, f"must be an object, not {_json_type(value)}")
+            self.fail(field, N_("must be an object, not %(type)s"), type=_json_type(value))
             return None
         for key in value:
             where = f"{field}.{key}" if field else str(key)
             if key not in allowed:
-                self.fail(where, "is not a known field")
+                self.fail(where, N_("is not a known field"))
             elif value[key] is None and key not in nullable:
-                self.fail(where, "must not be null; leave it out to store it empty")
+                self.fail(where, N_("must not be null; leave it out to store it empty"))
         return {key: item for key, item in value.items() if item is not None}
 
     def items(self, value: object, field: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(field, f"must be an array, not {_json_type(value)}")
+            self.fail(field, N_("must be an array, not %(type)s"), type=_json_type(value))
             return []
         if len(value) > MAX_ITEMS:
-            self.fail(field, f"has {len(value)} values; at most {MAX_ITEMS} are allowed")
+            self.fail(
+                field,
+                N_("has %(count)s values; at most %(max)s are allowed"),
+                count=len(value),
+                max=MAX_ITEMS,
+            )
             return []
         return value
 
@@ -156,7 +197,7 @@ class _Checker:
                 continue
             raw = body.get("value")
             if raw is None or raw == "":
-                self.fail(f"{where}.value", "is required")
+                self.fail(f"{where}.value", N_("is required"))
                 continue
             text = self.text(raw, f"{where}.value", TextRule(spec.max_length))
             kind = self.text(body.get("type"), f"{where}.type", TextRule(TYPE_LENGTH))
@@ -172,7 +213,8 @@ class _Checker:
             try:
                 return validate_email(text, check_deliverability=False).normalized
             except EmailNotValidError as exc:
-                self.fail(field, f"is not a valid e-mail address: {exc}")
+                # email_validator explains in English only; its words are kept as a parameter.
+                self.fail(field, N_("is not a valid e-mail address: %(error)s"), error=str(exc))
                 return None
         if kind is Kind.PHONES:
             return self._phone(text, field)
@@ -182,13 +224,15 @@ class _Checker:
             or not parts.netloc
             or any(c.isspace() for c in text)
         ):
-            self.fail(field, "must be an absolute http:// or https:// URL without spaces")
+            self.fail(field, N_("must be an absolute http:// or https:// URL without spaces"))
             return None
         return text
 
     def _phone(self, text: str, field: str) -> str | None:
         if not _PHONE_CHARS_RE.match(text) or not any(c.isdigit() for c in text):
-            self.fail(field, "is not a phone number (one leading +, then digits, spaces and ( ) - . / only)")
+            self.fail(
+                field, N_("is not a phone number (one leading +, then digits, spaces and ( ) - . / only)")
+            )
             return None
         region = None if text.startswith("+") else self.default_region
         if region is None and not text.startswith("+"):
@@ -197,11 +241,13 @@ class _Checker:
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException as exc:
-            self.fail(field, f"is not a phone number: {exc}")
+            self.fail(field, N_("is not a phone number: %(error)s"), error=str(exc))
             return None
         if not phonenumbers.is_possible_number(number):
-            where = "international" if region is None else f"{region}"
-            self.fail(field, f"is not a possible {where} phone number")
+            if region is None:
+                self.fail(field, N_("is not a possible international phone number"))
+            else:
+                self.fail(field, N_("is not a possible %(region)s phone number"), region=region)
             return None
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -216,13 +262,13 @@ class _Checker:
             raw = body.get(key)
             if raw is None:
                 if key != "year":
-                    self.fail(f"{field}.{key}", "is required")
+                    self.fail(f"{field}.{key}", N_("is required"))
                 numbers[key] = None
             elif isinstance(raw, bool) or not isinstance(raw, int):
-                self.fail(f"{field}.{key}", f"must be a whole number, not {_json_type(raw)}")
+                self.fail(f"{field}.{key}", N_("must be a whole number, not %(type)s"), type=_json_type(raw))
                 numbers[key] = None
             elif not low <= raw <= high:
-                self.fail(f"{field}.{key}", f"must be between {low} and {high}")
+                self.fail(f"{field}.{key}", N_("must be between %(low)s and %(high)s"), low=low, high=high)
                 numbers[key] = None
             else:
                 numbers[key] = raw
@@ -233,7 +279,7 @@ class _Checker:
             # A leap year stands in when the year is unknown, so 29 February is accepted.
             date(year if year is not None else 2000, month, day)
         except ValueError:
-            self.fail(field, f"{year or '----'}-{month:02d}-{day:02d} is not a date")
+            self.fail(field, N_("%(date)s is not a date"), date=f"{year or '----'}-{month:02d}-{day:02d}")
             return None
         return Birthday(month=month, day=day, year=year)
 
@@ -249,10 +295,10 @@ class _Checker:
             }
             code = self.text(body.get("country_code"), f"{where}.country_code", TextRule(2))
             if code and not re.fullmatch(r"[A-Za-z]{2}", code):
-                self.fail(f"{where}.country_code", "must be a two-letter ISO 3166-1 code")
+                self.fail(f"{where}.country_code", N_("must be a two-letter ISO 3166-1 code"))
                 code = ""
             if not any(value for key, value in parts.items() if key != "type") and not code:
-                self.fail(where, "is empty: give at least one address part")
+                self.fail(where, N_("is empty: give at least one address part"))
                 continue
             result.append(PostalAddress(**parts, country_code=code.upper()))
         return tuple(result)
@@ -267,14 +313,15 @@ class _Checker:
             protocol = self.text(body.get("protocol"), f"{where}.protocol", TextRule(40)).lower()
             username = self.text(body.get("username"), f"{where}.username", TextRule(200))
             if not protocol and body.get("protocol") in (None, ""):
-                self.fail(f"{where}.protocol", "is required")
+                self.fail(f"{where}.protocol", N_("is required"))
             elif protocol and not _PROTOCOL_RE.match(protocol):
                 self.fail(
-                    f"{where}.protocol", "must be a name such as telegram, whatsapp, viber, signal or skype"
+                    f"{where}.protocol",
+                    N_("must be a name such as telegram, whatsapp, viber, signal or skype"),
                 )
                 protocol = ""
             if not username and body.get("username") in (None, ""):
-                self.fail(f"{where}.username", "is required")
+                self.fail(f"{where}.username", N_("is required"))
             if protocol and username:
                 result.append(Messenger(protocol=protocol, username=username))
         return tuple(result)
@@ -295,24 +342,28 @@ _NULLABLE_KEYS = frozenset(spec.name for spec in CONTACT_FIELDS if spec.kind is 
 """The fields whose published schema allows ``null`` (a birthday: none)."""
 
 
-def text_problem(value: str, multiline: bool = False) -> str | None:
-    """Why ``value`` cannot be stored as text, or ``None`` when it can."""
+def text_problem(value: str, field: str, multiline: bool = False) -> FieldError | None:
+    """Why ``value`` cannot be stored as text in ``field``, or ``None`` when it can."""
     for position, char in enumerate(value):
         category = unicodedata.category(char)
         if category == "Cs":
-            return f"contains an invalid character (unpaired surrogate) at position {position}"
+            msgid = N_("contains an invalid character (unpaired surrogate) at position %(position)s")
+            return FieldError(field, msgid, {"position": position})
         if category == "Cc" and not (multiline and char in "\n\r\t"):
-            return f"contains a control character (U+{ord(char):04X}) at position {position}"
+            msgid = N_("contains a control character (U+%(code)s) at position %(position)s")
+            return FieldError(field, msgid, {"code": f"{ord(char):04X}", "position": position})
     return None
 
 
 def check_id(value: object, field: str) -> str:
     """A CRM id, or :class:`InputError` naming ``field``."""
     if not isinstance(value, str):
-        raise InputError([FieldError(field, f"must be a string, not {_json_type(value)}")])
+        raise InputError(
+            [FieldError(field, N_("must be a string, not %(type)s"), {"type": _json_type(value)})]
+        )
     if not _ID_RE.match(value):
         raise InputError(
-            [FieldError(field, "must be 1-128 characters: letters, digits and . _ : @ ~ - (not first)")]
+            [FieldError(field, N_("must be 1-128 characters: letters, digits and . _ : @ ~ - (not first)"))]
         )
     return value
 
@@ -320,17 +371,25 @@ def check_id(value: object, field: str) -> str:
 def batch_items(body: object, name: str) -> list[object]:
     """The 1 to :data:`MAX_BATCH` items of a bulk request ``{"<name>": [...]}``."""
     if not isinstance(body, dict):
-        raise InputError([FieldError("body", f"must be a JSON object with '{name}'")])
+        raise InputError([FieldError("body", N_("must be a JSON object with '%(name)s'"), {"name": name})])
     unknown = [key for key in body if key != name]
     if unknown:
-        raise InputError([FieldError(str(unknown[0]), "is not a known field")])
+        raise InputError([FieldError(str(unknown[0]), N_("is not a known field"))])
     items = body.get(name)
     if not isinstance(items, list):
-        raise InputError([FieldError(name, "must be an array")])
+        raise InputError([FieldError(name, N_("must be an array"))])
     if not items:
-        raise InputError([FieldError(name, "must not be empty")])
+        raise InputError([FieldError(name, N_("must not be empty"))])
     if len(items) > MAX_BATCH:
-        raise InputError([FieldError(name, f"has {len(items)} items; at most {MAX_BATCH} are allowed")])
+        raise InputError(
+            [
+                FieldError(
+                    name,
+                    N_("has %(count)s items; at most %(max)s are allowed"),
+                    {"count": len(items), "max": MAX_BATCH},
+                )
+            ]
+        )
     return items
 
 
@@ -341,14 +400,14 @@ def check_name(value: object, field: str = "name", max_length: int = 200) -> str
     if checker.errors:
         raise InputError(checker.errors)
     if not name:
-        raise InputError([FieldError(field, "is required")])
+        raise InputError([FieldError(field, N_("is required"))])
     return name
 
 
 def check_region(value: str) -> str:
     region = value.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise InputError([FieldError("default_phone_region", "is not a known ISO 3166-1 region code")])
+        raise InputError([FieldError("default_phone_region", N_("is not a known ISO 3166-1 region code"))])
     return region
 
 
@@ -363,12 +422,14 @@ def validate_contact(
     checker = _Checker(default_region)
     if not isinstance(payload, dict):
         where = prefix.rstrip(".") or "body"
-        raise InputError([FieldError(where, f"must be a JSON object, not {_json_type(payload)}")])
+        raise InputError(
+            [FieldError(where, N_("must be a JSON object, not %(type)s"), {"type": _json_type(payload)})]
+        )
     body = checker.obj(payload, prefix.rstrip("."), set(_ACCEPTED_KEYS), _NULLABLE_KEYS)
     assert body is not None
     raw_id = crm_id if body.get("id") is None else body["id"]
     if raw_id is None:
-        checker.fail(f"{prefix}id", "is required")
+        checker.fail(f"{prefix}id", N_("is required"))
         identifier = ""
     else:
         try:
@@ -377,7 +438,7 @@ def validate_contact(
             checker.errors.extend(exc.errors)
             identifier = ""
         if crm_id is not None and identifier and identifier != crm_id:
-            checker.fail(f"{prefix}id", f"'{identifier}' differs from the id in the URL")
+            checker.fail(f"{prefix}id", N_("'%(id)s' differs from the id in the URL"), id=identifier)
     values: dict[str, Any] = {
         spec.name: CHECKS[spec.kind](checker, spec, body.get(spec.name), prefix + spec.name)
         for spec in CONTACT_FIELDS
@@ -388,19 +449,19 @@ def validate_contact(
     return data
 
 
-def _json_type(value: object) -> str:
+def _json_type(value: object) -> Param:
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return Phrase(N_("a boolean"))
     if isinstance(value, int | float):
-        return "a number"
+        return Phrase(N_("a number"))
     if isinstance(value, str):
-        return "a string"
+        return Phrase(N_("a string"))
     if isinstance(value, list):
-        return "an array"
+        return Phrase(N_("an array"))
     if isinstance(value, dict):
-        return "an object"
+        return Phrase(N_("an object"))
     return type(value).__name__
 
 
