@@ -276,3 +276,23 @@ def test_a_concurrent_create_of_the_same_id_is_a_retryable_conflict(app: Flask, 
     assert response.status_code == 409
     assert response.json["error"]["code"] == "conflict"
     assert api.put("/contacts/race", {"given_name": "Mine"}).json["status"] == "updated"
+
+
+def test_error_bodies_stay_english_whatever_language_the_client_asks_for(api: Api) -> None:
+    body = {"id": "c1", "given_name": 5, "birthday": {"month": 13, "day": 1}}
+    response = api.client.put(
+        "/api/v1/contacts/c1", json=body, headers={**api._headers(), "Accept-Language": "uk"}
+    )
+    assert response.status_code == 422
+    assert response.json is not None
+    assert response.json == {
+        "error": {
+            "code": "invalid",
+            "message": "given_name must be a string, not a number",
+            "field": "given_name",
+        },
+        "details": [
+            {"field": "given_name", "message": "must be a string, not a number"},
+            {"field": "birthday.month", "message": "must be between 1 and 12"},
+        ],
+    }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
+from flask_babel import refresh
 from jsonschema import Draft202012Validator
 
 from app.crm.openapi import openapi_document
 from app.crm.validation import InputError, check_region, contact_input_schema, validate_contact
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
+from app.extensions import shown_message
 
 
 def errors_of(payload: object, region: str | None = None) -> list[tuple[str, str]]:
@@ -176,3 +179,22 @@ def test_the_published_schemas_are_valid_json_schema_and_agree_with_the_validato
         assert not published.is_valid(bad)
         with pytest.raises(InputError):
             validate_contact(bad, default_region=None)
+
+
+def test_a_field_error_is_english_for_the_api_and_stored_for_any_reader(app: Flask) -> None:
+    with pytest.raises(InputError) as caught:
+        validate_contact(
+            {"id": "c1", "given_name": 5, "birthday": {"month": 13, "day": 1}}, default_region=None
+        )
+    first, second = caught.value.errors
+    assert (first.message, second.message) == ("must be a string, not a number", "must be between 1 and 12")
+    for language, expected in (
+        ("uk", ["має бути рядком; отримано: число", "має бути від 1 до 12"]),
+        ("ru", ["должно быть строкой; получено: число", "должно быть от 1 до 12"]),
+        ("en", ["must be a string, not a number", "must be between 1 and 12"]),
+    ):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            refresh()  # the locale is cached on the test's application context
+            assert [shown_message(e.stored()) for e in (first, second)] == expected
+            # Asking for a language never changes the English text the API answers with.
+            assert first.message == "must be a string, not a number"
