@@ -82,7 +82,7 @@ def save_settings() -> Response:
     try:
         region = services.set_default_region(db.session, current_account().id, request.form.get("region", ""))
     except InputError as exc:
-        flash(_("Default phone region %(problem)s.", problem=exc.errors[0].message), "error")
+        flash(_("Default phone region %(problem)s.", problem=shown_message(exc.errors[0].stored())), "error")
     else:
         flash(_("Default phone region: %(region)s.", region=region or _("none")), "info")
     return redirect(url_for("crm.overview"))
@@ -94,7 +94,10 @@ def create_list() -> Response:
     try:
         contact_list = services.create_list(db.session, current_account().id, request.form.get("name", ""))
     except InputError as exc:
-        flash(_("List name %(problem)s; no list was created.", problem=exc.errors[0].message), "error")
+        flash(
+            _("List name %(problem)s; no list was created.", problem=shown_message(exc.errors[0].stored())),
+            "error",
+        )
     except services.NameTakenError as exc:
         flash(_("A list named '%(name)s' already exists; no list was created.", name=exc.other_name), "error")
     else:
@@ -115,7 +118,7 @@ def rename_list(list_id: int) -> Response:
         flash(
             _(
                 "List name %(problem)s; '%(name)s' keeps its name.",
-                problem=exc.errors[0].message,
+                problem=shown_message(exc.errors[0].stored()),
                 name=old_name,
             ),
             "error",
@@ -373,7 +376,7 @@ def create_api_key() -> str | Response:
             ),
         )
     except InputError as exc:
-        flash(_("Key name %(problem)s.", problem=exc.errors[0].message), "error")
+        flash(_("Key name %(problem)s.", problem=shown_message(exc.errors[0].stored())), "error")
         return redirect(url_for("crm.api_keys"))
     except services.FormAlreadyUsedError:
         flash(
@@ -454,7 +457,7 @@ def upload() -> str | Response:
         flash(f"{file.filename}: {shown_message(str(exc))}.", "error")
         return redirect(url_for("crm.import_form"))
     except InputError as exc:
-        flash(_("List name %(problem)s.", problem=exc.errors[0].message), "error")
+        flash(_("List name %(problem)s.", problem=shown_message(exc.errors[0].stored())), "error")
         return redirect(url_for("crm.import_form"))
     # A redirect, so Back and reload after the next step never send the file again.
     return redirect(url_for("crm.run_import", upload_id=staged.id))
