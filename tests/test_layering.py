@@ -16,6 +16,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 
 LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"config_values"}),
     frozenset({"config", "db"}),
     frozenset({"extensions", "logs", "ops", "mail"}),
     frozenset({"accounts"}),
