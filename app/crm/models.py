@@ -4,8 +4,10 @@ Change signal for the sync engine
 ---------------------------------
 :attr:`ContactList.content_changed_at` is bumped *in the same transaction* as every accepted
 change that affects what a Google group mirroring the list must contain: a member added or
-removed, a member's fields changed, a member deleted or restored by an admin, the list
-deleted, or the list withdrawn from (or granted to) a member. A write that changes nothing
+removed, a member's fields changed, a member deleted or restored by an admin, or the list
+deleted. A list granted to or withdrawn from one member concerns only that member's sync: the
+scheduler reads it from the :class:`ListAccess` row's ``granted_at`` / ``revoked_at`` instead
+(``app.worker.tasks.mark_changed_lists_due``). A write that changes nothing
 (an idempotent re-upsert) does not bump it. The sync engine polls lists whose
 ``content_changed_at`` is newer than its last run of that list and runs them after the
 configured delay (``Settings.sync_change_delay_seconds``), which coalesces bursts.

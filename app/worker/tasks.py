@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.crm.csv_import import purge_stale_uploads
-from app.crm.models import ContactList
+from app.crm.models import ContactList, ListAccess
 from app.db import unit_of_work, utcnow
 from app.flows import inactivity
 from app.flows.connections import purge_unused_connections
@@ -41,31 +41,44 @@ logger = logging.getLogger(__name__)
 
 
 def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) -> set[int]:
-    """Bring forward the syncs whose CRM list changed since their last run; returns their ids.
+    """Bring forward the syncs whose CRM list, or whose member's access to it, changed since their last run.
 
-    A burst of CRM edits coalesces into one run: the sync is due ``sync_change_delay_seconds``
-    after the latest change it has not seen, and never later than it already was. A sync that
-    never ran keeps the time its first run was given: that run reads the whole list whenever it
-    comes, and the time may be a spread-out slot (:func:`app.sync.services.first_run_slots`)
-    that giving the list to the member (which changes the list) must not undo.
+    Returns their ids. A burst of CRM edits coalesces into one run: the sync is due
+    ``sync_change_delay_seconds`` after the latest change it has not seen, and never later
+    than it already was. Granting or withdrawing a list concerns one member's sync only, so it
+    is read from that member's :class:`ListAccess` row, not from the list's
+    ``content_changed_at``: giving a list to a thousand colleagues one after another must not
+    re-run every earlier colleague's sync at each step. A sync that never ran keeps the time
+    its first run was given: that run reads the whole list whenever it comes, and the time may
+    be a spread-out slot (:func:`app.sync.services.first_run_slots`).
     """
     delay = timedelta(seconds=settings.sync_change_delay_seconds)
     changed: set[int] = set()
+    last_run = ContactSync.last_run_at
     with unit_of_work(session) as work:
         rows = work.execute(
-            select(ContactSync, ContactList.content_changed_at)
+            select(ContactSync, ContactList.content_changed_at, ListAccess.granted_at, ListAccess.revoked_at)
             .join(ContactList, ContactList.id == ContactSync.list_id)
+            .outerjoin(
+                ListAccess,
+                and_(
+                    ListAccess.list_id == ContactSync.list_id,
+                    ListAccess.membership_id == ContactSync.membership_id,
+                ),
+            )
             .where(
                 ContactSync.enabled.is_(True),
-                (ContactSync.last_run_at.is_(None))
-                | (ContactList.content_changed_at > ContactSync.last_run_at),
+                last_run.is_(None)
+                | (ContactList.content_changed_at > last_run)
+                | (ListAccess.granted_at > last_run)
+                | (ListAccess.revoked_at > last_run),
             )
         ).all()
-        for sync, changed_at in rows:
+        for sync, *stamps in rows:
             changed.add(sync.id)
             if sync.last_run_at is None and sync.next_due_at is not None:
                 continue
-            due = changed_at + delay
+            due = max(s for s in stamps if s is not None) + delay
             if sync.next_due_at is None or sync.next_due_at > due:
                 sync.next_due_at = due
     return changed

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.accounts.models import Membership
+from app.crm import services as crm_services
 from app.crm.models import ContactList
+from app.db import utcnow
 from app.extensions import db
 from app.mail import Mailer
 from app.sync.models import ContactSync
@@ -143,3 +145,30 @@ def test_a_user_whose_sync_ran_is_due_at_once_when_given_the_list_again(
     assert sync.last_run_at is not None
     assert sync.next_due_at is not None
     assert sync.next_due_at < START, "not a first run, so not behind the 25 waiting ones: due now"
+
+
+def test_giving_the_list_to_more_colleagues_does_not_re_run_those_who_have_it(
+    world: DomainWorld, factory: Factory
+) -> None:
+    """A grant or a withdrawal concerns one member's sync; the list's other syncs stay as they were."""
+    first = _assign(world, _colleagues(world, factory, 5), utcnow())
+    ran_at = utcnow()
+    later = ran_at + timedelta(hours=1)
+    db.session.execute(
+        update(ContactSync).where(ContactSync.id.in_(first)).values(last_run_at=ran_at, next_due_at=later)
+    )
+    db.session.commit()
+
+    second = _assign(world, _colleagues(world, factory, 5, start=5), utcnow())
+    changed = tasks.mark_changed_lists_due(db.session, world.settings, utcnow())
+    assert changed == set(second), "only the syncs that never ran are due; the earlier five are not re-run"
+    assert _due_times(first) == [later] * 5
+
+    leaving = db.session.get(ContactSync, first[0])
+    assert leaving is not None
+    assert crm_services.withdraw_access(db.session, world.list, leaving.membership_id, "user:admin")
+    changed = tasks.mark_changed_lists_due(db.session, world.settings, utcnow())
+    assert changed == {first[0], *second}
+    due = _due_times([first[0]])[0]
+    assert due < later, "the withdrawal brings that one sync forward, to empty its group"
+    assert _due_times(first[1:]) == [later] * 4

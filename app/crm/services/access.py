@@ -78,7 +78,6 @@ def grant_access(
             access = ListAccess(list_id=contact_list.id, membership_id=membership.id, granted_by=actor)
             session.add(access)
         access.granted_at, access.granted_by, access.revoked_at, access.revoked_by = now, actor, None, None
-        contact_list.bump(now)
         record_in(current, record)
     return True
 
@@ -99,7 +98,6 @@ def withdraw_access(
     with transaction(session) as current:
         now = utcnow()
         access.revoked_at, access.revoked_by = now, actor
-        contact_list.bump(now)
         record_in(current, record)
     return True
 
@@ -108,7 +106,7 @@ def withdraw_all_access(session: DbSession, membership_id: int, actor: str) -> i
     """A member is leaving the account: withdraw every list, in the caller's transaction.
 
     This is the CRM's part of removing a member. Call it before deleting the membership,
-    inside the same transaction, so the bump and the withdrawal are recorded together; it
+    inside the same transaction, so the withdrawal is recorded with the removal; it
     does not commit.
     """
     now = utcnow()
@@ -121,6 +119,5 @@ def withdraw_all_access(session: DbSession, membership_id: int, actor: str) -> i
     )
     for access in grants:
         access.revoked_at, access.revoked_by = now, actor
-        access.contact_list.bump(now)
     session.flush()
     return len(grants)
