@@ -45,6 +45,19 @@ def test_a_chosen_name_and_notice_address_are_saved_and_checked(factory: Factory
     assert "Olena K." in client.get("/dashboard").get_data(as_text=True)
 
 
+def test_a_refused_profile_says_why_in_the_reader_language(factory: Factory, signed_in: SignIn) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    user = db.session.get_one(User, member.user_id)
+    user.language = "uk"
+    db.session.commit()
+    client = signed_in(member)
+    post(client, "/privacy/profile", {"name": " ", "notice_email": "olena@"}, "/privacy/profile")
+    page = client.get("/privacy/profile").get_data(as_text=True)
+    assert "Ім&#39;я має містити від 1 до 200 символів." in page
+    assert "Некоректна електронна пошта для сповіщень: після знака @ бракує домену" in page
+    assert "There must be something after the @-sign" not in page
+
+
 def _sync(member: Membership, *, usable: bool) -> ContactSync:
     contact_list = ContactList(account_id=member.account_id, crm_id=f"l-{member.id}", name="Clients")
     connection = GoogleConnection(
