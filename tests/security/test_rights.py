@@ -116,6 +116,16 @@ def test_a_sync_that_may_no_longer_run_stays_off_when_the_restriction_ends(
     assert "1 could not run any more" in client.get("/privacy/profile").get_data(as_text=True)
 
 
+def test_the_age_refusal_is_in_the_visitor_language(client: FlaskClient, google: HooksClient) -> None:
+    headers = {"Accept-Language": "uk"}
+    started = client.post("/sign-in", data={"csrf_token": csrf_token(client), "next": ""}, headers=headers)
+    callback = answer_at_google(google, started.headers["Location"], "ada.lovelace@example.com")
+    client.get(callback, headers=headers)
+    page = client.get("/sign-in", headers=headers).get_data(as_text=True)
+    assert "GroupSync призначено для людей віком від 16 років." in page
+    assert "aged 16 or older" not in page
+
+
 def test_a_new_person_must_confirm_being_16_or_older(client: FlaskClient, google: HooksClient) -> None:
     started = client.post("/sign-in", data={"csrf_token": csrf_token(client), "next": ""})
     callback = answer_at_google(google, started.headers["Location"], "ada.lovelace@example.com")
