@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from app.natural_order import natural_key
+from app.natural_order import natural_key, natural_keys
 
 
 def test_numbers_compare_by_value_and_case_is_ignored() -> None:
@@ -58,3 +58,20 @@ def test_texts_equal_but_for_case_or_leading_zeros_still_have_one_order() -> Non
 
 def test_a_name_without_digits_and_an_empty_name() -> None:
     assert sorted(["b", "", "a1", "a"], key=natural_key) == ["", "a", "a1", "b"]
+
+
+def test_a_letter_unicode_places_elsewhere_sorts_after_every_word_of_the_letter_it_follows() -> None:
+    assert sorted(["Ґа", "Гя", "Д", "Ієна", "Ия", "Й"], key=natural_key) == [
+        "Гя",
+        "Ґа",
+        "Д",
+        "Ия",
+        "Ієна",
+        "Й",
+    ]
+
+
+def test_keys_made_together_equal_keys_made_one_by_one_even_with_a_line_break() -> None:
+    texts = ["Customer 10", "Олена 2", "two\nlines 3", "Émile", ""]
+    assert natural_keys(texts) == [natural_key(text) for text in texts]
+    assert sorted(texts, key=natural_key) == ["", "Customer 10", "Émile", "two\nlines 3", "Олена 2"]

@@ -17,7 +17,7 @@ from sqlalchemy import String, Subquery, Table, and_, func, literal, null, or_, 
 from app.accounts.models import Membership, User
 from app.crm.models import ContactList, CrmContact
 from app.db import DbSession, utcnow
-from app.natural_order import natural_key
+from app.natural_order import natural_keys
 from app.sync.mapping import NotCarried
 from app.sync.models import (
     ContactAction,
@@ -157,12 +157,12 @@ def contacts_of(
         )
     # Natural order ("Customer 2" before "Customer 10", Ukrainian letters in place) is not an order
     # SQL has on both databases, so the matching entries' names are sorted here and one page's rows
-    # are read in full afterwards: a list of 25,000 is a few short columns each (docs/benchmarks.md).
+    # are read in full afterwards: a list of 25,000 is a few short columns each (docs/benchmarks.md,
+    # "The contacts-in-this-sync page"). A contact the CRM no longer names sorts by its CRM id.
     names = session.execute(stmt.add_columns(_CRM.c.given_name, _CRM.c.family_name)).all()
-    ordered = sorted(
-        names,
-        key=lambda r: (natural_key(_name(r.given_name, r.family_name)), natural_key(r.crm_id), r.kind or ""),
-    )
+    keys = natural_keys([_name(r.given_name, r.family_name) or r.crm_id for r in names])
+    order = sorted(range(len(names)), key=lambda i: (keys[i], names[i].crm_id, names[i].kind or ""))
+    ordered = [names[i] for i in order]
     total = len(ordered)
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
