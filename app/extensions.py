@@ -45,8 +45,10 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext's extractors look 
     return message
 
 
-StoredParam = str | int | list[str]
-"""A list is shown as its items (each may be a stored message) joined by "; "."""
+StoredParam = str | int | list[str] | dict[str, str]
+"""A list is shown as its items (each may be a stored message) joined by "; "; a dict holds one
+person's own words per language (``en`` for every language without its own), shown in the
+reader's language."""
 
 
 def stored_message(message: str, **params: StoredParam) -> str:
@@ -84,5 +86,13 @@ def _shown_param(value: object) -> str:
         return shown_message(value)
     if isinstance(value, list):
         return "; ".join(_shown_param(item) for item in value)
+    if isinstance(value, dict):
+        return str(value.get(_language()) or value.get("en") or "")
     # Numbers are written the reader's way too (25,000 or 25 000).
     return str(flask_babel.format_decimal(value)) if isinstance(value, int) else str(value)
+
+
+def _language() -> str:
+    """The language being shown (English outside a request or a forced locale)."""
+    locale = flask_babel.get_locale()
+    return locale.language if locale is not None else "en"

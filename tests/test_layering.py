@@ -17,8 +17,9 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config_values"}),
-    frozenset({"config", "db"}),
+    frozenset({"config", "db", "natural_order"}),
     frozenset({"extensions", "logs", "ops", "mail"}),
+    frozenset({"address_reasons"}),
     frozenset({"accounts"}),
     frozenset({"ledger"}),
     frozenset({"contact_fields"}),

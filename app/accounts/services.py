@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, Invitation, Membership, Role, User
 from app.accounts.tenancy import end_sessions_of
+from app.address_reasons import email_reason
 from app.db import DbSession, plain, unit_of_work
 from app.extensions import gettext as _
 
@@ -54,7 +55,9 @@ def normalize_email(value: str) -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise MembershipError("email", _("E-mail address is not valid: %(problem)s", problem=exc)) from None
+        raise MembershipError(
+            "email", _("E-mail address is not valid: %(problem)s", problem=email_reason(exc).translated())
+        ) from None
     return str(checked.normalized).lower()
 
 

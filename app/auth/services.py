@@ -180,8 +180,10 @@ def complete_sign_in(
             google_requests.finish(grant.request, _with_status(outcome, grant.http_status))
     if refused:
         raise SignInError(
-            "GroupSync is for people aged 16 or older. To create your account, tick the box confirming "
-            "that you are, then sign in again."
+            _(
+                "GroupSync is for people aged 16 or older. To create your account, tick the box confirming "
+                "that you are, then sign in again."
+            )
         )
     with unit_of_work(session) as work:
         user, memberships, notices = admit(work, grant.identity)

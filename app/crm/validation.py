@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from app.address_reasons import Phrase, email_reason, phone_reason
 from app.contact_fields import (
     CONTACT_FIELDS,
     Birthday,
@@ -55,13 +56,6 @@ _PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ()./-]+((ext\.?|x|#)\s*[0-9]+)?$", re.IG
 KNOWN_MESSENGERS = ("telegram", "whatsapp", "viber", "signal", "skype")
 
 
-@dataclass(frozen=True)
-class Phrase:
-    """A translatable word or phrase used as a parameter of a :class:`FieldError` (a JSON type's name)."""
-
-    msgid: str
-
-
 Param = str | int | Phrase
 
 
@@ -82,11 +76,11 @@ class FieldError:
         """The message in English (the msgid filled in, nothing translated)."""
         if not self.params:
             return self.msgid
-        return self.msgid % {k: v.msgid if isinstance(v, Phrase) else v for k, v in self.params.items()}
+        return self.msgid % {k: v.english if isinstance(v, Phrase) else v for k, v in self.params.items()}
 
     def stored(self) -> str:
         """The message as an :func:`app.extensions.stored_message`, translated when it is shown."""
-        params = {k: stored_message(v.msgid) if isinstance(v, Phrase) else v for k, v in self.params.items()}
+        params = {k: v.stored() if isinstance(v, Phrase) else v for k, v in self.params.items()}
         return stored_message(self.msgid, **params)
 
 
@@ -213,8 +207,7 @@ class _Checker:
             try:
                 return validate_email(text, check_deliverability=False).normalized
             except EmailNotValidError as exc:
-                # email_validator explains in English only; its words are kept as a parameter.
-                self.fail(field, N_("is not a valid e-mail address: %(error)s"), error=str(exc))
+                self.fail(field, N_("is not a valid e-mail address: %(error)s"), error=email_reason(exc))
                 return None
         if kind is Kind.PHONES:
             return self._phone(text, field)
@@ -241,7 +234,7 @@ class _Checker:
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException as exc:
-            self.fail(field, N_("is not a phone number: %(error)s"), error=str(exc))
+            self.fail(field, N_("is not a phone number: %(error)s"), error=phone_reason(exc))
             return None
         if not phonenumbers.is_possible_number(number):
             if region is None:

@@ -10,7 +10,7 @@ for the same window is skipped, so an interrupted run is finished by running it 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import force_locale
@@ -57,8 +57,12 @@ class Incident:
     start: datetime
     end: datetime
     description: str
-    """What happened, in the operator's words."""
+    """What happened, in the operator's words: shown to readers of any language without its own version."""
     advice: str = DEFAULT_ADVICE
+    description_in: dict[str, str] = field(default_factory=dict)
+    """The operator's own versions of ``description`` by language (``uk``, ``ru``)."""
+    advice_in: dict[str, str] = field(default_factory=dict)
+    """The operator's own versions of ``advice`` by language; unused with the default advice (translated)."""
 
 
 @dataclass(frozen=True)
@@ -101,18 +105,28 @@ def _already_notified(session: DbSession, row: IncidentRow, window: dict[str, st
     )
 
 
+def _in_languages(text: str, versions: dict[str, str]) -> str | dict[str, str]:
+    """The operator's words: one text, or one per language (the stored form shows the reader's)."""
+    return {"en": text, **versions} if versions else text
+
+
 def notice_texts(
     incident_: Incident, row: IncidentRow, kinds: list[str], settings: Settings
 ) -> tuple[str, str]:
     """Subject and body as stored messages: the notice in GroupSync shows them in its reader's language.
 
     ``kinds`` are :data:`CATEGORY_WORDS` values (message ids); the operator's own words are kept as
-    written, except the default advice, which is translated.
+    written, in the reader's language where the operator gave a version in it; the default advice is
+    translated.
     """
     data: list[str] | str = [stored_message(kind) for kind in kinds]
     if not kinds:
         data = stored_message(N_("no recorded kinds of contact data (only requests to Google)"))
-    advice = stored_message(DEFAULT_ADVICE) if incident_.advice == DEFAULT_ADVICE else incident_.advice
+    advice = (
+        stored_message(DEFAULT_ADVICE)
+        if incident_.advice == DEFAULT_ADVICE
+        else _in_languages(incident_.advice, incident_.advice_in)
+    )
     body = stored_message(
         N_(
             "%(operator)s, which runs the GroupSync installation you use, is writing to tell you about a "
@@ -125,7 +139,7 @@ def notice_texts(
             "Questions: write to %(email)s."
         ),
         operator=settings.operator.legal_name,
-        what=incident_.description,
+        what=_in_languages(incident_.description, incident_.description_in),
         start=f"{incident_.start:%Y-%m-%d %H:%M}",
         end=f"{incident_.end:%Y-%m-%d %H:%M}",
         account=row.account_name or str(row.account_id),

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import N_
 from app.google import domain_models
 from app.google.credentials import ConnectionUnusableError, UserOAuthCredentialsSource
 from app.google.domain_models import DomainConnection, DomainMode, DomainProblem
@@ -79,7 +80,16 @@ _USER_PROBLEMS = frozenset({DomainProblem.USER_NOT_IN_DOMAIN, DomainProblem.USER
 
 
 class KeyFileError(ValueError):
-    """An uploaded key file GroupSync cannot use; the message names what is wrong (never the key)."""
+    """An uploaded key file GroupSync cannot use; the message names what is wrong (never the key).
+
+    ``msgid`` (marked with ``N_``) and ``params`` let the admin's page show it in their language;
+    ``str()`` is the English text.
+    """
+
+    def __init__(self, msgid: str, **params: str) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -96,28 +106,28 @@ class ServiceAccountKey:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError):
             raise KeyFileError(
-                "the file is not JSON: upload the key file the Cloud console downloaded"
+                N_("the file is not JSON: upload the key file the Cloud console downloaded")
             ) from None
         if not isinstance(data, dict):
-            raise KeyFileError("the file is not a service account key (a JSON object is expected)")
+            raise KeyFileError(N_("the file is not a service account key (a JSON object is expected)"))
         if data.get("type") != "service_account":
-            raise KeyFileError('"type" is not "service_account": this is not a service account key file')
+            raise KeyFileError(N_('"type" is not "service_account": this is not a service account key file'))
         values: dict[str, str] = {}
         for name in ("client_email", "client_id", "private_key_id", "project_id", "private_key"):
             value = data.get(name)
             if not isinstance(value, str) or not value.strip():
-                raise KeyFileError(f'"{name}" is missing from the key file')
+                raise KeyFileError(N_('"%(name)s" is missing from the key file'), name=name)
             values[name] = value.strip()
         if not re.fullmatch(r"[^@\s]+@[a-z0-9-]+\.iam\.gserviceaccount\.com", values["client_email"]):
-            raise KeyFileError('"client_email" is not a service account address')
+            raise KeyFileError(N_('"client_email" is not a service account address'))
         if not values["client_id"].isdigit():
-            raise KeyFileError('"client_id" is not the numeric id of a service account')
+            raise KeyFileError(N_('"client_id" is not the numeric id of a service account'))
         try:
             key = serialization.load_pem_private_key(values["private_key"].encode(), password=None)
         except (ValueError, TypeError):
-            raise KeyFileError('"private_key" is not a readable PEM private key') from None
+            raise KeyFileError(N_('"private_key" is not a readable PEM private key')) from None
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise KeyFileError('"private_key" is not an RSA key')
+            raise KeyFileError(N_('"private_key" is not an RSA key'))
         return cls(**values)
 
     def to_json(self) -> str:

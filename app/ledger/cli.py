@@ -180,9 +180,34 @@ def purge_command() -> None:
     help="Also notify each affected user (e-mail plus a notice at next sign-in) and record it in the ledger.",
 )
 @click.option("--what", "description", help="What happened, in plain words (required with --notify).")
-@click.option("--advice", help="What users should do (a default is used when omitted).")
-def incident_command(start: str, end: str, notify: bool, description: str | None, advice: str | None) -> None:
-    """List the accounts and users whose Google data flowed in a window; with --notify, tell them."""
+@click.option(
+    "--what-uk", "description_uk", help="--what in Ukrainian, for users reading GroupSync in Ukrainian."
+)
+@click.option(
+    "--what-ru", "description_ru", help="--what in Russian, for users reading GroupSync in Russian."
+)
+@click.option(
+    "--advice", help="What users should do (a default, translated for each user, is used when omitted)."
+)
+@click.option("--advice-uk", help="--advice in Ukrainian.")
+@click.option("--advice-ru", help="--advice in Russian.")
+def incident_command(
+    *,
+    start: str,
+    end: str,
+    notify: bool,
+    description: str | None,
+    description_uk: str | None,
+    description_ru: str | None,
+    advice: str | None,
+    advice_uk: str | None,
+    advice_ru: str | None,
+) -> None:
+    """List the accounts and users whose Google data flowed in a window; with --notify, tell them.
+
+    Users read the notice in their own language; the operator's --what and --advice are shown as
+    written to readers of a language without its --what-uk/--what-ru (--advice-uk/--advice-ru).
+    """
     window_start = _moment(start, "from")
     window_end = _moment(end, "to", end=True)
     assert window_start is not None
@@ -190,7 +215,9 @@ def incident_command(start: str, end: str, notify: bool, description: str | None
     if window_end <= window_start:
         raise click.BadParameter("must be later than --from", param_hint="--to")
     if notify:
-        _notify(window_start, window_end, description, advice)
+        described = _versions(description, uk=description_uk, ru=description_ru, hint="--what")
+        advised = _versions(advice, uk=advice_uk, ru=advice_ru, hint="--advice")
+        _notify(window_start, window_end, described, advised)
         return
     rows = incident(db.session, window_start, window_end)
     click.echo("account_id\taccount\tuser_id\tuser_email\tflows\tfirst\tlast")
@@ -211,10 +238,35 @@ def incident_command(start: str, end: str, notify: bool, description: str | None
     click.echo(f"{len(rows)} account/user pair(s) with Google data flows in the window")
 
 
-def _notify(start: datetime, end: datetime, description: str | None, advice: str | None) -> None:
-    if not description or not description.strip():
+def _versions(text: str | None, *, hint: str, **languages: str | None) -> tuple[str, dict[str, str]]:
+    """``text`` and its versions by language, trimmed; a version without ``text`` is refused."""
+    versions = {language: value.strip() for language, value in languages.items() if value and value.strip()}
+    if versions and not (text or "").strip():
+        raise click.BadParameter(f"give {hint} too: it is shown in every other language", param_hint=hint)
+    return (text or "").strip(), versions
+
+
+def _notify(
+    start: datetime,
+    end: datetime,
+    description: tuple[str, dict[str, str]],
+    advice: tuple[str, dict[str, str]],
+) -> None:
+    if not description[0]:
         raise click.BadParameter("say what happened: users are told it", param_hint="--what")
-    the_incident = Incident(start, end, description.strip(), (advice or "").strip() or DEFAULT_ADVICE)
+    the_incident = Incident(
+        start,
+        end,
+        description[0],
+        advice[0] or DEFAULT_ADVICE,
+        description_in=description[1],
+        advice_in=advice[1],
+    )
+    untranslated = [f"--what-{lang}" for lang in ("uk", "ru") if lang not in description[1]]
+    if advice[0]:
+        untranslated += [f"--advice-{lang}" for lang in ("uk", "ru") if lang not in advice[1]]
+    if untranslated:
+        click.echo(f"Note: without {', '.join(untranslated)}, those readers see your words as written.")
     results = notify_incident(db.session, the_incident, settings=current_settings())
     click.echo("account_id\tuser_id\temail")
     for result in results:

@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 
 from app.accounts.models import Account, User
 from app.db import DbSession
+from app.extensions import N_
 from app.ledger.events import Destination, EventTag, Purpose
 from app.ledger.models import LedgerEntry
 from app.ledger.services import REQUEST_ID
@@ -27,7 +28,16 @@ DELETION_TAGS = (EventTag.DATA_DELETED.value, EventTag.CONNECTION_REVOKED.value)
 
 
 class FilterError(ValueError):
-    """A filter value is malformed; the message names the field."""
+    """A filter value is malformed; the message names the field.
+
+    ``msgid`` (marked with ``N_``) and ``params`` let a page show it in the reader's language;
+    ``str()`` is the English text, which the command line prints.
+    """
+
+    def __init__(self, msgid: str, **params: str) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,11 @@ class LedgerFilter:
         values = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
         user = values.get("user")
         if user is not None and not user.isdigit():
-            raise FilterError(f"user must be a user id (a whole number), got {user!r}")
+            raise FilterError(N_("user must be a user id (a whole number), got %(value)s"), value=repr(user))
         start = parse_moment(values["from"], "from") if "from" in values else None
         end = parse_moment(values["to"], "to", end_of_day=True) if "to" in values else None
         if start and end and end <= start:
-            raise FilterError("to must be later than from")
+            raise FilterError(N_("to must be later than from"))
         return cls(
             user_id=int(user) if user is not None else None,
             purpose=_choice(Purpose, values.get("purpose"), "purpose"),
@@ -107,7 +117,11 @@ def parse_moment(text: str, name: str, *, end_of_day: bool = False) -> datetime:
             return moment + timedelta(days=1) if end_of_day else moment
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise FilterError(f"{name} must be a date (YYYY-MM-DD) or an ISO date-time, got {text!r}") from None
+        raise FilterError(
+            N_("%(name)s must be a date (YYYY-MM-DD) or an ISO date-time, got %(value)s"),
+            name=name,
+            value=repr(text),
+        ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -118,7 +132,12 @@ def _choice(kind: type[E], value: str | None, name: str) -> E | None:
         return kind(value)
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
-        raise FilterError(f"{name} must be one of {allowed}, got {value!r}") from None
+        raise FilterError(
+            N_("%(name)s must be one of %(allowed)s, got %(value)s"),
+            name=name,
+            allowed=allowed,
+            value=repr(value),
+        ) from None
 
 
 @dataclass

@@ -61,7 +61,7 @@ def _filter_from(values: Mapping[str, str]) -> tuple[LedgerFilter, str | None]:
     try:
         return LedgerFilter.parse(values), None
     except FilterError as exc:
-        return LedgerFilter(), str(exc)
+        return LedgerFilter(), _(exc.msgid, **exc.params)
 
 
 def _filter_form(chosen: LedgerFilter, error: str | None) -> dict[str, object]:

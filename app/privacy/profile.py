@@ -5,13 +5,15 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 
 from app.accounts.models import User
+from app.address_reasons import email_reason
 from app.db import DbSession, unit_of_work, utcnow
+from app.extensions import gettext
 
 MAX_NAME = 200
 
 
 class ProfileError(Exception):
-    """What the person typed cannot be saved; the message names the field."""
+    """What the person typed cannot be saved; the message names the field, in the reader's language."""
 
 
 def update_profile(session: DbSession, user: User, *, name: str, notice_email: str) -> None:
@@ -19,13 +21,17 @@ def update_profile(session: DbSession, user: User, *, name: str, notice_email: s
     problems = []
     chosen = " ".join(name.split())
     if not chosen or len(chosen) > MAX_NAME:
-        problems.append(f"Name must be 1 to {MAX_NAME} characters.")
+        problems.append(gettext("Name must be 1 to %(max)s characters.", max=MAX_NAME))
     address = notice_email.strip()
     if address:
         try:
             address = str(validate_email(address, check_deliverability=False).normalized)
         except EmailNotValidError as exc:
-            problems.append(f"E-mail for notices is not valid: {exc}")
+            problems.append(
+                gettext(
+                    "E-mail for notices is not valid: %(problem)s", problem=email_reason(exc).translated()
+                )
+            )
     if problems:
         raise ProfileError(" ".join(problems))
     with unit_of_work(session):

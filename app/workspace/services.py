@@ -135,7 +135,9 @@ def store_key(
     try:
         key = ServiceAccountKey.parse(text)
     except KeyFileError as exc:
-        raise WorkspaceError(_("the key file cannot be used: %(problem)s", problem=exc)) from None
+        raise WorkspaceError(
+            _("the key file cannot be used: %(problem)s", problem=_(exc.msgid, **exc.params))
+        ) from None
     with unit_of_work(session):
         vault.store_service_account_key(domain, key.to_json())
         domain.client_email, domain.client_id, domain.key_id = (

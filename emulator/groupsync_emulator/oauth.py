@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from app.google.endpoints import CONTACTS_SCOPE
@@ -22,6 +23,7 @@ from groupsync_emulator.errors import GoogleApiError, OAuthError
 from groupsync_emulator.keys import b64url
 from groupsync_emulator.oauth_state import (
     CONTACTS_READONLY,
+    N_,
     OPENID,
     PKCE_CHALLENGE,
     SCOPE_DESCRIPTIONS,
@@ -52,18 +54,24 @@ def note_caller(sub: str | None, client_id: str | None, method: str) -> None:
 
 
 class AuthPageError(Exception):
-    """An authorization request Google answers with its own error page, never a redirect."""
+    """An authorization request Google answers with its own error page, never a redirect.
 
-    def __init__(self, code: int, error: str, description: str) -> None:
-        super().__init__(description)
+    The page is read by a person, so ``description`` is a message id (marked with ``N_``) shown in
+    the page's language with ``params`` filled in; the error code stays as Google writes it.
+    """
+
+    def __init__(self, code: int, error: str, description: str, **params: str) -> None:
+        super().__init__(description % params if params else description)
         self.code = code
         self.error = error
         self.description = description
+        self.params = params
 
 
 @bp.errorhandler(AuthPageError)
 def auth_page_error(error: AuthPageError) -> tuple[str, int, dict[str, str]]:
-    page = render_template("emulator/error.html", error=error.error, description=error.description)
+    described = gettext(error.description, **error.params)
+    page = render_template("emulator/error.html", error=error.error, description=described)
     return page, error.code, {"Content-Security-Policy": _PAGE_CSP}
 
 
@@ -72,55 +80,74 @@ def parse_authorization_request(state: EmulatorState, args: MultiDict[str, str])
     client_id = args.get("client_id", "")
     client = state.oauth.clients.get(client_id)
     if client is None:
-        raise AuthPageError(401, "invalid_client", "The OAuth client was not found.")
+        raise AuthPageError(401, "invalid_client", N_("The OAuth client was not found."))
     redirect_uri = args.get("redirect_uri", "")
+    if not redirect_uri:
+        raise AuthPageError(
+            400, "redirect_uri_mismatch", N_("The request names no redirect URI (missing redirect_uri).")
+        )
     if redirect_uri not in client.redirect_uris:
         raise AuthPageError(
             400,
             "redirect_uri_mismatch",
-            f"The redirect URI in the request, {redirect_uri or '(none)'}, does not match the ones "
-            "registered for the OAuth client.",
+            N_(
+                "The redirect URI in the request, %(uri)s, does not match the ones registered for the "
+                "OAuth client."
+            ),
+            uri=redirect_uri,
         )
     response_type = args.get("response_type")
     if response_type != "code":
         raise AuthPageError(
             400,
             "unsupported_response_type",
-            f"response_type must be 'code' (got {response_type or 'nothing'}).",
+            N_("response_type must be 'code' (got '%(value)s')."),
+            value=response_type or "",
         )
     scopes, unknown = canonical_scopes(args.get("scope", ""))
     if unknown:
-        raise AuthPageError(400, "invalid_scope", f"Some requested scopes were invalid: {', '.join(unknown)}")
+        raise AuthPageError(
+            400,
+            "invalid_scope",
+            N_("Some requested scopes were invalid: %(scopes)s"),
+            scopes=", ".join(unknown),
+        )
     if not scopes:
-        raise AuthPageError(400, "invalid_request", "Missing required parameter: scope")
+        raise AuthPageError(400, "invalid_request", N_("Missing required parameter: %(name)s"), name="scope")
     challenge = args.get("code_challenge")
     method = args.get("code_challenge_method")
     if challenge is None and method is not None:
-        raise AuthPageError(400, "invalid_request", "code_challenge_method given without code_challenge.")
+        raise AuthPageError(400, "invalid_request", N_("code_challenge_method given without code_challenge."))
     if challenge is not None:
         if method != "S256":
             raise AuthPageError(
                 400,
                 "invalid_request",
-                f"code_challenge_method must be S256 (got {method or 'nothing, which means plain'}).",
+                N_("code_challenge_method must be S256 (got '%(value)s'; none given means plain)."),
+                value=method or "",
             )
         if not PKCE_CHALLENGE.fullmatch(challenge):
-            raise AuthPageError(400, "invalid_request", "code_challenge is not a base64url SHA-256 digest.")
+            raise AuthPageError(
+                400, "invalid_request", N_("code_challenge is not a base64url SHA-256 digest.")
+            )
     access_type = args.get("access_type", "online")
     if access_type not in {"online", "offline"}:
-        raise AuthPageError(400, "invalid_request", f"Invalid access_type: {access_type}")
+        raise AuthPageError(400, "invalid_request", N_("Invalid access_type: %(value)s"), value=access_type)
     prompts = set(args.get("prompt", "").split())
     if not prompts <= {"consent", "select_account"}:
         raise AuthPageError(
             400,
             "invalid_request",
-            f"prompt may hold consent and select_account; the emulator does not support "
-            f"{', '.join(sorted(prompts - {'consent', 'select_account'}))}.",
+            N_("prompt may hold consent and select_account; the emulator does not support %(values)s."),
+            values=", ".join(sorted(prompts - {"consent", "select_account"})),
         )
     include = args.get("include_granted_scopes", "false")
     if include not in {"true", "false"}:
         raise AuthPageError(
-            400, "invalid_request", f"include_granted_scopes must be true or false: {include}"
+            400,
+            "invalid_request",
+            N_("include_granted_scopes must be true or false: %(value)s"),
+            value=include,
         )
     return AuthRequest(
         client_id=client_id,
@@ -195,16 +222,16 @@ def consent() -> Response:
         auth = state.oauth.take_consent(request.form.get("ticket", ""))
         if auth is None:
             raise AuthPageError(
-                400, "invalid_request", "This consent page has expired; start signing in again."
+                400, "invalid_request", N_("This consent page has expired; start signing in again.")
             )
         g.caller_client_id = auth.client_id
         identity = state.oauth.identities.get(request.form.get("identity", ""))
         if identity is None:
-            raise AuthPageError(400, "invalid_request", "Choose one of the listed accounts.")
+            raise AuthPageError(400, "invalid_request", N_("Choose one of the listed accounts."))
         g.caller_sub = identity.sub
         action = request.form.get("action")
         if action not in {"allow", "deny"}:
-            raise AuthPageError(400, "invalid_request", "Answer with Allow or Deny.")
+            raise AuthPageError(400, "invalid_request", N_("Answer with Allow or Deny."))
         return _answer(state, auth, identity.sub, request.form.getlist("scope"), action == "deny")
 
 

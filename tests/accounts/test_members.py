@@ -70,6 +70,25 @@ def test_bad_invitations_are_refused_with_the_field_named(factory: Factory, sign
     assert db.session.query(Invitation).count() == 0
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("uk", "Некоректна адреса електронної пошти: немає знака @"),
+        ("ru", "Некорректный адрес электронной почты: нет знака @"),
+    ],
+)
+def test_a_refused_invitation_address_is_explained_in_the_reader_language(
+    factory: Factory, signed_in: SignIn, language: str, expected: str
+) -> None:
+    admin = factory.member(factory.account(), Role.ADMIN)
+    admin.user.language = language
+    db.session.commit()
+    page = _post(signed_in(admin), "/account/invitations", email="not-an-address", role="member")
+    assert expected in page
+    assert "@-sign" not in page
+    assert db.session.query(Invitation).count() == 0
+
+
 def test_withdrawing_an_invitation(factory: Factory, signed_in: SignIn) -> None:
     account = factory.account()
     client = signed_in(factory.member(account, Role.ADMIN))

@@ -396,6 +396,34 @@ def test_ids_beyond_the_database_range_are_not_found(signed_in: SignIn, admin: M
     assert granted.status_code == 400
 
 
+def _import_report(client: FlaskClient, language: str, content: str, columns: list[str]) -> str:
+    """The report page of importing ``content`` (``;``-separated) with ``columns``, read in ``language``."""
+    headers = {"Accept-Language": language}
+    preview = client.post(
+        "/admin/crm/import",
+        data={
+            "csrf_token": csrf(client, "/admin/crm/import"),
+            "list_name": "Клієнти",
+            "file": (io.BytesIO(content.encode()), "contacts.csv"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+        headers=headers,
+    )
+    action = re.search(r'action="(/admin/crm/import/\d+)"', preview.text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', preview.text)
+    assert action is not None
+    assert token is not None
+    report = client.post(
+        action.group(1),
+        data={"csrf_token": token.group(1), "column": columns},
+        follow_redirects=True,
+        headers=headers,
+    )
+    assert report.status_code == 200
+    return html.unescape(report.text)
+
+
 @pytest.mark.parametrize(
     ("language", "country_code", "url", "english_gone"),
     [
@@ -423,34 +451,73 @@ def test_the_report_shows_a_row_reason_wholly_in_the_reader_language(
     signed_in: SignIn, admin: Membership, language: str, *, country_code: str, url: str, english_gone: bool
 ) -> None:
     """The validation phrase inside a stored row reason is translated too, not only its frame."""
-    client = signed_in(admin)
-    headers = {"Accept-Language": language}
-    content = "ID;Ім'я;Країна;Сайт\nc1;Олена;UA;\nc2;Петро;U1;\nc3;Ігор;;ftp://x.example\n".encode()
-    preview = client.post(
-        "/admin/crm/import",
-        data={
-            "csrf_token": csrf(client, "/admin/crm/import"),
-            "list_name": "Клієнти",
-            "file": (io.BytesIO(content), "contacts.csv"),
-        },
-        content_type="multipart/form-data",
-        follow_redirects=True,
-        headers=headers,
+    content = "ID;Ім'я;Країна;Сайт\nc1;Олена;UA;\nc2;Петро;U1;\nc3;Ігор;;ftp://x.example\n"
+    text = _import_report(
+        signed_in(admin), language, content, ["id", "given_name", "country_code", "url_homepage"]
     )
-    action = re.search(r'action="(/admin/crm/import/\d+)"', preview.text)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', preview.text)
-    assert action is not None
-    assert token is not None
-    report = client.post(
-        action.group(1),
-        data={"csrf_token": token.group(1), "column": ["id", "given_name", "country_code", "url_homepage"]},
-        follow_redirects=True,
-        headers=headers,
-    )
-    assert report.status_code == 200
-    text = html.unescape(report.text)
     assert country_code in text
     assert url in text
     assert '{"msgid"' not in text
     english = ("must be a two-letter ISO 3166-1 code", "must be an absolute http")
     assert any(phrase in text for phrase in english) is not english_gone
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "uk",
+            [
+                "не є правильною адресою електронної пошти: немає знака @",
+                "не є правильною адресою електронної пошти: частина перед знаком @ містить недозволені "
+                "символи: U+0020",
+                "не є номером телефону: код країни відсутній або невідомий (почніть номер із + і коду "
+                "країни)",
+                "не є номером телефону: занадто короткий",
+            ],
+        ),
+        (
+            "ru",
+            [
+                "не является правильным адресом электронной почты: нет знака @",
+                "не является правильным адресом электронной почты: часть перед знаком @ содержит "
+                "недопустимые символы: U+0020",
+                "не является номером телефона: код страны отсутствует или неизвестен (начните номер с + и "
+                "кода страны)",
+                "не является номером телефона: слишком короткий",
+            ],
+        ),
+        (
+            "en",
+            [
+                "is not a valid e-mail address: it has no @ sign",
+                "is not a valid e-mail address: the part before the @ sign has characters that are not "
+                "allowed: U+0020",
+                "is not a phone number: its country calling code is missing or unknown",
+                "is not a phone number: it is too short",
+            ],
+        ),
+    ],
+)
+def test_an_address_or_number_the_libraries_refuse_is_explained_in_the_reader_language(
+    signed_in: SignIn, admin: Membership, language: str, expected: list[str]
+) -> None:
+    """email-validator's and phonenumbers' own English explanations never reach the report."""
+    content = (
+        "ID;Ім'я;E-mail;Телефон\nc0;Оксана;oksana@example.com;\nc1;Олена;olena.example.com;\n"
+        "c2;Петро;pe tro@example.com;\n"
+        "c3;Ігор;;+999 123 456\nc4;Іра;;+380 1\n"
+    )
+    text = _import_report(
+        signed_in(admin), language, content, ["id", "given_name", "email_work", "phone_mobile"]
+    )
+    for reason in expected:
+        assert reason in text
+    library_words = (
+        "An email address must have an @-sign",
+        "SPACE",
+        "Could not interpret",
+        "too short to be",
+    )
+    assert not any(words in text for words in library_words)
+    assert '{"msgid"' not in text

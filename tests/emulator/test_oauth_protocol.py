@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -153,6 +154,60 @@ def test_bad_authorization_requests_get_an_error_page_never_a_redirect(
     # The preset answer survives a refused request.
     survivor = requests.get(oauth.auth_url(), allow_redirects=False, timeout=TIMEOUT)
     assert "code" in parse_qs(urlsplit(survivor.headers["Location"]).query)
+
+
+@pytest.mark.parametrize(
+    ("language", "unknown_client", "mismatch"),
+    [
+        (
+            "uk",
+            "Клієнта OAuth не знайдено.",
+            "URI переспрямування в запиті, http://127.0.0.1:9/other, не збігається з жодним із "
+            "зареєстрованих для клієнта OAuth.",
+        ),
+        (
+            "ru",
+            "Клиент OAuth не найден.",
+            "URI перенаправления в запросе, http://127.0.0.1:9/other, не совпадает ни с одним из "  # noqa: RUF001
+            "зарегистрированных для клиента OAuth.",
+        ),
+        (
+            "en",
+            "The OAuth client was not found.",
+            "The redirect URI in the request, http://127.0.0.1:9/other, does not match the ones "
+            "registered for the OAuth client.",
+        ),
+    ],
+)
+def test_an_error_page_is_written_in_the_reader_language(
+    oauth: OAuthDriver, language: str, unknown_client: str, mismatch: str
+) -> None:
+    """A person reads the page; Google's error code on it stays as Google writes it."""
+    headers = {"Accept-Language": language}
+    pages = [
+        requests.get(oauth.auth_url(client_id="nobody"), headers=headers, timeout=TIMEOUT),
+        requests.get(
+            oauth.auth_url(redirect_uri="http://127.0.0.1:9/other"), headers=headers, timeout=TIMEOUT
+        ),
+        # Google's own hl parameter outranks the browser's languages.
+        requests.get(oauth.auth_url(client_id="nobody", hl=language), timeout=TIMEOUT),
+    ]
+    descriptions = [html.unescape(page.text) for page in pages]
+    assert unknown_client in descriptions[0]
+    assert "invalid_client" in descriptions[0]
+    assert mismatch in descriptions[1]
+    assert "redirect_uri_mismatch" in descriptions[1]
+    assert unknown_client in descriptions[2]
+
+
+def test_token_errors_stay_english_for_programs_whatever_language_is_asked(oauth: OAuthDriver) -> None:
+    response = requests.post(
+        f"{oauth.url}/token",
+        data={"client_id": "nobody", "client_secret": "x", "grant_type": "authorization_code", "code": "x"},
+        headers={"Accept-Language": "uk"},
+        timeout=TIMEOUT,
+    )
+    assert _error(response) == (401, "invalid_client", "The OAuth client was not found.")
 
 
 def test_login_hint_does_not_override_a_preset_identity(oauth: OAuthDriver) -> None:

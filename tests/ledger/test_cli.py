@@ -1,6 +1,7 @@
 # ruff: noqa: RUF001 - Ukrainian and Russian texts beside Latin names
 from __future__ import annotations
 
+import html
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -244,3 +245,61 @@ def test_the_incident_mail_and_notice_follow_the_reader_language(
     assert "Инцидент безопасности: данные о вас в GroupSync" in page
     assert "Что произошло: A backup copy was stolen." in page
     assert '{"msgid"' not in page
+
+
+def test_the_operator_words_are_shown_in_each_reader_language_they_were_given_in(
+    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.mail import sent_files
+    from tests.conftest import sign_in_client
+
+    settings = app.config["GROUPSYNC"]
+    outbox = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
+    account = factory.account("Acme")
+    olena = factory.member(account, Role.MEMBER, email="olena@acme.test")
+    olena.user.language = "uk"
+    ada = factory.member(account, Role.MEMBER, email="ada@acme.test")
+    db.session.commit()
+    now = utcnow()
+    for member in (olena, ada):
+        fill(account.id, 1, now=now - timedelta(days=2), user_id=member.user_id)
+    window = ["--from", (now - timedelta(days=5)).date().isoformat(), "--to", now.date().isoformat()]
+
+    code, output = _run(app, "incident", *window, "--notify", "--what-uk", "Викрадено резервну копію.")
+    assert code == 2
+    assert "--what too" in output
+    assert sent_files(outbox) == []
+
+    code, output = _run(
+        app,
+        "incident",
+        *window,
+        "--notify",
+        "--what",
+        "A backup copy was stolen.",
+        "--what-uk",
+        "Викрадено резервну копію.",
+        "--what-ru",
+        "Похищена резервная копия.",
+        "--advice",
+        "Change your Google password.",
+        "--advice-uk",
+        "Змініть пароль Google.",
+    )
+    assert code == 0, output
+    assert "without --advice-ru" in output
+    bodies = {mail["To"]: mail.get_body().get_content() for mail in sent_files(outbox)}  # type: ignore[union-attr]
+    assert "Що сталося: Викрадено резервну копію." in bodies["olena@acme.test"]
+    assert "Що робити: Змініть пароль Google." in bodies["olena@acme.test"]
+    assert "What happened: A backup copy was stolen." in bodies["ada@acme.test"]
+    assert "What to do: Change your Google password." in bodies["ada@acme.test"]
+
+    # The stored notice keeps every version: a reader who switches to Russian gets the Russian one,
+    # and the English advice where the operator gave no Russian advice.
+    olena.user.language = "ru"
+    db.session.commit()
+    page = html.unescape(sign_in_client(app, olena).get("/dashboard").get_data(as_text=True))
+    assert "Что произошло: Похищена резервная копия." in page
+    assert "Что делать: Change your Google password." in page
+    assert "Викрадено" not in page

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -115,6 +116,14 @@ def test_bad_filter_is_named(reviewer: FlaskClient, query: str, message: str) ->
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert reviewer.get(f"/ledger/export.csv?{query}").status_code == 400
+
+
+def test_a_bad_filter_is_named_in_the_reader_language(reviewer: FlaskClient) -> None:
+    page = html.unescape(
+        reviewer.get("/ledger?from=soon", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    )
+    assert "from має бути датою (РРРР-ММ-ДД) або датою й часом ISO; отримано 'soon'" in page  # noqa: RUF001
+    assert "must be a date" not in page
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER])

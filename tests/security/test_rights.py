@@ -45,6 +45,19 @@ def test_a_chosen_name_and_notice_address_are_saved_and_checked(factory: Factory
     assert "Olena K." in client.get("/dashboard").get_data(as_text=True)
 
 
+def test_a_refused_profile_says_why_in_the_reader_language(factory: Factory, signed_in: SignIn) -> None:
+    member = factory.member(factory.account(), Role.MEMBER)
+    user = db.session.get_one(User, member.user_id)
+    user.language = "uk"
+    db.session.commit()
+    client = signed_in(member)
+    post(client, "/privacy/profile", {"name": " ", "notice_email": "olena@"}, "/privacy/profile")
+    page = client.get("/privacy/profile").get_data(as_text=True)
+    assert "Ім&#39;я має містити від 1 до 200 символів." in page
+    assert "Некоректна електронна пошта для сповіщень: після знака @ бракує домену" in page
+    assert "There must be something after the @-sign" not in page
+
+
 def _sync(member: Membership, *, usable: bool) -> ContactSync:
     contact_list = ContactList(account_id=member.account_id, crm_id=f"l-{member.id}", name="Clients")
     connection = GoogleConnection(
@@ -101,6 +114,16 @@ def test_a_sync_that_may_no_longer_run_stays_off_when_the_restriction_ends(
     db.session.expire_all()
     assert db.session.get_one(ContactSync, sync.id).enabled is False
     assert "1 could not run any more" in client.get("/privacy/profile").get_data(as_text=True)
+
+
+def test_the_age_refusal_is_in_the_visitor_language(client: FlaskClient, google: HooksClient) -> None:
+    headers = {"Accept-Language": "uk"}
+    started = client.post("/sign-in", data={"csrf_token": csrf_token(client), "next": ""}, headers=headers)
+    callback = answer_at_google(google, started.headers["Location"], "ada.lovelace@example.com")
+    client.get(callback, headers=headers)
+    page = client.get("/sign-in", headers=headers).get_data(as_text=True)
+    assert "GroupSync призначено для людей віком від 16 років." in page
+    assert "aged 16 or older" not in page
 
 
 def test_a_new_person_must_confirm_being_16_or_older(client: FlaskClient, google: HooksClient) -> None:

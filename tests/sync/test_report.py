@@ -196,3 +196,42 @@ def test_a_run_killed_after_google_applied_a_batch_records_nothing_of_it(world: 
     assert finished.outcome is RunOutcome.OK, finished.message
     assert set(_states(world).values()) <= {ContactState.ADOPTED, ContactState.UPDATED}
     assert {r.last_run_id for r in world.rows().values()} == {finished.id}
+
+
+def test_contacts_are_listed_in_natural_order_across_pages_and_searches(world: World) -> None:
+    # Given names "customer 1" … "Customer 12" in mixed case: text order would put 10, 11, 12 before 2.
+    world.upsert(
+        *(person(f"id{i}", f"{'customer' if i % 2 else 'Customer'} {i}") for i in (12, 3, 1, 10, 2, 11, 9)),
+        person("id-a", "Ірина"),
+        person("id-b", "Галина"),
+        person("id-c", "Ґудзь"),
+    )
+    world.run()
+    sync = world.reload()
+
+    def names(**kwargs: object) -> list[str]:
+        page = report.contacts_of(db.session, sync, **kwargs)  # type: ignore[arg-type]
+        assert page is not None
+        return [row.name for row in page.rows]
+
+    everyone = [
+        "customer 1 Test",
+        "Customer 2 Test",
+        "customer 3 Test",
+        "customer 9 Test",
+        "Customer 10 Test",
+        "customer 11 Test",
+        "Customer 12 Test",
+        "Галина Test",
+        "Ґудзь Test",
+        "Ірина Test",
+    ]
+    assert names() == everyone
+    assert names(page_size=4) + names(page_size=4, page=2) + names(page_size=4, page=3) == everyone
+    assert names(query="CUSTOMER 1", page_size=2, page=2) == ["customer 11 Test", "Customer 12 Test"]
+    assert names(query="customer 1") == [
+        "customer 1 Test",
+        "Customer 10 Test",
+        "customer 11 Test",
+        "Customer 12 Test",
+    ]

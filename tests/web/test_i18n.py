@@ -65,12 +65,11 @@ def untranslated_text(environment: Environment, path: Path) -> list[str]:
     literal = _literal_text(environment, path)
     visible = html.unescape(_TAG.sub(_GAP, literal)).split(_GAP) + _VISIBLE_ATTRIBUTES.findall(literal)
     for text in visible:
-        if True:
-            cleaned = " ".join(text.split())
-            if cleaned in UNTRANSLATED:
-                continue
-            if any(word not in UNTRANSLATED for word in _WORD.findall(cleaned)):
-                found.append(cleaned)
+        cleaned = " ".join(text.split())
+        if cleaned in UNTRANSLATED:
+            continue
+        if any(word not in UNTRANSLATED for word in _WORD.findall(cleaned)):
+            found.append(cleaned)
     return found
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import refresh
 from sqlalchemy import select
 
 from app.accounts.models import Invitation, Membership, Role
@@ -210,6 +211,26 @@ def test_an_unusable_key_file_is_refused_naming_what_is_wrong(
     with pytest.raises(services.WorkspaceError, match=named):
         services.store_key(db.session, world.vault, domain, world.admin, text)
     assert domain.key_ciphertext is None
+
+
+@pytest.mark.parametrize(
+    ("language", "named"),
+    [
+        ("uk", 'файл ключа не можна використати: у файлі ключа немає "client_id"'),  # noqa: RUF001
+        ("ru", 'в файле ключа нет "client_id"'),
+    ],
+)
+def test_an_unusable_key_file_is_explained_in_the_admin_language(
+    app: Flask, world: DomainWorld, language: str, named: str
+) -> None:
+    domain = services.connect(db.session, world.admin, DOMAIN, DomainMode.CUSTOMER_KEY, world.settings)
+    text = '{"type": "service_account", "client_email": "x@p.iam.gserviceaccount.com"}'
+    with app.test_request_context(headers={"Accept-Language": language}):
+        refresh()  # the locale is cached on the test's application context
+        with pytest.raises(services.WorkspaceError) as refused:
+            services.store_key(db.session, world.vault, domain, world.admin, text)
+    assert named in str(refused.value)
+    assert "is missing" not in str(refused.value)
 
 
 def test_a_bad_pem_is_refused(world: DomainWorld) -> None:
