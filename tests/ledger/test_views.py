@@ -105,9 +105,9 @@ def test_filters(reviewer: FlaskClient, query: str, count: int) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("user=bob", "user must be a user id"),
-        ("purpose=ads", "purpose must be one of"),
-        ("from=soon", "from must"),
+        ("user=bob", "User id must be a whole number, not “bob”"),
+        ("purpose=ads", "Purpose must be one of"),
+        ("from=soon", "From must be a date"),
     ],
 )
 def test_bad_filter_is_named(reviewer: FlaskClient, query: str, message: str) -> None:
@@ -115,6 +115,36 @@ def test_bad_filter_is_named(reviewer: FlaskClient, query: str, message: str) ->
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert reviewer.get(f"/ledger/export.csv?{query}").status_code == 400
+
+
+def test_every_bad_filter_is_named_at_once_and_no_unfiltered_entry_is_shown(
+    reviewer: FlaskClient, two_accounts: tuple[Account, Account]
+) -> None:
+    fill(two_accounts[0].id, 2)
+    query = "from=2026-13-45&to=yesterday&user=bob"
+    response = reviewer.get(f"/ledger?{query}", headers={"Accept-Language": "uk"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "«Від» має бути датою" in page
+    assert "«До» має бути датою" in page
+    assert "ID користувача має бути цілим числом" in page
+    assert 'data-testid="ledger-entry"' not in page
+    summary = reviewer.get(f"/ledger/summary?{query}")
+    assert summary.status_code == 400
+    assert 'data-testid="ledger-destinations"' not in summary.get_data(as_text=True)
+    export = reviewer.get(f"/ledger/export.csv?{query}")
+    assert export.status_code == 400
+    assert len(export.get_data(as_text=True).splitlines()) == 3
+
+
+def test_the_outcome_filter_offers_the_outcomes_recorded(
+    reviewer: FlaskClient, two_accounts: tuple[Account, Account]
+) -> None:
+    fill(two_accounts[0].id, 1, outcome="401")
+    fill(two_accounts[1].id, 1, outcome="418")
+    page = reviewer.get("/ledger").get_data(as_text=True)
+    assert '<option value="401">' in page
+    assert '<option value="418">' not in page, "another account's outcomes are not offered"
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER])
