@@ -130,7 +130,9 @@ def test_the_receipt_page_names_what_was_deleted_in_the_reader_language(app: Fla
     )
     # The person is deleted with their saved language, so the browser's language decides.
     page = client.get("/privacy/receipt", headers={"Accept-Language": "uk"}).get_data(as_text=True)
-    rows = page[page.index('data-testid="deletion-rows"') : page.index("</table>", page.index("deletion-rows"))]
+    rows = page[
+        page.index('data-testid="deletion-rows"') : page.index("</table>", page.index("deletion-rows"))
+    ]
     assert "членство в облікових записах" in rows
     assert "membership" not in rows, "a table name is shown as stored"
-    assert "запис" in page and "ланцюжка" in page, "each ledger entry is described in words"
+    assert "ланцюжка" in page, "each ledger entry is described in words"

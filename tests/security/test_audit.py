@@ -15,8 +15,8 @@ from app.crm.models import ApiKey, ContactList
 from app.extensions import db
 from app.security.audit import AuditAction, entries_of, record, verify_audit
 from app.security.models import AuditEntry
-from tests.conftest import Factory
 from tests.auth.flows import csrf_token
+from tests.conftest import Factory
 from tests.security.helpers import post, tampering_audit
 
 SignIn = Callable[[Membership], FlaskClient]
