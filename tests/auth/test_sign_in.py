@@ -75,6 +75,12 @@ def test_first_sign_in_creates_an_account_with_the_person_as_admin(
     )
 
 
+def test_a_new_account_is_named_in_the_founder_language(client: FlaskClient, google: HooksClient) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "uk"
+    sign_in_via_google(client, google)
+    assert db.session.scalars(select(Account.name)).one() == "Обліковий запис Ada Lovelace"
+
+
 def test_signing_in_again_finds_the_same_person_by_sub(client: FlaskClient, google: HooksClient) -> None:
     sign_in_via_google(client, google)
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")})
