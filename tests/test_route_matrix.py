@@ -49,6 +49,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "web.index",
         # The language switcher: anonymous visitors choose a language too (kept in their session).
         "web.choose_language",
+        "web.favicon",
         "auth.sign_in",
         "auth.start",
         "auth.callback",

@@ -269,7 +269,8 @@ def admit(session: Session, identity: oauth.Identity) -> tuple[User, list[Member
         session.scalars(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id))
     )
     if not memberships:
-        account = Account(name=f"{identity.name or identity.email.split('@')[0]}'s account")
+        # Named in the founder's language (they can rename it); a stored name, so this is its only language.
+        account = Account(name=_("%(name)s's account", name=identity.name or identity.email.split("@")[0]))
         membership = Membership(account=account, user=user, role=Role.ADMIN)
         session.add_all([account, membership])
         session.flush()

@@ -38,7 +38,8 @@ def sign_in() -> str | Response:
     target = safe_next(request.args.get("next"), _home())
     if current_membership() is not None:
         return redirect(target)
-    return render_template("auth/sign_in.html", next_url=target)
+    # A ``next`` means a page sent the browser here: say why, so the sign-in page is not a surprise.
+    return render_template("auth/sign_in.html", next_url=target, asked=bool(request.args.get("next")))
 
 
 @bp.post("/sign-in")
@@ -143,4 +144,5 @@ def enter_account() -> Response:
 @bp.post("/sign-out")
 def sign_out() -> Response:
     end_session()
+    flash(_("You are signed out."), "success")  # after the session is cleared, so it survives
     return redirect(url_for("web.index"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -17,27 +17,31 @@ from sqlalchemy import Select, func, or_, select
 
 from app.accounts.models import Account, User
 from app.db import DbSession
-from app.extensions import N_
+from app.extensions import N_, stored_message
 from app.ledger.events import Destination, EventTag, Purpose
 from app.ledger.models import LedgerEntry
 from app.ledger.services import REQUEST_ID
 
 E = TypeVar("E", Purpose, EventTag)
+T = TypeVar("T")
 
 DELETION_TAGS = (EventTag.DATA_DELETED.value, EventTag.CONNECTION_REVOKED.value)
 
 
 class FilterError(ValueError):
-    """A filter value is malformed; the message names the field.
+    """Filter values are malformed. ``str()`` names each by its query argument (the CLI's option);
+    ``problems`` say the same as stored messages naming the form's fields, for the pages."""
 
-    ``msgid`` (marked with ``N_``) and ``params`` let a page show it in the reader's language;
-    ``str()`` is the English text, which the command line prints.
-    """
+    def __init__(self, text: str, problems: list[str]) -> None:
+        super().__init__(text)
+        self.problems = problems
 
-    def __init__(self, msgid: str, **params: str) -> None:
-        super().__init__(msgid % params if params else msgid)
-        self.msgid = msgid
-        self.params = params
+
+_MOMENT_PROBLEM = {
+    "from": N_("From must be a date (YYYY-MM-DD) or an ISO date-time, not “%(value)s”."),
+    "to": N_("To must be a date (YYYY-MM-DD) or an ISO date-time, not “%(value)s”."),
+}
+_FIELD = {"purpose": N_("Purpose"), "tag": N_("Event")}
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,38 @@ class LedgerFilter:
     def parse(cls, args: Mapping[str, str]) -> LedgerFilter:
         """Read the reviewer's query string; empty fields mean "any"."""
         values = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
+        # Every bad value is named at once, so one correction is enough.
+        found: list[FilterError] = []
+
+        def checked(read: Callable[[], T]) -> T | None:
+            try:
+                return read()
+            except FilterError as exc:
+                found.append(exc)
+                return None
+
         user = values.get("user")
         if user is not None and not user.isdigit():
-            raise FilterError(N_("user must be a user id (a whole number), got %(value)s"), value=repr(user))
-        start = parse_moment(values["from"], "from") if "from" in values else None
-        end = parse_moment(values["to"], "to", end_of_day=True) if "to" in values else None
+            found.append(
+                FilterError(
+                    f"user must be a user id (a whole number), got {user!r}",
+                    [stored_message(N_("User id must be a whole number, not “%(value)s”."), value=user)],
+                )
+            )
+        start = checked(lambda: parse_moment(values["from"], "from")) if "from" in values else None
+        end = checked(lambda: parse_moment(values["to"], "to", end_of_day=True)) if "to" in values else None
         if start and end and end <= start:
-            raise FilterError(N_("to must be later than from"))
+            found.append(
+                FilterError("to must be later than from", [stored_message(N_("To must be later than From."))])
+            )
+        purpose = checked(lambda: _choice(Purpose, values.get("purpose"), "purpose"))
+        tag = checked(lambda: _choice(EventTag, values.get("tag"), "tag"))
+        if found:
+            raise FilterError("; ".join(map(str, found)), [p for exc in found for p in exc.problems])
         return cls(
             user_id=int(user) if user is not None else None,
-            purpose=_choice(Purpose, values.get("purpose"), "purpose"),
-            tag=_choice(EventTag, values.get("tag"), "tag"),
+            purpose=purpose,
+            tag=tag,
             method=values.get("method"),
             outcome=values.get("outcome"),
             start=start,
@@ -117,10 +142,12 @@ def parse_moment(text: str, name: str, *, end_of_day: bool = False) -> datetime:
             return moment + timedelta(days=1) if end_of_day else moment
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        problem = _MOMENT_PROBLEM.get(
+            name, N_("Must be a date (YYYY-MM-DD) or an ISO date-time, not “%(value)s”.")
+        )
         raise FilterError(
-            N_("%(name)s must be a date (YYYY-MM-DD) or an ISO date-time, got %(value)s"),
-            name=name,
-            value=repr(text),
+            f"{name} must be a date (YYYY-MM-DD) or an ISO date-time, got {text!r}",
+            [stored_message(problem, value=text)],
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
@@ -132,11 +159,10 @@ def _choice(kind: type[E], value: str | None, name: str) -> E | None:
         return kind(value)
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
+        problem = N_("%(field)s must be one of %(allowed)s, not “%(value)s”.")
         raise FilterError(
-            N_("%(name)s must be one of %(allowed)s, got %(value)s"),
-            name=name,
-            allowed=allowed,
-            value=repr(value),
+            f"{name} must be one of {allowed}, got {value!r}",
+            [stored_message(problem, field=stored_message(_FIELD[name]), allowed=allowed, value=value)],
         ) from None
 
 

@@ -34,7 +34,7 @@ from app.accounts.tenancy import (
     scoped,
 )
 from app.db import utcnow
-from app.extensions import db
+from app.extensions import db, shown_message
 from app.extensions import gettext as _
 from app.ledger import chain, tasks
 from app.ledger.events import EventTag, Purpose
@@ -53,22 +53,26 @@ LEDGER_VIEW = "ledger"
 PAGE_SIZE = 50
 
 
-def _filter() -> tuple[LedgerFilter, str | None]:
+def _filter() -> tuple[LedgerFilter, list[str]]:
     return _filter_from(request.args)
 
 
-def _filter_from(values: Mapping[str, str]) -> tuple[LedgerFilter, str | None]:
+def _filter_from(values: Mapping[str, str]) -> tuple[LedgerFilter, list[str]]:
+    """The filter, or every problem with it in the reader's language."""
     try:
-        return LedgerFilter.parse(values), None
+        return LedgerFilter.parse(values), []
     except FilterError as exc:
-        return LedgerFilter(), _(exc.msgid, **exc.params)
+        return LedgerFilter(), [shown_message(problem) for problem in exc.problems]
 
 
-def _filter_form(chosen: LedgerFilter, error: str | None) -> dict[str, object]:
+def _filter_form(chosen: LedgerFilter, errors: list[str]) -> dict[str, object]:
     """What the shared filter form (``ledger/_nav.html``) needs."""
     return {
         "chosen": chosen,
-        "error": error,
+        "errors": errors,
+        "outcomes": db.session.scalars(
+            scoped(select(LedgerEntry.outcome).distinct(), LedgerEntry).order_by(LedgerEntry.outcome)
+        ).all(),
         "args": request.args,
         "purposes": list(Purpose),
         "tags": list(EventTag),
@@ -76,9 +80,9 @@ def _filter_form(chosen: LedgerFilter, error: str | None) -> dict[str, object]:
     }
 
 
-def _bad_filter(error: str) -> Response:
+def _bad_filter(errors: list[str]) -> Response:
     # Plain text: the message quotes the caller's input, which must never be rendered as HTML.
-    return Response(error, status=400, mimetype="text/plain")
+    return Response("\n".join(errors), status=400, mimetype="text/plain")
 
 
 def _page() -> int:
@@ -90,30 +94,33 @@ def _page() -> int:
 @require_role(*REVIEW_ROLES)
 @requires_view_reason(LEDGER_VIEW)
 def browse() -> tuple[str, int]:
-    chosen, error = _filter()
-    page = db.paginate(
-        scoped(chosen.statement(), LedgerEntry), page=_page(), per_page=PAGE_SIZE, error_out=False
-    )
+    chosen, errors = _filter()
+    # A bad filter shows no entries: unfiltered ones under the error would read as the answer.
+    page = None
+    if not errors:
+        page = db.paginate(
+            scoped(chosen.statement(), LedgerEntry), page=_page(), per_page=PAGE_SIZE, error_out=False
+        )
     return render_template(
-        "ledger/browse.html", page=page, fmt=chain.format_time, **_filter_form(chosen, error)
-    ), (400 if error else 200)
+        "ledger/browse.html", page=page, fmt=chain.format_time, **_filter_form(chosen, errors)
+    ), (400 if errors else 200)
 
 
 @bp.get("/ledger/summary")
 @require_role(*REVIEW_ROLES)
 @requires_view_reason(LEDGER_VIEW)
 def summary() -> tuple[str, int]:
-    chosen, error = _filter()
-    result = summarize(db.session, scoped(chosen.statement(), LedgerEntry))
-    return render_template("ledger/summary.html", summary=result, **_filter_form(chosen, error)), (
-        400 if error else 200
+    chosen, errors = _filter()
+    result = None if errors else summarize(db.session, scoped(chosen.statement(), LedgerEntry))
+    return render_template("ledger/summary.html", summary=result, **_filter_form(chosen, errors)), (
+        400 if errors else 200
     )
 
 
 def _export(lines_of: str) -> Response:
-    chosen, error = _filter()
-    if error:
-        return _bad_filter(error)
+    chosen, errors = _filter()
+    if errors:
+        return _bad_filter(errors)
     # The body is read after this request's session is closed: the rows come in batches, each
     # from a short session of its own (app.ledger.exports), never from db.session.
     rows = iter_rows(db.engine, scoped(chosen.statement(), LedgerEntry))
@@ -147,7 +154,7 @@ def export_ndjson() -> Response:
 @require_role(*REVIEW_ROLES)
 def packs() -> tuple[str, int]:
     """The account's pack requests: progress while the worker builds them, then the download."""
-    chosen, error = _filter()
+    chosen, errors = _filter()
     requests = db.session.scalars(
         scoped(select(EvidencePackRequest), EvidencePackRequest)
         .order_by(EvidencePackRequest.created_at.desc())
@@ -159,16 +166,16 @@ def packs() -> tuple[str, int]:
         requests=requests,
         waiting=waiting,
         fmt=chain.format_time,
-        **_filter_form(chosen, error),
-    ), (400 if error else 200)
+        **_filter_form(chosen, errors),
+    ), (400 if errors else 200)
 
 
 @bp.post("/ledger/evidence-pack")
 @require_role(*REVIEW_ROLES)
 def request_pack() -> BaseResponse:
-    chosen, error = _filter_from(request.form)
-    if error:
-        return _bad_filter(error)
+    chosen, errors = _filter_from(request.form)
+    if errors:
+        return _bad_filter(errors)
     membership = current_membership()
     try:
         tasks.request_pack(

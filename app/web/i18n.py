@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.messages.mofile import write_mo
@@ -107,7 +108,8 @@ def select_timezone() -> str:
     _, zone = _user_preferences()
     if is_time_zone(zone):
         return str(zone)
-    detected = request.cookies.get(TZ_COOKIE)
+    # app.js writes the cookie with encodeURIComponent ("Europe%2FKyiv"); cookies are not decoded for us.
+    detected = unquote(request.cookies.get(TZ_COOKIE, ""))
     return detected if detected is not None and is_time_zone(detected) else "UTC"
 
 

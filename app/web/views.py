@@ -49,6 +49,12 @@ def index() -> str | Response:
     return render_template("web/index.html", settings=current_settings())
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    # Pages name the SVG icon; this answers what asks the old fixed address (JSON and text pages, tools).
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/dashboard")
 @require_role(*ANY_ROLE)
 def dashboard() -> str:

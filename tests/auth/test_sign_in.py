@@ -75,6 +75,12 @@ def test_first_sign_in_creates_an_account_with_the_person_as_admin(
     )
 
 
+def test_a_new_account_is_named_in_the_founder_language(client: FlaskClient, google: HooksClient) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "uk"
+    sign_in_via_google(client, google)
+    assert db.session.scalars(select(Account.name)).one() == "Обліковий запис Ada Lovelace"
+
+
 def test_signing_in_again_finds_the_same_person_by_sub(client: FlaskClient, google: HooksClient) -> None:
     sign_in_via_google(client, google)
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")})
@@ -82,6 +88,23 @@ def test_signing_in_again_finds_the_same_person_by_sub(client: FlaskClient, goog
     assert db.session.query(User).count() == 1
     assert db.session.query(Account).count() == 1
     assert len(_entries()) == 2
+
+
+def test_sign_out_says_so_on_the_page_it_lands_on(client: FlaskClient, google: HooksClient) -> None:
+    sign_in_via_google(client, google)
+    answer = client.post(
+        "/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")}, follow_redirects=True
+    )
+    assert answer.request.path == "/"
+    assert "You are signed out." in answer.get_data(as_text=True)
+
+
+def test_a_protected_page_sends_an_anonymous_browser_to_sign_in_with_the_reason(client: FlaskClient) -> None:
+    answer = client.get("/syncs", follow_redirects=True)
+    assert answer.request.path == "/sign-in"
+    assert 'data-testid="sign-in-to-continue"' in answer.get_data(as_text=True)
+    plain = client.get("/sign-in").get_data(as_text=True)
+    assert 'data-testid="sign-in-to-continue"' not in plain, "nobody was turned away"
 
 
 def test_sign_in_rotates_the_session_and_sign_out_ends_it_server_side(

@@ -272,6 +272,23 @@ def test_default_phone_region_setting(signed_in: SignIn, admin: Membership) -> N
     assert services.default_region(db.session, admin.account_id) == "UA"
 
 
+def test_csv_mapping_choices_are_named_in_the_reader_language(signed_in: SignIn, admin: Membership) -> None:
+    client = signed_in(admin)
+    preview = client.post(
+        "/admin/crm/import",
+        data={
+            "csrf_token": csrf(client, "/admin/crm/import"),
+            "list_name": "Клієнти",
+            "file": (io.BytesIO("id,Прізвище\nc1,Коваль\n".encode()), "c.csv"),
+        },
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "uk"},
+        follow_redirects=True,
+    )
+    assert '<option value="family_name" selected>прізвище (family_name)</option>' in preview.text
+    assert '<option value="telegram">telegram</option>' in preview.text, "a messenger keeps its own name"
+
+
 def test_csv_upload_preview_mapping_and_report(signed_in: SignIn, admin: Membership) -> None:
     client = signed_in(admin)
     content = "\ufeffID;Ім'я;Прізвище;Пошта\nc1;Олена;Коваль;olena@example.com\nc2;Bad;Mail;nope\n".encode()

@@ -115,3 +115,24 @@ def test_the_deletion_answers_with_a_redirect_to_a_reloadable_receipt_page_and_a
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Signature Verified Successfully" in checked.stdout
+
+
+def test_the_receipt_page_names_what_was_deleted_in_the_reader_language(app: Flask, factory: Factory) -> None:
+    member = factory.member(factory.account("Крамниця"), Role.MEMBER, email="leaver@shop.example")
+    client = sign_in_client(app, member)
+    client.post(
+        "/privacy/my-data/delete",
+        data={
+            "csrf_token": csrf_token(client, "/privacy/my-data"),
+            "confirmed": "yes",
+            "confirmation": "leaver@shop.example",
+        },
+    )
+    # The person is deleted with their saved language, so the browser's language decides.
+    page = client.get("/privacy/receipt", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    rows = page[
+        page.index('data-testid="deletion-rows"') : page.index("</table>", page.index("deletion-rows"))
+    ]
+    assert "членство в облікових записах" in rows
+    assert "membership" not in rows, "a table name is shown as stored"
+    assert "ланцюжка" in page, "each ledger entry is described in words"

@@ -15,6 +15,7 @@ from app.crm.models import ApiKey, ContactList
 from app.extensions import db
 from app.security.audit import AuditAction, entries_of, record, verify_audit
 from app.security.models import AuditEntry
+from tests.auth.flows import csrf_token
 from tests.conftest import Factory
 from tests.security.helpers import post, tampering_audit
 
@@ -97,10 +98,28 @@ def test_admins_and_reviewers_see_the_log_members_do_not(factory: Factory, signe
         page = signed_in(viewer).get("/security/audit")
         assert page.status_code == 200
         text = page.get_data(as_text=True)
-        assert "member.role_changed" in text
+        assert "role changed" in text
+        assert "member.role_changed" not in text, "the action is shown in words"
         assert "ada@example.test" in text
-        assert "api_key.created" not in text, "another account's entries never show"
+        assert "API key created" not in text, "another account's entries never show"
     assert signed_in(member).get("/security/audit").status_code == 403
+
+
+def test_every_action_and_outcome_is_shown_in_words_in_the_reader_language(
+    factory: Factory, signed_in: SignIn
+) -> None:
+    account = factory.account()
+    admin = factory.member(account, Role.ADMIN)
+    for action in AuditAction:
+        record(db.session, account.id, action, actor_user_id=admin.user_id, outcome="too_many_wrong_codes")
+    db.session.commit()
+    client = signed_in(admin)
+    client.post("/language", data={"language": "uk", "csrf_token": csrf_token(client, "/dashboard")})
+    text = client.get("/security/audit").get_data(as_text=True)
+    for action in AuditAction:
+        assert action.value not in text, f"{action.value} is shown as stored"
+    assert "роль змінено" in text
+    assert "забагато неправильних кодів" in text
 
 
 def test_each_account_has_its_own_chain_and_it_verifies(factory: Factory) -> None:

@@ -216,6 +216,16 @@ def test_times_show_in_the_browser_zone_until_the_user_picks_one(app: Flask) -> 
         assert render(moment, "short") == "01.07.26, 15:00"
 
 
+def test_the_zone_app_js_writes_percent_encoded_is_read(app: Flask) -> None:
+    """app.js stores the zone with encodeURIComponent, so a browser sends "Europe%2FKyiv"."""
+    moment = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    with (
+        app.app_context(),
+        app.test_request_context(headers={"Cookie": "tz=Europe%2FKyiv", "Accept-Language": "uk"}),
+    ):
+        assert app.jinja_env.filters["datetime"](moment, "short") == "01.07.26, 15:00"
+
+
 def test_catalogues_compile_into_the_instance_folder(tmp_path: Path) -> None:
     i18n.compile_catalogues(ROOT / "app" / "translations", tmp_path)
     assert {p.parts[-3] for p in tmp_path.glob("*/LC_MESSAGES/messages.mo")} == set(LANGUAGES)

@@ -11,6 +11,12 @@ def test_landing_page_offers_sign_in(client: FlaskClient) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
+def test_the_old_favicon_address_leads_to_the_icon(client: FlaskClient) -> None:
+    answer = client.get("/favicon.ico", follow_redirects=True)
+    assert answer.status_code == 200
+    assert answer.mimetype == "image/svg+xml"
+
+
 def test_dashboard_requires_sign_in(client: FlaskClient) -> None:
     response = client.get("/dashboard")
     assert response.status_code == 302
