@@ -5,6 +5,10 @@ library's ``json``; a sync run sends and reads bodies of 200 contacts at a time,
 a good part of its CPU time. This model is the same apart from the codec. Bodies go out as
 UTF-8 bytes (non-ASCII characters unescaped, which JSON allows), so the ``Content-Length`` the
 library sets from their length counts bytes.
+
+Callers hand bodies over already encoded (:func:`encoded`): the library's generated methods
+turn every argument that is not a ``str`` into one with ``str()`` before looking at its type,
+which for a body of 200 contacts costs twenty times the encoding itself and is thrown away.
 """
 
 from __future__ import annotations
@@ -15,8 +19,16 @@ import orjson
 from googleapiclient.model import JsonModel
 
 
+def encoded(body: dict[str, Any]) -> str:
+    """A request body as JSON text, passed through :class:`OrjsonModel` as it is."""
+    return orjson.dumps(body).decode("utf-8")
+
+
 class OrjsonModel(JsonModel):  # type: ignore[misc]  # the library ships no type information
     def serialize(self, body_value: Any) -> bytes:
+        if isinstance(body_value, str):
+            # Encoded by the caller (:func:`encoded`); no JSON body GroupSync sends is a bare string.
+            return body_value.encode("utf-8")
         if isinstance(body_value, dict) and "data" not in body_value and self._data_wrapper:
             body_value = {"data": body_value}
         return orjson.dumps(body_value)

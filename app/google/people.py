@@ -37,7 +37,7 @@ from app.google.errors import (
     ScopeViolationError,
 )
 from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
-from app.google.json_model import OrjsonModel
+from app.google.json_model import OrjsonModel, encoded
 from app.google.limits import (
     MAX_BATCH_CREATE,
     MAX_BATCH_DELETE,
@@ -204,7 +204,7 @@ class PeopleClient:
             "readGroupFields": _CREATE_GROUP_FIELDS,
         }
         try:
-            group = self._sender.send(call, self._service.contactGroups().create(body=body), _Mode.CREATE)
+            group = self._sender.send(call, self._service.contactGroups().create(body=encoded(body)), _Mode.CREATE)
         except RequestRejectedError as exc:
             if exc.status == 409:
                 raise GroupNameTakenError(
@@ -401,7 +401,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.CREATE, _categories(fields), records=len(persons))
         answer = self._send(
             call,
-            self._people.batchCreateContacts(body={"contacts": contacts, "readMask": _SCOPE_MASK}),
+            self._people.batchCreateContacts(body=encoded({"contacts": contacts, "readMask": _SCOPE_MASK})),
             _Mode.CREATE,
         )
         return [self._write_result(i, None, item) for i, item in enumerate(answer.get("createdPeople", ()))]
@@ -454,7 +454,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.UPDATE, _categories([*mask, *_SCOPE_FIELDS]), records=len(persons))
         body = {"contacts": contacts, "updateMask": ",".join(mask), "readMask": _SCOPE_MASK}
         answer = self._send(
-            call, self._people.batchUpdateContacts(body=body), _Mode.IDEMPOTENT_WRITE, list(persons)
+            call, self._people.batchUpdateContacts(body=encoded(body)), _Mode.IDEMPOTENT_WRITE, list(persons)
         )
         results = answer.get("updateResult", {})
         return [
@@ -473,7 +473,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.DELETE, frozenset(), records=len(resource_names))
         self._send(
             call,
-            self._people.batchDeleteContacts(body={"resourceNames": list(resource_names)}),
+            self._people.batchDeleteContacts(body=encoded({"resourceNames": list(resource_names)})),
             _Mode.IDEMPOTENT_WRITE,
             resource_names,
         )
@@ -501,7 +501,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=body),
+                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 [*add, *remove],
             )
@@ -549,7 +549,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=body),
+                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 resource_names,
             )

@@ -6,7 +6,7 @@ import json
 
 from googleapiclient.model import JsonModel
 
-from app.google.json_model import OrjsonModel
+from app.google.json_model import OrjsonModel, encoded
 
 
 def test_bodies_are_utf8_json_the_librarys_model_reads_alike() -> None:
@@ -16,6 +16,11 @@ def test_bodies_are_utf8_json_the_librarys_model_reads_alike() -> None:
     assert "Олена".encode() in sent, "non-ASCII text goes as UTF-8, so Content-Length counts bytes"
     assert json.loads(sent) == body
     assert OrjsonModel().deserialize(sent) == JsonModel().deserialize(sent) == body
+
+
+def test_a_body_encoded_by_the_caller_goes_out_as_the_same_bytes() -> None:
+    body = {"contacts": [{"contactPerson": {"names": [{"givenName": "Олена"}]}}], "readMask": "metadata"}
+    assert OrjsonModel().serialize(encoded(body)) == OrjsonModel().serialize(body)
 
 
 def test_an_answer_that_is_not_json_is_handed_on_as_text() -> None:
