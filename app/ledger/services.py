@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
 from app.db import DbSession, plain, unit_of_work, utcnow
@@ -117,7 +119,9 @@ _HEAD_INSERT = {
     .on_conflict_do_nothing(index_elements=["chain"])
     for name, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-_HEAD_READ = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("h_chain")).with_for_update()
+_HEAD_READ = (
+    select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("h_chain")).with_for_update()
+)
 _HEAD_MOVE = (
     update(_HEADS)
     .where(_HEADS.c.chain == bindparam("h_chain"))
@@ -204,7 +208,7 @@ def record(
     )
     entry.hash = chain.entry_hash(entry_fields(entry))
     values = {column.key: getattr(entry, column.key) for column in _ENTRIES.c if column.key != "id"}
-    inserted = session.execute(_ENTRY_INSERT, values).inserted_primary_key
+    inserted = cast(CursorResult[Any], session.execute(_ENTRY_INSERT, values)).inserted_primary_key
     assert inserted is not None
     entry.id = int(inserted[0])
     session.execute(_HEAD_MOVE, {"h_chain": chain_name, "h_seq": entry.seq, "h_hash": entry.hash})
@@ -300,7 +304,7 @@ class GoogleRequestLedger:
             )
 
     def _write(self, flow: Flow) -> LedgerEntry:
-        with self._engine.begin() as own:
+        with Session(self._engine, expire_on_commit=False) as own, own.begin():
             return record(own, flow)
 
 
