@@ -13,6 +13,7 @@ which for a body of 200 contacts costs twenty times the encoding itself and is t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,6 +26,12 @@ def encoded(body: dict[str, Any]) -> str:
 
 
 class OrjsonModel(JsonModel):  # type: ignore[misc]  # the library ships no type information
+    """``known``, when given, returns an answer's body already parsed by the transport (or ``None``)."""
+
+    def __init__(self, data_wrapper: bool = False, known: Callable[[bytes | str], Any] | None = None) -> None:
+        super().__init__(data_wrapper)
+        self._known = known
+
     def serialize(self, body_value: Any) -> bytes:
         if isinstance(body_value, str):
             # Encoded by the caller (:func:`encoded`); no JSON body GroupSync sends is a bare string.
@@ -34,11 +41,13 @@ class OrjsonModel(JsonModel):  # type: ignore[misc]  # the library ships no type
         return orjson.dumps(body_value)
 
     def deserialize(self, content: bytes | str) -> Any:
-        try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            # As the library's model: an answer that is not JSON is handed on as its text.
-            return content.decode("utf-8") if isinstance(content, bytes) else content
+        body = self._known(content) if self._known is not None else None
+        if body is None:
+            try:
+                body = orjson.loads(content)
+            except orjson.JSONDecodeError:
+                # As the library's model: an answer that is not JSON is handed on as its text.
+                return content.decode("utf-8") if isinstance(content, bytes) else content
         if self._data_wrapper and isinstance(body, dict) and "data" in body:
             body = body["data"]
         return body

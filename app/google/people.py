@@ -152,7 +152,7 @@ class PeopleClient:
             client_options={"api_endpoint": endpoints.people_api},
             static_discovery=True,
             cache_discovery=False,
-            model=OrjsonModel(),
+            model=OrjsonModel(known=self._http.parsed),
         )
         self._sender = PeopleSender(
             self._http,
@@ -204,7 +204,8 @@ class PeopleClient:
             "readGroupFields": _CREATE_GROUP_FIELDS,
         }
         try:
-            group = self._sender.send(call, self._service.contactGroups().create(body=encoded(body)), _Mode.CREATE)
+            request = self._service.contactGroups().create(body=encoded(body))
+            group = self._sender.send(call, request, _Mode.CREATE)
         except RequestRejectedError as exc:
             if exc.status == 409:
                 raise GroupNameTakenError(
@@ -501,7 +502,9 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
+                self._groups.members().modify(
+                    resourceName=self.scope.group_resource_name, body=encoded(body)
+                ),
                 _Mode.IDEMPOTENT_WRITE,
                 [*add, *remove],
             )
@@ -549,7 +552,9 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
+                self._groups.members().modify(
+                    resourceName=self.scope.group_resource_name, body=encoded(body)
+                ),
                 _Mode.IDEMPOTENT_WRITE,
                 resource_names,
             )

@@ -32,3 +32,11 @@ def test_the_data_wrapper_is_kept() -> None:
     wrapped = OrjsonModel(data_wrapper=True)
     assert json.loads(wrapped.serialize({"a": 1})) == {"data": {"a": 1}}
     assert wrapped.deserialize(b'{"data": {"a": 1}}') == {"a": 1}
+
+
+def test_an_answer_the_transport_already_parsed_is_not_parsed_again() -> None:
+    parsed_by_transport = {"responses": [{"person": {"resourceName": "people/c1"}}]}
+    content = b'{"responses": []}'
+    model = OrjsonModel(known=lambda given: parsed_by_transport if given is content else None)
+    assert model.deserialize(content) is parsed_by_transport
+    assert model.deserialize(b'{"responses": []}') == {"responses": []}, "other bytes are parsed"
