@@ -154,6 +154,11 @@ class PeopleClient:
             cache_discovery=False,
             model=OrjsonModel(known=self._http.parsed),
         )
+        # The library builds a resource's methods (and their docstrings) anew at each people() or
+        # contactGroups() call; a run uses each resource many times, so it is built once here.
+        self._people = self._service.people()
+        self._groups = self._service.contactGroups()
+        self._members = self._groups.members()
         self._sender = PeopleSender(
             self._http,
             retry or RetryPolicy(),
@@ -204,7 +209,7 @@ class PeopleClient:
             "readGroupFields": _CREATE_GROUP_FIELDS,
         }
         try:
-            request = self._service.contactGroups().create(body=encoded(body))
+            request = self._groups.create(body=encoded(body))
             group = self._sender.send(call, request, _Mode.CREATE)
         except RequestRejectedError as exc:
             if exc.status == 409:
@@ -229,7 +234,7 @@ class PeopleClient:
         try:
             group = self._sender.send(
                 call,
-                self._service.contactGroups().get(
+                self._groups.get(
                     resourceName=resource_name, maxMembers=max_members, groupFields=_GROUP_FIELDS
                 ),
                 _Mode.READ,
@@ -263,9 +268,7 @@ class PeopleClient:
         call = _Call("contactGroups.get", FlowKind.READ, frozenset({DataCategory.CONTACT_GROUPS}), records=1)
         group = self._sender.send(
             call,
-            self._service.contactGroups().get(
-                resourceName=MY_CONTACTS, maxMembers=0, groupFields="memberCount"
-            ),
+            self._groups.get(resourceName=MY_CONTACTS, maxMembers=0, groupFields="memberCount"),
             _Mode.READ,
         )
         # Google leaves zero values out of its JSON.
@@ -300,8 +303,8 @@ class GroupContacts:
     def __init__(self, client: PeopleClient, scope: GroupScope) -> None:
         self.scope = scope
         self._client = client
-        self._people = client._service.people()
-        self._groups = client._service.contactGroups()
+        self._people = client._people
+        self._members = client._members
         self._send = client._sender.send
         self._seen: dict[str, _Seen] = {}
 
@@ -502,9 +505,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(
-                    resourceName=self.scope.group_resource_name, body=encoded(body)
-                ),
+                self._members.modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 [*add, *remove],
             )
@@ -552,9 +553,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(
-                    resourceName=self.scope.group_resource_name, body=encoded(body)
-                ),
+                self._members.modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 resource_names,
             )

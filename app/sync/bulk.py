@@ -4,9 +4,10 @@ A run writes a mapping row per contact several times (the intent before a create
 answer, what the run did). Through SQLAlchemy's ``execute(statement, [dict, ...])`` each row
 costs a parameter dictionary built and walked bind by bind; here each row is a tuple, the
 statement is compiled once per dialect, and the types' own bind processors (enums, JSON, UTC
-datetimes) are applied column by column. What reaches the database is what SQLAlchemy would
-have sent; every value a column default or ``onupdate`` would have filled in must be named,
-so none is silently left out (compiling refuses a statement with an unnamed parameter).
+datetimes) are applied column by column; values shared by every row (the sync, the time) are
+processed once per call. What reaches the database is what SQLAlchemy would have sent; every
+value a column default or ``onupdate`` would have filled in must be named, so none is silently
+left out (compiling refuses a statement with an unnamed parameter).
 """
 
 from __future__ import annotations
@@ -20,49 +21,71 @@ from sqlalchemy.types import TypeEngine
 
 from app.db import DbSession
 
-_Shape = Callable[[Sequence[Any]], Any]
+_Processor = Callable[[Any], Any] | None
+_Shape = Callable[[Sequence[Any], Sequence[Any]], list[Any]]
+"""Shared values and rows (both in their declared order) → the driver's parameter sets."""
 
 
 class BulkWrite:
-    """``statement`` run once per row of values given in ``names`` order (``types``: each name's type)."""
+    """``statement`` run once per row.
 
-    def __init__(self, statement: Insert | Update, types: Mapping[str, TypeEngine[Any]]) -> None:
+    ``shared`` names the parameters every row of one call has in common, ``per_row`` the
+    others, each with its type; values are given in these mappings' order.
+    """
+
+    def __init__(
+        self,
+        statement: Insert | Update,
+        shared: Mapping[str, TypeEngine[Any]],
+        per_row: Mapping[str, TypeEngine[Any]],
+    ) -> None:
         self._statement = statement
-        self._names = tuple(types)
-        self._types = dict(types)
+        self._shared = dict(shared)
+        self._per_row = dict(per_row)
         self._compiled: dict[str, tuple[str, _Shape]] = {}
 
-    def run(self, session: DbSession, rows: Sequence[Sequence[Any]]) -> None:
+    def run(self, session: DbSession, shared: Sequence[Any], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         connection = session.connection()
-        sql, shape = self._for(connection.dialect)
-        connection.exec_driver_sql(sql, [shape(row) for row in rows])
-
-    def _for(self, dialect: Dialect) -> tuple[str, _Shape]:
-        compiled = self._compiled.get(dialect.name)
+        compiled = self._compiled.get(connection.dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
-        return compiled
+            compiled = self._compiled[connection.dialect.name] = self._compile(connection.dialect)
+        sql, shape = compiled
+        connection.exec_driver_sql(sql, shape(shared, rows))
 
     def _compile(self, dialect: Dialect) -> tuple[str, _Shape]:
-        compiled = self._statement.compile(dialect=dialect, column_keys=list(self._names))
-        unnamed = sorted(set(compiled.binds) - set(self._names))
+        names = [*self._shared, *self._per_row]
+        compiled = self._statement.compile(dialect=dialect, column_keys=names)
+        unnamed = sorted(set(compiled.binds) - set(names))
         if unnamed:
             raise ValueError(f"bulk statement parameter(s) {', '.join(unnamed)} have no value")
-        processors = [
-            (self._names.index(name), self._types[name].dialect_impl(dialect).bind_processor(dialect))
-            for name in (compiled.positiontup or self._names)
+        order = list(compiled.positiontup or names)
+        # Where each shared value goes, and each row value with its processor.
+        shared_at = [
+            (order.index(name), i, _processor(t, dialect)) for i, (name, t) in enumerate(self._shared.items())
         ]
-        if compiled.positiontup is not None:
+        row_at = [
+            (order.index(name), i, _processor(t, dialect))
+            for i, (name, t) in enumerate(self._per_row.items())
+        ]
 
-            def positional(row: Sequence[Any]) -> tuple[Any, ...]:
-                return tuple(row[i] if p is None else p(row[i]) for i, p in processors)
+        def shape(shared: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[Any]:
+            template: list[Any] = [None] * len(order)
+            for at, i, process in shared_at:
+                template[at] = shared[i] if process is None else process(shared[i])
+            out = []
+            for row in rows:
+                values = template.copy()
+                for at, i, process in row_at:
+                    values[at] = row[i] if process is None else process(row[i])
+                out.append(values)
+            if compiled.positiontup is not None:
+                return [tuple(values) for values in out]
+            return [dict(zip(order, values, strict=True)) for values in out]
 
-            return compiled.string, positional
-        named = [(name, i, p) for name, (i, p) in zip(self._names, processors, strict=True)]
+        return compiled.string, shape
 
-        def by_name(row: Sequence[Any]) -> dict[str, Any]:
-            return {name: row[i] if p is None else p(row[i]) for name, i, p in named}
 
-        return compiled.string, by_name
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> _Processor:
+    return type_.dialect_impl(dialect).bind_processor(dialect)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.types import TypeEngine
 
 from app.db import DbSession, utcnow
 from app.sync.bulk import BulkWrite
@@ -58,58 +59,54 @@ def load(session: DbSession, sync_id: int) -> dict[str, Row]:
     return {r[0]: Row(*r) for r in session.execute(stmt)}
 
 
-def _update(**values: str) -> BulkWrite:
-    """An UPDATE of one mapping row per parameter row: ``b_sync``, ``b_crm``, then ``values``' binds.
+def _types(binds: Mapping[str, str]) -> dict[str, TypeEngine[Any]]:
+    """Bind name → the type of its column, from column → bind name."""
+    return {name: _TABLE.c[column].type for column, name in binds.items()}
 
-    ``values`` maps a column to its bind's name; ``updated_at`` is always set (its ``onupdate``).
+
+def _update(per_row: Mapping[str, str], shared: Mapping[str, str] | None = None) -> BulkWrite:
+    """An UPDATE of one mapping row per parameter row (column → bind name in both mappings).
+
+    Shared: the sync, ``shared``, and ``updated_at`` (what its ``onupdate`` would set); then per
+    row: the CRM id and ``per_row``.
     """
-    columns = {**values, "updated_at": "b_updated"}
+    changed = {**(shared or {}), "updated_at": "b_updated", **per_row}
     statement = (
         update(_TABLE)
         .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
-        .values({column: bindparam(name) for column, name in columns.items()})
+        .values({column: bindparam(name) for column, name in changed.items()})
     )
-    types = {"b_sync": _TABLE.c.sync_id.type, "b_crm": _TABLE.c.crm_id.type}
-    return BulkWrite(
-        statement, {**types, **{name: _TABLE.c[column].type for column, name in columns.items()}}
-    )
+    shared = {"sync_id": "b_sync", **(shared or {}), "updated_at": "b_updated"}
+    per_row = {"crm_id": "b_crm", **per_row}
+    return BulkWrite(statement, _types(shared), _types(per_row))
 
 
-_SAVE_GOOGLE = _update(state="b_state", resource_name="b_rn", etag="b_etag", field_hash="b_hash")
-_SAVE_CRM = _update(crm_hash="b_crm_hash", crm_updated_at="b_crm_updated_at")
-_SAVE_CRM_REPORT = _update(crm_hash="b_crm_hash", crm_updated_at="b_crm_updated_at", not_carried="b_nc")
-_NOTE_OUTCOMES = _update(last_action="b_action", last_run_id="b_run", last_reason="b_reason")
-_INTENT_COLUMNS = (
-    "sync_id",
-    "crm_id",
-    "state",
-    "crm_hash",
-    "crm_updated_at",
-    "not_carried",
-    "stop_syncing",
-    "last_reason",
-    "created_at",
-    "updated_at",
+_SAVE_GOOGLE = _update(
+    {"state": "b_state", "resource_name": "b_rn", "etag": "b_etag", "field_hash": "b_hash"}
 )
+_CRM = {"crm_hash": "b_crm_hash", "crm_updated_at": "b_crm_updated_at"}
+_SAVE_CRM = _update(_CRM)
+_SAVE_CRM_REPORT = _update({**_CRM, "not_carried": "b_nc"})
+_NOTE_OUTCOMES = _update({"last_action": "b_action", "last_reason": "b_reason"}, {"last_run_id": "b_run"})
 _INSERT_INTENTS = BulkWrite(
     # inline(): no RETURNING of the new ids, which nothing reads.
     insert(_TABLE).inline(),
-    {column: _TABLE.c[column].type for column in _INTENT_COLUMNS},
+    _types({c: c for c in ("sync_id", "stop_syncing", "last_reason", "created_at", "updated_at")}),
+    _types({c: c for c in ("crm_id", "state", "crm_hash", "crm_updated_at", "not_carried")}),
 )
 
 
 def save_google(session: DbSession, sync_id: int, rows: Iterable[Row]) -> None:
     """Write what Google holds (state, resource name, etag, hash) for ``rows``, already stored."""
-    now = utcnow()
     _SAVE_GOOGLE.run(
         session,
-        [(sync_id, r.crm_id, r.state, r.resource_name, r.etag, r.field_hash, now) for r in rows],
+        (sync_id, utcnow()),
+        [(r.crm_id, r.state, r.resource_name, r.etag, r.field_hash) for r in rows],
     )
 
 
 def save_crm(session: DbSession, sync_id: int, rows: Sequence[Row], mapped: dict[str, MappedContact]) -> None:
     """Write what the CRM wants (hash, version, values Google cannot take) for stored ``rows``."""
-    now = utcnow()
     plain_rows: list[tuple[Any, ...]] = []
     with_report: list[tuple[Any, ...]] = []
     for r in rows:
@@ -117,12 +114,13 @@ def save_crm(session: DbSession, sync_id: int, rows: Sequence[Row], mapped: dict
             continue
         contact = mapped.get(r.crm_id)
         if contact is None:
-            plain_rows.append((sync_id, r.crm_id, r.crm_hash, r.crm_updated_at, now))
+            plain_rows.append((r.crm_id, r.crm_hash, r.crm_updated_at))
         else:
             report = [nc.as_dict() for nc in contact.not_carried]
-            with_report.append((sync_id, r.crm_id, r.crm_hash, r.crm_updated_at, report, now))
-    _SAVE_CRM_REPORT.run(session, with_report)
-    _SAVE_CRM.run(session, plain_rows)
+            with_report.append((r.crm_id, r.crm_hash, r.crm_updated_at, report))
+    now = utcnow()
+    _SAVE_CRM_REPORT.run(session, (sync_id, now), with_report)
+    _SAVE_CRM.run(session, (sync_id, now), plain_rows)
 
 
 def insert_intents(
@@ -132,18 +130,14 @@ def insert_intents(
     now = utcnow()
     _INSERT_INTENTS.run(
         session,
+        (sync_id, False, "", now, now),
         [
             (
-                sync_id,
                 r.crm_id,
                 r.state,
                 r.crm_hash,
                 r.crm_updated_at,
                 [nc.as_dict() for nc in mapped[r.crm_id].not_carried],
-                False,
-                "",
-                now,
-                now,
             )
             for r in rows
         ],
@@ -178,10 +172,10 @@ def note_outcomes(
     Called in the transaction that records the batch itself, so the page never shows an
     action whose batch was not applied, nor misses one that was.
     """
-    now = utcnow()
     _NOTE_OUTCOMES.run(
         session,
-        [(sync_id, crm_id, action, run_id, reason, now) for crm_id, (action, reason) in outcomes.items()],
+        (sync_id, run_id, utcnow()),
+        [(crm_id, action, reason) for crm_id, (action, reason) in outcomes.items()],
     )
 
 
