@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Dialect
 from sqlalchemy.sql.dml import Insert, Update
@@ -42,15 +43,16 @@ class BulkWrite:
         self._statement = statement
         self._shared = dict(shared)
         self._per_row = dict(per_row)
-        self._compiled: dict[str, tuple[str, _Shape]] = {}
+        # Per dialect object: its type processors follow the engine's settings (a JSON serializer).
+        self._compiled: WeakKeyDictionary[Dialect, tuple[str, _Shape]] = WeakKeyDictionary()
 
     def run(self, session: DbSession, shared: Sequence[Any], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         connection = session.connection()
-        compiled = self._compiled.get(connection.dialect.name)
+        compiled = self._compiled.get(connection.dialect)
         if compiled is None:
-            compiled = self._compiled[connection.dialect.name] = self._compile(connection.dialect)
+            compiled = self._compiled[connection.dialect] = self._compile(connection.dialect)
         sql, shape = compiled
         connection.exec_driver_sql(sql, shape(shared, rows))
 
