@@ -37,7 +37,7 @@ from app.google.errors import (
     ScopeViolationError,
 )
 from app.google.fields import FIELD_CATEGORIES, OWNED_FIELDS
-from app.google.json_model import OrjsonModel
+from app.google.json_model import OrjsonModel, encoded
 from app.google.limits import (
     MAX_BATCH_CREATE,
     MAX_BATCH_DELETE,
@@ -152,8 +152,13 @@ class PeopleClient:
             client_options={"api_endpoint": endpoints.people_api},
             static_discovery=True,
             cache_discovery=False,
-            model=OrjsonModel(),
+            model=OrjsonModel(known=self._http.parsed),
         )
+        # The library builds a resource's methods (and their docstrings) anew at each people() or
+        # contactGroups() call; a run uses each resource many times, so it is built once here.
+        self._people = self._service.people()
+        self._groups = self._service.contactGroups()
+        self._members = self._groups.members()
         self._sender = PeopleSender(
             self._http,
             retry or RetryPolicy(),
@@ -204,7 +209,8 @@ class PeopleClient:
             "readGroupFields": _CREATE_GROUP_FIELDS,
         }
         try:
-            group = self._sender.send(call, self._service.contactGroups().create(body=body), _Mode.CREATE)
+            request = self._groups.create(body=encoded(body))
+            group = self._sender.send(call, request, _Mode.CREATE)
         except RequestRejectedError as exc:
             if exc.status == 409:
                 raise GroupNameTakenError(
@@ -228,7 +234,7 @@ class PeopleClient:
         try:
             group = self._sender.send(
                 call,
-                self._service.contactGroups().get(
+                self._groups.get(
                     resourceName=resource_name, maxMembers=max_members, groupFields=_GROUP_FIELDS
                 ),
                 _Mode.READ,
@@ -262,9 +268,7 @@ class PeopleClient:
         call = _Call("contactGroups.get", FlowKind.READ, frozenset({DataCategory.CONTACT_GROUPS}), records=1)
         group = self._sender.send(
             call,
-            self._service.contactGroups().get(
-                resourceName=MY_CONTACTS, maxMembers=0, groupFields="memberCount"
-            ),
+            self._groups.get(resourceName=MY_CONTACTS, maxMembers=0, groupFields="memberCount"),
             _Mode.READ,
         )
         # Google leaves zero values out of its JSON.
@@ -299,8 +303,8 @@ class GroupContacts:
     def __init__(self, client: PeopleClient, scope: GroupScope) -> None:
         self.scope = scope
         self._client = client
-        self._people = client._service.people()
-        self._groups = client._service.contactGroups()
+        self._people = client._people
+        self._members = client._members
         self._send = client._sender.send
         self._seen: dict[str, _Seen] = {}
 
@@ -401,7 +405,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.CREATE, _categories(fields), records=len(persons))
         answer = self._send(
             call,
-            self._people.batchCreateContacts(body={"contacts": contacts, "readMask": _SCOPE_MASK}),
+            self._people.batchCreateContacts(body=encoded({"contacts": contacts, "readMask": _SCOPE_MASK})),
             _Mode.CREATE,
         )
         return [self._write_result(i, None, item) for i, item in enumerate(answer.get("createdPeople", ()))]
@@ -454,7 +458,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.UPDATE, _categories([*mask, *_SCOPE_FIELDS]), records=len(persons))
         body = {"contacts": contacts, "updateMask": ",".join(mask), "readMask": _SCOPE_MASK}
         answer = self._send(
-            call, self._people.batchUpdateContacts(body=body), _Mode.IDEMPOTENT_WRITE, list(persons)
+            call, self._people.batchUpdateContacts(body=encoded(body)), _Mode.IDEMPOTENT_WRITE, list(persons)
         )
         results = answer.get("updateResult", {})
         return [
@@ -473,7 +477,7 @@ class GroupContacts:
         call = _Call(method, FlowKind.DELETE, frozenset(), records=len(resource_names))
         self._send(
             call,
-            self._people.batchDeleteContacts(body={"resourceNames": list(resource_names)}),
+            self._people.batchDeleteContacts(body=encoded({"resourceNames": list(resource_names)})),
             _Mode.IDEMPOTENT_WRITE,
             resource_names,
         )
@@ -501,7 +505,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=body),
+                self._members.modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 [*add, *remove],
             )
@@ -549,7 +553,7 @@ class GroupContacts:
         try:
             answer = self._send(
                 call,
-                self._groups.members().modify(resourceName=self.scope.group_resource_name, body=body),
+                self._members.modify(resourceName=self.scope.group_resource_name, body=encoded(body)),
                 _Mode.IDEMPOTENT_WRITE,
                 resource_names,
             )

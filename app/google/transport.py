@@ -63,6 +63,8 @@ class Answer:
     headers: Mapping[str, str]
     """Lower-cased names."""
     content: bytes
+    parsed: Any = None
+    """The JSON body, when the transport parsed it to count the records read; else ``None``."""
 
 
 class GoogleTransport:
@@ -121,7 +123,10 @@ class GoogleTransport:
                 # Interrupted here (a worker's time limit, a shutdown): the request may or may not have left.
                 self._finish(started.ended("aborted", records=0), started)
                 raise
-            records = _count(answer, count_key) if count_key is not None else flow.records
+            records = flow.records
+            if count_key is not None:
+                records, parsed = _count(answer, count_key)
+                answer = replace(answer, parsed=parsed)
             self._finish(started.ended(str(answer.status), records=records), started)
             if slot is not None:
                 quota, bucket = refused_bucket(answer.status, answer.content)
@@ -194,15 +199,16 @@ def _failure(exc: requests.RequestException, to_token: bool) -> TransportFailure
     return TransportFailureError("connection_dropped", sent=True, to_token_endpoint=to_token)
 
 
-def _count(answer: Answer, key: str) -> int:
+def _count(answer: Answer, key: str) -> tuple[int, Any]:
+    """How many records the answer's ``key`` list holds, and the parsed body (``None`` if not JSON)."""
     if answer.status != 200:
-        return 0
+        return 0, None
     try:
-        # orjson: this parses a whole answer (200 contacts for a batch read) a second time.
-        items = orjson.loads(answer.content).get(key, ())
-    except (ValueError, AttributeError):
-        return 0
-    return len(items) if isinstance(items, list) else 0
+        body = orjson.loads(answer.content)
+    except ValueError:
+        return 0, None
+    items = body.get(key, ()) if isinstance(body, dict) else ()
+    return (len(items) if isinstance(items, list) else 0), body
 
 
 # --------------------------------------------------------------------------- People API (httplib2 interface)
@@ -254,6 +260,16 @@ class PeopleHttp:
         self._context = context
         self._token_uri = token_uri
         self._call: Call | None = None
+        self._parsed: tuple[bytes, Any] | None = None
+
+    def parsed(self, content: bytes | str) -> Any:
+        """The body of the answer just returned, if the transport parsed it already; else ``None``.
+
+        The client library parses the answer it gets again; this way a batch read of 200
+        contacts is parsed once (:class:`~app.google.json_model.OrjsonModel` asks here first).
+        """
+        known, self._parsed = self._parsed, None
+        return known[1] if known is not None and known[0] is content else None
 
     @property
     def timeout(self) -> float:
@@ -295,6 +311,7 @@ class PeopleHttp:
             count_key=call.count_key,
             to_token_endpoint=to_token,
         )
+        self._parsed = (answer.content, answer.parsed) if answer.parsed is not None else None
         info = dict(answer.headers)
         info["status"] = str(answer.status)
         return httplib2.Response(info), answer.content

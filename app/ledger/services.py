@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
@@ -107,20 +109,33 @@ def _check_flow(flow: Flow) -> None:
         raise ValueError("ledger method must be at most 120 characters")
 
 
-def _lock_head(session: DbSession, chain_name: str) -> LedgerHead:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(LedgerHead)
-        .values(chain=chain_name, seq=0, hash=chain.GENESIS)
-        .on_conflict_do_nothing(index_elements=["chain"])
-    )
-    return session.scalars(
-        select(LedgerHead)
-        .where(LedgerHead.chain == chain_name)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+_HEADS = cast(Table, LedgerHead.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+# Built once: a ledger entry is written twice per Google request, and building and caching a
+# statement anew each time cost more than executing it.
+_HEAD_INSERT = {
+    name: insert_for(_HEADS)
+    .values(chain=bindparam("h_chain"), seq=0, hash=chain.GENESIS)
+    .on_conflict_do_nothing(index_elements=["chain"])
+    for name, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_HEAD_READ = (
+    select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("h_chain")).with_for_update()
+)
+_HEAD_MOVE = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("h_chain"))
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
+_ENTRY_INSERT = insert(_ENTRIES)
+
+
+def _lock_head(session: DbSession | Connection, chain_name: str) -> tuple[int, str]:
+    """The chain's head ``(seq, hash)``, its row locked until the caller's transaction ends."""
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    session.execute(_HEAD_INSERT[bind.dialect.name], {"h_chain": chain_name})
+    seq, last = session.execute(_HEAD_READ, {"h_chain": chain_name}).one()
+    return int(seq), str(last)
 
 
 def entry_fields(entry: LedgerEntry) -> dict[str, object]:
@@ -149,7 +164,7 @@ def entry_fields(entry: LedgerEntry) -> dict[str, object]:
 
 
 def record(
-    session: DbSession,
+    session: DbSession | Connection,
     flow: Flow,
     *,
     now: datetime | None = None,
@@ -158,7 +173,9 @@ def record(
     """Append ``flow`` to its account's chain in the caller's transaction; the caller commits.
 
     Raises ``ValueError`` for a flow that would put something sensitive or malformed in the
-    ledger, before anything is written.
+    ledger, before anything is written. The entry and the head are written as plain statements,
+    not through the session's unit of work; the returned entry (with its ``id``) is not attached
+    to the session.
     """
     _check_flow(flow)
     detail = _check_detail(flow.detail)
@@ -167,10 +184,10 @@ def record(
     moment = (now or utcnow()).astimezone(UTC)
     # Stored and hashed at the same (microsecond) precision every backend keeps.
     moment = chain.parse_time(chain.format_time(moment))
-    head = _lock_head(session, chain_name)
+    head_seq, head_hash = _lock_head(session, chain_name)
     entry = LedgerEntry(
         chain=chain_name,
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         recorded_at=moment,
         tag=flow.tag.value,
         account_id=flow.account_id,
@@ -186,15 +203,15 @@ def record(
         records=flow.records,
         categories=json.dumps(sorted(c.value for c in flow.categories), separators=(",", ":")),
         detail=chain.canonical(detail).decode("utf-8"),
-        prev_hash=head.hash,
+        prev_hash=head_hash,
         hash="",
     )
-    fields = entry_fields(entry)
-    entry.hash = chain.entry_hash(fields)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    session.add(entry)
-    session.flush()
+    entry.hash = chain.entry_hash(entry_fields(entry))
+    values = {column.key: getattr(entry, column.key) for column in _ENTRIES.c if column.key != "id"}
+    inserted = cast(CursorResult[Any], session.execute(_ENTRY_INSERT, values)).inserted_primary_key
+    assert inserted is not None
+    entry.id = int(inserted[0])
+    session.execute(_HEAD_MOVE, {"h_chain": chain_name, "h_seq": entry.seq, "h_hash": entry.hash})
     return entry
 
 

@@ -492,7 +492,6 @@ class _Applier:
             answered = by_crm_id.get(tagged[1]) if tagged is not None else None
             if result.person is None or answered is None:
                 # Left as an intent: the next run adopts it if Google did create it.
-                self.run.failed += 1
                 if result.person is None and 0 <= result.index < len(batch):
                     outcomes[batch[result.index].crm_id] = (ContactAction.FAILED, result.message)
                 continue
@@ -500,12 +499,13 @@ class _Applier:
             row.state, row.resource_name = RowState.SYNCED, result.person.resource_name
             row.etag, row.field_hash = result.person.etag, answered.contact.field_hash
             done.append(row)
-            if answered.recreate:
-                self.run.recreated += 1
-                outcomes[answered.crm_id] = (ContactAction.RECREATED, "")
-            else:
-                self.run.created += 1
-                outcomes[answered.crm_id] = (ContactAction.CREATED, "")
+            action = ContactAction.RECREATED if answered.recreate else ContactAction.CREATED
+            outcomes[answered.crm_id] = (action, "")
+        # Counted once per batch: each change of the run's counters is a tracked ORM attribute change.
+        made_again = sum(1 for row in done if by_crm_id[row.crm_id].recreate)
+        self.run.failed += len(results) - len(done)
+        self.run.recreated += made_again
+        self.run.created += len(done) - made_again
         self._batch_done([op.crm_id for op in batch], done, outcomes)
 
     def _update(self, batch: Sequence[UpdateOp]) -> None:

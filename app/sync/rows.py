@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.types import TypeEngine
 
 from app.db import DbSession, utcnow
+from app.sync.bulk import BulkWrite
 from app.sync.mapping import MappedContact
 from app.sync.models import ContactAction, RemovalKind, SyncedContact, SyncRemoval
 from app.sync.planner import MappingEntry, RowState
@@ -57,63 +59,68 @@ def load(session: DbSession, sync_id: int) -> dict[str, Row]:
     return {r[0]: Row(*r) for r in session.execute(stmt)}
 
 
-def _crm_values(row: Row, contact: MappedContact | None) -> dict[str, Any]:
-    values: dict[str, Any] = {"b_crm_hash": row.crm_hash, "b_crm_updated_at": row.crm_updated_at}
-    if contact is not None:
-        values["b_not_carried"] = [nc.as_dict() for nc in contact.not_carried]
-    return values
+def _types(binds: Mapping[str, str]) -> dict[str, TypeEngine[Any]]:
+    """Bind name → the type of its column, from column → bind name."""
+    return {name: _TABLE.c[column].type for column, name in binds.items()}
+
+
+def _update(per_row: Mapping[str, str], shared: Mapping[str, str] | None = None) -> BulkWrite:
+    """An UPDATE of one mapping row per parameter row (column → bind name in both mappings).
+
+    Shared: the sync, ``shared``, and ``updated_at`` (what its ``onupdate`` would set); then per
+    row: the CRM id and ``per_row``.
+    """
+    changed = {**(shared or {}), "updated_at": "b_updated", **per_row}
+    statement = (
+        update(_TABLE)
+        .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
+        .values({column: bindparam(name) for column, name in changed.items()})
+    )
+    shared = {"sync_id": "b_sync", **(shared or {}), "updated_at": "b_updated"}
+    per_row = {"crm_id": "b_crm", **per_row}
+    return BulkWrite(statement, _types(shared), _types(per_row))
+
+
+_SAVE_GOOGLE = _update(
+    {"state": "b_state", "resource_name": "b_rn", "etag": "b_etag", "field_hash": "b_hash"}
+)
+_CRM = {"crm_hash": "b_crm_hash", "crm_updated_at": "b_crm_updated_at"}
+_SAVE_CRM = _update(_CRM)
+_SAVE_CRM_REPORT = _update({**_CRM, "not_carried": "b_nc"})
+_NOTE_OUTCOMES = _update({"last_action": "b_action", "last_reason": "b_reason"}, {"last_run_id": "b_run"})
+_INSERT_INTENTS = BulkWrite(
+    # inline(): no RETURNING of the new ids, which nothing reads.
+    insert(_TABLE).inline(),
+    _types({c: c for c in ("sync_id", "stop_syncing", "last_reason", "created_at", "updated_at")}),
+    _types({c: c for c in ("crm_id", "state", "crm_hash", "crm_updated_at", "not_carried")}),
+)
 
 
 def save_google(session: DbSession, sync_id: int, rows: Iterable[Row]) -> None:
     """Write what Google holds (state, resource name, etag, hash) for ``rows``, already stored."""
-    params = [
-        {
-            "b_sync": sync_id,
-            "b_crm": r.crm_id,
-            "b_state": r.state,
-            "b_rn": r.resource_name,
-            "b_etag": r.etag,
-            "b_hash": r.field_hash,
-        }
-        for r in rows
-    ]
-    if params:
-        stmt = (
-            update(_TABLE)
-            .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
-            .values(
-                state=bindparam("b_state"),
-                resource_name=bindparam("b_rn"),
-                etag=bindparam("b_etag"),
-                field_hash=bindparam("b_hash"),
-            )
-        )
-        session.execute(stmt, params)
+    _SAVE_GOOGLE.run(
+        session,
+        (sync_id, utcnow()),
+        [(r.crm_id, r.state, r.resource_name, r.etag, r.field_hash) for r in rows],
+    )
 
 
 def save_crm(session: DbSession, sync_id: int, rows: Sequence[Row], mapped: dict[str, MappedContact]) -> None:
     """Write what the CRM wants (hash, version, values Google cannot take) for stored ``rows``."""
-    params = [
-        {"b_sync": sync_id, "b_crm": r.crm_id, **_crm_values(r, mapped.get(r.crm_id))}
-        for r in rows
-        if r.stored
-    ]
-    for with_report in (True, False):
-        chosen = [p for p in params if ("b_not_carried" in p) is with_report]
-        if not chosen:
+    plain_rows: list[tuple[Any, ...]] = []
+    with_report: list[tuple[Any, ...]] = []
+    for r in rows:
+        if not r.stored:
             continue
-        values: dict[str, Any] = {
-            "crm_hash": bindparam("b_crm_hash"),
-            "crm_updated_at": bindparam("b_crm_updated_at"),
-        }
-        if with_report:
-            values["not_carried"] = bindparam("b_not_carried", type_=_TABLE.c.not_carried.type)
-        stmt = (
-            update(_TABLE)
-            .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
-            .values(**values)
-        )
-        session.execute(stmt, chosen)
+        contact = mapped.get(r.crm_id)
+        if contact is None:
+            plain_rows.append((r.crm_id, r.crm_hash, r.crm_updated_at))
+        else:
+            report = [nc.as_dict() for nc in contact.not_carried]
+            with_report.append((r.crm_id, r.crm_hash, r.crm_updated_at, report))
+    now = utcnow()
+    _SAVE_CRM_REPORT.run(session, (sync_id, now), with_report)
+    _SAVE_CRM.run(session, (sync_id, now), plain_rows)
 
 
 def insert_intents(
@@ -121,22 +128,20 @@ def insert_intents(
 ) -> None:
     """Store new rows (creates about to be sent) in one statement."""
     now = utcnow()
-    params = [
-        {
-            "sync_id": sync_id,
-            "crm_id": r.crm_id,
-            "state": r.state,
-            "crm_hash": r.crm_hash,
-            "crm_updated_at": r.crm_updated_at,
-            "not_carried": [nc.as_dict() for nc in mapped[r.crm_id].not_carried],
-            "stop_syncing": False,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in rows
-    ]
-    if params:
-        session.execute(insert(_TABLE), params)
+    _INSERT_INTENTS.run(
+        session,
+        (sync_id, False, "", now, now),
+        [
+            (
+                r.crm_id,
+                r.state,
+                r.crm_hash,
+                r.crm_updated_at,
+                [nc.as_dict() for nc in mapped[r.crm_id].not_carried],
+            )
+            for r in rows
+        ],
+    )
     for r in rows:
         r.stored = True
 
@@ -167,21 +172,11 @@ def note_outcomes(
     Called in the transaction that records the batch itself, so the page never shows an
     action whose batch was not applied, nor misses one that was.
     """
-    params = [
-        {"b_sync": sync_id, "b_crm": crm_id, "b_action": action, "b_run": run_id, "b_reason": reason}
-        for crm_id, (action, reason) in outcomes.items()
-    ]
-    if params:
-        stmt = (
-            update(_TABLE)
-            .where(_TABLE.c.sync_id == bindparam("b_sync"), _TABLE.c.crm_id == bindparam("b_crm"))
-            .values(
-                last_action=bindparam("b_action"),
-                last_run_id=bindparam("b_run"),
-                last_reason=bindparam("b_reason"),
-            )
-        )
-        session.execute(stmt, params)
+    _NOTE_OUTCOMES.run(
+        session,
+        (sync_id, run_id, utcnow()),
+        [(crm_id, action, reason) for crm_id, (action, reason) in outcomes.items()],
+    )
 
 
 def note_removals(
