@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,9 @@ def test_the_preview_says_before_the_import_button_that_nothing_would_be_importe
     assert 'data-testid="csv-check"' in text
     assert "no row can be imported, so importing would create nothing" in text
     assert text.index('data-testid="csv-check"') < text.index('data-testid="csv-import"')
+    button = re.search(r'data-testid="csv-import">([^<]*)</button>', text)
+    assert button is not None
+    assert button.group(1) == "Check this mapping again", "with nothing to import the button only re-checks"
     header_only = client.post(
         "/admin/crm/import",
         data={"csrf_token": token, "list_name": "Nope", "file": (io.BytesIO(b"id,email\n"), "h.csv")},
