@@ -21,7 +21,7 @@ from app.ledger.human_view import REASON_LABELS
 from app.privacy import disclosure, notices, policy_change, profile, receipts, rights
 from app.privacy import policy as policies
 from app.web import confirm
-from app.web.i18n import current_language
+from app.web.i18n import current_language, is_language, remember_language
 
 bp = Blueprint("privacy", __name__)
 
@@ -143,6 +143,8 @@ def _delete(subject: rights.Subject, question: confirm.Confirmation) -> Response
         )
         return confirm.ask(replace(question, error=error), 400)
     signed_in_as = _me().user_id
+    # The person's saved language goes with their data; the receipt after it is still in it.
+    chosen = _me().user.language
     settings = current_settings()
     try:
         receipt = deletion.delete_user_data(
@@ -152,6 +154,8 @@ def _delete(subject: rights.Subject, question: confirm.Confirmation) -> Response
         return confirm.ask(replace(question, error=str(exc)), 409)
     if subject.user_id == signed_in_as:
         sign_out()
+        if chosen is not None and is_language(chosen):
+            remember_language(chosen)
     # Kept after signing out (which empties the session), so the receipt page works without a sign-in.
     session[_RECEIPT_KEY] = receipts.sign(receipt.as_dict(), settings).to_session()
     return redirect(url_for("privacy.deletion_receipt"), code=303)

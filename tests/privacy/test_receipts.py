@@ -14,6 +14,7 @@ from flask import Flask
 
 from app.accounts.models import Role
 from app.config import current_settings
+from app.extensions import db
 from app.ledger.signing import Signer, public_pem
 from app.privacy import receipts
 from tests.auth.flows import csrf_token
@@ -136,3 +137,25 @@ def test_the_receipt_page_names_what_was_deleted_in_the_reader_language(app: Fla
     assert "членство в облікових записах" in rows
     assert "membership" not in rows, "a table name is shown as stored"
     assert "ланцюжка" in page, "each ledger entry is described in words"
+
+
+def test_the_receipt_stays_in_the_language_the_person_chose_after_their_data_is_gone(
+    app: Flask, factory: Factory
+) -> None:
+    member = factory.member(factory.account("Крамниця"), Role.MEMBER, email="chooser@shop.example")
+    member.user.language = "uk"
+    db.session.commit()
+    client = sign_in_client(app, member)
+    english_browser = {"Accept-Language": "en"}
+    client.post(
+        "/privacy/my-data/delete",
+        data={
+            "csrf_token": csrf_token(client, "/privacy/my-data"),
+            "confirmed": "yes",
+            "confirmation": "chooser@shop.example",
+        },
+        headers=english_browser,
+    )
+    page = client.get("/privacy/receipt", headers=english_browser).get_data(as_text=True)
+    assert "членство в облікових записах" in page, "the receipt is in the language the person had chosen"
+    assert "memberships" not in page
