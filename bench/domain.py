@@ -38,7 +38,7 @@ from app.ledger.events import EventTag
 from app.ledger.models import LedgerEntry
 from app.mail import Mailer
 from app.sync.models import ContactSync, SyncRun
-from app.sync.services import first_run_slots
+from app.sync.schedule import first_run_slots
 from app.workspace import members, services
 from groupsync_emulator.workspace_views import WorkspaceHooks
 from tests.worker.cluster import Cluster, _wait_until, cluster, person

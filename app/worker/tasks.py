@@ -33,6 +33,7 @@ from app.ledger.tasks import build_requested_packs
 from app.logs import redactor
 from app.ops import metrics
 from app.subject_requests import chores as subject_request_chores
+from app.sync import schedule
 from app.sync import services as sync_services
 from app.sync.models import ContactSync, SyncRun
 from app.worker.models import JobState, WorkerJob
@@ -50,7 +51,7 @@ def mark_changed_lists_due(session: Session, settings: Settings, now: datetime) 
     ``content_changed_at``: giving a list to a thousand colleagues one after another must not
     re-run every earlier colleague's sync at each step. A sync that never ran keeps the time
     its first run was given: that run reads the whole list whenever it comes, and the time may
-    be a spread-out slot (:func:`app.sync.services.first_run_slots`).
+    be a spread-out slot (:func:`app.sync.schedule.first_run_slots`).
     """
     delay = timedelta(seconds=settings.sync_change_delay_seconds)
     changed: set[int] = set()
@@ -125,7 +126,7 @@ def claim_due(
     """
     moment = now or utcnow()
     changed = mark_changed_lists_due(session, settings, moment)
-    due = list(sync_services.due_syncs(session, moment))
+    due = list(schedule.due_syncs(session, moment))
     if not due:
         return []
     with unit_of_work(session) as work:

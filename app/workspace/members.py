@@ -4,7 +4,7 @@ Before the first sync into a user's Contacts the user is told (:func:`notify`); 
 turn a sync off for themselves (:func:`turn_off`). An admin can give a list to one member
 (:func:`assign`) or to several at once (:func:`assign_many`), and invite several addresses at
 once (:func:`invite_many`). Each member's first run gets its own slot
-(:func:`app.sync.services.first_run_slots`), so hundreds of users given a list in one click
+(:func:`app.sync.schedule.first_run_slots`), so hundreds of users given a list in one click
 do not all start syncing in the same minute.
 """
 
@@ -38,7 +38,8 @@ from app.ledger.services import record
 from app.mail import Mail, Mailer, MailError
 from app.security.audit import AuditAction, step
 from app.sync.models import ContactSync
-from app.sync.services import disable_sync, first_run_slots
+from app.sync.schedule import first_run_slots
+from app.sync.services import disable_sync
 from app.workspace.services import (
     WorkspaceError,
     admin_flow,

@@ -25,7 +25,7 @@ from app.google.keys import KeyringProvider, new_key_spec
 from app.google.models import ConnectionStatus, GoogleConnection
 from app.google.vault import TokenUnreadableError, TokenVault
 from app.security.audit import entries_of, verify_audit
-from app.sync import services as sync_services
+from app.sync import schedule
 from app.worker.tasks import CHORES_BY_NAME
 from groupsync_emulator.hooks import HooksClient
 from tests.auth.flows import csrf_token
@@ -290,7 +290,7 @@ def test_a_frozen_account_runs_no_sync_and_its_api_answers_403(
         assert refused.get_json()["error"]["code"] == "account_frozen"
     world.upsert(person("c4", "Ostap"))
     mark = len(world.google.log())
-    assert world.sync.id not in sync_services.due_syncs(db.session, start + 400 * DAY)
+    assert world.sync.id not in schedule.due_syncs(db.session, start + 400 * DAY)
     assert world.run() is None
     assert world.google.log()[mark:] == [], "no Google call while frozen"
 
