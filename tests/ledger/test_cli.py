@@ -18,7 +18,8 @@ from app.ledger.events import EventTag, FlowKind
 from app.ledger.models import LedgerEntry
 from app.ledger.signing import Signer, load_public_key, public_pem, signature_valid
 from app.ledger.verify import CHECKPOINT_SIGNED_FIELDS
-from tests.conftest import Factory
+from app.mail import sent_files
+from tests.conftest import Factory, sign_in_client
 from tests.ledger.helpers import fill, tampering
 
 
@@ -149,16 +150,20 @@ def test_purge_uses_retention_setting_and_records_it(app: Flask) -> None:
     assert _run(app, "verify", "--integrity-only")[0] == 0
 
 
-def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
-    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from app.mail import sent_files
-    from tests.auth.flows import csrf_token
-    from tests.conftest import sign_in_client
-
+@pytest.fixture
+def outbox(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Mail goes to files in this folder, for the incident notices' tests to read."""
+    folder = tmp_path / "outbox"
     settings = app.config["GROUPSYNC"]
-    outbox = tmp_path / "outbox"
-    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
+    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{folder}"))
+    return folder
+
+
+def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
+    app: Flask, factory: Factory, outbox: Path
+) -> None:
+    from tests.auth.flows import csrf_token
+
     account = factory.account("Acme")
     inside = factory.member(account, Role.MEMBER, email="alice@acme.test")
     outside = factory.member(account, Role.MEMBER, email="bob@acme.test")
@@ -183,8 +188,8 @@ def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
     assert f"Period: from {(now - timedelta(days=5)).date()} 00:00" in text
     assert "Data involved:" in text
     assert "What to do:" in text
-    assert settings.operator.legal_name in text
-    assert settings.operator.privacy_email in text
+    assert app.config["GROUPSYNC"].operator.legal_name in text
+    assert app.config["GROUPSYNC"].operator.privacy_email in text
     entries = db.session.scalars(
         sa.select(LedgerEntry).where(LedgerEntry.tag == EventTag.INCIDENT_NOTIFIED.value)
     ).all()
@@ -215,14 +220,9 @@ def test_incident_notify_mails_each_user_records_it_and_shows_a_notice(
 
 
 def test_the_incident_mail_and_notice_follow_the_reader_language(
-    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, factory: Factory, outbox: Path
 ) -> None:
-    from app.mail import sent_files
-    from tests.conftest import sign_in_client
 
-    settings = app.config["GROUPSYNC"]
-    outbox = tmp_path / "outbox"
-    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
     account = factory.account("Acme")
     reader = factory.member(account, Role.MEMBER, email="olena@acme.test")
     reader.user.language = "uk"
@@ -248,14 +248,9 @@ def test_the_incident_mail_and_notice_follow_the_reader_language(
 
 
 def test_the_operator_words_are_shown_in_each_reader_language_they_were_given_in(
-    app: Flask, factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, factory: Factory, outbox: Path
 ) -> None:
-    from app.mail import sent_files
-    from tests.conftest import sign_in_client
 
-    settings = app.config["GROUPSYNC"]
-    outbox = tmp_path / "outbox"
-    monkeypatch.setitem(app.config, "GROUPSYNC", settings.with_overrides(mail_transport=f"file:{outbox}"))
     account = factory.account("Acme")
     olena = factory.member(account, Role.MEMBER, email="olena@acme.test")
     olena.user.language = "uk"
