@@ -284,7 +284,7 @@ class PeopleClient:
         return contacts, contacts.list_members()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     in_group: bool
     tagged: bool
@@ -307,6 +307,21 @@ class GroupContacts:
         self._members = client._members
         self._send = client._sender.send
         self._seen: dict[str, _Seen] = {}
+        """What this client read of contacts (or learnt from its own writes), by resource name."""
+        self._listed: set[str] = set()
+        """Members named by the last reading of the group: in scope for reading, not yet read.
+
+        A name only, not a :class:`_Seen` each: at 25,000 members that difference is most of a
+        run's memory.
+        """
+
+    def _drop(self, resource_name: str) -> None:
+        """Take a contact out of scope: gone, or found outside the group and not GroupSync's."""
+        self._seen.pop(resource_name, None)
+        self._listed.discard(resource_name)
+
+    def _readable(self, resource_name: str) -> bool:
+        return resource_name in self._seen or resource_name in self._listed
 
     def is_verified(self, resource_name: str) -> bool:
         """Whether this client may modify or delete the contact (seen in the group and tagged)."""
@@ -326,13 +341,13 @@ class GroupContacts:
             group_memberships=groups,
         )
         for previous in metadata.get("previousResourceNames", ()):
-            self._seen.pop(previous, None)
+            self._drop(previous)
         if fetched.in_group or fetched.tagged:
             self._seen[resource_name] = _Seen(
                 fetched.in_group, fetched.tagged, fetched.etag or None, list(metadata.get("sources", ()))
             )
         else:
-            self._seen.pop(resource_name, None)
+            self._drop(resource_name)
         return fetched
 
     def _refuse_unless(
@@ -358,19 +373,15 @@ class GroupContacts:
             raise ScopeViolationError(
                 "contactGroups.get", "the group no longer carries GroupSync's marker", (info.resource_name,)
             )
-        members = set(info.member_resource_names)
+        self._listed = set(info.member_resource_names)
         for name, seen in self._seen.items():
-            seen.in_group = name in members
-        for name in members - self._seen.keys():
-            self._seen[name] = _Seen(in_group=True, tagged=False)
+            seen.in_group = name in self._listed
         return info
 
     def batch_get(self, resource_names: Sequence[str], person_fields: Iterable[str]) -> BatchGetResult:
         """Read contacts of the group (chunked by 200); only names put in scope earlier may be read."""
         method = "people.getBatchGet"
-        self._refuse_unless(
-            method, resource_names, self._seen.__contains__, "are not known members of the group"
-        )
+        self._refuse_unless(method, resource_names, self._readable, "are not known members of the group")
         fields = _person_fields(person_fields)
         call = _Call(method, FlowKind.READ, _categories(fields), count_key="responses")
         found: dict[str, FetchedPerson] = {}
@@ -387,7 +398,7 @@ class GroupContacts:
                 if person and int(item.get("httpStatusCode", 200)) == 200:
                     found[requested] = self._observe(person)
                 else:
-                    self._seen.pop(requested, None)
+                    self._drop(requested)
                     missing.append(requested)
         return BatchGetResult(found, tuple(missing))
 
@@ -482,7 +493,7 @@ class GroupContacts:
             resource_names,
         )
         for name in resource_names:
-            self._seen.pop(name, None)
+            self._drop(name)
 
     def modify_members(self, add: Sequence[str] = (), remove: Sequence[str] = ()) -> MembersResult:
         """Add contacts to / remove them from GroupSync's group only (``members:modify``).
@@ -528,7 +539,8 @@ class GroupContacts:
     def forget(self, resource_names: Iterable[str]) -> None:
         """Drop what this client saw of contacts its caller will not touch again (keeps memory flat).
 
-        A forgotten contact is out of scope: a later write to it is refused until it is read again.
+        A forgotten contact may not be written until it is read again; a member of the group
+        may still be read.
         """
         for name in resource_names:
             self._seen.pop(name, None)
@@ -564,10 +576,11 @@ class GroupContacts:
         result = MembersResult(tuple(answer.get("notFoundResourceNames", ())), ())
         for name in resource_names:
             if name in result.not_found:
-                self._seen.pop(name, None)
+                self._drop(name)
+            elif name in self._seen:
+                self._seen[name].in_group = True
             else:
-                seen = self._seen.setdefault(name, _Seen(in_group=True, tagged=False))
-                seen.in_group = True
+                self._listed.add(name)
         return result
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.crm.values import ContactData
 from app.db import DbSession, unit_of_work, utcnow
@@ -44,6 +44,7 @@ from app.google.people import (
     GroupScope,
     PeopleClient,
 )
+from app.sync import candidates
 from app.sync import rows as mapping_rows
 from app.sync.gather import Gatherer, idle
 from app.sync.gather import settled as settled_now
@@ -111,6 +112,10 @@ class RunContext:
 
 
 class CrmSource(Protocol):
+    def listed(self) -> Select[str, datetime] | None:
+        """The query of (CRM id, version) of every contact the group must hold; None for none."""
+        ...
+
     def versions(self) -> Mapping[str, datetime]:
         """CRM id → version (``updated_at``) of every contact the group must hold."""
         ...
@@ -150,18 +155,18 @@ def run(
         # A group this run created is empty: nothing to adopt and nobody to read.
         contacts, members = ctx.client.contacts(scope), frozenset()
     else:
-        contacts, info = ctx.client.open_group(scope)
-        members = frozenset(info.member_resource_names)
-        with unit_of_work(session, expire_on_commit=False):
-            # A rename by the user is kept: GroupSync follows the group, not its name.
-            sync.group_name, sync.group_etag = info.name, info.etag
+        contacts, members = _open_group(session, sync, scope, ctx.client)
 
-    rows = mapping_rows.load(session, sync.id)
     started = ctx.now()
     repair = not created and (
         sync.last_full_sync_at is None or started - sync.last_full_sync_at >= ctx.repair_every
     )
-    versions = crm.versions()
+    # An ordinary run looks only at the rows the database finds changed; the others are counted.
+    narrowed = None if repair or created else candidates.find(session, sync.id, crm.listed(), members)
+    if narrowed is None:
+        rows, versions, others = mapping_rows.load(session, sync.id), crm.versions(), 0
+    else:
+        rows, versions, others = narrowed.rows, narrowed.versions, narrowed.settled
     # A repair run also re-maps every contact, so a changed mapping reaches Google.
     fresh = [cid for cid, version in versions.items() if repair or _stale(rows.get(cid), version)]
     mapped, light = _map_keeping_needed(crm.load(fresh), rows)
@@ -192,7 +197,7 @@ def run(
         if cid not in settled
     ]
     entries = [row.entry() for cid, row in rows.items() if cid not in settled]
-    the_plan = plan(desired, entries, facts, ctx.limits, settled=len(settled))
+    the_plan = plan(desired, entries, facts, ctx.limits, settled=len(settled) + others)
     if the_plan.blocked is None and the_plan.creates:
         # Only creates can reach Google's limit; the count reads no person.
         idle(session)
@@ -233,6 +238,17 @@ def run(
             # Every member was compared (or there were none): the next repair is due from now.
             sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
+
+
+def _open_group(
+    session: DbSession, sync: ContactSync, scope: GroupScope, client: PeopleClient
+) -> tuple[GroupContacts, frozenset[str]]:
+    """The group's contacts and its members' resource names (the answer itself is not kept)."""
+    contacts, info = client.open_group(scope)
+    with unit_of_work(session, expire_on_commit=False):
+        # A rename by the user is kept: GroupSync follows the group, not its name.
+        sync.group_name, sync.group_etag = info.name, info.etag
+    return contacts, frozenset(info.member_resource_names)
 
 
 def _has_rows(session: DbSession, sync: ContactSync) -> bool:

@@ -56,11 +56,13 @@ class Gatherer:
         self.rows_by_rn = by_rn
         absent = [rn for rn in by_rn if rn not in members]
         intents = any(r.state is RowState.INTENDED for r in self.rows.values())
-        unknown = sorted(members - by_rn.keys())
         strays: dict[str, list[RemoteContact]] = {}
         idle(self.session)
-        if unknown and (repair or intents or absent):
-            strays = self._strays(unknown)
+        # A contact the user told GroupSync to leave alone may leave the group: nothing to adopt then.
+        if repair or intents or any(not by_rn[rn].stop_syncing for rn in absent):
+            unknown = sorted(members - by_rn.keys())
+            if unknown:
+                strays = self._strays(unknown)
         missing: set[str] = set()
         put_back: list[str] = []
         for rn in absent:

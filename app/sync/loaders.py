@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from app.accounts.models import Membership
 from app.crm.models import ContactList, CrmContact, ListMember, contact_row_columns, read_contact_row
@@ -55,16 +55,24 @@ class ListSource:
         own = CrmContact.account_id == self._list.account_id
         return (ListMember.list_id == self._list.id, own, live)
 
-    def versions(self) -> Mapping[str, datetime]:
-        """CRM id → ``updated_at`` of every contact the group must hold."""
+    def listed(self) -> Select[str, datetime] | None:
+        """The query of (CRM id, ``updated_at``) of every contact the group must hold; None for none.
+
+        A run compares it with the mapping table inside the database
+        (:mod:`app.sync.candidates`), so only the contacts that differ reach Python.
+        """
         if not self._active:
-            return {}
-        stmt = (
+            return None
+        return (
             select(CrmContact.crm_id, CrmContact.updated_at)
             .join(ListMember, ListMember.contact_id == CrmContact.id)
             .where(*self._members())
         )
-        return dict(self._session.execute(stmt).all())
+
+    def versions(self) -> Mapping[str, datetime]:
+        """CRM id → ``updated_at`` of every contact the group must hold."""
+        listed = self.listed()
+        return {} if listed is None else {row[0]: row[1] for row in self._session.execute(listed)}
 
     def load(self, crm_ids: Collection[str]) -> Iterator[ContactData]:
         """The full contacts among ``crm_ids`` that the group must hold."""

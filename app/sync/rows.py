@@ -8,7 +8,7 @@ tuple each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,6 +24,8 @@ from app.sync.planner import MappingEntry, RowState
 
 _TABLE = cast(Table, SyncedContact.__table__)
 _REMOVALS = cast(Table, SyncRemoval.__table__)
+_IN_CHUNK = 500
+"""CRM ids per ``IN (...)``: well under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
 @dataclass(slots=True)
@@ -44,8 +46,8 @@ class Row:
         return MappingEntry(self.crm_id, self.resource_name, self.field_hash, self.state, self.stop_syncing)
 
 
-def load(session: DbSession, sync_id: int) -> dict[str, Row]:
-    """Every mapping row of the sync, by CRM id."""
+def load(session: DbSession, sync_id: int, *, only: Collection[str] | None = None) -> dict[str, Row]:
+    """The mapping rows of the sync by CRM id: every one, or ``only`` those of these CRM ids."""
     stmt = select(
         SyncedContact.crm_id,
         SyncedContact.state,
@@ -56,7 +58,14 @@ def load(session: DbSession, sync_id: int) -> dict[str, Row]:
         SyncedContact.crm_updated_at,
         SyncedContact.stop_syncing,
     ).where(SyncedContact.sync_id == sync_id)
-    return {r[0]: Row(*r) for r in session.execute(stmt)}
+    if only is None:
+        return {r[0]: Row(*r) for r in session.execute(stmt)}
+    wanted = sorted(only)
+    return {
+        r[0]: Row(*r)
+        for start in range(0, len(wanted), _IN_CHUNK)
+        for r in session.execute(stmt.where(SyncedContact.crm_id.in_(wanted[start : start + _IN_CHUNK])))
+    }
 
 
 def _types(binds: Mapping[str, str]) -> dict[str, TypeEngine[Any]]:
