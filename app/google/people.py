@@ -274,6 +274,20 @@ class PeopleClient:
         # Google leaves zero values out of its JSON.
         return int(group.get("memberCount", 0))
 
+    def read_group(self, scope: GroupScope, *, max_members: int = 0) -> ContactGroupInfo:
+        """GroupSync's group, still there and still carrying the marker (``memberCount`` always comes).
+
+        Raises :class:`GroupDeletedError` when the user deleted the group.
+        """
+        info = self.get_group(scope.group_resource_name, scope.marker, max_members=max_members)
+        if info is None:
+            raise GroupDeletedError("contactGroups.get", f"{scope.group_resource_name} no longer exists")
+        if not info.tagged:
+            raise ScopeViolationError(
+                "contactGroups.get", "the group no longer carries GroupSync's marker", (info.resource_name,)
+            )
+        return info
+
     def open_group(self, scope: GroupScope) -> tuple[GroupContacts, ContactGroupInfo]:
         """The group's contacts with every member in scope, from one read of the group.
 
@@ -364,15 +378,7 @@ class GroupContacts:
 
         Raises :class:`GroupDeletedError` when the user deleted the group.
         """
-        info = self._client.get_group(
-            self.scope.group_resource_name, self.scope.marker, max_members=MAX_GROUP_MEMBERS
-        )
-        if info is None:
-            raise GroupDeletedError("contactGroups.get", f"{self.scope.group_resource_name} no longer exists")
-        if not info.tagged:
-            raise ScopeViolationError(
-                "contactGroups.get", "the group no longer carries GroupSync's marker", (info.resource_name,)
-            )
+        info = self._client.read_group(self.scope, max_members=MAX_GROUP_MEMBERS)
         self._listed = set(info.member_resource_names)
         for name, seen in self._seen.items():
             seen.in_group = name in self._listed

@@ -13,6 +13,10 @@ every row when either fails: no create is awaiting Google's answer (then unknown
 the group are read, to adopt those carrying this sync's tag), and every synced contact is
 still a member of the group (a missing one is put back or let go, and leads to the same
 reading of unknown members).
+
+When nothing changed at all, the run does not need the members either: the group's
+``memberCount`` equal to the number of synced contacts says none left (see
+:func:`app.sync.executor.run`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ class Candidates:
     settled: int
     """Mapping rows left out: in sync in the CRM and as last seen in Google."""
 
+    @property
+    def none(self) -> bool:
+        """Nothing changed in the CRM nor is known to differ in Google."""
+        return not self.rows and not self.versions
+
 
 def _unsettled() -> list[object]:
     """SQL tests, any of which puts a mapping row among the candidates whatever the CRM says."""
@@ -57,16 +66,14 @@ def _unsettled() -> list[object]:
     ]
 
 
-def find(
-    session: DbSession,
-    sync_id: int,
-    listed: Select[str, datetime] | None,
-    members: Container[str],
-) -> Candidates | None:
-    """The run's candidates; None when the run must look at every row (see the module docstring)."""
+def changed(session: DbSession, sync_id: int, listed: Select[str, datetime] | None) -> Candidates | None:
+    """The run's candidates; None when a create awaits Google's answer (the run looks at every row).
+
+    The caller must also check :func:`all_members` once it has read the group.
+    """
     s = SyncedContact
     pending = select(s.id).where(s.sync_id == sync_id, s.state != RowState.SYNCED).limit(1)
-    if session.scalar(pending) is not None or not _all_members(session, sync_id, members):
+    if session.scalar(pending) is not None:
         return None
     unsettled = or_(*_unsettled())  # type: ignore[arg-type]
     versions: dict[str, datetime] = {}
@@ -90,7 +97,7 @@ def find(
     return Candidates(rows=rows, versions=versions, settled=int(total) - len(rows))
 
 
-def _all_members(session: DbSession, sync_id: int, members: Container[str]) -> bool:
+def all_members(session: DbSession, sync_id: int, members: Container[str]) -> bool:
     """Whether every synced contact GroupSync still looks after is a member of the group.
 
     Streamed: only the resource names are read, a few thousand at a time.

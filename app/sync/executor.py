@@ -5,7 +5,9 @@ Nothing outside the group is read. Order of a run, each step needed by the next:
 1. Make sure GroupSync's group exists. It is created on the first run; a name Google
    refuses with 409 ALREADY_EXISTS gets a suffix. An existing group is read by its resource
    name with its members' resource names (``contactGroups.get``), which also tells whether
-   the user deleted it.
+   the user deleted it. Only the rows the database finds changed are loaded
+   (:mod:`app.sync.candidates`); when there are none, the group is read without its members
+   and its ``memberCount`` compared with the synced contacts first.
 2. Compare members with the mapping table. A mapped contact no longer a member is put back
    with ``members:modify`` (Google names those the user deleted: they are re-created), unless
    it left the CRM list too (then GroupSync lets it go). Members GroupSync does not know are
@@ -151,18 +153,24 @@ def run(
     if created and not _has_rows(session, sync):
         _fill(session, sync, sync_run=sync_run, contacts=ctx.client.contacts(scope), crm=crm, ctx=ctx)
         return
-    if created:
-        # A group this run created is empty: nothing to adopt and nobody to read.
-        contacts, members = ctx.client.contacts(scope), frozenset()
-    else:
-        contacts, members = _open_group(session, sync, scope, ctx.client)
-
     started = ctx.now()
     repair = not created and (
         sync.last_full_sync_at is None or started - sync.last_full_sync_at >= ctx.repair_every
     )
     # An ordinary run looks only at the rows the database finds changed; the others are counted.
-    narrowed = None if repair or created else candidates.find(session, sync.id, crm.listed(), members)
+    narrowed = None if repair or created else candidates.changed(session, sync.id, crm.listed())
+    if created:
+        # A group this run created is empty: nothing to adopt and nobody to read.
+        contacts, members = ctx.client.contacts(scope), frozenset()
+    elif narrowed is not None and narrowed.none and _none_left(session, sync, scope, ctx.client, narrowed):
+        with unit_of_work(session, expire_on_commit=False):
+            _record_counts(session, sync, sync_run, in_sync=narrowed.settled)
+            sync.mass_delete_confirmed = False
+        return
+    else:
+        contacts, members = _open_group(session, sync, scope, ctx.client)
+        if narrowed is not None and not candidates.all_members(session, sync.id, members):
+            narrowed = None
     if narrowed is None:
         rows, versions, others = mapping_rows.load(session, sync.id), crm.versions(), 0
     else:
@@ -211,16 +219,17 @@ def run(
     with unit_of_work(session, expire_on_commit=False):
         mapping_rows.save_google(session, sync.id, gathered.changed_rows)
         mapping_rows.save_crm(session, sync.id, noted, mapped)
-        sync_run.full_resync = repair
         sync_run.readded += gathered.readded
-        sync_run.in_sync = the_plan.in_sync
-        sync_run.progress_total = the_plan.write_requests
-        sync_run.contacts_total = the_plan.contacts_to_write
-        session.flush()
-        reported = session.scalar(
-            select(func.count(SyncedContact.id)).where(SyncedContact.sync_id == sync.id, has_not_carried())
+        _record_counts(
+            session,
+            sync,
+            sync_run,
+            in_sync=the_plan.in_sync,
+            repair=repair,
+            write_requests=the_plan.write_requests,
+            to_write=the_plan.contacts_to_write,
+            not_carried_new=sum(1 for cid in the_plan.not_carried if cid not in rows),
         )
-        sync_run.not_carried = int(reported or 0) + sum(1 for cid in the_plan.not_carried if cid not in rows)
     if the_plan.blocked is not None:
         status = {
             "mass_delete": SyncStatus.AWAITING_MASS_DELETE_CONFIRMATION,
@@ -238,6 +247,50 @@ def run(
             # Every member was compared (or there were none): the next repair is due from now.
             sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
+
+
+def _none_left(
+    session: DbSession,
+    sync: ContactSync,
+    scope: GroupScope,
+    client: PeopleClient,
+    narrowed: candidates.Candidates,
+) -> bool:
+    """Whether the group still holds exactly the synced contacts, read without its members.
+
+    Only the count is compared: a contact of GroupSync's taken out while one of the user's
+    own is put in is found by the next run that reads the members (one with a change, or the
+    repair run).
+    """
+    idle(session)
+    info = client.read_group(scope)
+    with unit_of_work(session, expire_on_commit=False):
+        # A rename by the user is kept: GroupSync follows the group, not its name.
+        sync.group_name, sync.group_etag = info.name, info.etag
+    return info.member_count == narrowed.settled
+
+
+def _record_counts(
+    session: DbSession,
+    sync: ContactSync,
+    sync_run: SyncRun,
+    *,
+    in_sync: int,
+    repair: bool = False,
+    write_requests: int = 0,
+    to_write: int = 0,
+    not_carried_new: int = 0,
+) -> None:
+    """The run's counts before anything is written, in the caller's transaction."""
+    sync_run.full_resync = repair
+    sync_run.in_sync = in_sync
+    sync_run.progress_total = write_requests
+    sync_run.contacts_total = to_write
+    session.flush()
+    reported = session.scalar(
+        select(func.count(SyncedContact.id)).where(SyncedContact.sync_id == sync.id, has_not_carried())
+    )
+    sync_run.not_carried = int(reported or 0) + not_carried_new
 
 
 def _open_group(

@@ -193,8 +193,10 @@ def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(worl
 
     assert cheap is not None
     assert cheap.outcome is RunOutcome.OK, cheap.message
-    # Gone from the group: put back without reading it; Google names it deleted, so it is re-created.
+    # Nothing changed in the CRM, but the group's count fell: its members are read. Gone from
+    # the group: put back without reading it; Google names it deleted, so it is re-created.
     assert world.requests() == [
+        "contactGroups.get",
         "contactGroups.get",
         "contactGroups.members.modify",
         "contactGroups.get",
