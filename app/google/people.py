@@ -322,20 +322,24 @@ class GroupContacts:
         self._send = client._sender.send
         self._seen: dict[str, _Seen] = {}
         """What this client read of contacts (or learnt from its own writes), by resource name."""
-        self._listed: set[str] = set()
+        self._listed: frozenset[str] = frozenset()
         """Members named by the last reading of the group: in scope for reading, not yet read.
 
         A name only, not a :class:`_Seen` each: at 25,000 members that difference is most of a
-        run's memory.
+        run's memory. The engine holds the same set; what left scope since is in ``_dropped``.
         """
+        self._dropped: set[str] = set()
 
     def _drop(self, resource_name: str) -> None:
         """Take a contact out of scope: gone, or found outside the group and not GroupSync's."""
         self._seen.pop(resource_name, None)
-        self._listed.discard(resource_name)
+        if resource_name in self._listed:
+            self._dropped.add(resource_name)
 
     def _readable(self, resource_name: str) -> bool:
-        return resource_name in self._seen or resource_name in self._listed
+        return resource_name in self._seen or (
+            resource_name in self._listed and resource_name not in self._dropped
+        )
 
     def is_verified(self, resource_name: str) -> bool:
         """Whether this client may modify or delete the contact (seen in the group and tagged)."""
@@ -379,7 +383,7 @@ class GroupContacts:
         Raises :class:`GroupDeletedError` when the user deleted the group.
         """
         info = self._client.read_group(self.scope, max_members=MAX_GROUP_MEMBERS)
-        self._listed = set(info.member_resource_names)
+        self._listed, self._dropped = info.member_resource_names, set()
         for name, seen in self._seen.items():
             seen.in_group = name in self._listed
         return info
@@ -551,6 +555,10 @@ class GroupContacts:
         for name in resource_names:
             self._seen.pop(name, None)
 
+    def forget_unread(self) -> None:
+        """Take the members not read out of scope, once the caller has read what it needs."""
+        self._listed, self._dropped = frozenset(), set()
+
     def put_back(self, resource_names: Sequence[str]) -> MembersResult:
         """Put contacts GroupSync created, and that left its group, back in; nothing is read first.
 
@@ -586,7 +594,7 @@ class GroupContacts:
             elif name in self._seen:
                 self._seen[name].in_group = True
             else:
-                self._listed.add(name)
+                self._seen[name] = _Seen(in_group=True, tagged=False)
         return result
 
 

@@ -38,8 +38,8 @@ class ContactGroupInfo:
     etag: str
     name: str
     member_count: int
-    member_resource_names: tuple[str, ...]
-    """Filled only when members were asked for."""
+    member_resource_names: frozenset[str]
+    """Filled only when members were asked for (a set: held once, by the layer and the engine)."""
     tagged: bool
     """The group carries the marker it was looked up with."""
 
@@ -110,6 +110,6 @@ def group_info(group: Mapping[str, Any], marker: ClientDataTag) -> ContactGroupI
         etag=str(group.get("etag", "")),
         name=str(group.get("name", "")),
         member_count=int(group.get("memberCount", 0)),
-        member_resource_names=tuple(group.get("memberResourceNames", ())),
+        member_resource_names=frozenset(group.get("memberResourceNames", ())),
         tagged=marker.found_in(group.get("clientData", ())),
     )

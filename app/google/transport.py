@@ -27,6 +27,7 @@ through this module as a request of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -199,12 +200,20 @@ def _failure(exc: requests.RequestException, to_token: bool) -> TransportFailure
     return TransportFailureError("connection_dropped", sent=True, to_token_endpoint=to_token)
 
 
+_LARGE_ANSWER = 256 * 1024
+"""Bytes from which an answer is parsed by the standard library (see :func:`_count`)."""
+
+
 def _count(answer: Answer, key: str) -> tuple[int, Any]:
     """How many records the answer's ``key`` list holds, and the parsed body (``None`` if not JSON)."""
     if answer.status != 200:
         return 0, None
     try:
-        body = orjson.loads(answer.content)
+        content = answer.content
+        # orjson sets aside several times a document's size while it parses; the standard parser
+        # only what it returns. A group's member list (up to 25,000 names in one answer) is the
+        # one answer that grows with the list, and it must not set a run's peak memory.
+        body = orjson.loads(content) if len(content) < _LARGE_ANSWER else json.loads(content)
     except ValueError:
         return 0, None
     items = body.get(key, ()) if isinstance(body, dict) else ()

@@ -192,6 +192,9 @@ def run(
 
     gathered = Gatherer(session, sync, contacts, rows).gather(wanted, members, repair=repair)
     facts = gathered.facts
+    # What the run reads was read: the other members' names need not outlive the gathering.
+    del members
+    contacts.forget_unread()
     # Contacts nothing can change this run stay out of the plan; they are only counted.
     settled = {cid for cid, row in rows.items() if settled_now(row, wanted(cid), facts)}
     stand_ins = [cid for cid in versions if cid not in mapped and cid not in settled]
@@ -301,7 +304,7 @@ def _open_group(
     with unit_of_work(session, expire_on_commit=False):
         # A rename by the user is kept: GroupSync follows the group, not its name.
         sync.group_name, sync.group_etag = info.name, info.etag
-    return contacts, frozenset(info.member_resource_names)
+    return contacts, info.member_resource_names
 
 
 def _has_rows(session: DbSession, sync: ContactSync) -> bool:

@@ -703,7 +703,7 @@ def test_open_group_puts_members_in_scope_in_one_request_and_only_for_a_tagged_g
     client = harness.client()
     sent = len(harness.log())
     contacts, info = client.open_group(group)
-    assert info.member_resource_names == (name,)
+    assert info.member_resource_names == {name}
     assert len(harness.log()) == sent + 1
     assert contacts.batch_get([name], ["names"]).found[name].verified
 
