@@ -21,7 +21,7 @@ When nothing changed at all, the run does not need the members either: the group
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,13 @@ class Candidates:
     """CRM id → version of the list's contacts that may change this run (new ones included)."""
     settled: int
     """Mapping rows left out: in sync in the CRM and as last seen in Google."""
+
+    def extend(self, session: DbSession, sync_id: int, versions: Mapping[str, datetime]) -> None:
+        """Add contacts a repair run's passes found to differ (CRM id → version)."""
+        new = mapping_rows.load(session, sync_id, only=set(versions) - self.rows.keys())
+        self.rows.update(new)
+        self.versions.update(versions)
+        self.settled -= len(new)
 
     @property
     def none(self) -> bool:
@@ -97,15 +104,40 @@ def changed(session: DbSession, sync_id: int, listed: Select[str, datetime] | No
     return Candidates(rows=rows, versions=versions, settled=int(total) - len(rows))
 
 
-def all_members(session: DbSession, sync_id: int, members: Container[str]) -> bool:
+def versions_of(
+    session: DbSession, listed: Select[str, datetime] | None, crm_ids: Collection[str]
+) -> dict[str, datetime]:
+    """CRM id → version of those of ``crm_ids`` the group must hold."""
+    if listed is None or not crm_ids:
+        return {}
+    lst = listed.subquery()
+    wanted = sorted(crm_ids)
+    return {
+        row[0]: row[1]
+        for start in range(0, len(wanted), _STREAM)
+        for row in session.execute(select(lst).where(lst.c.crm_id.in_(wanted[start : start + _STREAM])))
+    }
+
+
+def all_members(
+    session: DbSession, sync_id: int, members: Collection[str], *, no_strangers: bool = False
+) -> bool:
     """Whether every synced contact GroupSync still looks after is a member of the group.
 
+    With ``no_strangers``, also whether every member is one GroupSync knows (a repair run reads
+    unknown members to adopt those an interrupted create made; it then looks at every row).
     Streamed: only the resource names are read, a few thousand at a time.
     """
     s = SyncedContact
     stmt = (
-        select(s.resource_name)
-        .where(s.sync_id == sync_id, s.resource_name.is_not(None), s.stop_syncing.is_(False))
+        select(s.resource_name, s.stop_syncing)
+        .where(s.sync_id == sync_id, s.resource_name.is_not(None))
         .execution_options(yield_per=_STREAM)
     )
-    return all(rn in members for rn in session.scalars(stmt))
+    known = 0
+    for rn, stopped in session.execute(stmt):
+        if rn in members:
+            known += 1
+        elif not stopped:
+            return False
+    return not no_strangers or known == len(members)

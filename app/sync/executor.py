@@ -46,7 +46,7 @@ from app.google.people import (
     GroupScope,
     PeopleClient,
 )
-from app.sync import candidates
+from app.sync import candidates, repair_scan
 from app.sync import rows as mapping_rows
 from app.sync.gather import Gatherer, idle
 from app.sync.gather import settled as settled_now
@@ -158,23 +158,35 @@ def run(
         sync.last_full_sync_at is None or started - sync.last_full_sync_at >= ctx.repair_every
     )
     # An ordinary run looks only at the rows the database finds changed; the others are counted.
-    narrowed = None if repair or created else candidates.changed(session, sync.id, crm.listed())
+    narrowed = None if created else candidates.changed(session, sync.id, crm.listed())
     if created:
         # A group this run created is empty: nothing to adopt and nobody to read.
         contacts, members = ctx.client.contacts(scope), frozenset()
-    elif narrowed is not None and narrowed.none and _none_left(session, sync, scope, ctx.client, narrowed):
+    elif (
+        not repair
+        and narrowed is not None
+        and narrowed.none
+        and _none_left(session, sync, scope, ctx.client, narrowed)
+    ):
         with unit_of_work(session, expire_on_commit=False):
             _record_counts(session, sync, sync_run, in_sync=narrowed.settled)
             sync.mass_delete_confirmed = False
         return
     else:
         contacts, members = _open_group(session, sync, scope, ctx.client)
-        if narrowed is not None and not candidates.all_members(session, sync.id, members):
+        if narrowed is not None and not candidates.all_members(
+            session, sync.id, members, no_strangers=repair
+        ):
             narrowed = None
+    if narrowed is not None and repair:
+        # Streamed: contacts the current mapping hashes otherwise join the run's candidates.
+        chunks = crm.in_chunks(CREATE_BATCH)
+        narrowed.extend(session, sync.id, repair_scan.remapped(session, sync.id, chunks, narrowed.rows))
     if narrowed is None:
-        rows, versions, others = mapping_rows.load(session, sync.id), crm.versions(), 0
+        rows, versions = mapping_rows.load(session, sync.id), crm.versions()
     else:
-        rows, versions, others = narrowed.rows, narrowed.versions, narrowed.settled
+        # Extended in place by a repair run's passes below.
+        rows, versions = narrowed.rows, narrowed.versions
     # A repair run also re-maps every contact, so a changed mapping reaches Google.
     fresh = [cid for cid, version in versions.items() if repair or _stale(rows.get(cid), version)]
     mapped, light = _map_keeping_needed(crm.load(fresh), rows)
@@ -190,7 +202,15 @@ def run(
         row = rows.get(crm_id)
         return (row.crm_hash if row else None) or ""
 
-    gathered = Gatherer(session, sync, contacts, rows).gather(wanted, members, repair=repair)
+    glanced = None
+    if narrowed is not None and repair:
+        # Every other member's etag is compared a batch at a time; those Google changed join too.
+        reading = {cid for cid, row in rows.items() if row.stop_syncing or wanted(cid) != row.field_hash}
+        idle(session)
+        glanced, moved = repair_scan.moved_in_google(session, sync.id, contacts, reading)
+        narrowed.extend(session, sync.id, candidates.versions_of(session, crm.listed(), moved))
+    gatherer = Gatherer(session, sync, contacts, rows)
+    gathered = gatherer.gather(wanted, members, repair=repair and narrowed is None, glanced=glanced)
     facts = gathered.facts
     # What the run reads was read: the other members' names need not outlive the gathering.
     del members
@@ -208,7 +228,9 @@ def run(
         if cid not in settled
     ]
     entries = [row.entry() for cid, row in rows.items() if cid not in settled]
-    the_plan = plan(desired, entries, facts, ctx.limits, settled=len(settled) + others)
+    the_plan = plan(
+        desired, entries, facts, ctx.limits, settled=len(settled) + (narrowed.settled if narrowed else 0)
+    )
     if the_plan.blocked is None and the_plan.creates:
         # Only creates can reach Google's limit; the count reads no person.
         idle(session)

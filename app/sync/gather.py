@@ -15,6 +15,7 @@ from app.google.people import FetchedPerson, GroupContacts
 from app.sync.mapping import field_hash, read_tag
 from app.sync.models import ContactSync
 from app.sync.planner import GoogleFacts, RemoteContact, RowState
+from app.sync.repair_scan import Glanced, glance
 from app.sync.rows import Row
 
 # Google's own groups; a contact in any other group (besides GroupSync's) is in one the user made.
@@ -48,8 +49,14 @@ class Gatherer:
         self.rows_by_rn: dict[str, Row] = {}
 
     def gather(
-        self, wanted: Callable[[str], str | None], members: frozenset[str], *, repair: bool
+        self,
+        wanted: Callable[[str], str | None],
+        members: frozenset[str],
+        *,
+        repair: bool,
+        glanced: Glanced | None = None,
     ) -> Gathered:
+        """What the plan needs; ``glanced``: a streamed repair pass already compared the etags."""
         by_rn = {
             r.resource_name: r for r in self.rows.values() if r.resource_name and r.state is RowState.SYNCED
         }
@@ -63,7 +70,7 @@ class Gatherer:
             unknown = sorted(members - by_rn.keys())
             if unknown:
                 strays = self._strays(unknown)
-        missing: set[str] = set()
+        missing: set[str] = set(glanced.missing) if glanced else set()
         put_back: list[str] = []
         for rn in absent:
             row = by_rn[rn]
@@ -89,6 +96,9 @@ class Gatherer:
             to_read += self._changed_in_google(
                 [rn for rn in by_rn if rn not in missing], set(to_read), missing
             )
+        elif glanced is not None:
+            reading = set(to_read)
+            to_read += [rn for rn in glanced.moved if rn not in reading and rn not in missing]
         inspected: dict[str, RemoteContact] = {}
         changed: list[Row] = []
         # A batch at a time: only the small verdicts outlive each answer, not the persons in it.
@@ -115,19 +125,13 @@ class Gatherer:
             return []
         moved: list[str] = []
         for start in range(0, len(rest), MAX_BATCH_GET):
-            glance = self.contacts.batch_get(rest[start : start + MAX_BATCH_GET], ())
-            missing.update(glance.missing)
-            chunk_moved = [
-                requested
-                for requested, person in glance.found.items()
-                if person.etag != self.rows_by_rn[requested].etag
-                or person.resource_name != requested
-                or not person.in_group
-            ]
-            moved.extend(chunk_moved)
-            # The unchanged are not written this run: the People layer need not remember them.
-            self.contacts.forget(set(glance.found) - set(chunk_moved))
+            glanced = glance(self.contacts, rest[start : start + MAX_BATCH_GET], self._etag)
+            missing.update(glanced.missing)
+            moved.extend(glanced.moved)
         return moved
+
+    def _etag(self, resource_name: str) -> str | None:
+        return self.rows_by_rn[resource_name].etag
 
     def _strays(self, unknown: Sequence[str]) -> dict[str, list[RemoteContact]]:
         """Unmapped members carrying this sync's tag, by CRM id (scope fields only)."""
