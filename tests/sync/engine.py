@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -20,6 +21,7 @@ from app.accounts.models import Membership
 from app.config import Settings
 from app.crm.services import change_members, delete_contacts, grant_access, put_list, store_contact_data
 from app.crm.values import ContactData
+from app.db import utcnow
 from app.extensions import db
 from app.google.credentials import UserOAuthCredentialsSource
 from app.google.endpoints import GoogleEndpoints
@@ -226,3 +228,9 @@ class World:
 def faults(google: HooksClient, **plan: Any) -> None:
     """Seeded fault injection for Ada's account (``None`` plan: off)."""
     google.call("POST", "people/faults", {"identity": ADA, "plan": plan or None})
+
+
+def repair_due(world: World) -> Callable[[], datetime]:
+    """A clock past the repair interval, so the next run reads every member of the group."""
+    later = utcnow() + timedelta(seconds=world.settings.sync_repair_interval_seconds, minutes=1)
+    return lambda: later

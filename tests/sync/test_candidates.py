@@ -17,7 +17,7 @@ from app.sync.models import RunOutcome
 from app.sync.planner import RowState
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
-from tests.sync.engine import World, person
+from tests.sync.engine import World, person, repair_due
 
 
 @pytest.fixture
@@ -136,3 +136,48 @@ def test_a_run_with_nothing_changed_reads_the_group_without_its_members(world: W
     answer = json.loads(entry["response"])
     assert answer["memberCount"] == 5
     assert "memberResourceNames" not in answer
+
+
+def test_a_repair_run_finds_a_contact_whose_mapping_changed(
+    world: World,
+) -> None:
+    row = world.rows()["c3"]
+    # As if GroupSync's mapping had changed since c3 was written: both hashes are of the old one.
+    row.crm_hash = row.field_hash = "0" * 64
+    db.session.commit()
+
+    run = world.run(now=repair_due(world))
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert run.full_resync
+    # The group; the other four members' etags in one batch; c3 read in full and written with
+    # the current mapping (Google's copy is, as far as GroupSync knows, the old mapping's).
+    assert world.requests() == [
+        "contactGroups.get",
+        "people.getBatchGet",
+        "people.getBatchGet",
+        "people.batchUpdateContacts",
+    ]
+    assert (run.in_sync, run.updated) == (4, 1)
+    again = world.rows()["c3"]
+    assert again.crm_hash == again.field_hash != "0" * 64
+
+
+def test_a_repair_run_undoes_an_edit_made_in_google(world: World) -> None:
+    edited = world.rows()["c4"].resource_name
+    assert edited is not None
+    world.user(f"contacts/{edited.removeprefix('people/')}/edit", {"names": [{"givenName": "Edited"}]})
+
+    run = world.run(now=repair_due(world))
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert (run.updated, run.in_sync) == (1, 4)
+    assert world.requests() == [
+        "contactGroups.get",
+        "people.getBatchGet",
+        "people.getBatchGet",
+        "people.batchUpdateContacts",
+    ]
+    world.assert_mirrors({f"c{i}": f"Name {i}" for i in range(1, 6)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -11,12 +10,11 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import Membership
 from app.crm.values import Birthday, Messenger, PostalAddress, TypedValue
-from app.db import utcnow
 from app.extensions import shown_message
 from app.sync.models import RunOutcome, SyncStatus
 from groupsync_emulator.hooks import HooksClient
 from tests.conftest import Factory
-from tests.sync.engine import World, person
+from tests.sync.engine import World, person, repair_due
 
 
 @pytest.fixture
@@ -176,12 +174,6 @@ def test_a_group_deleted_by_the_user_stops_the_sync_until_recreated(
         assert run.readded == 2
 
 
-def _repair_due(world: World) -> Callable[[], datetime]:
-    """A clock past the repair interval, so the next run reads every member of the group."""
-    later = utcnow() + timedelta(seconds=world.settings.sync_repair_interval_seconds, minutes=1)
-    return lambda: later
-
-
 def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(world: World) -> None:
     _synced(world, person("c1", "Ann"), person("c2", "Ben"), person("c3", "Cy"))
     found = world.by_crm_id()
@@ -204,7 +196,7 @@ def test_user_edits_are_repaired_and_deleted_contacts_recreated_and_flagged(worl
     ]
     assert (cheap.updated, cheap.recreated, cheap.created) == (0, 1, 0)
 
-    run = world.run(now=_repair_due(world))
+    run = world.run(now=repair_due(world))
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
@@ -323,7 +315,7 @@ def test_turned_off_sync_sends_nothing_and_resumes_without_duplicates(world: Wor
 def test_a_repair_run_without_changes_only_reads_the_group(world: World) -> None:
     _synced(world, *(person(f"c{i}", f"N{i}") for i in range(250)))
 
-    run = world.run(now=_repair_due(world))
+    run = world.run(now=repair_due(world))
 
     assert run is not None
     assert run.outcome is RunOutcome.OK, run.message
@@ -349,7 +341,7 @@ def test_a_repair_run_once_per_repair_interval(world: World) -> None:
     _synced(world, person("c1", "Ann"))
     assert world.run().full_resync is False  # type: ignore[union-attr]
 
-    due = _repair_due(world)
+    due = repair_due(world)
     run = world.run(now=due)
 
     assert run is not None
