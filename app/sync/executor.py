@@ -38,7 +38,7 @@ from sqlalchemy import Select, func, select
 
 from app.crm.values import ContactData
 from app.db import DbSession, unit_of_work, utcnow
-from app.google.errors import GroupNameTakenError, StaleEtagError
+from app.google.errors import StaleEtagError
 from app.google.fields import OWNED_FIELDS
 from app.google.people import (
     ClientDataTag,
@@ -46,7 +46,7 @@ from app.google.people import (
     GroupScope,
     PeopleClient,
 )
-from app.sync import candidates, repair_scan
+from app.sync import candidates, group, repair_scan
 from app.sync import rows as mapping_rows
 from app.sync.gather import Gatherer, idle
 from app.sync.gather import settled as settled_now
@@ -75,7 +75,6 @@ from app.sync.planner import (
 from app.sync.rows import Row
 
 REPAIR_EVERY = timedelta(hours=4)
-MAX_GROUP_NAME_TRIES = 20
 
 Step = Callable[[str], None]
 """Called with a step name at the points where a crash is most dangerous (tests kill runs there)."""
@@ -146,7 +145,7 @@ def run(
 ) -> None:
     """Bring ``sync``'s group in line with the CRM; raises the layer's typed errors unchanged."""
     marker = ClientDataTag(MARKER_KEY, sync.tag)
-    created = _create_group_if_missing(session, sync, base_group_name, marker, ctx)
+    created = group.create_if_missing(session, sync, base_group_name, marker, ctx.client)
     assert sync.group_resource_name is not None
     scope = GroupScope(sync.group_resource_name, marker)
     members: frozenset[str]
@@ -166,14 +165,14 @@ def run(
         not repair
         and narrowed is not None
         and narrowed.none
-        and _none_left(session, sync, scope, ctx.client, narrowed)
+        and group.none_left(session, sync, scope, ctx.client, narrowed.settled)
     ):
         with unit_of_work(session, expire_on_commit=False):
             _record_counts(session, sync, sync_run, in_sync=narrowed.settled)
             sync.mass_delete_confirmed = False
         return
     else:
-        contacts, members = _open_group(session, sync, scope, ctx.client)
+        contacts, members = group.open_members(session, sync, scope, ctx.client)
         if narrowed is not None and not candidates.all_members(
             session, sync.id, members, no_strangers=repair
         ):
@@ -274,27 +273,6 @@ def run(
         sync.mass_delete_confirmed = False
 
 
-def _none_left(
-    session: DbSession,
-    sync: ContactSync,
-    scope: GroupScope,
-    client: PeopleClient,
-    narrowed: candidates.Candidates,
-) -> bool:
-    """Whether the group still holds exactly the synced contacts, read without its members.
-
-    Only the count is compared: a contact of GroupSync's taken out while one of the user's
-    own is put in is found by the next run that reads the members (one with a change, or the
-    repair run).
-    """
-    idle(session)
-    info = client.read_group(scope)
-    with unit_of_work(session, expire_on_commit=False):
-        # A rename by the user is kept: GroupSync follows the group, not its name.
-        sync.group_name, sync.group_etag = info.name, info.etag
-    return info.member_count == narrowed.settled
-
-
 def _record_counts(
     session: DbSession,
     sync: ContactSync,
@@ -316,17 +294,6 @@ def _record_counts(
         select(func.count(SyncedContact.id)).where(SyncedContact.sync_id == sync.id, has_not_carried())
     )
     sync_run.not_carried = int(reported or 0) + not_carried_new
-
-
-def _open_group(
-    session: DbSession, sync: ContactSync, scope: GroupScope, client: PeopleClient
-) -> tuple[GroupContacts, frozenset[str]]:
-    """The group's contacts and its members' resource names (the answer itself is not kept)."""
-    contacts, info = client.open_group(scope)
-    with unit_of_work(session, expire_on_commit=False):
-        # A rename by the user is kept: GroupSync follows the group, not its name.
-        sync.group_name, sync.group_etag = info.name, info.etag
-    return contacts, info.member_resource_names
 
 
 def _has_rows(session: DbSession, sync: ContactSync) -> bool:
@@ -375,37 +342,6 @@ def _fill(
     with unit_of_work(session, expire_on_commit=False):
         sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
-
-
-def _create_group_if_missing(
-    session: DbSession, sync: ContactSync, base_name: str, marker: ClientDataTag, ctx: RunContext
-) -> bool:
-    """Create the group on the first run; True if this run created it.
-
-    GroupSync never lists the user's groups, so a taken name is learnt from Google's 409 and
-    the next suffix tried. A create whose answer was lost may have made a group anyway; it
-    cannot be found without listing, so the next attempt creates again (Google's 409 then
-    moves it to the next suffix) and the run's message names the group that may be left over.
-    """
-    if sync.group_resource_name is not None:
-        return False
-    for attempt in range(1, MAX_GROUP_NAME_TRIES + 1):
-        name = base_name if attempt == 1 else f"{base_name} ({attempt})"
-        with unit_of_work(session, expire_on_commit=False):
-            sync.group_create_sent = True
-        try:
-            info = ctx.client.create_group(name, marker)
-        except GroupNameTakenError:
-            continue
-        with unit_of_work(session, expire_on_commit=False):
-            sync.group_resource_name, sync.group_etag, sync.group_name = (
-                info.resource_name,
-                info.etag,
-                info.name,
-            )
-            sync.group_create_sent = False
-        return True
-    raise GroupNameTakenError("contactGroups.create", f"every name like {base_name!r} is taken")
 
 
 def _map_keeping_needed(
