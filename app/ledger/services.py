@@ -27,7 +27,6 @@ from sqlalchemy import Connection, Table, bindparam, delete, func, insert, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
 from app.db import DbSession, plain, unit_of_work, utcnow
@@ -304,7 +303,8 @@ class GoogleRequestLedger:
             )
 
     def _write(self, flow: Flow) -> LedgerEntry:
-        with Session(self._engine, expire_on_commit=False) as own, own.begin():
+        # A plain connection: a session's unit of work would only add bookkeeping to four statements.
+        with self._engine.begin() as own:
             return record(own, flow)
 
 
