@@ -400,8 +400,7 @@ class _Applier:
         fresh = set(contacts) - self.touched
         self.touched |= fresh
         with unit_of_work(self.session, expire_on_commit=False):
-            mapping_rows.save_google(self.session, self.sync.id, changed)
-            mapping_rows.note_outcomes(self.session, self.sync.id, self.run.id, outcomes or {})
+            mapping_rows.save_answers(self.session, self.sync.id, self.run.id, changed, outcomes or {})
             mapping_rows.note_removals(self.session, self.sync.id, self.run.id, removals)
             self.run.progress_done += 1
             self.run.contacts_done += len(fresh)
@@ -417,11 +416,11 @@ class _Applier:
         with unit_of_work(self.session, expire_on_commit=False):
             new = [row for row in adopted if not row.stored]
             mapping_rows.insert_intents(self.session, self.sync.id, new, self.mapped)
-            mapping_rows.save_google(self.session, self.sync.id, adopted)
-            mapping_rows.note_outcomes(
+            mapping_rows.save_answers(
                 self.session,
                 self.sync.id,
                 self.run.id,
+                adopted,
                 {row.crm_id: (ContactAction.ADOPTED, "") for row in adopted},
             )
             self.run.adopted += len(adopted)
