@@ -158,6 +158,37 @@ def test_a_crash_between_intent_and_answer_is_finished_by_the_next_run(
     assert len(list(interrupted)) == 1
 
 
+def crash_at_second(point: str) -> Callable[[str], None]:
+    seen: list[str] = []
+
+    def step(name: str) -> None:
+        seen.append(name)
+        if seen.count(point) == 2:
+            raise CrashError(point)
+
+    return step
+
+
+@pytest.mark.parametrize(("point", "adopted"), [("intents_recorded", 0), ("batch_created", 50)])
+def test_the_second_batchs_intents_are_durable_before_its_create(
+    world: World, point: str, adopted: int
+) -> None:
+    # A first run's second batch has its intents committed with the first batch's answers.
+    world.upsert(*(person(f"c{i:03d}") for i in range(250)))
+
+    with pytest.raises(CrashError):
+        world.run(step=crash_at_second(point))
+
+    states = [row.state.value for row in world.rows().values()]
+    assert (states.count("synced"), states.count("intended")) == (200, 50)
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert (run.adopted, run.created) == (adopted, 50 - adopted)
+    world.assert_mirrors({f"c{i:03d}": f"Contact c{i:03d}" for i in range(250)})
+
+
 def test_one_run_at_a_time_per_google_account(world: World) -> None:
     world.upsert(person("c1"))
     connection = connection_of(world.member)
