@@ -252,9 +252,10 @@ def _fill(
 ) -> None:
     """The first run into a new, empty group: every list contact is a create, streamed a batch at a time.
 
-    Nothing is planned as a whole: each batch of the list is loaded, mapped and sent before
-    the next is read, so the first contact reaches Google at once and memory stays that of
-    one batch whatever the list's size.
+    Nothing is planned as a whole: each batch of the list is loaded, mapped and sent while at
+    most the next one is held beside it (its intents are committed with this batch's answers),
+    so the first contact reaches Google at once and memory stays that of two batches whatever
+    the list's size.
     """
     started = ctx.now()
     total = crm.count()
