@@ -252,10 +252,10 @@ def _fill(
 ) -> None:
     """The first run into a new, empty group: every list contact is a create, streamed a batch at a time.
 
-    Nothing is planned as a whole: each batch of the list is loaded, mapped and sent while at
-    most the next one is held beside it (its intents are committed with this batch's answers),
-    so the first contact reaches Google at once and memory stays that of two batches whatever
-    the list's size.
+    Nothing is planned as a whole: each batch of the list is loaded, mapped and sent before
+    the next is read (the next is read once the batch is answered, so that its intents are
+    committed with that batch's answers), so the first contact reaches Google at once and
+    memory stays that of two batches whatever the list's size.
     """
     started = ctx.now()
     total = crm.count()
@@ -284,22 +284,19 @@ def _fill(
         return [CreateOp(crm_id, contact) for crm_id, contact in fresh.items()]
 
     chunks = iter(crm.in_chunks(CREATE_BATCH))
-    batch = take(next(chunks, []))
+    batch: Sequence[CreateOp] = take(next(chunks, []))
     recorded = False
     while batch:
-        # The next batch is read and mapped before this one is recorded as done, so that its
-        # intents are committed in the same transaction as this batch's answers (one commit
-        # fewer per batch, still before its own create is sent). The applier holds two batches.
-        following = take(next(chunks, []))
-        applier.create(batch, recorded=recorded, following=following)
-        recorded = True
+        # The next batch is read and mapped once this one is answered, before it is recorded as
+        # done: its intents go into that same transaction (one commit fewer per batch).
+        following = applier.create(batch, recorded=recorded, then=lambda: take(next(chunks, [])))
         # Nothing later in this run writes these contacts again.
         answered = [applier.rows.pop(op.crm_id) for op in batch]
         for op in batch:
             del mapped[op.crm_id], versions[op.crm_id]
             applier.touched.discard(op.crm_id)
         contacts.forget(row.resource_name for row in answered if row.resource_name)
-        batch = following
+        batch, recorded = following, True
     with unit_of_work(session, expire_on_commit=False):
         sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
@@ -470,9 +467,11 @@ class _Applier:
             self._batch_done(
                 [op.crm_id for op in delete_batch], removals=[(cid, RemovalKind.DELETED) for cid in gone]
             )
-        creates = the_plan.create_batches
-        for i, batch in enumerate(creates):
-            self.create(batch, recorded=i > 0, following=creates[i + 1] if i + 1 < len(creates) else ())
+        creates = iter(the_plan.create_batches)
+        batch: Sequence[CreateOp] = next(creates, ())
+        recorded = False
+        while batch:
+            batch, recorded = self.create(batch, recorded=recorded, then=lambda: next(creates, ())), True
         for update_batch in the_plan.update_batches:
             self._update(update_batch)
         if the_plan.forget:
@@ -509,11 +508,16 @@ class _Applier:
         mapping_rows.mark_deleted_in_google(self.session, self.sync.id, recreated, self.ctx.now())
 
     def create(
-        self, batch: Sequence[CreateOp], *, recorded: bool = False, following: Sequence[CreateOp] = ()
-    ) -> None:
+        self,
+        batch: Sequence[CreateOp],
+        *,
+        recorded: bool = False,
+        then: Callable[[], Sequence[CreateOp]] = tuple,
+    ) -> Sequence[CreateOp]:
         """Create ``batch`` in Google; ``recorded``: its intents were committed with the batch before.
 
-        ``following`` (the next batch) has its intents recorded in this batch's closing transaction.
+        Once Google has answered, ``then`` gives the next batch, whose intents are recorded in
+        this batch's closing transaction; it is returned, to be created with ``recorded``.
         """
         group = self.contacts.scope.group_resource_name
         if not recorded:
@@ -523,6 +527,9 @@ class _Applier:
         self.ctx.step("intents_recorded")
         results = self.contacts.batch_create([op.contact.create_body(group, self.sync.tag) for op in batch])
         self.ctx.step("batch_created")
+        # Read before this batch's counters change: the read would flush them, holding the
+        # database's write lock while the next batch is mapped.
+        following = then()
         by_crm_id = {op.crm_id: op for op in batch}
         done: list[Row] = []
         outcomes: dict[str, tuple[ContactAction, str]] = {}
@@ -546,6 +553,7 @@ class _Applier:
         self.run.recreated += made_again
         self.run.created += len(done) - made_again
         self._batch_done([op.crm_id for op in batch], done, outcomes, intents=following)
+        return following
 
     def _update(self, batch: Sequence[UpdateOp]) -> None:
         bodies = {op.resource_name: op.contact.update_body() for op in batch}
