@@ -129,10 +129,15 @@ class CrashError(Exception):
     """Stands in for the process dying at a given point of a run."""
 
 
-def crash_at(point: str) -> Callable[[str], None]:
+def crash_at(point: str, time: int = 1) -> Callable[[str], None]:
+    """A run's step hook that dies the ``time``-th time the run reaches ``point``."""
+    reached: list[str] = []
+
     def step(name: str) -> None:
         if name == point:
-            raise CrashError(point)
+            reached.append(name)
+            if len(reached) == time:
+                raise CrashError(point)
 
     return step
 
@@ -158,17 +163,6 @@ def test_a_crash_between_intent_and_answer_is_finished_by_the_next_run(
     assert len(list(interrupted)) == 1
 
 
-def crash_at_second(point: str) -> Callable[[str], None]:
-    seen: list[str] = []
-
-    def step(name: str) -> None:
-        seen.append(name)
-        if seen.count(point) == 2:
-            raise CrashError(point)
-
-    return step
-
-
 @pytest.mark.parametrize(("point", "adopted"), [("intents_recorded", 0), ("batch_created", 50)])
 def test_the_second_batchs_intents_are_durable_before_its_create(
     world: World, point: str, adopted: int
@@ -177,7 +171,7 @@ def test_the_second_batchs_intents_are_durable_before_its_create(
     world.upsert(*(person(f"c{i:03d}") for i in range(250)))
 
     with pytest.raises(CrashError):
-        world.run(step=crash_at_second(point))
+        world.run(step=crash_at(point, time=2))
 
     states = [row.state.value for row in world.rows().values()]
     assert (states.count("synced"), states.count("intended")) == (200, 50)
