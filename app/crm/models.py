@@ -159,13 +159,14 @@ def _reader(decode: Callable[[Any], Any]) -> ContactReader:
 
             steps.append(items)
         at += len(FIELD_COLUMNS[spec.name])
+    steps.append(itemgetter(1))  # updated_at: last, as ContactData declares it
     # Positional, in the dataclass's own order (checked here once): keywords cost a dictionary a contact.
     order = [f.name for f in dataclasses.fields(ContactData)]
     if order != ["crm_id", *(spec.name for spec in CONTACT_FIELDS), "updated_at"]:
         raise RuntimeError("ContactData's fields are not crm_id, the field table in order, updated_at")
 
     def read(values: Sequence[Any]) -> ContactData:
-        return ContactData(values[0], *[step(values) for step in steps], values[1])
+        return ContactData(values[0], *[step(values) for step in steps])
 
     return read
 

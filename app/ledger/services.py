@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -279,7 +279,9 @@ class GoogleRequestLedger:
 
     def __init__(self, session: DbSession) -> None:
         self._caller = session
-        self._engine = plain(session).get_bind()
+        bind = plain(session).get_bind()
+        # Its own connections, also when the caller's session is bound to a connection of its own.
+        self._engine = bind if isinstance(bind, Engine) else bind.engine
 
     def start(self, flow: Flow) -> StartedRequest:
         if flow.tag is not EventTag.GOOGLE_REQUEST:
