@@ -439,11 +439,11 @@ class _Applier:
         with unit_of_work(self.session, expire_on_commit=False):
             new = [row for row in adopted if not row.stored]
             mapping_rows.insert_intents(self.session, self.sync.id, new, self.mapped)
-            mapping_rows.save_answers(
+            mapping_rows.save_google(self.session, self.sync.id, adopted)
+            mapping_rows.note_outcomes(
                 self.session,
                 self.sync.id,
                 self.run.id,
-                adopted,
                 {row.crm_id: (ContactAction.ADOPTED, "") for row in adopted},
             )
             self.run.adopted += len(adopted)
@@ -467,11 +467,8 @@ class _Applier:
             self._batch_done(
                 [op.crm_id for op in delete_batch], removals=[(cid, RemovalKind.DELETED) for cid in gone]
             )
-        creates = iter(the_plan.create_batches)
-        batch: Sequence[CreateOp] = next(creates, ())
-        recorded = False
-        while batch:
-            batch, recorded = self.create(batch, recorded=recorded, then=lambda: next(creates, ())), True
+        for batch in the_plan.create_batches:
+            self.create(batch)
         for update_batch in the_plan.update_batches:
             self._update(update_batch)
         if the_plan.forget:
