@@ -133,11 +133,11 @@ def _reader(decode: Callable[[Any], Any]) -> ContactReader:
     What to read and how is decided here once per field, not once per contact: the sync engine
     reads every contact of a list this way at each repair run.
     """
-    steps: list[tuple[str, Callable[[Sequence[Any]], Any]]] = []
+    steps: list[Callable[[Sequence[Any]], Any]] = []
     at = 2
     for spec in CONTACT_FIELDS:
         if spec.kind is Kind.TEXT:
-            steps.append((spec.name, itemgetter(at)))
+            steps.append(itemgetter(at))
         elif spec.kind is Kind.BIRTHDAY:
             year, month, day = at, at + 1, at + 2
 
@@ -146,19 +146,27 @@ def _reader(decode: Callable[[Any], Any]) -> ContactReader:
                     return None
                 return Birthday(month=values[month], day=values[day], year=values[year])
 
-            steps.append((spec.name, birthday))
+            steps.append(birthday)
         else:
             item, index = _ITEMS[spec.kind], at
 
             def items(values: Sequence[Any], item: Any = item, index: int = index) -> Any:
-                return tuple(item(**entry) for entry in decode(values[index]))
+                value = values[index]
+                # Most contacts leave most of these empty; a JSON column read as text says so as "[]".
+                if not value or value == "[]":
+                    return ()
+                return tuple([item(**entry) for entry in decode(value)])
 
-            steps.append((spec.name, items))
+            steps.append(items)
         at += len(FIELD_COLUMNS[spec.name])
+    steps.append(itemgetter(1))  # updated_at: last, as ContactData declares it
+    # Positional, in the dataclass's own order (checked here once): keywords cost a dictionary a contact.
+    order = [f.name for f in dataclasses.fields(ContactData)]
+    if order != ["crm_id", *(spec.name for spec in CONTACT_FIELDS), "updated_at"]:
+        raise RuntimeError("ContactData's fields are not crm_id, the field table in order, updated_at")
 
     def read(values: Sequence[Any]) -> ContactData:
-        fields = {name: step(values) for name, step in steps}
-        return ContactData(crm_id=values[0], updated_at=values[1], **fields)
+        return ContactData(values[0], *[step(values) for step in steps])
 
     return read
 

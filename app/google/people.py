@@ -21,7 +21,7 @@ recorded on the ledger's own session); it commits its own work first. Not thread
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -88,6 +88,7 @@ MAX_GROUP_MEMBERS: Final = MAX_CONTACTS_PER_ACCOUNT
 
 UPDATABLE_FIELDS: Final = frozenset(OWNED_FIELDS)
 """The Person fields GroupSync owns; the only ones an update may send or put in its mask."""
+_CREATABLE_FIELDS: Final = UPDATABLE_FIELDS | {"clientData", "memberships"}
 
 _SCOPE_FIELDS: Final = ("clientData", "memberships", "metadata")
 """Read with every person: the layer decides scope from them and needs the etag and sources."""
@@ -348,7 +349,7 @@ class GroupContacts:
 
     def _observe(self, person: Mapping[str, Any]) -> FetchedPerson:
         resource_name = str(person["resourceName"])
-        groups = tuple(_membership_groups(person.get("memberships", ())))
+        groups = _membership_groups(person.get("memberships", ()))
         metadata = person.get("metadata") or {}
         fetched = FetchedPerson(
             resource_name=resource_name,
@@ -432,19 +433,18 @@ class GroupContacts:
         return [self._write_result(i, None, item) for i, item in enumerate(answer.get("createdPeople", ()))]
 
     def _create_body(self, method: str, index: int, person: Mapping[str, Any]) -> Person:
-        unknown = sorted(set(person) - UPDATABLE_FIELDS - {"clientData", "memberships"})
+        unknown = person.keys() - _CREATABLE_FIELDS
         if unknown:
-            raise ValueError(f"contact {index}: field(s) {', '.join(unknown)} cannot be written by GroupSync")
+            names = ", ".join(sorted(unknown))
+            raise ValueError(f"contact {index}: field(s) {names} cannot be written by GroupSync")
         if not self.scope.marker.found_in(person.get("clientData", ())):
             raise ScopeViolationError(method, f"contact {index} does not carry GroupSync's marker clientData")
-        ours = [{"contactGroupMembership": {"contactGroupResourceName": self.scope.group_resource_name}}]
-        if "memberships" in person and list(_membership_groups(person["memberships"])) != [
-            self.scope.group_resource_name
-        ]:
+        group = self.scope.group_resource_name
+        if "memberships" in person and _membership_groups(person["memberships"]) != (group,):
             raise ScopeViolationError(
                 method, f"contact {index} would be created in a group other than GroupSync's"
             )
-        return {**person, "memberships": ours}
+        return {**person, "memberships": [{"contactGroupMembership": {"contactGroupResourceName": group}}]}
 
     def _write_result(self, index: int, requested: str | None, item: Mapping[str, Any]) -> WriteResult:
         status = item.get("status") or {}
@@ -598,7 +598,8 @@ class GroupContacts:
         return result
 
 
-def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    names = []
     for membership in memberships:
         group = membership.get("contactGroupMembership")
         if not group:
@@ -607,4 +608,5 @@ def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> Iterator[str
         if name is None and group.get("contactGroupId"):
             name = f"contactGroups/{group['contactGroupId']}"
         if name:
-            yield str(name)
+            names.append(str(name))
+    return tuple(names)

@@ -23,11 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
 from app.config import Settings, current_settings
 from app.db import DbSession, plain, unit_of_work, utcnow
@@ -280,7 +279,9 @@ class GoogleRequestLedger:
 
     def __init__(self, session: DbSession) -> None:
         self._caller = session
-        self._engine = plain(session).get_bind()
+        bind = plain(session).get_bind()
+        # Its own connections, also when the caller's session is bound to a connection of its own.
+        self._engine = bind if isinstance(bind, Engine) else bind.engine
 
     def start(self, flow: Flow) -> StartedRequest:
         if flow.tag is not EventTag.GOOGLE_REQUEST:
@@ -304,7 +305,8 @@ class GoogleRequestLedger:
             )
 
     def _write(self, flow: Flow) -> LedgerEntry:
-        with Session(self._engine, expire_on_commit=False) as own, own.begin():
+        # A plain connection: a session's unit of work would only add bookkeeping to four statements.
+        with self._engine.begin() as own:
             return record(own, flow)
 
 

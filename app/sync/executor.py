@@ -314,8 +314,9 @@ def _fill(
     """The first run into a new, empty group: every list contact is a create, streamed a batch at a time.
 
     Nothing is planned as a whole: each batch of the list is loaded, mapped and sent before
-    the next is read, so the first contact reaches Google at once and memory stays that of
-    one batch whatever the list's size.
+    the next is read (the next is read once the batch is answered, so that its intents are
+    committed with that batch's answers), so the first contact reaches Google at once and
+    memory stays that of two batches whatever the list's size.
     """
     started = ctx.now()
     total = crm.count()
@@ -329,16 +330,34 @@ def _fill(
         sync_run.full_resync = True
         sync_run.progress_total = -(-total // CREATE_BATCH)
         sync_run.contacts_total = total
-    applier = _Applier(session, sync, sync_run=sync_run, contacts=contacts, rows={}, crm=({}, {}), ctx=ctx)
-    for chunk in crm.in_chunks(CREATE_BATCH):
-        mapped = _mapped(contact for contact, _ in chunk)
-        # One batch at a time: what the applier keeps is this batch's rows and contacts only.
-        applier.rows, applier.mapped, applier.touched = {}, mapped, set()
-        applier.versions = {contact.crm_id: version for contact, version in chunk}
-        sync_run.not_carried += sum(1 for m in mapped.values() if m.not_carried)
-        applier.create([CreateOp(crm_id, contact) for crm_id, contact in mapped.items()])
+    mapped: dict[str, MappedContact] = {}
+    versions: dict[str, datetime] = {}
+    applier = _Applier(
+        session, sync, sync_run=sync_run, contacts=contacts, rows={}, crm=(mapped, versions), ctx=ctx
+    )
+
+    def take(chunk: Sequence[tuple[ContactData, datetime]]) -> list[CreateOp]:
+        """The creates of ``chunk``, its contacts added to what the applier holds."""
+        fresh = _mapped(contact for contact, _ in chunk)
+        mapped.update(fresh)
+        versions.update((contact.crm_id, version) for contact, version in chunk)
+        sync_run.not_carried += sum(1 for m in fresh.values() if m.not_carried)
+        return [CreateOp(crm_id, contact) for crm_id, contact in fresh.items()]
+
+    chunks = iter(crm.in_chunks(CREATE_BATCH))
+    batch: Sequence[CreateOp] = take(next(chunks, []))
+    recorded = False
+    while batch:
+        # The next batch is read and mapped once this one is answered, before it is recorded as
+        # done: its intents go into that same transaction (one commit fewer per batch).
+        following = applier.create(batch, recorded=recorded, then=lambda: take(next(chunks, [])))
         # Nothing later in this run writes these contacts again.
-        contacts.forget(row.resource_name for row in applier.rows.values() if row.resource_name)
+        answered = [applier.rows.pop(op.crm_id) for op in batch]
+        for op in batch:
+            del mapped[op.crm_id], versions[op.crm_id]
+            applier.touched.discard(op.crm_id)
+        contacts.forget(row.resource_name for row in answered if row.resource_name)
+        batch, recorded = following, True
     with unit_of_work(session, expire_on_commit=False):
         sync.last_full_sync_at = started
         sync.mass_delete_confirmed = False
@@ -421,18 +440,21 @@ class _Applier:
         changed: Iterable[Row] = (),
         outcomes: Mapping[str, tuple[ContactAction, str]] | None = None,
         removals: Sequence[tuple[str, RemovalKind]] = (),
+        intents: Sequence[CreateOp] = (),
     ) -> None:
         """Record an applied batch: what Google holds, what it did per contact, and the progress.
 
         One transaction, so an interrupted run never shows an outcome without its batch. What
-        Google answered is committed even when the lease turns out lost: it is true either way.
+        Google answered is committed even when the lease turns out lost: it is true either way
+        (and so are the ``intents`` of the next creates, recorded here too: an intent whose
+        create is never sent is what a crash before sending leaves, which the next run finishes).
         """
         fresh = set(contacts) - self.touched
         self.touched |= fresh
         with unit_of_work(self.session, expire_on_commit=False):
-            mapping_rows.save_google(self.session, self.sync.id, changed)
-            mapping_rows.note_outcomes(self.session, self.sync.id, self.run.id, outcomes or {})
+            mapping_rows.save_answers(self.session, self.sync.id, self.run.id, changed, outcomes or {})
             mapping_rows.note_removals(self.session, self.sync.id, self.run.id, removals)
+            self._record_intents(intents)
             self.run.progress_done += 1
             self.run.contacts_done += len(fresh)
             held = self.ctx.renew_lease()
@@ -498,22 +520,43 @@ class _Applier:
             self.rows[crm_id] = row
         return row
 
-    def create(self, batch: Sequence[CreateOp]) -> None:
-        group = self.contacts.scope.group_resource_name
+    def _record_intents(self, batch: Sequence[CreateOp]) -> None:
+        """Write ``batch``'s rows as intents (about to be created), in the caller's transaction."""
+        if not batch:
+            return
         batch_rows = [self._row(op.crm_id) for op in batch]
         new = [row for row in batch_rows if not row.stored]
         existing = [row for row in batch_rows if row.stored]
         for row in batch_rows:
             row.state, row.resource_name, row.etag, row.field_hash = RowState.INTENDED, None, None, None
-        # The intent must be durable before Google can act on the create.
-        with unit_of_work(self.session, expire_on_commit=False):
-            mapping_rows.insert_intents(self.session, self.sync.id, new, self.mapped)
-            mapping_rows.save_google(self.session, self.sync.id, existing)
-            recreated = [op.crm_id for op in batch if op.recreate]
-            mapping_rows.mark_deleted_in_google(self.session, self.sync.id, recreated, self.ctx.now())
+        mapping_rows.insert_intents(self.session, self.sync.id, new, self.mapped)
+        mapping_rows.save_google(self.session, self.sync.id, existing)
+        recreated = [op.crm_id for op in batch if op.recreate]
+        mapping_rows.mark_deleted_in_google(self.session, self.sync.id, recreated, self.ctx.now())
+
+    def create(
+        self,
+        batch: Sequence[CreateOp],
+        *,
+        recorded: bool = False,
+        then: Callable[[], Sequence[CreateOp]] = tuple,
+    ) -> Sequence[CreateOp]:
+        """Create ``batch`` in Google; ``recorded``: its intents were committed with the batch before.
+
+        Once Google has answered, ``then`` gives the next batch, whose intents are recorded in
+        this batch's closing transaction; it is returned, to be created with ``recorded``.
+        """
+        group = self.contacts.scope.group_resource_name
+        if not recorded:
+            # The intent must be durable before Google can act on the create.
+            with unit_of_work(self.session, expire_on_commit=False):
+                self._record_intents(batch)
         self.ctx.step("intents_recorded")
         results = self.contacts.batch_create([op.contact.create_body(group, self.sync.tag) for op in batch])
         self.ctx.step("batch_created")
+        # Read before this batch's counters change: the read would flush them, holding the
+        # database's write lock while the next batch is mapped.
+        following = then()
         by_crm_id = {op.crm_id: op for op in batch}
         done: list[Row] = []
         outcomes: dict[str, tuple[ContactAction, str]] = {}
@@ -536,7 +579,8 @@ class _Applier:
         self.run.failed += len(results) - len(done)
         self.run.recreated += made_again
         self.run.created += len(done) - made_again
-        self._batch_done([op.crm_id for op in batch], done, outcomes)
+        self._batch_done([op.crm_id for op in batch], done, outcomes, intents=following)
+        return following
 
     def _update(self, batch: Sequence[UpdateOp]) -> None:
         bodies = {op.resource_name: op.contact.update_body() for op in batch}

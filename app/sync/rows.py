@@ -96,7 +96,12 @@ _SAVE_GOOGLE = _update(
 _CRM = {"crm_hash": "b_crm_hash", "crm_updated_at": "b_crm_updated_at"}
 _SAVE_CRM = _update(_CRM)
 _SAVE_CRM_REPORT = _update({**_CRM, "not_carried": "b_nc"})
-_NOTE_OUTCOMES = _update({"last_action": "b_action", "last_reason": "b_reason"}, {"last_run_id": "b_run"})
+_OUTCOME = {"last_action": "b_action", "last_reason": "b_reason"}
+_NOTE_OUTCOMES = _update(_OUTCOME, {"last_run_id": "b_run"})
+_SAVE_ANSWER = _update(
+    {"state": "b_state", "resource_name": "b_rn", "etag": "b_etag", "field_hash": "b_hash", **_OUTCOME},
+    {"last_run_id": "b_run"},
+)
 _INSERT_INTENTS = BulkWrite(
     # inline(): no RETURNING of the new ids, which nothing reads.
     insert(_TABLE).inline(),
@@ -153,6 +158,37 @@ def insert_intents(
     )
     for r in rows:
         r.stored = True
+
+
+def save_answers(
+    session: DbSession,
+    sync_id: int,
+    run_id: int,
+    rows: Iterable[Row],
+    outcomes: Mapping[str, tuple[ContactAction, str]],
+) -> None:
+    """:func:`save_google` of ``rows`` and :func:`note_outcomes` of ``outcomes`` together.
+
+    A row with an outcome (every contact a create or an update wrote) is updated once, not once
+    for each: half the statements for a batch Google answered.
+    """
+    both: list[tuple[Any, ...]] = []
+    google_only: list[tuple[Any, ...]] = []
+    for r in rows:
+        noted = outcomes.get(r.crm_id)
+        if noted is None:
+            google_only.append((r.crm_id, r.state, r.resource_name, r.etag, r.field_hash))
+        else:
+            both.append((r.crm_id, r.state, r.resource_name, r.etag, r.field_hash, *noted))
+    now = utcnow()
+    _SAVE_ANSWER.run(session, (sync_id, run_id, now), both)
+    _SAVE_GOOGLE.run(session, (sync_id, now), google_only)
+    answered = {row[0] for row in both}
+    _NOTE_OUTCOMES.run(
+        session,
+        (sync_id, run_id, now),
+        [(crm_id, action, reason) for crm_id, (action, reason) in outcomes.items() if crm_id not in answered],
+    )
 
 
 def mark_deleted_in_google(session: DbSession, sync_id: int, crm_ids: Sequence[str], when: datetime) -> None:

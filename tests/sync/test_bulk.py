@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 
 from app.extensions import db
 from app.ledger.models import LedgerHead
 from app.sync.bulk import BulkWrite
 from app.sync.models import SyncedContact
+from app.sync.planner import RowState
 
 _HEADS = cast(Table, LedgerHead.__table__)
 _MAPPING = cast(Table, SyncedContact.__table__)
@@ -48,3 +51,41 @@ def test_a_value_a_column_default_would_fill_in_must_be_named(app: Flask) -> Non
     )
     with pytest.raises(ValueError, match="updated_at"):
         forgetful.run(db.session, (1,), [("crm-1", "etag-1")])
+
+
+def test_values_repeated_in_one_call_are_written_as_sqlalchemy_writes_each(app: Flask) -> None:
+    # Equal values are processed once per call: equal instants in two zones and an enum member
+    # beside its plain value must still be stored exactly as SQLAlchemy stores them one by one.
+    probe = Table(
+        "bulk_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("writer", String(10)),
+        Column("at", _MAPPING.c.crm_updated_at.type),
+        Column("state", _MAPPING.c.state.type),
+    )
+    probe.create(db.session.connection())
+    noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    rows = [
+        (noon, RowState.SYNCED),
+        (noon.astimezone(ZoneInfo("Europe/Kyiv")), "synced"),
+        (noon + timedelta(microseconds=1), RowState.INTENDED),
+        (None, RowState.SYNCED),
+        (noon, RowState.INTENDED),
+    ]
+    BulkWrite(
+        insert(probe).inline(),
+        {"writer": probe.c.writer.type},
+        {"at": probe.c.at.type, "state": probe.c.state.type},
+    ).run(db.session, ("bulk",), rows)
+    db.session.execute(
+        insert(probe), [{"writer": "sqlalchemy", "at": at, "state": state} for at, state in rows]
+    )
+    stored = (
+        db.session.connection().exec_driver_sql("SELECT writer, at, state FROM bulk_probe ORDER BY id").all()
+    )
+    bulk = [tuple(row[1:]) for row in stored if row[0] == "bulk"]
+    assert bulk == [tuple(row[1:]) for row in stored if row[0] == "sqlalchemy"]
+    assert len(bulk) == len(rows)
+    # The two noons are one stored value; the other rows differ.
+    assert len(set(bulk)) == 4

@@ -129,10 +129,15 @@ class CrashError(Exception):
     """Stands in for the process dying at a given point of a run."""
 
 
-def crash_at(point: str) -> Callable[[str], None]:
+def crash_at(point: str, time: int = 1) -> Callable[[str], None]:
+    """A run's step hook that dies the ``time``-th time the run reaches ``point``."""
+    reached: list[str] = []
+
     def step(name: str) -> None:
         if name == point:
-            raise CrashError(point)
+            reached.append(name)
+            if len(reached) == time:
+                raise CrashError(point)
 
     return step
 
@@ -156,6 +161,26 @@ def test_a_crash_between_intent_and_answer_is_finished_by_the_next_run(
     world.assert_mirrors({"c1": "Contact c1", "c2": "Contact c2", "c3": "Contact c3"})
     interrupted = db.session.scalars(db.select(SyncRun).where(SyncRun.outcome == RunOutcome.INTERRUPTED))
     assert len(list(interrupted)) == 1
+
+
+@pytest.mark.parametrize(("point", "adopted"), [("intents_recorded", 0), ("batch_created", 50)])
+def test_the_second_batchs_intents_are_durable_before_its_create(
+    world: World, point: str, adopted: int
+) -> None:
+    # A first run's second batch has its intents committed with the first batch's answers.
+    world.upsert(*(person(f"c{i:03d}") for i in range(250)))
+
+    with pytest.raises(CrashError):
+        world.run(step=crash_at(point, time=2))
+
+    states = [row.state.value for row in world.rows().values()]
+    assert (states.count("synced"), states.count("intended")) == (200, 50)
+    run = world.run()
+
+    assert run is not None
+    assert run.outcome is RunOutcome.OK, run.message
+    assert (run.adopted, run.created) == (adopted, 50 - adopted)
+    world.assert_mirrors({f"c{i:03d}": f"Contact c{i:03d}" for i in range(250)})
 
 
 def test_one_run_at_a_time_per_google_account(world: World) -> None:

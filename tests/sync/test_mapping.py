@@ -103,6 +103,21 @@ def test_update_body_has_owned_fields_only_and_mask_names_them_all() -> None:
     assert UPDATE_MASK.split(",") == list(OWNED_FIELDS)
 
 
+def test_typed_values_are_trimmed_and_keep_tabs_and_non_ascii_text() -> None:
+    mapped = map_contact(
+        ContactData(
+            crm_id="x",
+            emails=(TypedValue("  ann@example.test ", " work "), TypedValue("   ", "home")),
+            phones=(TypedValue("+380 44\t123", ""),),
+            urls=(TypedValue("https://приклад.укр/", "profile"),),
+        )
+    )
+    assert mapped.fields["emailAddresses"] == [{"value": "ann@example.test", "type": "work"}]
+    assert mapped.fields["phoneNumbers"] == [{"value": "+380 44\t123"}]
+    assert mapped.fields["urls"] == [{"value": "https://приклад.укр/", "type": "profile"}]
+    assert mapped.not_carried == ()
+
+
 def test_empty_fields_are_left_out_so_the_mask_clears_them() -> None:
     mapped = map_contact(ContactData(crm_id="x", given_name="Ann"))
     assert mapped.fields == {"names": [{"givenName": "Ann"}]}
@@ -122,6 +137,8 @@ def test_empty_fields_are_left_out_so_the_mask_clears_them() -> None:
             "emails[1].value",
             "longer than",
         ),
+        (ContactData(crm_id="x", phones=(TypedValue("+380\x0744", "mobile"),)), "phones[0].value", "control"),
+        (ContactData(crm_id="x", urls=(TypedValue("https://x.test", "we\x1bb"),)), "urls[0].type", "control"),
     ],
 )
 def test_what_google_cannot_take_is_reported_not_dropped_silently(
