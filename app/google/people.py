@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build
 
 from app.config import Settings
 from app.google.endpoints import GoogleEndpoints
@@ -60,6 +59,7 @@ from app.google.people_values import (
     WriteResult,
 )
 from app.google.people_values import group_info as _group_info
+from app.google.resources import people_resources
 from app.google.retry import Mode as _Mode
 from app.google.retry import RetryPolicy
 from app.google.tokens import TokenEndpointUnavailableError
@@ -146,25 +146,15 @@ class PeopleClient:
             ledger, timeout=timeout_seconds, pacer=pacer, pacing_key=context.google_sub
         )
         self._http = PeopleHttp(transport, context, endpoints.token_uri)
-        self._service = build(
-            "people",
-            "v1",
-            http=AuthorizedHttp(credentials, http=self._http),
-            client_options={"api_endpoint": endpoints.people_api},
-            static_discovery=True,
-            cache_discovery=False,
-            model=OrjsonModel(known=self._http.parsed),
-        )
-        # The library builds a resource's methods (and their docstrings) anew at each people() or
-        # contactGroups() call; a run uses each resource many times, so it is built once here.
-        self._people = self._service.people()
-        self._groups = self._service.contactGroups()
-        self._members = self._groups.members()
+        shared = people_resources(endpoints.people_api)
+        self._people, self._groups, self._members = shared.people, shared.groups, shared.members
         self._sender = PeopleSender(
             self._http,
             retry or RetryPolicy(),
             sleep or time.sleep,
             refresh_unavailable=TokenEndpointUnavailableError,
+            over=AuthorizedHttp(credentials, http=self._http),
+            model=OrjsonModel(known=self._http.parsed),
         )
         self._tagged_groups: set[tuple[str, ClientDataTag]] = set()
 

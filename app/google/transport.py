@@ -357,19 +357,27 @@ class PeopleSender:
         policy: RetryPolicy,
         sleep: Sleep,
         *,
+        over: Any,
+        model: Any,
         refresh_unavailable: type[Exception] | None = None,
     ) -> None:
+        """``over``: the authorized HTTP each request is executed over, wrapping ``http``;
+        ``model``: the library model that parses its answers (both the run's own: the
+        library's resources are shared, see :mod:`app.google.resources`)."""
         self._http = http
         self._policy = policy
         self._sleep = sleep
         self._refresh_unavailable = refresh_unavailable
+        self._over = over
+        self._model = model
 
     def send(self, call: Call, request: Any, mode: Mode, resource_names: Sequence[str] = ()) -> Any:
         """Execute a google-api-python-client ``request`` for ``call``; retries per ``mode``."""
 
         def execute(attempt: int) -> Any:
             with self._http.attributed(replace(call, attempt=attempt)):
-                return request.execute(num_retries=0)
+                request.postproc = self._model.response
+                return request.execute(http=self._over, num_retries=0)
 
         attempts = PeopleAttempts(
             call.method,
