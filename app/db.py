@@ -57,11 +57,20 @@ class Base(DeclarativeBase):
 
 
 @event.listens_for(Engine, "connect")
-def _enforce_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks for them."""
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on, and the write-ahead log, for every SQLite connection.
+
+    SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks for
+    them. With the write-ahead log, pages read while the worker writes do not wait for it,
+    and a commit appends to one file instead of writing, syncing and deleting a journal (about
+    half the CPU of the ledger's two commits per Google request). ``synchronous`` stays FULL:
+    a committed ledger entry survives a power loss. (An in-memory database keeps its own mode.)
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
 
