@@ -94,16 +94,30 @@ def measure(
         tracemalloc.start()
     # CPU time, as the figures are: waiting for the emulator is not the run's cost.
     profiler = cProfile.Profile(time.process_time) if profile else None
-    cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
-    measured = profiler.runcall(run) if profiler is not None else run()
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    taken: dict[str, float | None] = {}
+    cpu0, wall0, started = time.process_time(), time.perf_counter(), time.time()
+
+    def synced() -> None:
+        # Everything is read off the moment the sync returns, before the harness reads the log.
+        if profiler is not None:
+            profiler.disable()
+        taken["cpu"], taken["wall"] = time.process_time() - cpu0, time.perf_counter() - wall0
+        if memory:
+            taken["peak"] = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            taken["hwm"] = _status_mib("VmHWM")
+
+    world.synced = synced
+    try:
+        measured = profiler.runcall(run) if profiler is not None else run()
+    finally:
+        world.synced = lambda: None
+    cpu, wall = taken["cpu"] or 0.0, taken["wall"] or 0.0
     if profiler is not None:
         profiler.dump_stats(f"{profile}-{world.size}-{scenario.replace(' ', '-')}.prof")
     peak = rss = None
     if memory:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-        peak_rss = _status_mib("VmHWM")
+        peak, peak_rss = taken["peak"], taken["hwm"]
         # What the run added to the process's resident set (the world it runs in is already there).
         rss = peak_rss - base_rss if peak_rss is not None and base_rss is not None else None
     first = measured.first_write - started if measured.first_write is not None else None
