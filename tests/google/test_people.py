@@ -711,6 +711,29 @@ def test_open_group_puts_members_in_scope_in_one_request_and_only_for_a_tagged_g
         client.open_group(GroupScope(personal["groups"]["Book club"], MARKER))
 
 
+def test_members_not_read_leave_scope_once_the_run_lets_the_member_list_go(harness: Harness) -> None:
+    creator = open_group(harness.client())
+    names = [
+        r.person.resource_name
+        for r in creator.batch_create([tagged("1", "Ada"), tagged("2", "Bo")])
+        if r.person
+    ]
+    client = harness.client()
+    contacts, _ = client.open_group(creator.scope)
+    read = contacts.batch_get(names[:1], ())
+    assert set(read.found) == {names[0]}
+
+    contacts.forget_unread()
+    sent = len(harness.log())
+
+    # The member never read is out of scope; the one read stays readable and writable.
+    with pytest.raises(ScopeViolationError):
+        contacts.batch_get(names[1:], ())
+    assert len(harness.log()) == sent
+    assert contacts.is_verified(names[0])
+    assert set(contacts.batch_get(names[:1], ()).found) == {names[0]}
+
+
 def test_count_contacts_reads_my_contacts_member_count_and_no_person_or_group_name(
     harness: Harness,
 ) -> None:
