@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
 
 from app.db import DbSession
 from app.sync import rows as mapping_rows
@@ -59,7 +59,7 @@ class Candidates:
         return not self.rows and not self.versions
 
 
-def _unsettled() -> list[object]:
+def _unsettled() -> list[ColumnElement[bool]]:
     """SQL tests, any of which puts a mapping row among the candidates whatever the CRM says."""
     s = SyncedContact
     return [
@@ -82,7 +82,7 @@ def changed(session: DbSession, sync_id: int, listed: Select[str, datetime] | No
     pending = select(s.id).where(s.sync_id == sync_id, s.state != RowState.SYNCED).limit(1)
     if session.scalar(pending) is not None:
         return None
-    unsettled = or_(*_unsettled())  # type: ignore[arg-type]
+    unsettled = or_(*_unsettled())
     versions: dict[str, datetime] = {}
     if listed is None:
         ids = set(session.scalars(select(s.crm_id).where(s.sync_id == sync_id)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.db import DbSession, unit_of_work
 from app.google.errors import GroupNameTakenError
-from app.google.people import ClientDataTag, GroupContacts, GroupScope, PeopleClient
+from app.google.people import ClientDataTag, ContactGroupInfo, GroupContacts, GroupScope, PeopleClient
 from app.sync.gather import idle
 from app.sync.models import ContactSync
 
@@ -50,10 +50,9 @@ def open_members(
     session: DbSession, sync: ContactSync, scope: GroupScope, client: PeopleClient
 ) -> tuple[GroupContacts, frozenset[str]]:
     """The group's contacts and its members' resource names (the answer itself is not kept)."""
+    idle(session)
     contacts, info = client.open_group(scope)
-    with unit_of_work(session, expire_on_commit=False):
-        # A rename by the user is kept: GroupSync follows the group, not its name.
-        sync.group_name, sync.group_etag = info.name, info.etag
+    _follow(session, sync, info)
     return contacts, info.member_resource_names
 
 
@@ -72,7 +71,11 @@ def none_left(
     """
     idle(session)
     info = client.read_group(scope)
+    _follow(session, sync, info)
+    return info.member_count == settled
+
+
+def _follow(session: DbSession, sync: ContactSync, info: ContactGroupInfo) -> None:
     with unit_of_work(session, expire_on_commit=False):
         # A rename by the user is kept: GroupSync follows the group, not its name.
         sync.group_name, sync.group_etag = info.name, info.etag
-    return info.member_count == settled
