@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -313,7 +314,7 @@ class GroupContacts:
         self._send = client._sender.send
         self._seen: dict[str, _Seen] = {}
         """What this client read of contacts (or learnt from its own writes), by resource name."""
-        self._listed: frozenset[str] = frozenset()
+        self._listed: AbstractSet[str] = frozenset()
         """Members named by the last reading of the group: in scope for reading, not yet read.
 
         A name only, not a :class:`_Seen` each: at 25,000 members that difference is most of a

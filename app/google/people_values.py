@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.google.member_names import MEMBERS_KEY, MemberNames
+
 Person = dict[str, Any]
 """A People API ``Person`` resource as JSON."""
 
@@ -38,8 +40,8 @@ class ContactGroupInfo:
     etag: str
     name: str
     member_count: int
-    member_resource_names: frozenset[str]
-    """Filled only when members were asked for (a set: held once, by the layer and the engine)."""
+    member_resource_names: MemberNames
+    """Filled only when members were asked for (held once, by the layer and the engine)."""
     tagged: bool
     """The group carries the marker it was looked up with."""
 
@@ -110,6 +112,6 @@ def group_info(group: Mapping[str, Any], marker: ClientDataTag) -> ContactGroupI
         etag=str(group.get("etag", "")),
         name=str(group.get("name", "")),
         member_count=int(group.get("memberCount", 0)),
-        member_resource_names=frozenset(group.get("memberResourceNames", ())),
+        member_resource_names=MemberNames.of(group.get(MEMBERS_KEY, ())),
         tagged=marker.found_in(group.get("clientData", ())),
     )

@@ -28,7 +28,7 @@ through this module as a request of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,13 +39,16 @@ import google.auth.transport
 import httplib2
 import orjson
 import requests
+from googleapiclient.http import MAX_URI_LENGTH
 from urllib3.exceptions import NewConnectionError
 
 from app.google.limits import NO_COST, Cost, request_cost
+from app.google.member_names import MEMBERS_KEY, MemberNames, parse_group_answer
 from app.google.pacing import Pacer, Slot
 from app.google.retry import (
     Mode,
     PeopleAttempts,
+    RetryControllers,
     RetryPolicy,
     Sleep,
     TransportFailureError,
@@ -210,14 +213,17 @@ def _count(answer: Answer, key: str) -> tuple[int, Any]:
         return 0, None
     try:
         content = answer.content
-        # orjson sets aside several times a document's size while it parses; the standard parser
-        # only what it returns. A group's member list (up to 25,000 names in one answer) is the
-        # one answer that grows with the list, and it must not set a run's peak memory.
-        body = orjson.loads(content) if len(content) < _LARGE_ANSWER else json.loads(content)
+        # A group's member list (up to 25,000 names in one answer) is the one answer that grows
+        # with the list, and it must not set a run's peak memory: its names are read packed.
+        body = parse_group_answer(content) if key == MEMBERS_KEY else None
+        if body is None:
+            # orjson sets aside several times a document's size while it parses; the standard
+            # parser only what it returns.
+            body = orjson.loads(content) if len(content) < _LARGE_ANSWER else json.loads(content)
     except ValueError:
         return 0, None
     items = body.get(key, ()) if isinstance(body, dict) else ()
-    return (len(items) if isinstance(items, list) else 0), body
+    return (len(items) if isinstance(items, list | MemberNames) else 0), body
 
 
 # --------------------------------------------------------------------------- People API (httplib2 interface)
@@ -345,6 +351,10 @@ class PeopleHttp:
         )
 
 
+# Not every Python version caches (nor does typeshed say it does).
+_forget_split_addresses: Callable[[], None] = getattr(urlsplit, "cache_clear", lambda: None)
+
+
 class PeopleSender:
     """Runs one People API call over :class:`PeopleHttp`, each attempt attributed in the ledger.
 
@@ -365,8 +375,7 @@ class PeopleSender:
         ``model``: the library model that parses its answers (both the run's own: the
         library's resources are shared, see :mod:`app.google.resources`)."""
         self._http = http
-        self._policy = policy
-        self._sleep = sleep
+        self._controllers = RetryControllers(policy, sleep)
         self._refresh_unavailable = refresh_unavailable
         self._over = over
         self._model = model
@@ -374,10 +383,19 @@ class PeopleSender:
     def send(self, call: Call, request: Any, mode: Mode, resource_names: Sequence[str] = ()) -> Any:
         """Execute a google-api-python-client ``request`` for ``call``; retries per ``mode``."""
 
+        # The library sends a GET whose address is too long as a POST, splitting the address
+        # with the standard library, which keeps the last 128 addresses it split. A batch read's
+        # address names 200 contacts (8 KB): kept, they would grow a run's memory by 2 MiB.
+        long_address = len(request.uri) > MAX_URI_LENGTH
+
         def execute(attempt: int) -> Any:
             with self._http.attributed(replace(call, attempt=attempt)):
                 request.postproc = self._model.response
-                return request.execute(http=self._over, num_retries=0)
+                try:
+                    return request.execute(http=self._over, num_retries=0)
+                finally:
+                    if long_address:
+                        _forget_split_addresses()
 
         attempts = PeopleAttempts(
             call.method,
@@ -386,7 +404,7 @@ class PeopleSender:
             resource_names=resource_names,
             refresh_unavailable=self._refresh_unavailable,
         )
-        return attempts.run(self._policy, self._sleep)
+        return attempts.run(self._controllers)
 
 
 def _full_listing_start(uri: str) -> bool:

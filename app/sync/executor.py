@@ -30,6 +30,7 @@ layer's typed errors to the sync's status.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -148,7 +149,7 @@ def run(
     created = group.create_if_missing(session, sync, base_group_name, marker, ctx.client)
     assert sync.group_resource_name is not None
     scope = GroupScope(sync.group_resource_name, marker)
-    members: frozenset[str]
+    members: AbstractSet[str]
     if created and not _has_rows(session, sync):
         _fill(session, sync, sync_run=sync_run, contacts=ctx.client.contacts(scope), crm=crm, ctx=ctx)
         return

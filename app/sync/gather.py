@@ -6,6 +6,7 @@ Only the group's members are read (see :mod:`app.sync.executor` for the order of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from app.db import DbSession, unit_of_work
@@ -51,7 +52,7 @@ class Gatherer:
     def gather(
         self,
         wanted: Callable[[str], str | None],
-        members: frozenset[str],
+        members: AbstractSet[str],
         *,
         repair: bool,
         glanced: Glanced | None = None,

@@ -6,6 +6,8 @@ existing group is read by its resource name only.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from app.db import DbSession, unit_of_work
 from app.google.errors import GroupNameTakenError
 from app.google.people import ClientDataTag, ContactGroupInfo, GroupContacts, GroupScope, PeopleClient
@@ -48,7 +50,7 @@ def create_if_missing(
 
 def open_members(
     session: DbSession, sync: ContactSync, scope: GroupScope, client: PeopleClient
-) -> tuple[GroupContacts, frozenset[str]]:
+) -> tuple[GroupContacts, AbstractSet[str]]:
     """The group's contacts and its members' resource names (the answer itself is not kept)."""
     idle(session)
     contacts, info = client.open_group(scope)

@@ -7,7 +7,7 @@ from google.oauth2.credentials import Credentials
 
 from app.google.errors import NeedsReconnectError
 from app.google.resources import people_resources
-from tests.google.test_people import Harness, harness  # noqa: F401  (the fixture)
+from tests.google.people_harness import Harness
 
 
 def test_the_resources_are_built_once_per_api_endpoint() -> None:
@@ -24,7 +24,7 @@ def test_a_request_made_from_the_shared_resources_alone_is_never_sent() -> None:
         request.execute()
 
 
-def test_each_client_sends_with_its_own_credentials_and_ledger(harness: Harness) -> None:  # noqa: F811
+def test_each_client_sends_with_its_own_credentials_and_ledger(harness: Harness) -> None:
     good = harness.client()
     harness.credentials = Credentials(token="not-a-token")
     bad = harness.client()
