@@ -58,6 +58,7 @@ from app.google.people_values import (
     MembersResult,
     Person,
     WriteResult,
+    membership_groups,
 )
 from app.google.people_values import group_info as _group_info
 from app.google.resources import people_resources
@@ -340,7 +341,7 @@ class GroupContacts:
 
     def _observe(self, person: Mapping[str, Any]) -> FetchedPerson:
         resource_name = str(person["resourceName"])
-        groups = _membership_groups(person.get("memberships", ()))
+        groups = membership_groups(person.get("memberships", ()))
         metadata = person.get("metadata") or {}
         fetched = FetchedPerson(
             resource_name=resource_name,
@@ -431,7 +432,7 @@ class GroupContacts:
         if not self.scope.marker.found_in(person.get("clientData", ())):
             raise ScopeViolationError(method, f"contact {index} does not carry GroupSync's marker clientData")
         group = self.scope.group_resource_name
-        if "memberships" in person and _membership_groups(person["memberships"]) != (group,):
+        if "memberships" in person and membership_groups(person["memberships"]) != (group,):
             raise ScopeViolationError(
                 method, f"contact {index} would be created in a group other than GroupSync's"
             )
@@ -587,17 +588,3 @@ class GroupContacts:
             else:
                 self._seen[name] = _Seen(in_group=True, tagged=False)
         return result
-
-
-def _membership_groups(memberships: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
-    names = []
-    for membership in memberships:
-        group = membership.get("contactGroupMembership")
-        if not group:
-            continue
-        name = group.get("contactGroupResourceName")
-        if name is None and group.get("contactGroupId"):
-            name = f"contactGroups/{group['contactGroupId']}"
-        if name:
-            names.append(str(name))
-    return tuple(names)

@@ -115,3 +115,18 @@ def group_info(group: Mapping[str, Any], marker: ClientDataTag) -> ContactGroupI
         member_resource_names=MemberNames.of(group.get(MEMBERS_KEY, ())),
         tagged=marker.found_in(group.get("clientData", ())),
     )
+
+
+def membership_groups(memberships: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The resource names of the contact groups a person's ``memberships`` name."""
+    names = []
+    for membership in memberships:
+        group = membership.get("contactGroupMembership")
+        if not group:
+            continue
+        name = group.get("contactGroupResourceName")
+        if name is None and group.get("contactGroupId"):
+            name = f"contactGroups/{group['contactGroupId']}"
+        if name:
+            names.append(str(name))
+    return tuple(names)

@@ -43,7 +43,7 @@ from app.ledger.events import Destination, EventTag, Flow, FlowKind, Purpose, Tr
 from app.ledger.services import GoogleRequestLedger, record
 from app.privacy import disclosure
 from app.sync import executor, loaders
-from app.sync.executor import LeaseLostError
+from app.sync.applier import LeaseLostError, RunContext, Step, no_step
 from app.sync.heap import quiet_gc
 from app.sync.models import (
     ContactSync,
@@ -343,7 +343,7 @@ def health(session: DbSession, sync: ContactSync, history: int = 20) -> Health:
 class RunOptions:
     trigger: Trigger = Trigger.SCHEDULE
     actor: str = "system"
-    step: executor.Step = executor.no_step
+    step: Step = no_step
     now: Callable[[], datetime] = utcnow
 
 
@@ -499,7 +499,7 @@ def _run_holding_lease(
                 sync_run=sync_run,
                 crm=source,
                 base_group_name=base_name,
-                ctx=executor.RunContext(
+                ctx=RunContext(
                     client=client,
                     limits=Limits(
                         mass_delete_share=settings.mass_delete_share,
