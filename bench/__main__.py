@@ -17,8 +17,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,25000", help="list sizes for requests, CPU and memory")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--latency-size", type=int, default=25000)
-    parser.add_argument("--pacing-units", type=int, default=60, help="quota units per minute per bucket")
-    parser.add_argument("--pacing-size", type=int, default=5000)
+    parser.add_argument(
+        "--pacing",
+        default="1000:15,5000:60,10000:60,25000:60",
+        help="initial syncs under a quota, as SIZE:UNITS (units per minute per bucket); a list of "
+        "1,000 gets 15 units, so that the quota binds for two minutes rather than never",
+    )
     parser.add_argument(
         "--skip", default="", help="comma-separated parts to skip: engine,memory,latency,pacing"
     )
@@ -38,7 +42,8 @@ def main() -> None:
     if "latency" not in skip:
         latency(args.latency_size, args.latency_ms)
     if "pacing" not in skip:
-        pacing.run(args.pacing_size, args.pacing_units)
+        for size, units in (pair.split(":") for pair in args.pacing.split(",")):
+            pacing.run(int(size), int(units))
 
 
 if __name__ == "__main__":
