@@ -10,305 +10,61 @@ undocumented the stricter reading is taken; ``docs/emulator.md`` lists each choi
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any
 
-import phonenumbers
-
-# The product's own table of Google's limits and costs: one source for both sides of the wire.
-from app.google.limits import (
-    MAX_CONTACTS_PER_ACCOUNT,
-    MAX_MEMBER_CHANGES,
-    Bucket,
-    Cost,
-)
+from app.google.limits import MAX_MEMBER_CHANGES, Bucket, Cost
 from groupsync_emulator.discovery import check_json, discovery_schemas, invalid
 from groupsync_emulator.errors import GoogleApiError
-
-SYNC_TOKEN_LIFETIME = 7 * 24 * 3600
-"""Google: a sync token expires seven days after the full sync that issued it."""
-
-
-STORED_FIELDS = (
-    "names",
-    "organizations",
-    "emailAddresses",
-    "phoneNumbers",
-    "birthdays",
-    "biographies",
-    "addresses",
-    "imClients",
-    "urls",
-    "clientData",
-    "userDefined",
-    "externalIds",
+from groupsync_emulator.people_fields import (
+    _addable,
+    _check_date,
+    _check_person_name,
+    _client_data,
+    _decorate,
+    _sort_key,
+    _strip_read_only,
 )
-"""The person fields the emulator stores; memberships are kept apart as group ids."""
-SINGLETON_FIELDS = ("names", "birthdays", "biographies", "genders")
-MY_CONTACTS = "myContacts"
-STARRED = "starred"
-ALL = "all"
-SYSTEM_GROUPS = {
-    MY_CONTACTS: "My Contacts",
-    STARRED: "Starred",
-    "chatBuddies": "Chat contacts",
-    "friends": "Friends",
-    "family": "Family",
-    "coworkers": "Coworkers",
-    ALL: "All Contacts",
-}
-ADDABLE_SYSTEM_GROUPS = frozenset({MY_CONTACTS, STARRED})
 
-_FORMATTED_TYPES = {
-    "home": "Home",
-    "work": "Work",
-    "other": "Other",
-    "mobile": "Mobile",
-    "homeFax": "Home Fax",
-    "workFax": "Work Fax",
-    "otherFax": "Other Fax",
-    "pager": "Pager",
-    "workMobile": "Work Mobile",
-    "workPager": "Work Pager",
-    "main": "Main",
-    "googleVoice": "Google Voice",
-    "school": "School",
-    "blog": "Blog",
-    "profile": "Profile",
-    "homePage": "Home Page",
-    "ftp": "FTP",
-    "reservations": "Reservations",
-    "appInstallPage": "App Install Page",
-    "account": "Account",
-    "customer": "Customer",
-    "loginId": "Login ID",
-    "network": "Network",
-    "organization": "Organization",
-}
-_FORMATTED_PROTOCOLS = {
-    "aim": "AIM",
-    "msn": "MSN",
-    "yahoo": "Yahoo",
-    "skype": "Skype",
-    "qq": "QQ",
-    "googleTalk": "Google Talk",
-    "icq": "ICQ",
-    "jabber": "Jabber",
-    "netMeeting": "NetMeeting",
-}
+# State files written before the records moved out of this module name them here.
+from groupsync_emulator.people_records import (
+    ALL,
+    MY_CONTACTS,
+    SINGLETON_FIELDS,
+    STORED_FIELDS,
+    SYSTEM_GROUPS,
+    Account,
+    Contact,
+    FaultDecision,
+    FaultPlan,
+    Group,
+    PeopleSettings,
+    Quotas,
+    _digest,
+    _etag,
+    _iso,
+    _page_size,
+    _PlanRuntime,
+    _Token,
+    failed_precondition,
+    not_found,
+)
 
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Seeded fault injection; rates are probabilities per request, drawn from ``Random(seed)``."""
-
-    latency_ms: int = 0
-    error_rate: float = 0.0
-    error_code: int = 503
-    drop_rate: float = 0.0
-    slow_rate: float = 0.0
-    slow_ms: int = 0
-    after_apply_rate: float = 0.0
-    after_apply: str = "503"
-    """What a mutation that was applied answers: ``"500"``, ``"503"`` or ``"drop"`` (no answer at all)."""
-    methods: frozenset[str] = frozenset()
-    """API method names (``people.createContact``) the plan applies to; empty means all."""
-    times: int | None = None
-    """How many faults fire before the plan disarms itself; ``None`` means no limit."""
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        problems = []
-        for name in ("error_rate", "drop_rate", "slow_rate", "after_apply_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                problems.append(f"{name} must be between 0 and 1")
-        if self.error_code not in (500, 503):
-            problems.append("error_code must be 500 or 503")
-        if self.after_apply not in ("500", "503", "drop"):
-            problems.append("after_apply must be '500', '503' or 'drop'")
-        if self.latency_ms < 0 or self.slow_ms < 0:
-            problems.append("latency_ms and slow_ms must not be negative")
-        if self.times is not None and self.times < 0:
-            problems.append("times must not be negative")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
-        values = dict(data)
-        if "methods" in values:
-            values["methods"] = frozenset(values["methods"])
-        if "after_apply" in values:
-            values["after_apply"] = str(values["after_apply"])
-        return cls(**values)
-
-    def to_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["methods"] = sorted(self.methods)
-        return data
-
-
-@dataclass(frozen=True)
-class Quotas:
-    """Requests per minute per user for each bucket; ``None`` means unlimited."""
-
-    critical_read_requests: int | None = None
-    critical_write_requests: int | None = None
-    read_requests: int | None = None
-    write_requests: int | None = None
-    full_sync_first_page_requests: int | None = None
-
-    def limit(self, bucket: Bucket) -> int | None:
-        value: int | None = getattr(self, bucket.value)
-        return value
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Quotas:
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown quota buckets: {', '.join(unknown)}")
-        for name, value in data.items():
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValueError(f"{name} must be a whole number of requests per minute or null")
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class PeopleSettings:
-    max_contacts: int = MAX_CONTACTS_PER_ACCOUNT
-    quotas: Quotas = field(default_factory=Quotas)
-    """Unlimited by default so tests are fast."""
-    faults: FaultPlan = field(default_factory=FaultPlan)
-    strict_sequential: bool = False
-    """Reject a mutation for an account while another one for the same account is in flight."""
-    sync_token_lifetime: int = SYNC_TOKEN_LIFETIME
-
-
-@dataclass
-class Contact:
-    number: int
-    fields: dict[str, list[dict[str, Any]]]
-    groups: list[str]
-    version: int
-    changed_seq: int
-    updated: float
-    deleted: bool = False
-
-    @property
-    def resource_name(self) -> str:
-        return f"people/c{self.number}"
-
-    @property
-    def source_id(self) -> str:
-        return f"{self.number:x}"
-
-
-@dataclass
-class Group:
-    gid: str
-    name: str
-    client_data: list[dict[str, str]]
-    system: bool
-    order: int
-    version: int
-    changed_seq: int
-    updated: float
-    deleted: bool = False
-
-    @property
-    def resource_name(self) -> str:
-        return f"contactGroups/{self.gid}"
-
-
-@dataclass
-class Account:
-    sub: str
-    contacts: dict[str, Contact] = field(default_factory=dict)
-    """By resource name, tombstones included (sync requests report deletions)."""
-    groups: dict[str, Group] = field(default_factory=dict)
-    """By group id, tombstones included."""
-    seq: int = 0
-    counter: int = 0
-    quotas: Quotas | None = None
-    faults: FaultPlan | None = None
-    strict_sequential: bool | None = None
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def live_contacts(self) -> list[Contact]:
-        return [c for c in self.contacts.values() if not c.deleted]
-
-    def live_groups(self) -> list[Group]:
-        return sorted((g for g in self.groups.values() if not g.deleted), key=lambda g: g.order)
-
-
-@dataclass
-class _Token:
-    sub: str
-    kind: str
-    fingerprint: str
-    issued: float
-    seq: int
-    since: int | None = None
-    after: tuple[Any, ...] | None = None
-
-
-@dataclass
-class FaultDecision:
-    delay_seconds: float = 0.0
-    before: str | None = None
-    """``"500"``, ``"503"`` or ``"drop"`` instead of serving the request."""
-    after_apply: str | None = None
-
-
-@dataclass
-class _PlanRuntime:
-    plan: FaultPlan
-    rng: random.Random
-    fired: int = 0
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-
-
-def _etag(prefix: str, *parts: object) -> str:
-    return prefix + base64.urlsafe_b64encode(_digest(*parts)[:18]).decode()
-
-
-def not_found(message: str = "Requested entity was not found.") -> GoogleApiError:
-    return GoogleApiError(404, "NOT_FOUND", message)
-
-
-def failed_precondition(message: str, reason: str | None = None) -> GoogleApiError:
-    return GoogleApiError(400, "FAILED_PRECONDITION", message, reason=reason)
-
-
-def _page_size(raw: int | None, default: int, maximum: int) -> int:
-    if raw is None or raw == 0:
-        return default
-    if raw < 0 or raw > maximum:
-        raise invalid(f"pageSize must be between 1 and {maximum} (got {raw}).")
-    return raw
-
-
-# --- the state ----------------------------------------------------------------------------------------
+__all__ = [
+    "Account",
+    "Contact",
+    "FaultPlan",
+    "Group",
+    "PeopleSettings",
+    "PeopleState",
+    "Quotas",
+    "_PlanRuntime",
+    "_Token",
+]
 
 
 class PeopleState:
@@ -1056,133 +812,3 @@ class PeopleState:
                 for g in account.live_groups()
             },
         }
-
-
-def canonical_json(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _addable(group: Group) -> bool:
-    return not group.system or group.gid in ADDABLE_SYSTEM_GROUPS
-
-
-def _check_person_name(resource_name: str) -> None:
-    rest = resource_name.removeprefix("people/")
-    if rest == resource_name or not rest or "/" in rest:
-        raise invalid(f'Resource name "{resource_name}" is not a valid person resource name.')
-    if not (rest.startswith("c") and rest[1:].isdigit()):
-        raise invalid(
-            f'Resource name "{resource_name}" is not a valid contact resource name '
-            "(expected people/c<digits>)."
-        )
-
-
-def _client_data(raw: Any) -> list[dict[str, str]]:
-    return [{k: str(v) for k, v in item.items() if k in ("key", "value")} for item in raw or []]
-
-
-def _strip_read_only(schema_name: str, value: Mapping[str, Any]) -> dict[str, Any]:
-    properties = discovery_schemas()[schema_name].get("properties", {})
-    kept: dict[str, Any] = {}
-    for key, item in value.items():
-        spec = properties[key]
-        if spec.get("readOnly") or key == "metadata":
-            continue
-        nested = "$ref" in spec and isinstance(item, Mapping)
-        kept[key] = _strip_read_only(spec["$ref"], item) if nested else item
-    return kept
-
-
-def _check_date(date: Any, where: str) -> None:
-    if date is None:
-        return
-    year, month, day = (int(date.get(part, 0)) for part in ("year", "month", "day"))
-    if not (0 <= year <= 9999 and 0 <= month <= 12 and 0 <= day <= 31) or (day and not month):
-        raise invalid(f"{where} is not a valid date (year 0-9999 or 0, month 1-12, day 1-31).")
-    if year and month and day:
-        try:
-            datetime(year, month, day, tzinfo=UTC)
-        except ValueError as exc:
-            raise invalid(f"{where} is not a valid date: {exc}.") from None
-
-
-def _decorate(name: str, value: Mapping[str, Any], index: int, source: Mapping[str, str]) -> dict[str, Any]:
-    """A stored value as Google returns it: field metadata plus the computed output-only fields."""
-    out: dict[str, Any] = dict(value)
-    metadata: dict[str, Any] = {"source": dict(source)}
-    if index == 0:
-        metadata.update(primary=True, sourcePrimary=True)
-    out["metadata"] = metadata
-    kind = value.get("type")
-    if isinstance(kind, str) and name in {
-        "emailAddresses",
-        "phoneNumbers",
-        "addresses",
-        "imClients",
-        "urls",
-        "organizations",
-        "externalIds",
-    }:
-        out["formattedType"] = _FORMATTED_TYPES.get(kind, kind)
-    if name == "names":
-        display = " ".join(
-            str(value[part])
-            for part in ("honorificPrefix", "givenName", "middleName", "familyName", "honorificSuffix")
-            if value.get(part)
-        ) or str(value.get("unstructuredName", ""))
-        if display:
-            out["displayName"] = display
-            given = " ".join(str(value[p]) for p in ("givenName", "middleName") if value.get(p))
-            family = str(value.get("familyName", ""))
-            out["displayNameLastFirst"] = f"{family}, {given}" if family and given else display
-    elif name == "phoneNumbers":
-        canonical = _canonical_phone(str(value.get("value", "")))
-        if canonical:
-            out["canonicalForm"] = canonical
-    elif name == "addresses" and not value.get("formattedValue"):
-        formatted = _format_address(value)
-        if formatted:
-            out["formattedValue"] = formatted
-    elif name == "imClients" and value.get("protocol"):
-        protocol = str(value["protocol"])
-        out["formattedProtocol"] = _FORMATTED_PROTOCOLS.get(protocol, protocol)
-    return out
-
-
-def _canonical_phone(number: str) -> str | None:
-    """E.164 only for numbers written with a country code, since the account's region is unknown."""
-    if not number.strip().startswith("+"):
-        return None
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    formatted: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return formatted
-
-
-def _format_address(address: Mapping[str, Any]) -> str:
-    locality = " ".join(str(address[p]) for p in ("city", "region", "postalCode") if address.get(p))
-    lines = (
-        [str(address[p]) for p in ("poBox", "streetAddress", "extendedAddress") if address.get(p)]
-        + ([locality] if locality else [])
-        + ([str(address["country"])] if address.get("country") else [])
-    )
-    return "\n".join(lines)
-
-
-def _sort_key(order: str) -> tuple[Callable[[Contact], tuple[Any, ...]], bool]:
-    def by_name(part: str) -> Callable[[Contact], tuple[Any, ...]]:
-        def key(contact: Contact) -> tuple[Any, ...]:
-            names = contact.fields.get("names") or [{}]
-            return (str(names[0].get(part, "")).casefold(), contact.number)
-
-        return key
-
-    if order == "FIRST_NAME_ASCENDING":
-        return by_name("givenName"), False
-    if order == "LAST_NAME_ASCENDING":
-        return by_name("familyName"), False
-    return (lambda c: (c.changed_seq, c.number)), order == "LAST_MODIFIED_DESCENDING"
