@@ -4,7 +4,7 @@ contact methods (batch create, update, delete, get, list connections, the user's
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -191,12 +191,7 @@ class ContactsMixin(PeopleStore):
         updated = []
         for contact, fields, groups in prepared:
             old_groups = list(contact.groups)
-            for name in STORED_FIELDS:
-                if name in mask:
-                    if name in fields:
-                        contact.fields[name] = fields[name]
-                    else:
-                        contact.fields.pop(name, None)
+            _replace_fields(contact, fields, mask)
             if groups is not None:
                 contact.groups = groups
             seq = self._bump(account, contact, now)
@@ -301,11 +296,18 @@ class ContactsMixin(PeopleStore):
         """The user edits fields in Google Contacts: no etag check, only the given fields change."""
         contact = self._contact(account, resource_name)
         fields = self._writable(person, "person")
-        for name in STORED_FIELDS:
-            if name in person:
-                if name in fields:
-                    contact.fields[name] = fields[name]
-                else:
-                    contact.fields.pop(name, None)
+        _replace_fields(contact, fields, person)
         self._bump(account, contact, now)
         return contact
+
+
+def _replace_fields(
+    contact: Contact, fields: Mapping[str, list[dict[str, Any]]], named: Container[str]
+) -> None:
+    """Each stored field ``named`` takes its new values, or is cleared when ``fields`` has none."""
+    for name in STORED_FIELDS:
+        if name in named:
+            if name in fields:
+                contact.fields[name] = fields[name]
+            else:
+                contact.fields.pop(name, None)
