@@ -45,7 +45,8 @@ from groupsync_emulator.discovery import (
 from groupsync_emulator.errors import GoogleApiError
 from groupsync_emulator.oauth import require_grant
 from groupsync_emulator.oauth_state import Grant
-from groupsync_emulator.people_state import Account, PeopleState
+from groupsync_emulator.people_records import Account
+from groupsync_emulator.people_state import PeopleState
 from groupsync_emulator.state import current_state
 
 people_bp = Blueprint("emulator_people", __name__)

@@ -16,15 +16,15 @@ from flask import Blueprint, Response, jsonify, request
 
 from groupsync_emulator.discovery import READ_MASK_FIELDS, invalid
 from groupsync_emulator.errors import GoogleApiError
-from groupsync_emulator.people_state import (
+from groupsync_emulator.people_records import (
     SYNC_TOKEN_LIFETIME,
     Account,
     Contact,
     FaultPlan,
-    PeopleState,
     Quotas,
     canonical_json,
 )
+from groupsync_emulator.people_state import PeopleState
 from groupsync_emulator.state import EmulatorState, current_state
 
 _Parsed = TypeVar("_Parsed")

@@ -21,7 +21,8 @@ from flask import current_app
 
 from groupsync_emulator.keys import SigningKey
 from groupsync_emulator.oauth_state import Clock, OAuthState
-from groupsync_emulator.people_state import PeopleSettings, PeopleState
+from groupsync_emulator.people_records import PeopleSettings
+from groupsync_emulator.people_state import PeopleState
 from groupsync_emulator.workspace import WorkspaceState
 
 EXTENSION_KEY = "groupsync_emulator"

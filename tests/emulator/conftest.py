@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import pickle
 import secrets
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -101,3 +104,19 @@ def hooks(emulator: RunningEmulator) -> HooksClient:
 @pytest.fixture
 def oauth(emulator: RunningEmulator, hooks: HooksClient) -> OAuthDriver:
     return OAuthDriver(emulator.url, hooks)
+
+
+def text_pickle(running: RunningEmulator) -> bytes:
+    """The parts of the state every state file has, pickled with protocol 3: it names each class as a line
+    of text, so a test can write the module names of an older emulator back in."""
+    state = running.state
+    with state.lock:
+        return pickle.dumps((state.clock, state.oauth, state.people, state.log), protocol=3)
+
+
+def plant_state(path: Path, blob: bytes) -> None:
+    """Replace the state in a state file, as an older emulator (or someone tampering) would have left it."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO emulator_state VALUES ('state', ?)", (blob,))
+    conn.close()

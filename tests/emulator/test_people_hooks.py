@@ -12,7 +12,18 @@ from groupsync_emulator.cli import RunningEmulator, serve_in_thread
 from groupsync_emulator.hooks import HookError, HooksClient
 from groupsync_emulator.server import create_emulator
 from groupsync_emulator.state import EmulatorMode, EmulatorSettings
-from tests.emulator.conftest import ADA, CONTACTS, OLENA, TIMEOUT, OAuthDriver
+from tests.emulator.conftest import (
+    ADA,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONTACTS,
+    OLENA,
+    REDIRECT_URI,
+    TIMEOUT,
+    OAuthDriver,
+    plant_state,
+    text_pickle,
+)
 from tests.emulator.test_people_api import people_service
 
 SEED = {
@@ -159,5 +170,58 @@ def test_people_state_survives_a_restart_with_a_state_file(tmp_path: Path) -> No
     second = serve_in_thread(settings)
     try:
         assert snapshot_bytes(second) == before
+    finally:
+        second.stop()
+
+
+def test_a_state_file_naming_the_people_records_in_people_state_still_loads(tmp_path: Path) -> None:
+    """A state file written before people_state.py was split names its records there."""
+    path = tmp_path / "emulator.sqlite3"
+    settings = EmulatorSettings(mode=EmulatorMode.DEMO, state_file=path)
+    first = serve_in_thread(settings)
+    try:
+        hooks = HooksClient(first.url)
+        hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+        hooks.call("POST", f"people/accounts/{ADA}/seed", SEED)
+        hooks.call("POST", "people/faults", {"identity": ADA, "plan": {"latency_ms": 1, "seed": 7}})
+        token = OAuthDriver(first.url, hooks).tokens(scope=CONTACTS)["access_token"]
+        api, _ = people_service(first.url, token)
+        # A sync token and a drawn fault plan put _Token and _PlanRuntime in the state too.
+        listed = (
+            api.people()
+            .connections()
+            .list(resourceName="people/me", personFields="names", requestSyncToken=True)
+            .execute()
+        )
+        before = snapshot_bytes(first)
+        blob = text_pickle(first)
+    finally:
+        first.stop()
+    old = blob.replace(b"cgroupsync_emulator.people_records\n", b"cgroupsync_emulator.people_state\n")
+    assert b"people_records" not in old
+    for name in (
+        "Account",
+        "Contact",
+        "Group",
+        "PeopleSettings",
+        "Quotas",
+        "FaultPlan",
+        "_Token",
+        "_PlanRuntime",
+    ):
+        assert f"cgroupsync_emulator.people_state\n{name}\n".encode() in old, name
+    plant_state(path, old)
+
+    second = serve_in_thread(settings)
+    try:
+        assert snapshot_bytes(second) == before
+        api, _ = people_service(second.url, token)
+        synced = (
+            api.people()
+            .connections()
+            .list(resourceName="people/me", personFields="names", syncToken=listed["nextSyncToken"])
+            .execute()
+        )
+        assert "connections" not in synced, "nothing changed since the sync token was issued"
     finally:
         second.stop()

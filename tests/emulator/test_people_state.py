@@ -10,13 +10,8 @@ import pytest
 from app.google.limits import COST_BATCH_MUTATE, COST_CRITICAL_READ
 from groupsync_emulator.discovery import check_json
 from groupsync_emulator.errors import GoogleApiError
-from groupsync_emulator.people_state import (
-    Account,
-    FaultPlan,
-    PeopleSettings,
-    PeopleState,
-    Quotas,
-)
+from groupsync_emulator.people_records import Account, FaultPlan, PeopleSettings, Quotas
+from groupsync_emulator.people_state import PeopleState
 
 NOW = 1_700_000_000.0
 SUB = "110000000000000000001"

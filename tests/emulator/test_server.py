@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from tests.emulator.conftest import (
     REDIRECT_URI,
     TIMEOUT,
     OAuthDriver,
+    plant_state,
+    text_pickle,
 )
 
 ADA_SUB = "110000000000000000001"
@@ -210,10 +211,7 @@ def test_a_state_file_from_before_the_emulator_left_app_still_loads(tmp_path: Pa
         driver = OAuthDriver(first.url, HooksClient(first.url))
         driver.hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
         tokens = driver.tokens()
-        state = first.state
-        with state.lock:
-            # Protocol 3 names each class as a line of text, so the old module names can be written back in.
-            blob = pickle.dumps((state.clock, state.oauth, state.people, state.log), protocol=3)
+        blob = text_pickle(first)
     finally:
         first.stop()
     old = (
@@ -223,10 +221,7 @@ def test_a_state_file_from_before_the_emulator_left_app_still_loads(tmp_path: Pa
     )
     assert b"groupsync_emulator" not in old
     assert b"app.emulator.state\nClock" in old
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("INSERT OR REPLACE INTO emulator_state VALUES ('state', ?)", (old,))
-    conn.close()
+    plant_state(path, old)
 
     second = serve_in_thread(settings)
     try:
@@ -245,10 +240,7 @@ class _Planted:
 def test_a_state_file_naming_foreign_classes_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "emulator.sqlite3"
     serve_in_thread(EmulatorSettings(mode=EmulatorMode.DEMO, state_file=path)).stop()
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("INSERT OR REPLACE INTO emulator_state VALUES ('state', ?)", (pickle.dumps(_Planted()),))
-    conn.close()
+    plant_state(path, pickle.dumps(_Planted()))
     with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print"):
         serve_in_thread(EmulatorSettings(mode=EmulatorMode.DEMO, state_file=path))
 
