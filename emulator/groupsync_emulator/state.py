@@ -182,6 +182,8 @@ class _EmulatorUnpickler(pickle.Unpickler):
         ("random", "Random"),
         ("copyreg", "_reconstructor"),
         ("builtins", "object"),
+        # Quota usage is kept per bucket, and the buckets are Google's, shared with GroupSync.
+        ("app.google.limits", "Bucket"),
     }
 
     def find_class(self, module: str, name: str) -> Any:

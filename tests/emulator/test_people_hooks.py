@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 from googleapiclient.discovery import Resource
+from googleapiclient.errors import HttpError
 
 from groupsync_emulator.cli import RunningEmulator, serve_in_thread
 from groupsync_emulator.hooks import HookError, HooksClient
@@ -170,6 +171,32 @@ def test_people_state_survives_a_restart_with_a_state_file(tmp_path: Path) -> No
     second = serve_in_thread(settings)
     try:
         assert snapshot_bytes(second) == before
+    finally:
+        second.stop()
+
+
+def test_a_state_file_holding_quota_usage_survives_a_restart(tmp_path: Path) -> None:
+    """A demo run under a quota charges units per bucket; the state file keeps them across a restart."""
+    settings = EmulatorSettings(mode=EmulatorMode.DEMO, state_file=tmp_path / "emulator.sqlite3")
+    first = serve_in_thread(settings)
+    try:
+        hooks = HooksClient(first.url)
+        hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+        hooks.call("POST", f"people/accounts/{ADA}/seed", SEED)
+        hooks.call("POST", f"people/accounts/{ADA}/limits", {"quotas": {"read_requests": 1}})
+        token = OAuthDriver(first.url, hooks).tokens(scope=CONTACTS)["access_token"]
+        api, _ = people_service(first.url, token)
+        api.contactGroups().list().execute()
+        before = snapshot_bytes(first)
+    finally:
+        first.stop()
+    second = serve_in_thread(settings)
+    try:
+        assert snapshot_bytes(second) == before
+        api, _ = people_service(second.url, token)
+        with pytest.raises(HttpError) as refused:
+            api.contactGroups().list().execute()
+        assert refused.value.resp.status == 429, "the unit spent before the restart still counts"
     finally:
         second.stop()
 
