@@ -43,7 +43,7 @@ def main() -> None:
         latency(args.latency_size, args.latency_ms)
     if "pacing" not in skip:
         for size, units in (pair.split(":") for pair in args.pacing.split(",")):
-            pacing.run(int(size), int(units))
+            pacing.run_alone(int(size), int(units))
 
 
 if __name__ == "__main__":
