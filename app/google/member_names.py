@@ -118,9 +118,6 @@ class MemberNames(AbstractSet[str]):
         return f"MemberNames({len(self)} names)"
 
 
-EMPTY = MemberNames(array("Q"))
-
-
 def parse_group_answer(content: bytes) -> dict[str, Any] | None:
     """A ``ContactGroup`` answer with its member list as :class:`MemberNames`, read from its bytes.
 

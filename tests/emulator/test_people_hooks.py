@@ -175,16 +175,21 @@ def test_people_state_survives_a_restart_with_a_state_file(tmp_path: Path) -> No
         second.stop()
 
 
+def _seeded_with_a_token(emulator: RunningEmulator) -> tuple[HooksClient, str]:
+    """Ada's account seeded, and an access token of hers for the People API."""
+    hooks = HooksClient(emulator.url)
+    hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+    hooks.call("POST", f"people/accounts/{ADA}/seed", SEED)
+    return hooks, OAuthDriver(emulator.url, hooks).tokens(scope=CONTACTS)["access_token"]
+
+
 def test_a_state_file_holding_quota_usage_survives_a_restart(tmp_path: Path) -> None:
     """A demo run under a quota charges units per bucket; the state file keeps them across a restart."""
     settings = EmulatorSettings(mode=EmulatorMode.DEMO, state_file=tmp_path / "emulator.sqlite3")
     first = serve_in_thread(settings)
     try:
-        hooks = HooksClient(first.url)
-        hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
-        hooks.call("POST", f"people/accounts/{ADA}/seed", SEED)
+        hooks, token = _seeded_with_a_token(first)
         hooks.call("POST", f"people/accounts/{ADA}/limits", {"quotas": {"read_requests": 1}})
-        token = OAuthDriver(first.url, hooks).tokens(scope=CONTACTS)["access_token"]
         api, _ = people_service(first.url, token)
         api.contactGroups().list().execute()
         before = snapshot_bytes(first)
@@ -207,11 +212,8 @@ def test_a_state_file_naming_the_people_records_in_people_state_still_loads(tmp_
     settings = EmulatorSettings(mode=EmulatorMode.DEMO, state_file=path)
     first = serve_in_thread(settings)
     try:
-        hooks = HooksClient(first.url)
-        hooks.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
-        hooks.call("POST", f"people/accounts/{ADA}/seed", SEED)
+        hooks, token = _seeded_with_a_token(first)
         hooks.call("POST", "people/faults", {"identity": ADA, "plan": {"latency_ms": 1, "seed": 7}})
-        token = OAuthDriver(first.url, hooks).tokens(scope=CONTACTS)["access_token"]
         api, _ = people_service(first.url, token)
         # A sync token and a drawn fault plan put _Token and _PlanRuntime in the state too.
         listed = (
